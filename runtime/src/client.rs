@@ -1,0 +1,538 @@
+//! The Zulip REST client: one `reqwest` client per realm connection.
+//!
+//! Every response goes through [`Client::send`], which reads the body under a size
+//! limit and classifies the outcome once into [`Error`]: queue gone, rate limited (with
+//! the wait from the body's `retry-after` or the `Retry-After` header, as a float),
+//! authentication, transient (5xx, HTML error pages, non-JSON, timeouts, cut
+//! connections) or bad request. Callers decide on retries from the classification only.
+
+use std::sync::Once;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::config::{Secret, ZulipConfig};
+use crate::error::{Error, Result};
+use crate::event::excerpt;
+
+/// Default timeout of requests other than the long poll.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// Long-poll timeout when the server does not say (`api-notes.md` §3).
+pub const DEFAULT_LONGPOLL: Duration = Duration::from_secs(90);
+/// The largest response body accepted from `GET /events` and `GET /messages`.
+pub const MAX_EVENTS_BODY: usize = 256 << 20;
+/// The largest body accepted from other endpoints.
+pub const MAX_BODY: usize = 16 << 20;
+
+static CRYPTO: Once = Once::new();
+
+/// Installs rustls' ring provider once per process (reqwest panics without one).
+pub fn install_crypto_provider() {
+    CRYPTO.call_once(|| {
+        // Err means another provider is installed already, which is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// A client for one account on one Zulip site.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    email: String,
+    key: Secret,
+}
+
+/// `POST /register` parameters.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RegisterRequest {
+    /// Event types to receive; `None` means all.
+    pub event_types: Option<Vec<String>>,
+    /// `[operator, operand]` pairs filtering message events.
+    pub narrow: Vec<(String, String)>,
+    /// Receive messages of every public channel.
+    pub all_public_streams: bool,
+    /// Content as rendered HTML (true) or Markdown (false).
+    pub apply_markdown: bool,
+    /// Client capabilities (`bulk_message_deletion`, ...).
+    pub client_capabilities: Option<Value>,
+    /// Queue lifespan in seconds (server default 600).
+    pub queue_lifespan_secs: Option<u64>,
+}
+
+impl RegisterRequest {
+    /// The `GET /messages` narrows that find the messages this queue would have
+    /// delivered: the queue's own narrow and, for `all_public_streams` without a channel
+    /// operator, every public channel plus direct messages (two searches).
+    pub fn backfill_narrows(&self) -> Vec<Vec<NarrowTerm>> {
+        let base: Vec<NarrowTerm> = self
+            .narrow
+            .iter()
+            .map(|(op, operand)| NarrowTerm { operator: op.clone(), operand: Value::String(operand.clone()) })
+            .collect();
+        let has_channel = self.narrow.iter().any(|(op, _)| matches!(op.as_str(), "channel" | "stream" | "channels" | "streams"));
+        let has_dm = self.narrow.iter().any(|(op, v)| op == "is" && matches!(v.as_str(), "dm" | "private"));
+        if self.all_public_streams && !has_channel && !has_dm {
+            let mut public = base.clone();
+            public.push(NarrowTerm { operator: "channels".into(), operand: Value::String("public".into()) });
+            let mut dms = base;
+            dms.push(NarrowTerm { operator: "is".into(), operand: Value::String("dm".into()) });
+            vec![public, dms]
+        } else {
+            vec![base]
+        }
+    }
+}
+
+/// A `GET /messages` narrow term (object form).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NarrowTerm {
+    /// Operator (`channel`, `topic`, `is`, `sender`, ...).
+    pub operator: String,
+    /// Operand.
+    pub operand: Value,
+}
+
+/// What `POST /register` returned that a listener needs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Registration {
+    /// The new queue.
+    pub queue_id: String,
+    /// Acknowledge from here.
+    pub last_event_id: i64,
+    /// Server feature level (0 when absent).
+    #[serde(default)]
+    pub zulip_feature_level: i64,
+    /// Server version.
+    #[serde(default)]
+    pub zulip_version: String,
+    /// Seconds before the server ends an idle long poll.
+    #[serde(default)]
+    pub event_queue_longpoll_timeout_seconds: Option<u64>,
+    /// The realm URL (with `realm` in `fetch_event_types`).
+    #[serde(default, alias = "realm_uri")]
+    pub realm_url: Option<String>,
+}
+
+impl Registration {
+    /// The HTTP timeout for long polls on this queue: the server's long-poll timeout
+    /// plus a margin, so a heartbeat always arrives first.
+    pub fn poll_timeout(&self) -> Duration {
+        self.event_queue_longpoll_timeout_seconds.map(Duration::from_secs).unwrap_or(DEFAULT_LONGPOLL)
+            + Duration::from_secs(10)
+    }
+}
+
+/// `GET /server_settings` (no authentication).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    /// Server version.
+    #[serde(default)]
+    pub zulip_version: String,
+    /// Feature level.
+    #[serde(default)]
+    pub zulip_feature_level: i64,
+    /// Realm URL.
+    #[serde(default, alias = "realm_uri")]
+    pub realm_url: Option<String>,
+    /// Realm name.
+    #[serde(default)]
+    pub realm_name: Option<String>,
+}
+
+/// `GET /users/me`, the parts that matter here.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OwnUser {
+    /// Our user id (to ignore our own messages).
+    pub user_id: i64,
+    /// Our email.
+    pub email: String,
+    /// Our name.
+    #[serde(default)]
+    pub full_name: String,
+    /// Whether we are a bot.
+    #[serde(default)]
+    pub is_bot: bool,
+}
+
+/// A page of `GET /messages`: raw message objects in one owned buffer.
+#[derive(Debug)]
+pub struct MessagesPage {
+    /// The message objects, as JSON text.
+    pub messages: Vec<Box<RawValue>>,
+    /// Their ids, in the same order.
+    pub ids: Vec<i64>,
+    /// No newer message matches.
+    pub found_newest: bool,
+}
+
+/// Where a new message goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Destination {
+    /// A channel (by name) and topic.
+    Channel {
+        /// Channel name.
+        channel: String,
+        /// Topic.
+        topic: String,
+    },
+    /// A direct message to these users.
+    Direct {
+        /// User ids.
+        user_ids: Vec<i64>,
+    },
+}
+
+impl Client {
+    /// A client for `config`. Builds the HTTP client; makes no request.
+    pub fn new(config: &ZulipConfig) -> Result<Self> {
+        install_crypto_provider();
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("zlc/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(REQUEST_TIMEOUT)
+            .tls_danger_accept_invalid_certs(config.insecure);
+        if let Some(path) = &config.cert_bundle {
+            let pem = std::fs::read(path).map_err(|e| {
+                Error::Config(format!("cannot read cert bundle {}: {e}", path.display()))
+            })?;
+            for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                Error::Config(format!("cert bundle {} is not PEM: {e}", path.display()))
+            })? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder.build().map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
+        Ok(Client {
+            http,
+            base: format!("{}/v1", config.site),
+            email: config.email.clone(),
+            key: config.api_key.clone(),
+        })
+    }
+
+    /// The API base URL (`…/api/v1`).
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    fn request(&self, method: reqwest::Method, endpoint: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}/{endpoint}", self.base))
+            .basic_auth(&self.email, Some(self.key.expose()))
+    }
+
+    /// `GET /server_settings`.
+    pub async fn server_settings(&self) -> Result<ServerSettings> {
+        let req = self.http.get(format!("{}/server_settings", self.base));
+        json_of(&self.send(req, "server_settings", MAX_BODY).await?, "server_settings")
+    }
+
+    /// `GET /users/me`.
+    pub async fn own_user(&self) -> Result<OwnUser> {
+        let req = self.request(reqwest::Method::GET, "users/me");
+        json_of(&self.send(req, "users/me", MAX_BODY).await?, "users/me")
+    }
+
+    /// `POST /register`: creates an event queue.
+    pub async fn register(&self, r: &RegisterRequest) -> Result<Registration> {
+        let mut form: Vec<(&str, String)> = vec![
+            ("apply_markdown", r.apply_markdown.to_string()),
+            ("all_public_streams", r.all_public_streams.to_string()),
+            ("fetch_event_types", r#"["realm"]"#.to_owned()),
+        ];
+        if let Some(types) = &r.event_types {
+            form.push(("event_types", to_json(types)));
+        }
+        if !r.narrow.is_empty() {
+            form.push(("narrow", to_json(&r.narrow)));
+        }
+        if let Some(caps) = &r.client_capabilities {
+            form.push(("client_capabilities", caps.to_string()));
+        }
+        if let Some(secs) = r.queue_lifespan_secs {
+            form.push(("queue_lifespan_secs", secs.to_string()));
+        }
+        let req = self.request(reqwest::Method::POST, "register").form(&form);
+        json_of(&self.send(req, "register", MAX_BODY).await?, "register")
+    }
+
+    /// `GET /events`: long-polls `queue_id`, acknowledging everything up to
+    /// `last_event_id`. Returns the raw body (validated UTF-8) for zero-copy parsing.
+    pub async fn get_events(&self, queue_id: &str, last_event_id: i64, timeout: Duration) -> Result<String> {
+        let req = self
+            .request(reqwest::Method::GET, "events")
+            .query(&[("queue_id", queue_id), ("last_event_id", &last_event_id.to_string())])
+            .timeout(timeout);
+        self.send(req, "events", MAX_EVENTS_BODY).await
+    }
+
+    /// `DELETE /events`: frees a queue (not done on a normal shutdown: see DESIGN).
+    pub async fn delete_queue(&self, queue_id: &str) -> Result<()> {
+        let req = self.request(reqwest::Method::DELETE, "events").form(&[("queue_id", queue_id)]);
+        self.send(req, "events", MAX_BODY).await.map(drop)
+    }
+
+    /// `GET /messages`: up to `num_after` messages after `anchor` (exclusive).
+    pub async fn get_messages_after(
+        &self,
+        anchor: i64,
+        num_after: u32,
+        narrow: &[NarrowTerm],
+        apply_markdown: bool,
+    ) -> Result<MessagesPage> {
+        let req = self.request(reqwest::Method::GET, "messages").query(&[
+            ("anchor", anchor.to_string()),
+            ("include_anchor", "false".into()),
+            ("num_before", "0".into()),
+            ("num_after", num_after.to_string()),
+            ("narrow", to_json(narrow)),
+            ("apply_markdown", apply_markdown.to_string()),
+        ]);
+        let body = self.send(req, "messages", MAX_EVENTS_BODY).await?;
+        #[derive(Deserialize)]
+        struct Page {
+            messages: Vec<Box<RawValue>>,
+            #[serde(default)]
+            found_newest: bool,
+        }
+        #[derive(Deserialize)]
+        struct Id {
+            id: i64,
+        }
+        let page: Page = json_of(&body, "messages")?;
+        let ids = page
+            .messages
+            .iter()
+            .map(|m| serde_json::from_str::<Id>(m.get()).map(|i| i.id))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::Protocol { endpoint: "messages".into(), detail: format!("message without id: {e}") })?;
+        Ok(MessagesPage { messages: page.messages, ids, found_newest: page.found_newest })
+    }
+
+    /// The id of the newest message visible through `narrow`, if any.
+    pub async fn newest_message_id(&self, narrow: &[NarrowTerm]) -> Result<Option<i64>> {
+        let req = self.request(reqwest::Method::GET, "messages").query(&[
+            ("anchor", "newest"),
+            ("num_before", "1"),
+            ("num_after", "0"),
+            ("narrow", &to_json(narrow)),
+            ("apply_markdown", "false"),
+        ]);
+        #[derive(Deserialize)]
+        struct Page {
+            messages: Vec<Id>,
+        }
+        #[derive(Deserialize)]
+        struct Id {
+            id: i64,
+        }
+        let page: Page = json_of(&self.send(req, "messages", MAX_EVENTS_BODY).await?, "messages")?;
+        Ok(page.messages.iter().map(|m| m.id).max())
+    }
+
+    /// `POST /messages`: sends a message and returns its id.
+    pub async fn send_message(&self, to: &Destination, content: &str) -> Result<i64> {
+        let form: Vec<(&str, String)> = match to {
+            Destination::Channel { channel, topic } => vec![
+                ("type", "stream".into()),
+                ("to", channel.clone()),
+                ("topic", topic.clone()),
+                ("content", content.to_owned()),
+            ],
+            Destination::Direct { user_ids } => vec![
+                ("type", "private".into()),
+                ("to", to_json(user_ids)),
+                ("content", content.to_owned()),
+            ],
+        };
+        let req = self.request(reqwest::Method::POST, "messages").form(&form);
+        #[derive(Deserialize)]
+        struct Sent {
+            id: i64,
+        }
+        let sent: Sent = json_of(&self.send(req, "messages", MAX_BODY).await?, "messages")?;
+        Ok(sent.id)
+    }
+
+    /// `POST /messages/{id}/reactions`.
+    pub async fn add_reaction(&self, message_id: i64, emoji_name: &str) -> Result<()> {
+        self.reaction(reqwest::Method::POST, message_id, emoji_name).await
+    }
+
+    /// `DELETE /messages/{id}/reactions`.
+    pub async fn remove_reaction(&self, message_id: i64, emoji_name: &str) -> Result<()> {
+        self.reaction(reqwest::Method::DELETE, message_id, emoji_name).await
+    }
+
+    async fn reaction(&self, method: reqwest::Method, message_id: i64, emoji_name: &str) -> Result<()> {
+        let endpoint = format!("messages/{message_id}/reactions");
+        let req = self.request(method, &endpoint).form(&[("emoji_name", emoji_name)]);
+        self.send(req, "reactions", MAX_BODY).await.map(drop)
+    }
+
+    /// Sends a request and classifies the outcome. Returns the success body.
+    async fn send(&self, req: reqwest::RequestBuilder, endpoint: &str, limit: usize) -> Result<String> {
+        let transient = |detail: String| Error::Transient { endpoint: endpoint.to_owned(), detail };
+        let mut resp = req.send().await.map_err(|e| transient(describe(&e)))?;
+        let status = resp.status();
+        let header_retry = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok());
+        if resp.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(transient(format!("response of {} bytes exceeds the {limit}-byte limit", resp.content_length().unwrap_or(0))));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| transient(format!("reading the body: {}", describe(&e))))? {
+            if body.len() + chunk.len() > limit {
+                return Err(transient(format!("response exceeds the {limit}-byte limit")));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let text = String::from_utf8(body).map_err(|_| transient(format!("HTTP {status}: body is not UTF-8")))?;
+        classify(endpoint, status.as_u16(), header_retry, text)
+    }
+}
+
+/// Turns a status and body into success text or a classified error.
+pub(crate) fn classify(endpoint: &str, status: u16, header_retry: Option<f64>, text: String) -> Result<String> {
+    #[derive(Deserialize)]
+    struct Envelope {
+        #[serde(default)]
+        result: Option<String>,
+        #[serde(default)]
+        msg: String,
+        #[serde(default)]
+        code: Option<String>,
+        #[serde(default, rename = "retry-after")]
+        retry_after: Option<f64>,
+        #[serde(default)]
+        queue_id: Option<String>,
+    }
+    let envelope: Option<Envelope> = serde_json::from_str(&text).ok();
+    let Some(env) = envelope else {
+        let what = if status == 429 { "rate limited" } else { "non-JSON body" };
+        if status == 429 {
+            return Err(Error::RateLimited { retry_after: retry_duration(header_retry) });
+        }
+        return Err(Error::Transient {
+            endpoint: endpoint.to_owned(),
+            detail: format!("HTTP {status}, {what}: {}", excerpt(&text)),
+        });
+    };
+    if (200..300).contains(&status) && env.result.as_deref() != Some("error") {
+        return Ok(text);
+    }
+    let code = env.code.clone().unwrap_or_else(|| "BAD_REQUEST".into());
+    let msg = env.msg;
+    if code == "BAD_EVENT_QUEUE_ID" || msg.to_ascii_lowercase().starts_with("bad event queue id") {
+        return Err(Error::QueueGone { queue_id: env.queue_id.unwrap_or_default(), msg });
+    }
+    if status == 429 || code == "RATE_LIMIT_HIT" {
+        return Err(Error::RateLimited { retry_after: retry_duration(env.retry_after.or(header_retry)) });
+    }
+    let auth_code = matches!(
+        code.as_str(),
+        "INVALID_API_KEY" | "USER_DEACTIVATED" | "REALM_DEACTIVATED" | "UNAUTHORIZED" | "UNAUTHENTICATED_USER"
+    );
+    if status == 401 || auth_code {
+        return Err(Error::Auth { code, msg });
+    }
+    if status >= 500 {
+        return Err(Error::Transient { endpoint: endpoint.to_owned(), detail: format!("HTTP {status}: {msg}") });
+    }
+    Err(Error::BadRequest { endpoint: endpoint.to_owned(), code, msg })
+}
+
+fn retry_duration(secs: Option<f64>) -> Duration {
+    match secs {
+        Some(s) if s.is_finite() && s > 0.0 => Duration::from_secs_f64(s.min(3600.0)),
+        _ => Duration::from_secs(1),
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "connection cut while reading"
+    } else {
+        "request failed"
+    };
+    let mut detail = format!("{kind}: {e}");
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        detail.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    detail
+}
+
+fn to_json<T: Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+fn json_of<T: DeserializeOwned>(text: &str, endpoint: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| Error::Protocol {
+        endpoint: endpoint.to_owned(),
+        detail: format!("{e}: {}", excerpt(text)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(status: u16, body: &str) -> Error {
+        classify("events", status, None, body.to_owned()).unwrap_err()
+    }
+
+    #[test]
+    fn errors_are_classified_once() {
+        let gone = err(400, r#"{"code":"BAD_EVENT_QUEUE_ID","msg":"Bad event queue ID: abc","queue_id":"abc","result":"error"}"#);
+        assert!(matches!(&gone, Error::QueueGone { queue_id, .. } if queue_id == "abc"));
+        let legacy = err(400, r#"{"msg":"Bad event queue id: abc","result":"error"}"#);
+        assert!(matches!(legacy, Error::QueueGone { .. }));
+
+        let rl = err(429, r#"{"code":"RATE_LIMIT_HIT","msg":"API usage exceeded rate limit","result":"error","retry-after":28.706807374954224}"#);
+        assert_eq!(rl.retry_after(), Some(Duration::from_secs_f64(28.706807374954224)));
+        assert!(rl.is_retryable());
+        let rl = classify("events", 429, Some(2.5), "<html>slow down</html>".into()).unwrap_err();
+        assert_eq!(rl.retry_after(), Some(Duration::from_millis(2500)));
+
+        for code in ["INVALID_API_KEY", "USER_DEACTIVATED", "REALM_DEACTIVATED"] {
+            let e = err(401, &format!(r#"{{"code":"{code}","msg":"no","result":"error"}}"#));
+            assert!(e.is_fatal() && !e.is_retryable(), "{code}");
+        }
+        // The spec lists INVALID_API_KEY under 400; the server sends 401. Both are fatal.
+        assert!(err(400, r#"{"code":"INVALID_API_KEY","msg":"Invalid API key","result":"error"}"#).is_fatal());
+
+        let html = err(502, "<html><body><h1>502 Bad Gateway</h1></body></html>");
+        assert!(html.is_retryable());
+        assert!(html.to_string().contains("502"), "{html}");
+        assert!(err(500, r#"{"result":"error","msg":"Internal server error"}"#).is_retryable());
+        assert!(err(200, "{\"events\": [trunc").is_retryable());
+
+        let bad = err(400, r#"{"code":"STREAM_DOES_NOT_EXIST","msg":"Channel 'x' does not exist","result":"error","stream":"x"}"#);
+        assert!(matches!(bad, Error::BadRequest { ref code, .. } if code == "STREAM_DOES_NOT_EXIST"));
+        assert!(!bad.is_retryable());
+    }
+
+    #[test]
+    fn backfill_narrows_follow_the_queue() {
+        let r = RegisterRequest { all_public_streams: true, ..Default::default() };
+        let n = r.backfill_narrows();
+        assert_eq!(n.len(), 2);
+        assert_eq!(n[0][0].operator, "channels");
+        assert_eq!(n[1][0].operand, Value::String("dm".into()));
+        let r = RegisterRequest { narrow: vec![("channel".into(), "devel".into())], all_public_streams: true, ..Default::default() };
+        assert_eq!(r.backfill_narrows(), vec![vec![NarrowTerm { operator: "channel".into(), operand: "devel".into() }]]);
+    }
+}

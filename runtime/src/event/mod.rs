@@ -1,0 +1,386 @@
+//! Typed Zulip events.
+//!
+//! An event arrives as JSON text. [`RawEvent`] is that text plus its *head* — `type`,
+//! `op` and `id` — found without parsing the body: a dispatcher decides from the head
+//! whether anyone listens, and only then calls [`RawEvent::parse`] for the typed
+//! [`Event`]. Every (`type`, `op`) pair of the Zulip spec has its own variant; anything
+//! else becomes [`Event::Unknown`], kept as raw JSON, never an error.
+//!
+//! Parsing borrows from the text (`Event<'a>`), so the hot message path copies no
+//! strings it does not have to.
+
+mod message;
+mod payload;
+
+use serde::Deserialize;
+
+pub use message::{
+    DisplayRecipient, Message, MessageEvent, MessageReaction, MessageType, Recipient, TopicLink,
+};
+pub use payload::*;
+
+use crate::error::EventError;
+
+/// The (`type`, `op`) of an event, `op` being `None` for types without one.
+pub type EventKind<'a> = (&'a str, Option<&'a str>);
+
+macro_rules! op_pat {
+    () => { _ };
+    ($op:literal) => { Some($op) };
+}
+macro_rules! op_val {
+    () => { None };
+    ($op:literal) => { Some($op) };
+}
+
+macro_rules! events {
+    ($( $(#[$m:meta])* $variant:ident($payload:ty) = $ty:literal $(/ $op:literal)? ; )*) => {
+        /// A parsed Zulip event: one variant per (`type`, `op`) of the spec.
+        #[derive(Debug, Clone)]
+        #[non_exhaustive]
+        pub enum Event<'a> {
+            $( $(#[$m])* $variant($payload), )*
+            /// A type or op this version does not know, kept as raw JSON.
+            Unknown(UnknownEvent<'a>),
+        }
+
+        impl<'a> Event<'a> {
+            /// Every (`type`, `op`) pair with a typed variant, in spec order.
+            pub const KNOWN: &'static [(&'static str, Option<&'static str>)] =
+                &[ $( ($ty, op_val!($($op)?)), )* ];
+
+            /// The event's `type`.
+            pub fn type_name(&self) -> &str {
+                match self {
+                    $( Self::$variant(_) => $ty, )*
+                    Self::Unknown(u) => u.kind,
+                }
+            }
+
+            /// The event's `op`, for types that have one.
+            pub fn op(&self) -> Option<&str> {
+                match self {
+                    $( Self::$variant(_) => op_val!($($op)?), )*
+                    Self::Unknown(u) => u.op,
+                }
+            }
+
+            /// Whether (`type`, `op`) has a typed variant.
+            pub fn is_known(kind: &str, op: Option<&str>) -> bool {
+                #[allow(unreachable_patterns)]
+                match (kind, op) {
+                    $( ($ty, op_pat!($($op)?)) => true, )*
+                    _ => false,
+                }
+            }
+
+            fn parse_typed(kind: &'a str, op: Option<&'a str>, json: &'a str)
+                -> Result<Self, serde_json::Error>
+            {
+                #[allow(unreachable_patterns)]
+                Ok(match (kind, op) {
+                    $( ($ty, op_pat!($($op)?)) => Self::$variant(serde_json::from_str(json)?), )*
+                    _ => {
+                        // The sniff does not validate: an unknown event is still checked
+                        // to be JSON, so broken lines are reported, not passed on.
+                        serde_json::from_str::<serde::de::IgnoredAny>(json)?;
+                        Self::Unknown(UnknownEvent { kind, op, json })
+                    }
+                })
+            }
+        }
+    };
+}
+
+events! {
+    /// `message`: a new message (the hot path).
+    Message(MessageEvent<'a>) = "message";
+    /// `heartbeat`: long-poll keep-alive.
+    Heartbeat(Heartbeat) = "heartbeat";
+    /// `alert_words`.
+    AlertWords(AlertWords) = "alert_words";
+    /// `update_display_settings` (deprecated).
+    UpdateDisplaySettings(UpdateDisplaySettings) = "update_display_settings";
+    /// `update_global_notifications` (deprecated).
+    UpdateGlobalNotifications(UpdateGlobalNotifications) = "update_global_notifications";
+    /// `user_settings` / `update`.
+    UserSettingsUpdate(UserSettingsUpdate) = "user_settings" / "update";
+    /// `realm_user` / `update`.
+    RealmUserUpdate(RealmUserUpdate) = "realm_user" / "update";
+    /// `realm_user` / `add`.
+    RealmUserAdd(RealmUserAdd) = "realm_user" / "add";
+    /// `realm_user` / `remove`.
+    RealmUserRemove(RealmUserRemove) = "realm_user" / "remove";
+    /// `subscription` / `add`.
+    SubscriptionAdd(SubscriptionAdd) = "subscription" / "add";
+    /// `subscription` / `remove`.
+    SubscriptionRemove(SubscriptionRemove) = "subscription" / "remove";
+    /// `subscription` / `update`.
+    SubscriptionUpdate(SubscriptionUpdate) = "subscription" / "update";
+    /// `subscription` / `peer_add`.
+    SubscriptionPeerAdd(SubscriptionPeerAdd) = "subscription" / "peer_add";
+    /// `subscription` / `peer_remove`.
+    SubscriptionPeerRemove(SubscriptionPeerRemove) = "subscription" / "peer_remove";
+    /// `has_zoom_token`.
+    HasZoomToken(HasZoomToken) = "has_zoom_token";
+    /// `invites_changed`.
+    InvitesChanged(InvitesChanged) = "invites_changed";
+    /// `presence`.
+    Presence(Presence) = "presence";
+    /// `stream` / `create`.
+    StreamCreate(StreamCreate) = "stream" / "create";
+    /// `stream` / `delete`.
+    StreamDelete(StreamDelete) = "stream" / "delete";
+    /// `stream` / `update`.
+    StreamUpdate(StreamUpdate) = "stream" / "update";
+    /// `reaction` / `add`.
+    ReactionAdd(Reaction) = "reaction" / "add";
+    /// `reaction` / `remove`.
+    ReactionRemove(Reaction) = "reaction" / "remove";
+    /// `attachment` / `add`.
+    AttachmentAdd(AttachmentChange) = "attachment" / "add";
+    /// `attachment` / `update`.
+    AttachmentUpdate(AttachmentChange) = "attachment" / "update";
+    /// `attachment` / `remove`.
+    AttachmentRemove(AttachmentChange) = "attachment" / "remove";
+    /// `submessage`.
+    Submessage(Submessage) = "submessage";
+    /// `user_status`.
+    UserStatus(UserStatus) = "user_status";
+    /// `custom_profile_fields`.
+    CustomProfileFields(CustomProfileFields) = "custom_profile_fields";
+    /// `default_stream_groups`.
+    DefaultStreamGroups(DefaultStreamGroups) = "default_stream_groups";
+    /// `default_streams`.
+    DefaultStreams(DefaultStreams) = "default_streams";
+    /// `delete_message`.
+    DeleteMessage(DeleteMessage) = "delete_message";
+    /// `muted_topics` (deprecated).
+    MutedTopics(MutedTopics) = "muted_topics";
+    /// `user_topic`.
+    UserTopic(UserTopic) = "user_topic";
+    /// `muted_users`.
+    MutedUsers(MutedUsers) = "muted_users";
+    /// `onboarding_steps`.
+    OnboardingSteps(OnboardingSteps) = "onboarding_steps";
+    /// `update_message`.
+    UpdateMessage(UpdateMessage) = "update_message";
+    /// `typing` / `start`.
+    TypingStart(Typing) = "typing" / "start";
+    /// `typing` / `stop`.
+    TypingStop(Typing) = "typing" / "stop";
+    /// `typing_edit_message` / `start`.
+    TypingEditMessageStart(TypingEditMessage) = "typing_edit_message" / "start";
+    /// `typing_edit_message` / `stop`.
+    TypingEditMessageStop(TypingEditMessage) = "typing_edit_message" / "stop";
+    /// `update_message_flags` / `add`.
+    UpdateMessageFlagsAdd(UpdateMessageFlags) = "update_message_flags" / "add";
+    /// `update_message_flags` / `remove`.
+    UpdateMessageFlagsRemove(UpdateMessageFlags) = "update_message_flags" / "remove";
+    /// `user_group` / `add`.
+    UserGroupAdd(UserGroupAdd) = "user_group" / "add";
+    /// `user_group` / `update`.
+    UserGroupUpdate(UserGroupUpdate) = "user_group" / "update";
+    /// `user_group` / `add_members`.
+    UserGroupAddMembers(UserGroupMembers) = "user_group" / "add_members";
+    /// `user_group` / `remove_members`.
+    UserGroupRemoveMembers(UserGroupMembers) = "user_group" / "remove_members";
+    /// `user_group` / `add_subgroups`.
+    UserGroupAddSubgroups(UserGroupSubgroups) = "user_group" / "add_subgroups";
+    /// `user_group` / `remove_subgroups`.
+    UserGroupRemoveSubgroups(UserGroupSubgroups) = "user_group" / "remove_subgroups";
+    /// `user_group` / `remove`.
+    UserGroupRemove(UserGroupRemove) = "user_group" / "remove";
+    /// `realm_linkifiers`.
+    RealmLinkifiers(RealmLinkifiers) = "realm_linkifiers";
+    /// `realm_filters` (deprecated).
+    RealmFilters(RealmFilters) = "realm_filters";
+    /// `realm_playgrounds`.
+    RealmPlaygrounds(RealmPlaygrounds) = "realm_playgrounds";
+    /// `realm_emoji` / `update`.
+    RealmEmojiUpdate(RealmEmojiUpdate) = "realm_emoji" / "update";
+    /// `realm_domains` / `add`.
+    RealmDomainsAdd(RealmDomainsChange) = "realm_domains" / "add";
+    /// `realm_domains` / `change`.
+    RealmDomainsChange(RealmDomainsChange) = "realm_domains" / "change";
+    /// `realm_domains` / `remove`.
+    RealmDomainsRemove(RealmDomainsRemove) = "realm_domains" / "remove";
+    /// `realm_export`.
+    RealmExport(RealmExport) = "realm_export";
+    /// `realm_export_consent`.
+    RealmExportConsent(RealmExportConsent) = "realm_export_consent";
+    /// `realm_bot` / `add`.
+    RealmBotAdd(RealmBot) = "realm_bot" / "add";
+    /// `realm_bot` / `update`.
+    RealmBotUpdate(RealmBot) = "realm_bot" / "update";
+    /// `realm_bot` / `remove`.
+    RealmBotRemove(RealmBot) = "realm_bot" / "remove";
+    /// `realm_bot` / `delete`.
+    RealmBotDelete(RealmBot) = "realm_bot" / "delete";
+    /// `realm` / `update`.
+    RealmUpdate(RealmUpdate) = "realm" / "update";
+    /// `realm` / `deactivated`.
+    RealmDeactivated(RealmDeactivated) = "realm" / "deactivated";
+    /// `realm` / `update_dict`.
+    RealmUpdateDict(RealmUpdateDict) = "realm" / "update_dict";
+    /// `restart`.
+    Restart(Restart) = "restart";
+    /// `web_reload_client`.
+    WebReloadClient(WebReloadClient) = "web_reload_client";
+    /// `realm_user_settings_defaults` / `update`.
+    RealmUserSettingsDefaultsUpdate(RealmUserSettingsDefaultsUpdate) = "realm_user_settings_defaults" / "update";
+    /// `drafts` / `add`.
+    DraftsAdd(DraftsAdd) = "drafts" / "add";
+    /// `drafts` / `update`.
+    DraftsUpdate(DraftsUpdate) = "drafts" / "update";
+    /// `drafts` / `remove`.
+    DraftsRemove(DraftsRemove) = "drafts" / "remove";
+    /// `saved_snippets` / `add`.
+    SavedSnippetsAdd(SavedSnippetsAdd) = "saved_snippets" / "add";
+    /// `saved_snippets` / `update`.
+    SavedSnippetsUpdate(SavedSnippetsUpdate) = "saved_snippets" / "update";
+    /// `saved_snippets` / `remove`.
+    SavedSnippetsRemove(SavedSnippetsRemove) = "saved_snippets" / "remove";
+    /// `scheduled_messages` / `add`.
+    ScheduledMessagesAdd(ScheduledMessagesAdd) = "scheduled_messages" / "add";
+    /// `scheduled_messages` / `update`.
+    ScheduledMessagesUpdate(ScheduledMessagesUpdate) = "scheduled_messages" / "update";
+    /// `scheduled_messages` / `remove`.
+    ScheduledMessagesRemove(ScheduledMessagesRemove) = "scheduled_messages" / "remove";
+}
+
+/// An event of a type or op this version has no variant for: its head and raw JSON.
+#[derive(Debug, Clone, Copy)]
+pub struct UnknownEvent<'a> {
+    /// The event's `type`.
+    pub kind: &'a str,
+    /// The event's `op`, if any.
+    pub op: Option<&'a str>,
+    /// The whole event as JSON text.
+    pub json: &'a str,
+}
+
+/// One event as JSON text with its head (`type`, `op`, `id`) already read.
+#[derive(Debug, Clone, Copy)]
+pub struct RawEvent<'a> {
+    /// The event's `type`.
+    pub kind: &'a str,
+    /// The event's `op`, if any.
+    pub op: Option<&'a str>,
+    /// The queue event id (absent from a few event types).
+    pub id: Option<i64>,
+    /// The whole event.
+    pub json: &'a str,
+}
+
+/// The head fields, read by serde when the fast sniff cannot.
+#[derive(Deserialize)]
+struct Head<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    #[serde(default, borrow)]
+    op: Option<&'a str>,
+    #[serde(default)]
+    id: Option<i64>,
+}
+
+impl<'a> RawEvent<'a> {
+    /// Reads the head of one event.
+    ///
+    /// Fails only for text that is not a JSON object with a string `type`. The fast path
+    /// reads `{"type":"…","op":"…"` directly when the event starts that way (Zulip puts
+    /// `type` first for nearly all events); the id is then found by a scan of the last
+    /// key, and anything unusual falls back to serde.
+    pub fn new(json: &'a str) -> Result<Self, EventError> {
+        if let Some(raw) = Self::sniff(json) {
+            return Ok(raw);
+        }
+        let head: Head<'a> = serde_json::from_str(json).map_err(|e| EventError::Malformed {
+            error: e.to_string(),
+            excerpt: excerpt(json),
+        })?;
+        Ok(RawEvent { kind: head.kind, op: head.op, id: head.id, json })
+    }
+
+    fn sniff(json: &'a str) -> Option<Self> {
+        let rest = json.trim_end().strip_prefix(r#"{"type":""#)?;
+        let end = rest.find('"')?;
+        let kind = &rest[..end];
+        if kind.contains('\\') {
+            return None;
+        }
+        let rest = &rest[end + 1..];
+        let op = match rest.strip_prefix(r#","op":""#) {
+            Some(r) => {
+                let end = r.find('"')?;
+                let op = &r[..end];
+                if op.contains('\\') {
+                    return None;
+                }
+                Some(op)
+            }
+            // An "op" later in the object: let serde find it.
+            None if kind_has_op(kind) => return None,
+            None => None,
+        };
+        // Zulip ends events with `"id":N}`; anything else goes through serde.
+        let body = json.trim_end().strip_suffix('}')?;
+        let digits_start = body.rfind(|c: char| !(c.is_ascii_digit() || c == '-'))? + 1;
+        let id = if body[..digits_start].ends_with(r#","id":"#) {
+            Some(body[digits_start..].parse().ok()?)
+        } else if is_id_less(kind) {
+            None
+        } else {
+            return None;
+        };
+        Some(RawEvent { kind, op, id, json })
+    }
+
+    /// The kind as (`type`, `op`).
+    pub fn event_kind(&self) -> EventKind<'a> {
+        (self.kind, self.op)
+    }
+
+    /// Parses the typed event. Unknown types and ops give [`Event::Unknown`]; a known type
+    /// whose body does not match the spec gives [`EventError::Malformed`].
+    pub fn parse(&self) -> Result<Event<'a>, EventError> {
+        Event::parse_typed(self.kind, self.op, self.json).map_err(|e| EventError::Malformed {
+            error: format!("{} event: {e}", self.kind),
+            excerpt: excerpt(self.json),
+        })
+    }
+}
+
+/// Types that carry an `op`: their events must have one read for dispatch. A `match`,
+/// not a scan of [`Event::KNOWN`]: it runs for every event (a test keeps them in step).
+fn kind_has_op(kind: &str) -> bool {
+    matches!(
+        kind,
+        "user_settings" | "realm_user" | "subscription" | "stream" | "reaction" | "attachment"
+            | "typing" | "typing_edit_message" | "update_message_flags" | "user_group"
+            | "realm_emoji" | "realm_domains" | "realm_bot" | "realm"
+            | "realm_user_settings_defaults" | "drafts" | "saved_snippets" | "scheduled_messages"
+    )
+}
+
+/// Types whose spec examples carry no `id` (they are never sent on a queue).
+fn is_id_less(kind: &str) -> bool {
+    matches!(kind, "drafts" | "saved_snippets" | "scheduled_messages" | "realm_export_consent")
+}
+
+/// A short, single-line excerpt of bad input for error messages.
+pub(crate) fn excerpt(text: &str) -> String {
+    const MAX: usize = 120;
+    let mut end = text.len().min(MAX);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut s: String = text[..end].chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if end < text.len() {
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests;

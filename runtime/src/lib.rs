@@ -1,0 +1,29 @@
+//! # zlc-runtime
+//!
+//! What every zlc listener binary links. It sits at the start of the data path: it
+//! talks to Zulip, turns its event stream into batches of typed events, keeps the place
+//! in that stream across crashes and expiries, and records it in SQL.
+//!
+//! | module | role |
+//! | --- | --- |
+//! | [`event`] | typed Zulip events, parsed lazily and without copying where it pays |
+//! | [`config`] | credentials from flags, `ZULIP_*` variables and zuliprc; [`config::Secret`] |
+//! | [`client`] | the REST client and the one place errors are classified |
+//! | [`source`] | event sources: the Zulip event queue (with recovery) and replay files |
+//! | [`backoff`] | exponential backoff with full jitter |
+//! | [`store`] | the SQL store (SQLite or PostgreSQL): checkpoints, gaps |
+//! | [`testkit`] | (feature `testkit`) a fake Zulip server with fault injection |
+//!
+//! Errors are one enum, [`Error`], which knows whether a failure is retryable.
+
+pub mod backoff;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod event;
+pub mod source;
+pub mod store;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use error::{Error, EventError, Result};

@@ -1,0 +1,500 @@
+//! The event-queue source for one realm connection.
+//!
+//! Contract:
+//! * Only acknowledged event ids are sent as `last_event_id` and persisted, so Zulip
+//!   keeps, and re-sends, whatever is not finished; re-sent events already handed out in
+//!   this process are dropped here. Heartbeats (and events dropped here) need no work:
+//!   they advance the acknowledgement as soon as everything before them is finished.
+//! * The checkpoint (queue id, last event id, last message id) is saved after each
+//!   acknowledged batch; a restart resumes the checkpointed queue.
+//! * `BAD_EVENT_QUEUE_ID`: register a new queue *first*, then backfill the messages after
+//!   the last delivered message id with `GET /messages` (paged, same narrow), drop from
+//!   the new queue the messages the backfill delivered, and record the gap of
+//!   non-message events. The new queue is persisted only once the backfill is
+//!   acknowledged, so a crash during backfill restarts the backfill.
+//! * 429: wait `retry-after`; transient failures: back off with full jitter (≥ 1 s);
+//!   authentication failures and bad requests: return the error. A site that never
+//!   answered is given up after a few tries, so a typo fails fast.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tokio_util::sync::CancellationToken;
+
+use super::{Ack, Batch, Origin, SourceStats};
+use crate::backoff::Backoff;
+use crate::client::{Client, DEFAULT_LONGPOLL, NarrowTerm, RegisterRequest};
+use crate::error::{Error, Result};
+use crate::event::RawEvent;
+use crate::store::{Checkpoint, Gap, Store};
+
+/// Messages per `GET /messages` page during a backfill (the server allows 5000).
+const BACKFILL_PAGE: u32 = 1000;
+/// Tries before giving up on a site that has never answered.
+const FIRST_CONTACT_TRIES: u32 = 3;
+
+/// How to follow a queue.
+#[derive(Debug, Clone)]
+pub struct QueueOptions {
+    /// The checkpoint key of this realm connection.
+    pub connection: String,
+    /// Registration parameters.
+    pub register: RegisterRequest,
+}
+
+#[derive(Debug)]
+struct ActiveQueue {
+    id: String,
+    poll_timeout: Duration,
+}
+
+#[derive(Debug)]
+struct Backfill {
+    narrows: Vec<Vec<NarrowTerm>>,
+    index: usize,
+    start: i64,
+    anchor: i64,
+}
+
+/// Follows one Zulip event queue; see the module docs for the contract.
+#[derive(Debug)]
+pub struct QueueSource {
+    client: Client,
+    store: Option<Store>,
+    opts: QueueOptions,
+    started: bool,
+    queue: Option<ActiveQueue>,
+    generation: u64,
+    seq: u64,
+    acked_event_id: i64,
+    delivered_event_id: i64,
+    /// Events up to `.0` need no work once everything up to `.1` is acknowledged.
+    auto_finished: Option<(i64, i64)>,
+    acked_message_id: Option<i64>,
+    delivered_message_id: Option<i64>,
+    persisted: Checkpoint,
+    /// Persist this queue once the ack with this sequence number arrives.
+    commit_at: Option<(u64, String, i64)>,
+    backfill: Option<Backfill>,
+    backfilled: HashSet<i64>,
+    contacted: bool,
+    backoff: Backoff,
+    stats: SourceStats,
+}
+
+impl QueueSource {
+    /// A source that will register (or resume from `store`'s checkpoint) on first use.
+    pub fn new(client: Client, store: Option<Store>, opts: QueueOptions) -> Self {
+        QueueSource {
+            client,
+            store,
+            opts,
+            started: false,
+            queue: None,
+            generation: 0,
+            seq: 0,
+            acked_event_id: -1,
+            delivered_event_id: -1,
+            auto_finished: None,
+            acked_message_id: None,
+            delivered_message_id: None,
+            persisted: Checkpoint { queue_id: None, last_event_id: -1, last_message_id: None },
+            commit_at: None,
+            backfill: None,
+            backfilled: HashSet::new(),
+            contacted: false,
+            backoff: Backoff::default(),
+            stats: SourceStats::default(),
+        }
+    }
+
+    /// Replaces the backoff policy (tests use a deterministic one).
+    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &SourceStats {
+        &self.stats
+    }
+
+    /// The checkpoint as last persisted.
+    pub fn checkpoint(&self) -> &Checkpoint {
+        &self.persisted
+    }
+
+    /// The active queue id, if registered.
+    pub fn queue_id(&self) -> Option<&str> {
+        self.queue.as_ref().map(|q| q.id.as_str())
+    }
+
+    /// The next batch of events; `None` when `cancel` fires. Errors only for what
+    /// waiting cannot fix (authentication, bad requests, the store).
+    pub async fn next_batch(&mut self, cancel: &CancellationToken) -> Result<Option<Batch>> {
+        loop {
+            if cancel.is_cancelled() {
+                return Ok(None);
+            }
+            let step = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Ok(None),
+                step = self.step() => step,
+            };
+            let wait = match step {
+                Ok(Some(batch)) => return Ok(Some(batch)),
+                Ok(None) => continue,
+                Err(Error::QueueGone { queue_id, msg }) => {
+                    tracing::warn!(%queue_id, %msg, "event queue expired; registering a new one and backfilling");
+                    self.stats.queues_lost += 1;
+                    self.queue = None;
+                    continue;
+                }
+                Err(Error::RateLimited { retry_after }) => {
+                    self.stats.rate_limited += 1;
+                    let wait = retry_after.max(Duration::from_secs(1));
+                    tracing::warn!(wait = ?wait, "rate limited; waiting as the server asked");
+                    wait
+                }
+                Err(e) if e.is_retryable() => {
+                    if !self.contacted && self.backoff.attempts() + 1 >= FIRST_CONTACT_TRIES {
+                        return Err(Error::Config(format!(
+                            "cannot reach {} after {FIRST_CONTACT_TRIES} tries: {e}",
+                            self.client.base_url()
+                        )));
+                    }
+                    self.stats.retries += 1;
+                    let wait = self.backoff.next_delay();
+                    tracing::warn!(error = %e, wait = ?wait, "transient failure; backing off");
+                    wait
+                }
+                Err(e) => return Err(e),
+            };
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Ok(None),
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// One request: resume or register, a backfill page, or a poll.
+    async fn step(&mut self) -> Result<Option<Batch>> {
+        if !self.started {
+            self.resume().await?;
+        }
+        if self.queue.is_none() {
+            self.register().await?;
+        }
+        if self.backfill.is_some() {
+            return self.backfill_page().await;
+        }
+        self.poll().await
+    }
+
+    async fn resume(&mut self) -> Result<()> {
+        if let Some(store) = &self.store
+            && let Some(cp) = store.load_checkpoint(&self.opts.connection).await?
+        {
+            tracing::info!(queue_id = ?cp.queue_id, last_event_id = cp.last_event_id,
+                last_message_id = ?cp.last_message_id, "resuming from checkpoint");
+            self.acked_message_id = cp.last_message_id;
+            self.delivered_message_id = cp.last_message_id;
+            if let Some(id) = &cp.queue_id {
+                self.generation += 1;
+                self.queue = Some(ActiveQueue { id: id.clone(), poll_timeout: DEFAULT_LONGPOLL + Duration::from_secs(10) });
+                self.acked_event_id = cp.last_event_id;
+                self.delivered_event_id = cp.last_event_id;
+            }
+            self.persisted = cp;
+        }
+        self.started = true;
+        Ok(())
+    }
+
+    async fn register(&mut self) -> Result<()> {
+        let reg = self.client.register(&self.opts.register).await?;
+        self.contacted = true;
+        self.backoff.reset();
+        self.stats.registrations += 1;
+        self.generation += 1;
+        tracing::info!(queue_id = %reg.queue_id, last_event_id = reg.last_event_id,
+            feature_level = reg.zulip_feature_level, "registered event queue");
+        let old_queue = self.persisted.queue_id.clone();
+        self.queue = Some(ActiveQueue { id: reg.queue_id.clone(), poll_timeout: reg.poll_timeout() });
+        self.acked_event_id = reg.last_event_id;
+        self.delivered_event_id = reg.last_event_id;
+        self.auto_finished = None;
+        self.backfilled.clear();
+        match self.delivered_message_id {
+            Some(anchor) => {
+                // We were somewhere before: recover the messages missed since.
+                let gap = Gap {
+                    old_queue_id: old_queue,
+                    new_queue_id: reg.queue_id.clone(),
+                    last_event_id: self.persisted.last_event_id,
+                    last_message_id: Some(anchor),
+                };
+                tracing::warn!(old_queue = ?gap.old_queue_id, after_message_id = anchor,
+                    "non-message events between the old queue and the new one cannot be recovered; backfilling messages");
+                if let Some(store) = &self.store {
+                    store.record_gap(&self.opts.connection, &gap).await?;
+                }
+                let narrows = self.opts.register.backfill_narrows();
+                self.backfill = Some(Backfill { narrows, index: 0, start: anchor, anchor });
+                self.commit_at = None;
+            }
+            None => {
+                // First start: nothing to recover, but note where messages stand now so
+                // that a later expiry knows where to backfill from.
+                let mut newest = None;
+                for narrow in self.opts.register.backfill_narrows() {
+                    newest = newest.max(self.client.newest_message_id(&narrow).await?);
+                }
+                let baseline = newest.unwrap_or(0);
+                self.delivered_message_id = Some(baseline);
+                self.acked_message_id = Some(baseline);
+                self.commit_queue(reg.queue_id, reg.last_event_id).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn commit_queue(&mut self, queue_id: String, last_event_id: i64) -> Result<()> {
+        self.persisted.queue_id = Some(queue_id);
+        self.persisted.last_event_id = last_event_id;
+        self.persisted.last_message_id = self.acked_message_id;
+        self.save().await
+    }
+
+    async fn save(&self) -> Result<()> {
+        match &self.store {
+            Some(store) => store.save_checkpoint(&self.opts.connection, &self.persisted).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn backfill_page(&mut self) -> Result<Option<Batch>> {
+        let Some(bf) = self.backfill.as_mut() else { return Ok(None) };
+        let page = self
+            .client
+            .get_messages_after(bf.anchor, BACKFILL_PAGE, &bf.narrows[bf.index], self.opts.register.apply_markdown)
+            .await?;
+        self.backoff.reset();
+        let mut text = String::new();
+        let mut spans = Vec::new();
+        let mut max_id = None;
+        for (raw, &id) in page.messages.iter().zip(&page.ids) {
+            bf.anchor = bf.anchor.max(id);
+            if id <= bf.start || !self.backfilled.insert(id) {
+                continue;
+            }
+            let start = text.len();
+            push_message_event(&mut text, raw);
+            spans.push((start as u32, text.len() as u32));
+            text.push('\n');
+            max_id = max_id.max(Some(id));
+        }
+        if page.found_newest || page.ids.is_empty() {
+            bf.index += 1;
+            bf.anchor = bf.start;
+        }
+        let finished = bf.index >= bf.narrows.len();
+        if let Some(id) = max_id {
+            self.delivered_message_id = self.delivered_message_id.max(Some(id));
+        }
+        self.stats.backfilled += spans.len() as u64;
+        let (queue_id, base_event) = match &self.queue {
+            Some(q) => (q.id.clone(), self.delivered_event_id),
+            None => return Ok(None),
+        };
+        if finished {
+            self.backfill = None;
+            tracing::info!(messages = self.backfilled.len(), "backfill complete");
+        }
+        if spans.is_empty() {
+            if finished {
+                self.commit_queue(queue_id, base_event).await?;
+            }
+            return Ok(None);
+        }
+        let ack = self.next_ack(None, max_id);
+        if finished {
+            self.commit_at = Some((ack.seq, queue_id, base_event));
+        }
+        Ok(Some(self.hand_out(text, spans, ack, Origin::Backfill)))
+    }
+
+    async fn poll(&mut self) -> Result<Option<Batch>> {
+        let Some(queue) = &self.queue else { return Ok(None) };
+        let body = self.client.get_events(&queue.id, self.acked_event_id, queue.poll_timeout).await?;
+        self.contacted = true;
+        self.backoff.reset();
+
+        #[derive(Deserialize)]
+        struct Events<'a> {
+            #[serde(borrow)]
+            events: Vec<&'a RawValue>,
+        }
+        let events: Events<'_> = serde_json::from_str(&body).map_err(|e| Error::Transient {
+            endpoint: "events".into(),
+            detail: format!("response without a readable `events` list: {e}"),
+        })?;
+        let delivered_before = self.delivered_event_id;
+        let mut max_event = delivered_before;
+        let mut max_message = None;
+        let mut spans = Vec::with_capacity(events.events.len());
+        let mut resent = 0u64;
+        for raw in &events.events {
+            let json = raw.get();
+            let head = match RawEvent::new(json) {
+                Ok(h) => h,
+                Err(e) => {
+                    self.stats.malformed += 1;
+                    tracing::warn!(error = %e, "skipping an unreadable event");
+                    continue;
+                }
+            };
+            let Some(id) = head.id else {
+                self.stats.malformed += 1;
+                tracing::warn!(kind = head.kind, "skipping a queue event without an id");
+                continue;
+            };
+            if id <= delivered_before {
+                resent += 1;
+                continue;
+            }
+            max_event = max_event.max(id);
+            if head.kind == "heartbeat" {
+                self.stats.heartbeats += 1;
+                continue;
+            }
+            if head.kind == "message" {
+                if let Some(mid) = message_id_of(&head) {
+                    if self.backfilled.contains(&mid) {
+                        self.stats.duplicates += 1;
+                        continue;
+                    }
+                    max_message = max_message.max(Some(mid));
+                }
+            }
+            let start = json.as_ptr() as usize - body.as_ptr() as usize;
+            spans.push((start as u32, (start + json.len()) as u32));
+        }
+        self.stats.resent += resent;
+        self.delivered_event_id = max_event;
+        if let Some(mid) = max_message {
+            self.delivered_message_id = self.delivered_message_id.max(Some(mid));
+        }
+        if spans.is_empty() {
+            if max_event > delivered_before {
+                // Only heartbeats or dropped events: finished as soon as what came
+                // before them is.
+                if self.acked_event_id >= delivered_before {
+                    self.acked_event_id = max_event;
+                    self.sync_persisted().await?;
+                } else {
+                    self.auto_finished = Some((max_event, delivered_before));
+                }
+            } else if resent > 0 {
+                // The caller has not acknowledged yet and the server re-sent what we
+                // have; don't spin on it.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            return Ok(None);
+        }
+        let ack = self.next_ack(Some(max_event), max_message);
+        Ok(Some(self.hand_out(body, spans, ack, Origin::Queue)))
+    }
+
+    fn next_ack(&mut self, event_id: Option<i64>, message_id: Option<i64>) -> Ack {
+        self.seq += 1;
+        Ack { seq: self.seq, generation: self.generation, event_id, message_id }
+    }
+
+    fn hand_out(&mut self, text: String, spans: Vec<(u32, u32)>, ack: Ack, origin: Origin) -> Batch {
+        self.stats.batches += 1;
+        self.stats.events += spans.len() as u64;
+        Batch::new(text, spans, ack, origin)
+    }
+
+    /// Acknowledges `ack`'s batch and all before it, and persists the checkpoint.
+    pub async fn ack(&mut self, ack: Ack) -> Result<()> {
+        if let Some(mid) = ack.message_id {
+            self.acked_message_id = self.acked_message_id.max(Some(mid));
+        }
+        if let Some((seq, queue_id, event_id)) = self.commit_at.take() {
+            if ack.seq >= seq {
+                self.persisted.queue_id = Some(queue_id);
+                self.persisted.last_event_id = event_id;
+            } else {
+                self.commit_at = Some((seq, queue_id, event_id));
+            }
+        }
+        if ack.generation == self.generation
+            && let Some(id) = ack.event_id
+        {
+            self.acked_event_id = self.acked_event_id.max(id);
+            if let Some((upto, after)) = self.auto_finished
+                && self.acked_event_id >= after
+            {
+                self.acked_event_id = self.acked_event_id.max(upto);
+                self.auto_finished = None;
+            }
+        }
+        self.sync_persisted().await
+    }
+
+    async fn sync_persisted(&mut self) -> Result<()> {
+        let mut next = self.persisted.clone();
+        next.last_message_id = self.acked_message_id;
+        if self.commit_at.is_none() && self.backfill.is_none()
+            && let Some(q) = &self.queue
+            && next.queue_id.as_deref() == Some(q.id.as_str())
+        {
+            next.last_event_id = self.acked_event_id;
+        }
+        if next != self.persisted {
+            self.persisted = next;
+            self.save().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Wraps a `GET /messages` message as a `message` event (without an event id).
+fn push_message_event(text: &mut String, raw: &RawValue) {
+    #[derive(Deserialize)]
+    struct Flags<'a> {
+        #[serde(default, borrow)]
+        flags: Option<&'a RawValue>,
+    }
+    let flags = serde_json::from_str::<Flags<'_>>(raw.get()).ok().and_then(|f| f.flags).map_or("[]", |f| f.get());
+    text.push_str(r#"{"type":"message","message":"#);
+    text.push_str(raw.get());
+    text.push_str(r#","flags":"#);
+    text.push_str(flags);
+    text.push('}');
+}
+
+/// The message id of a `message` event: read directly when the message object starts
+/// with its id (as Zulip writes it), else by serde.
+pub(crate) fn message_id_of(head: &RawEvent<'_>) -> Option<i64> {
+    if let Some(rest) = head.json.strip_prefix(r#"{"type":"message","message":{"id":"#) {
+        let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        if let Ok(id) = rest[..end].parse() {
+            return Some(id);
+        }
+    }
+    #[derive(Deserialize)]
+    struct Outer {
+        message: Inner,
+    }
+    #[derive(Deserialize)]
+    struct Inner {
+        id: i64,
+    }
+    serde_json::from_str::<Outer>(head.json).ok().map(|o| o.message.id)
+}
