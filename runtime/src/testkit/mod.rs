@@ -1,0 +1,471 @@
+//! A fake Zulip server for tests: zlc's own, and users' tests of their listeners.
+//!
+//! [`FakeZulip`] is an in-process HTTP server with Zulip's real semantics where a
+//! listener can tell the difference: HTTP Basic authentication with Zulip's error
+//! codes, `POST /register`, long-polled `GET /events` that blocks until an event or a
+//! heartbeat, acknowledgement by `last_event_id`, queues that expire when idle (or on
+//! demand) and then answer `BAD_EVENT_QUEUE_ID`, `POST`/`GET /messages` with narrows,
+//! reactions, `GET /server_settings` and `GET /users/me`.
+//!
+//! Faults are queued with [`FakeZulip::inject`] and hit the next matching request: a 429
+//! with `retry-after`, a 5xx JSON error or HTML page, a body cut mid-way, a slow
+//! response. Everything the server received and delivered is recorded.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use zlc_runtime::testkit::{FakeZulip, Fault};
+//! let zulip = FakeZulip::start().await.unwrap();
+//! let alice = zulip.add_user("alice@example.com", "Alice");
+//! zulip.message().channel("devel").topic("ci").sender(&alice).content("deploy #12 done").send();
+//! zulip.inject(Some("events"), Fault::RateLimit { retry_after: 1.5 });
+//! # }
+//! ```
+
+pub mod build;
+mod server;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{ConfigOverrides, Secret, ZulipConfig};
+
+/// Timing of the fake server.
+#[derive(Debug, Clone)]
+pub struct FakeOptions {
+    /// How long a long poll waits before answering with a heartbeat (Zulip: 45–55 s).
+    pub heartbeat: Duration,
+    /// How long a queue survives without a poll (Zulip: 10 minutes).
+    pub queue_idle_timeout: Duration,
+    /// The long-poll timeout the server advertises on `/register`.
+    pub longpoll_timeout_secs: u64,
+}
+
+impl Default for FakeOptions {
+    fn default() -> Self {
+        FakeOptions {
+            heartbeat: Duration::from_secs(2),
+            queue_idle_timeout: Duration::from_secs(600),
+            longpoll_timeout_secs: 90,
+        }
+    }
+}
+
+/// A user account on the fake server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeUser {
+    /// User id.
+    pub id: i64,
+    /// Email (the API user name).
+    pub email: String,
+    /// Display name.
+    pub full_name: String,
+    /// API key.
+    pub api_key: String,
+    /// A bot account.
+    pub is_bot: bool,
+}
+
+/// A fault to inject into the next matching request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// HTTP 429 `RATE_LIMIT_HIT` with this `retry-after` (body and header).
+    RateLimit {
+        /// Seconds.
+        retry_after: f64,
+    },
+    /// Any status with a JSON error body.
+    JsonError {
+        /// HTTP status.
+        status: u16,
+        /// Zulip error code.
+        code: String,
+        /// Message.
+        msg: String,
+    },
+    /// An HTML error page, as a proxy in front of Zulip sends during a restart.
+    Html {
+        /// HTTP status (502 for a gateway error).
+        status: u16,
+    },
+    /// A 200 whose body stops half-way and whose connection is then closed.
+    CutBody,
+    /// A 200 with a syntactically broken JSON body.
+    Garbage,
+    /// Wait this long, then answer normally.
+    Delay(Duration),
+}
+
+/// One request the server received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestRecord {
+    /// Method.
+    pub method: String,
+    /// Endpoint, without the `/api/v1/` prefix (`events`, `messages/7/reactions`).
+    pub endpoint: String,
+    /// Query and form parameters.
+    pub params: HashMap<String, String>,
+    /// The authenticated user's email, if any.
+    pub user: Option<String>,
+    /// Status answered.
+    pub status: u16,
+    /// A fault answered it instead of the normal handler.
+    pub fault: Option<Fault>,
+}
+
+/// A message stored by the server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMessage {
+    /// Message id.
+    pub id: i64,
+    /// Sender's user id.
+    pub sender_id: i64,
+    /// Channel id, for channel messages.
+    pub channel_id: Option<i64>,
+    /// Topic (empty for direct messages).
+    pub topic: String,
+    /// Direct-message users (sender included), sorted.
+    pub dm_user_ids: Vec<i64>,
+    /// Markdown content.
+    pub content: String,
+    /// Unix time.
+    pub timestamp: i64,
+}
+
+/// A reaction the server holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactionRecord {
+    /// Message.
+    pub message_id: i64,
+    /// Reacting user.
+    pub user_id: i64,
+    /// Emoji name.
+    pub emoji_name: String,
+}
+
+#[derive(Debug)]
+struct Queue {
+    user_id: i64,
+    event_types: Option<Vec<String>>,
+    narrow: Vec<(String, String)>,
+    apply_markdown: bool,
+    events: VecDeque<(i64, Value)>,
+    next_event_id: i64,
+    last_activity: Instant,
+    polling: u32,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    users: Vec<FakeUser>,
+    deactivated: Vec<i64>,
+    channels: Vec<(i64, String)>,
+    messages: Vec<StoredMessage>,
+    reactions: Vec<ReactionRecord>,
+    queues: HashMap<String, Queue>,
+    next_queue: u64,
+    faults: VecDeque<(Option<String>, Fault)>,
+    requests: Vec<RequestRecord>,
+    delivered: Vec<(String, i64)>,
+    clock: i64,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    notify: Notify,
+    opts: FakeOptions,
+    addr: SocketAddr,
+}
+
+/// The fake server. Dropping it stops it.
+pub struct FakeZulip {
+    shared: Arc<Shared>,
+    stop: CancellationToken,
+    bot: FakeUser,
+}
+
+impl std::fmt::Debug for FakeZulip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeZulip").field("addr", &self.shared.addr).finish()
+    }
+}
+
+impl Drop for FakeZulip {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl FakeZulip {
+    /// Starts a server on a free loopback port with default timing.
+    pub async fn start() -> std::io::Result<Self> {
+        Self::start_with(FakeOptions::default()).await
+    }
+
+    /// Starts a server with the given timing.
+    pub async fn start_with(opts: FakeOptions) -> std::io::Result<Self> {
+        Self::bind("127.0.0.1:0", opts).await
+    }
+
+    /// Starts a server on `addr` (e.g. `127.0.0.1:9991`).
+    pub async fn bind(addr: &str, opts: FakeOptions) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State { next_queue: 1, clock: 1_700_000_000, ..State::default() }),
+            notify: Notify::new(),
+            opts,
+            addr: listener.local_addr()?,
+        });
+        let stop = CancellationToken::new();
+        tokio::spawn(server::serve(listener, shared.clone(), stop.clone()));
+        let mut zulip = FakeZulip { shared, stop, bot: placeholder_user() };
+        zulip.bot = zulip.add_bot("listener-bot@zulip.example.com", "Listener Bot");
+        for name in ["general", "devel", "alerts"] {
+            zulip.add_channel(name);
+        }
+        Ok(zulip)
+    }
+
+    /// The site URL (`http://127.0.0.1:PORT`).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.shared.addr)
+    }
+
+    /// The bot account every server starts with.
+    pub fn bot(&self) -> &FakeUser {
+        &self.bot
+    }
+
+    /// A resolved client configuration for `user`.
+    pub fn config_for(&self, user: &FakeUser) -> ZulipConfig {
+        ConfigOverrides {
+            site: Some(self.url()),
+            email: Some(user.email.clone()),
+            api_key: Some(Secret::new(user.api_key.clone())),
+            ..Default::default()
+        }
+        .resolve_with(|_| None, None)
+        .expect("the fake server's own URL is valid")
+    }
+
+    /// A zuliprc file's text for `user`.
+    pub fn zuliprc(&self, user: &FakeUser) -> String {
+        format!("[api]\nemail={}\nkey={}\nsite={}\n", user.email, user.api_key, self.url())
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.shared)
+    }
+
+    /// Adds a human user.
+    pub fn add_user(&self, email: &str, full_name: &str) -> FakeUser {
+        self.add_account(email, full_name, false)
+    }
+
+    /// Adds a bot user.
+    pub fn add_bot(&self, email: &str, full_name: &str) -> FakeUser {
+        self.add_account(email, full_name, true)
+    }
+
+    fn add_account(&self, email: &str, full_name: &str, is_bot: bool) -> FakeUser {
+        let mut st = self.state();
+        let id = 100 + st.users.len() as i64;
+        let user = FakeUser {
+            id,
+            email: email.to_owned(),
+            full_name: full_name.to_owned(),
+            api_key: format!("key{:030}", id * 7919),
+            is_bot,
+        };
+        st.users.push(user.clone());
+        user
+    }
+
+    /// Deactivates a user: its requests then fail with `USER_DEACTIVATED`.
+    pub fn deactivate(&self, user: &FakeUser) {
+        self.state().deactivated.push(user.id);
+    }
+
+    /// Adds a channel (every user is subscribed) and returns its id.
+    pub fn add_channel(&self, name: &str) -> i64 {
+        let mut st = self.state();
+        if let Some((id, _)) = st.channels.iter().find(|(_, n)| n == name) {
+            return *id;
+        }
+        let id = st.channels.len() as i64 + 1;
+        st.channels.push((id, name.to_owned()));
+        id
+    }
+
+    /// Starts building a message; `send()` stores it and delivers it to queues.
+    pub fn message(&self) -> MessageBuilder<'_> {
+        MessageBuilder { zulip: self, channel: None, topic: "test".into(), to: Vec::new(), sender: None, content: String::new() }
+    }
+
+    /// Delivers any event (built with [`build`]) to every queue that wants its type.
+    /// Returns how many queues received it.
+    pub fn push_event(&self, event: Value) -> usize {
+        let kind = event.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let mut st = self.state();
+        let mut n = 0;
+        for q in st.queues.values_mut() {
+            if q.wants(&kind) {
+                q.push(event.clone());
+                n += 1;
+            }
+        }
+        drop(st);
+        self.shared.notify.notify_waiters();
+        n
+    }
+
+    /// Queues a fault for the next request to `endpoint` (`None`: any endpoint).
+    pub fn inject(&self, endpoint: Option<&str>, fault: Fault) {
+        self.state().faults.push_back((endpoint.map(str::to_owned), fault));
+    }
+
+    /// Faults not yet consumed.
+    pub fn pending_faults(&self) -> usize {
+        self.state().faults.len()
+    }
+
+    /// Deletes a queue, as Zulip's garbage collector does.
+    pub fn expire_queue(&self, queue_id: &str) -> bool {
+        let gone = self.state().queues.remove(queue_id).is_some();
+        self.shared.notify.notify_waiters();
+        gone
+    }
+
+    /// Deletes every queue; returns how many there were.
+    pub fn expire_all_queues(&self) -> usize {
+        let n = std::mem::take(&mut self.state().queues).len();
+        self.shared.notify.notify_waiters();
+        n
+    }
+
+    /// The ids of the live queues.
+    pub fn queue_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.state().queues.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.state().requests.clone()
+    }
+
+    /// Requests to `endpoint` received so far.
+    pub fn requests_to(&self, endpoint: &str) -> Vec<RequestRecord> {
+        self.state().requests.iter().filter(|r| r.endpoint == endpoint).cloned().collect()
+    }
+
+    /// Every (queue id, event id) delivered by `GET /events`, in order.
+    pub fn delivered(&self) -> Vec<(String, i64)> {
+        self.state().delivered.clone()
+    }
+
+    /// Every stored message, in id order.
+    pub fn messages(&self) -> Vec<StoredMessage> {
+        self.state().messages.clone()
+    }
+
+    /// Every reaction held now.
+    pub fn reactions(&self) -> Vec<ReactionRecord> {
+        self.state().reactions.clone()
+    }
+
+    /// Stops the server (also done on drop).
+    pub fn shutdown(&self) {
+        self.stop.cancel();
+    }
+}
+
+/// Builds a message to store and deliver.
+#[derive(Debug)]
+pub struct MessageBuilder<'z> {
+    zulip: &'z FakeZulip,
+    channel: Option<String>,
+    topic: String,
+    to: Vec<i64>,
+    sender: Option<FakeUser>,
+    content: String,
+}
+
+impl MessageBuilder<'_> {
+    /// To this channel (created if needed).
+    pub fn channel(mut self, name: &str) -> Self {
+        self.channel = Some(name.to_owned());
+        self
+    }
+
+    /// With this topic.
+    pub fn topic(mut self, topic: &str) -> Self {
+        self.topic = topic.to_owned();
+        self
+    }
+
+    /// A direct message to these users (the sender is added).
+    pub fn direct_to(mut self, users: &[&FakeUser]) -> Self {
+        self.to = users.iter().map(|u| u.id).collect();
+        self
+    }
+
+    /// Sent by `user` (default: a user created on first use).
+    pub fn sender(mut self, user: &FakeUser) -> Self {
+        self.sender = Some(user.clone());
+        self
+    }
+
+    /// With this Markdown content.
+    pub fn content(mut self, content: &str) -> Self {
+        self.content = content.to_owned();
+        self
+    }
+
+    /// Stores the message, delivers it, and returns its id.
+    pub fn send(self) -> i64 {
+        let sender = match self.sender {
+            Some(u) => u,
+            None => {
+                let existing = self.zulip.state().users.iter().find(|u| u.email == "hamlet@zulip.example.com").cloned();
+                existing.unwrap_or_else(|| self.zulip.add_user("hamlet@zulip.example.com", "King Hamlet"))
+            }
+        };
+        let channel_id = self.channel.as_deref().map(|c| self.zulip.add_channel(c));
+        let id = server::store_message(&self.zulip.shared, sender.id, channel_id, &self.topic, &self.to, &self.content);
+        self.zulip.shared.notify.notify_waiters();
+        id
+    }
+}
+
+fn placeholder_user() -> FakeUser {
+    FakeUser { id: 0, email: String::new(), full_name: String::new(), api_key: String::new(), is_bot: true }
+}
+
+fn lock(shared: &Shared) -> MutexGuard<'_, State> {
+    // A test that panicked while holding the lock must not hide its own failure behind
+    // a poison error in the server task.
+    shared.state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Queue {
+    fn wants(&self, kind: &str) -> bool {
+        kind == "heartbeat" || self.event_types.as_ref().is_none_or(|t| t.iter().any(|k| k == kind))
+    }
+
+    fn push(&mut self, mut event: Value) -> i64 {
+        let id = self.next_event_id;
+        self.next_event_id += 1;
+        if let Some(obj) = event.as_object_mut() {
+            obj.insert("id".into(), json!(id));
+        }
+        self.events.push_back((id, event));
+        id
+    }
+}
