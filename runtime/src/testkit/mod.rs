@@ -116,6 +116,8 @@ pub struct RequestRecord {
     pub status: u16,
     /// A fault answered it instead of the normal handler.
     pub fault: Option<Fault>,
+    /// When it arrived, since the server started (tokio time: virtual under paused time).
+    pub at: Duration,
 }
 
 /// A message stored by the server.
@@ -176,6 +178,7 @@ struct State {
 }
 
 struct Shared {
+    started: tokio::time::Instant,
     state: Mutex<State>,
     notify: Notify,
     opts: FakeOptions,
@@ -216,6 +219,7 @@ impl FakeZulip {
     pub async fn bind(addr: &str, opts: FakeOptions) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let shared = Arc::new(Shared {
+            started: tokio::time::Instant::now(),
             state: Mutex::new(State { next_queue: 1, clock: 1_700_000_000, ..State::default() }),
             notify: Notify::new(),
             opts,

@@ -91,6 +91,7 @@ impl Reply {
 }
 
 async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<FakeBody>, Infallible> {
+    let at = shared.started.elapsed();
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
     let mut params: HashMap<String, String> = req
@@ -129,6 +130,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         user: user_email,
         status: reply.status,
         fault,
+        at,
     });
     Ok(respond(reply))
 }

@@ -1,0 +1,59 @@
+//! `--demo`: the built-in fake Zulip server with generated traffic, so that a newcomer
+//! sees zlc work without a Zulip account. Traffic stops when the token is cancelled.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio_util::sync::CancellationToken;
+use zlc_runtime::config::ZulipConfig;
+use zlc_runtime::testkit::{FakeZulip, build};
+
+pub struct Demo {
+    zulip: std::sync::Arc<FakeZulip>,
+}
+
+impl Demo {
+    pub fn config(&self) -> ZulipConfig {
+        self.zulip.config_for(self.zulip.bot())
+    }
+}
+
+pub async fn start(cancel: CancellationToken) -> Result<Demo> {
+    let zulip = std::sync::Arc::new(FakeZulip::start().await.context("starting the demo server")?);
+    tracing::info!(url = %zulip.url(), "demo: built-in fake Zulip server started");
+    let traffic = zulip.clone();
+    tokio::spawn(async move {
+        let people = [
+            traffic.add_user("othello@zulip.example.com", "Othello"),
+            traffic.add_user("iago@zulip.example.com", "Iago"),
+            traffic.add_user("desdemona@zulip.example.com", "Desdemona"),
+        ];
+        let lines = [
+            ("devel", "ci", "deploy #{n} finished"),
+            ("alerts", "disk", "ERROR: disk usage at 9{n}% on db-1"),
+            ("general", "lunch", "anyone for lunch? @**Listener Bot**"),
+            ("devel", "review", "please review https://github.com/zulip/zulip/pull/{n}"),
+        ];
+        let mut n = 0u64;
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tokio::time::sleep(Duration::from_millis(400)) => {}
+            }
+            let who = &people[(n % 3) as usize];
+            let (channel, topic, text) = lines[(n % 4) as usize];
+            let id = traffic.message().channel(channel).topic(topic).sender(who).content(&text.replace("{n}", &n.to_string())).send();
+            match n % 5 {
+                1 => {
+                    traffic.push_event(build::reaction("add", &people[((n + 1) % 3) as usize], id, "tada"));
+                }
+                3 => {
+                    traffic.push_event(build::presence(who, "active", 1_700_000_000 + n as i64));
+                }
+                _ => {}
+            }
+            n += 1;
+        }
+    });
+    Ok(Demo { zulip })
+}
