@@ -19,7 +19,11 @@ impl Demo {
 }
 
 pub async fn start(cancel: CancellationToken) -> Result<Demo> {
-    let zulip = std::sync::Arc::new(FakeZulip::start().await.context("starting the demo server")?);
+    let zulip = std::sync::Arc::new(
+        FakeZulip::start()
+            .await
+            .context("starting the demo server")?,
+    );
     tracing::info!(url = %zulip.url(), "demo: built-in fake Zulip server started");
     let traffic = zulip.clone();
     tokio::spawn(async move {
@@ -32,7 +36,11 @@ pub async fn start(cancel: CancellationToken) -> Result<Demo> {
             ("devel", "ci", "deploy #{n} finished"),
             ("alerts", "disk", "ERROR: disk usage at 9{n}% on db-1"),
             ("general", "lunch", "anyone for lunch? @**Listener Bot**"),
-            ("devel", "review", "please review https://github.com/zulip/zulip/pull/{n}"),
+            (
+                "devel",
+                "review",
+                "please review https://github.com/zulip/zulip/pull/{n}",
+            ),
         ];
         let mut n = 0u64;
         loop {
@@ -42,10 +50,21 @@ pub async fn start(cancel: CancellationToken) -> Result<Demo> {
             }
             let who = &people[(n % 3) as usize];
             let (channel, topic, text) = lines[(n % 4) as usize];
-            let id = traffic.message().channel(channel).topic(topic).sender(who).content(&text.replace("{n}", &n.to_string())).send();
+            let id = traffic
+                .message()
+                .channel(channel)
+                .topic(topic)
+                .sender(who)
+                .content(&text.replace("{n}", &n.to_string()))
+                .send();
             match n % 5 {
                 1 => {
-                    traffic.push_event(build::reaction("add", &people[((n + 1) % 3) as usize], id, "tada"));
+                    traffic.push_event(build::reaction(
+                        "add",
+                        &people[((n + 1) % 3) as usize],
+                        id,
+                        "tada",
+                    ));
                 }
                 3 => {
                     traffic.push_event(build::presence(who, "active", 1_700_000_000 + n as i64));

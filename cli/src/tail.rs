@@ -91,13 +91,27 @@ pub async fn run(args: TailArgs) -> Result<()> {
         queue_lifespan_secs: None,
     };
     let store = match &args.store {
-        Some(url) => Some(Store::open(url).await.with_context(|| format!("opening the store {url}"))?),
+        Some(url) => Some(
+            Store::open(url)
+                .await
+                .with_context(|| format!("opening the store {url}"))?,
+        ),
         None => None,
     };
-    let connection = args.connection.clone().unwrap_or_else(|| format!("{}@{}", config.email, config.site_url()));
+    let connection = args
+        .connection
+        .clone()
+        .unwrap_or_else(|| format!("{}@{}", config.email, config.site_url()));
     tracing::info!(site = config.site_url(), email = %config.email, from = %config.origin, "following");
     let client = Client::new(&config)?;
-    let queue = QueueSource::new(client, store.clone(), QueueOptions { connection, register });
+    let queue = QueueSource::new(
+        client,
+        store.clone(),
+        QueueOptions {
+            connection,
+            register,
+        },
+    );
     let mut source = Source::Queue(Box::new(queue));
 
     let stdout = std::io::stdout();
@@ -106,7 +120,9 @@ pub async fn run(args: TailArgs) -> Result<()> {
     let limit = args.max_events.unwrap_or(u64::MAX);
     let result: Result<()> = async {
         while printed < limit {
-            let Some(batch) = source.next_batch(&cancel).await? else { break };
+            let Some(batch) = source.next_batch(&cancel).await? else {
+                break;
+            };
             for json in batch.json() {
                 if printed >= limit {
                     break;
@@ -125,9 +141,18 @@ pub async fn run(args: TailArgs) -> Result<()> {
     }
     .await;
     let stats = source.stats();
-    tracing::info!(printed, batches = stats.batches, heartbeats = stats.heartbeats, backfilled = stats.backfilled,
-        queues_lost = stats.queues_lost, retries = stats.retries, rate_limited = stats.rate_limited,
-        duplicates_dropped = stats.duplicates, malformed = stats.malformed, "stopped");
+    tracing::info!(
+        printed,
+        batches = stats.batches,
+        heartbeats = stats.heartbeats,
+        backfilled = stats.backfilled,
+        queues_lost = stats.queues_lost,
+        retries = stats.retries,
+        rate_limited = stats.rate_limited,
+        duplicates_dropped = stats.duplicates,
+        malformed = stats.malformed,
+        "stopped"
+    );
     if let Some(store) = store {
         store.close().await;
     }
@@ -138,14 +163,19 @@ pub async fn run(args: TailArgs) -> Result<()> {
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn parse_narrow(terms: &[String]) -> Result<Vec<(String, String)>> {
     terms
         .iter()
         .map(|t| match t.split_once(':') {
-            Some((op, operand)) if !op.is_empty() && !operand.is_empty() => Ok((op.to_owned(), operand.to_owned())),
+            Some((op, operand)) if !op.is_empty() && !operand.is_empty() => {
+                Ok((op.to_owned(), operand.to_owned()))
+            }
             _ => bail!("--narrow {t:?} must be OPERATOR:OPERAND, e.g. channel:devel or is:dm"),
         })
         .collect()

@@ -17,7 +17,11 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff::new(Duration::from_secs(1), Duration::from_secs(1), Duration::from_secs(60))
+        Backoff::new(
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+            Duration::from_secs(60),
+        )
     }
 }
 
@@ -25,7 +29,12 @@ impl Backoff {
     /// A backoff whose delays never go below `floor` nor above `cap`.
     pub fn new(floor: Duration, base: Duration, cap: Duration) -> Self {
         let cap = cap.max(floor);
-        Backoff { floor, base, cap, attempt: 0 }
+        Backoff {
+            floor,
+            base,
+            cap,
+            attempt: 0,
+        }
     }
 
     /// Failures since the last success.
@@ -59,7 +68,11 @@ mod tests {
 
     #[test]
     fn grows_within_floor_and_cap() {
-        let mut b = Backoff::new(Duration::from_secs(1), Duration::from_secs(1), Duration::from_secs(30));
+        let mut b = Backoff::new(
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+            Duration::from_secs(30),
+        );
         // The largest draw follows the exponential ceiling, capped.
         let maxes: Vec<u64> = (0..8).map(|_| b.next_with(1.0).as_secs()).collect();
         assert_eq!(maxes, [1, 2, 4, 8, 16, 30, 30, 30]);
@@ -80,7 +93,10 @@ mod tests {
         let mut b = Backoff::default();
         for _ in 0..1000 {
             let d = b.next_delay();
-            assert!(d >= Duration::from_secs(1) && d <= Duration::from_secs(60), "{d:?}");
+            assert!(
+                d >= Duration::from_secs(1) && d <= Duration::from_secs(60),
+                "{d:?}"
+            );
         }
         assert_eq!(b.attempts(), 1000);
     }

@@ -71,15 +71,30 @@ impl RegisterRequest {
         let base: Vec<NarrowTerm> = self
             .narrow
             .iter()
-            .map(|(op, operand)| NarrowTerm { operator: op.clone(), operand: Value::String(operand.clone()) })
+            .map(|(op, operand)| NarrowTerm {
+                operator: op.clone(),
+                operand: Value::String(operand.clone()),
+            })
             .collect();
-        let has_channel = self.narrow.iter().any(|(op, _)| matches!(op.as_str(), "channel" | "stream" | "channels" | "streams"));
-        let has_dm = self.narrow.iter().any(|(op, v)| op == "is" && matches!(v.as_str(), "dm" | "private"));
+        let has_channel = self
+            .narrow
+            .iter()
+            .any(|(op, _)| matches!(op.as_str(), "channel" | "stream" | "channels" | "streams"));
+        let has_dm = self
+            .narrow
+            .iter()
+            .any(|(op, v)| op == "is" && matches!(v.as_str(), "dm" | "private"));
         if self.all_public_streams && !has_channel && !has_dm {
             let mut public = base.clone();
-            public.push(NarrowTerm { operator: "channels".into(), operand: Value::String("public".into()) });
+            public.push(NarrowTerm {
+                operator: "channels".into(),
+                operand: Value::String("public".into()),
+            });
             let mut dms = base;
-            dms.push(NarrowTerm { operator: "is".into(), operand: Value::String("dm".into()) });
+            dms.push(NarrowTerm {
+                operator: "is".into(),
+                operand: Value::String("dm".into()),
+            });
             vec![public, dms]
         } else {
             vec![base]
@@ -121,7 +136,9 @@ impl Registration {
     /// The HTTP timeout for long polls on this queue: the server's long-poll timeout
     /// plus a margin, so a heartbeat always arrives first.
     pub fn poll_timeout(&self) -> Duration {
-        self.event_queue_longpoll_timeout_seconds.map(Duration::from_secs).unwrap_or(DEFAULT_LONGPOLL)
+        self.event_queue_longpoll_timeout_seconds
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_LONGPOLL)
             + Duration::from_secs(10)
     }
 }
@@ -205,7 +222,9 @@ impl Client {
                 builder = builder.add_root_certificate(cert);
             }
         }
-        let http = builder.build().map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
+        let http = builder
+            .build()
+            .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
         Ok(Client {
             http,
             base: format!("{}/v1", config.site),
@@ -228,7 +247,10 @@ impl Client {
     /// `GET /server_settings`.
     pub async fn server_settings(&self) -> Result<ServerSettings> {
         let req = self.http.get(format!("{}/server_settings", self.base));
-        json_of(&self.send(req, "server_settings", MAX_BODY).await?, "server_settings")
+        json_of(
+            &self.send(req, "server_settings", MAX_BODY).await?,
+            "server_settings",
+        )
     }
 
     /// `GET /users/me`.
@@ -262,17 +284,27 @@ impl Client {
 
     /// `GET /events`: long-polls `queue_id`, acknowledging everything up to
     /// `last_event_id`. Returns the raw body (validated UTF-8) for zero-copy parsing.
-    pub async fn get_events(&self, queue_id: &str, last_event_id: i64, timeout: Duration) -> Result<String> {
+    pub async fn get_events(
+        &self,
+        queue_id: &str,
+        last_event_id: i64,
+        timeout: Duration,
+    ) -> Result<String> {
         let req = self
             .request(reqwest::Method::GET, "events")
-            .query(&[("queue_id", queue_id), ("last_event_id", &last_event_id.to_string())])
+            .query(&[
+                ("queue_id", queue_id),
+                ("last_event_id", &last_event_id.to_string()),
+            ])
             .timeout(timeout);
         self.send(req, "events", MAX_EVENTS_BODY).await
     }
 
     /// `DELETE /events`: frees a queue (not done on a normal shutdown: see DESIGN).
     pub async fn delete_queue(&self, queue_id: &str) -> Result<()> {
-        let req = self.request(reqwest::Method::DELETE, "events").form(&[("queue_id", queue_id)]);
+        let req = self
+            .request(reqwest::Method::DELETE, "events")
+            .form(&[("queue_id", queue_id)]);
         self.send(req, "events", MAX_BODY).await.map(drop)
     }
 
@@ -309,8 +341,15 @@ impl Client {
             .iter()
             .map(|m| serde_json::from_str::<Id>(m.get()).map(|i| i.id))
             .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| Error::Protocol { endpoint: "messages".into(), detail: format!("message without id: {e}") })?;
-        Ok(MessagesPage { messages: page.messages, ids, found_newest: page.found_newest })
+            .map_err(|e| Error::Protocol {
+                endpoint: "messages".into(),
+                detail: format!("message without id: {e}"),
+            })?;
+        Ok(MessagesPage {
+            messages: page.messages,
+            ids,
+            found_newest: page.found_newest,
+        })
     }
 
     /// The id of the newest message visible through `narrow`, if any.
@@ -330,7 +369,10 @@ impl Client {
         struct Id {
             id: i64,
         }
-        let page: Page = json_of(&self.send(req, "messages", MAX_EVENTS_BODY).await?, "messages")?;
+        let page: Page = json_of(
+            &self.send(req, "messages", MAX_EVENTS_BODY).await?,
+            "messages",
+        )?;
         Ok(page.messages.iter().map(|m| m.id).max())
     }
 
@@ -360,23 +402,40 @@ impl Client {
 
     /// `POST /messages/{id}/reactions`.
     pub async fn add_reaction(&self, message_id: i64, emoji_name: &str) -> Result<()> {
-        self.reaction(reqwest::Method::POST, message_id, emoji_name).await
+        self.reaction(reqwest::Method::POST, message_id, emoji_name)
+            .await
     }
 
     /// `DELETE /messages/{id}/reactions`.
     pub async fn remove_reaction(&self, message_id: i64, emoji_name: &str) -> Result<()> {
-        self.reaction(reqwest::Method::DELETE, message_id, emoji_name).await
+        self.reaction(reqwest::Method::DELETE, message_id, emoji_name)
+            .await
     }
 
-    async fn reaction(&self, method: reqwest::Method, message_id: i64, emoji_name: &str) -> Result<()> {
+    async fn reaction(
+        &self,
+        method: reqwest::Method,
+        message_id: i64,
+        emoji_name: &str,
+    ) -> Result<()> {
         let endpoint = format!("messages/{message_id}/reactions");
-        let req = self.request(method, &endpoint).form(&[("emoji_name", emoji_name)]);
+        let req = self
+            .request(method, &endpoint)
+            .form(&[("emoji_name", emoji_name)]);
         self.send(req, "reactions", MAX_BODY).await.map(drop)
     }
 
     /// Sends a request and classifies the outcome. Returns the success body.
-    async fn send(&self, req: reqwest::RequestBuilder, endpoint: &str, limit: usize) -> Result<String> {
-        let transient = |detail: String| Error::Transient { endpoint: endpoint.to_owned(), detail };
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        endpoint: &str,
+        limit: usize,
+    ) -> Result<String> {
+        let transient = |detail: String| Error::Transient {
+            endpoint: endpoint.to_owned(),
+            detail,
+        };
         let mut resp = req.send().await.map_err(|e| transient(describe(&e)))?;
         let status = resp.status();
         let header_retry = resp
@@ -385,22 +444,37 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<f64>().ok());
         if resp.content_length().is_some_and(|n| n > limit as u64) {
-            return Err(transient(format!("response of {} bytes exceeds the {limit}-byte limit", resp.content_length().unwrap_or(0))));
+            return Err(transient(format!(
+                "response of {} bytes exceeds the {limit}-byte limit",
+                resp.content_length().unwrap_or(0)
+            )));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| transient(format!("reading the body: {}", describe(&e))))? {
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| transient(format!("reading the body: {}", describe(&e))))?
+        {
             if body.len() + chunk.len() > limit {
-                return Err(transient(format!("response exceeds the {limit}-byte limit")));
+                return Err(transient(format!(
+                    "response exceeds the {limit}-byte limit"
+                )));
             }
             body.extend_from_slice(&chunk);
         }
-        let text = String::from_utf8(body).map_err(|_| transient(format!("HTTP {status}: body is not UTF-8")))?;
+        let text = String::from_utf8(body)
+            .map_err(|_| transient(format!("HTTP {status}: body is not UTF-8")))?;
         classify(endpoint, status.as_u16(), header_retry, text)
     }
 }
 
 /// Turns a status and body into success text or a classified error.
-pub(crate) fn classify(endpoint: &str, status: u16, header_retry: Option<f64>, text: String) -> Result<String> {
+pub(crate) fn classify(
+    endpoint: &str,
+    status: u16,
+    header_retry: Option<f64>,
+    text: String,
+) -> Result<String> {
     #[derive(Deserialize)]
     struct Envelope {
         #[serde(default)]
@@ -416,9 +490,15 @@ pub(crate) fn classify(endpoint: &str, status: u16, header_retry: Option<f64>, t
     }
     let envelope: Option<Envelope> = serde_json::from_str(&text).ok();
     let Some(env) = envelope else {
-        let what = if status == 429 { "rate limited" } else { "non-JSON body" };
+        let what = if status == 429 {
+            "rate limited"
+        } else {
+            "non-JSON body"
+        };
         if status == 429 {
-            return Err(Error::RateLimited { retry_after: retry_duration(header_retry) });
+            return Err(Error::RateLimited {
+                retry_after: retry_duration(header_retry),
+            });
         }
         return Err(Error::Transient {
             endpoint: endpoint.to_owned(),
@@ -431,22 +511,38 @@ pub(crate) fn classify(endpoint: &str, status: u16, header_retry: Option<f64>, t
     let code = env.code.clone().unwrap_or_else(|| "BAD_REQUEST".into());
     let msg = env.msg;
     if code == "BAD_EVENT_QUEUE_ID" || msg.to_ascii_lowercase().starts_with("bad event queue id") {
-        return Err(Error::QueueGone { queue_id: env.queue_id.unwrap_or_default(), msg });
+        return Err(Error::QueueGone {
+            queue_id: env.queue_id.unwrap_or_default(),
+            msg,
+        });
     }
     if status == 429 || code == "RATE_LIMIT_HIT" {
-        return Err(Error::RateLimited { retry_after: retry_duration(env.retry_after.or(header_retry)) });
+        return Err(Error::RateLimited {
+            retry_after: retry_duration(env.retry_after.or(header_retry)),
+        });
     }
     let auth_code = matches!(
         code.as_str(),
-        "INVALID_API_KEY" | "USER_DEACTIVATED" | "REALM_DEACTIVATED" | "UNAUTHORIZED" | "UNAUTHENTICATED_USER"
+        "INVALID_API_KEY"
+            | "USER_DEACTIVATED"
+            | "REALM_DEACTIVATED"
+            | "UNAUTHORIZED"
+            | "UNAUTHENTICATED_USER"
     );
     if status == 401 || auth_code {
         return Err(Error::Auth { code, msg });
     }
     if status >= 500 {
-        return Err(Error::Transient { endpoint: endpoint.to_owned(), detail: format!("HTTP {status}: {msg}") });
+        return Err(Error::Transient {
+            endpoint: endpoint.to_owned(),
+            detail: format!("HTTP {status}: {msg}"),
+        });
     }
-    Err(Error::BadRequest { endpoint: endpoint.to_owned(), code, msg })
+    Err(Error::BadRequest {
+        endpoint: endpoint.to_owned(),
+        code,
+        msg,
+    })
 }
 
 fn retry_duration(secs: Option<f64>) -> Duration {
@@ -496,23 +592,41 @@ mod tests {
 
     #[test]
     fn errors_are_classified_once() {
-        let gone = err(400, r#"{"code":"BAD_EVENT_QUEUE_ID","msg":"Bad event queue ID: abc","queue_id":"abc","result":"error"}"#);
+        let gone = err(
+            400,
+            r#"{"code":"BAD_EVENT_QUEUE_ID","msg":"Bad event queue ID: abc","queue_id":"abc","result":"error"}"#,
+        );
         assert!(matches!(&gone, Error::QueueGone { queue_id, .. } if queue_id == "abc"));
         let legacy = err(400, r#"{"msg":"Bad event queue id: abc","result":"error"}"#);
         assert!(matches!(legacy, Error::QueueGone { .. }));
 
-        let rl = err(429, r#"{"code":"RATE_LIMIT_HIT","msg":"API usage exceeded rate limit","result":"error","retry-after":28.706807374954224}"#);
-        assert_eq!(rl.retry_after(), Some(Duration::from_secs_f64(28.706807374954224)));
+        let rl = err(
+            429,
+            r#"{"code":"RATE_LIMIT_HIT","msg":"API usage exceeded rate limit","result":"error","retry-after":28.706807374954224}"#,
+        );
+        assert_eq!(
+            rl.retry_after(),
+            Some(Duration::from_secs_f64(28.706807374954224))
+        );
         assert!(rl.is_retryable());
         let rl = classify("events", 429, Some(2.5), "<html>slow down</html>".into()).unwrap_err();
         assert_eq!(rl.retry_after(), Some(Duration::from_millis(2500)));
 
         for code in ["INVALID_API_KEY", "USER_DEACTIVATED", "REALM_DEACTIVATED"] {
-            let e = err(401, &format!(r#"{{"code":"{code}","msg":"no","result":"error"}}"#));
+            let e = err(
+                401,
+                &format!(r#"{{"code":"{code}","msg":"no","result":"error"}}"#),
+            );
             assert!(e.is_fatal() && !e.is_retryable(), "{code}");
         }
         // The spec lists INVALID_API_KEY under 400; the server sends 401. Both are fatal.
-        assert!(err(400, r#"{"code":"INVALID_API_KEY","msg":"Invalid API key","result":"error"}"#).is_fatal());
+        assert!(
+            err(
+                400,
+                r#"{"code":"INVALID_API_KEY","msg":"Invalid API key","result":"error"}"#
+            )
+            .is_fatal()
+        );
 
         let html = err(502, "<html><body><h1>502 Bad Gateway</h1></body></html>");
         assert!(html.is_retryable());
@@ -520,19 +634,37 @@ mod tests {
         assert!(err(500, r#"{"result":"error","msg":"Internal server error"}"#).is_retryable());
         assert!(err(200, "{\"events\": [trunc").is_retryable());
 
-        let bad = err(400, r#"{"code":"STREAM_DOES_NOT_EXIST","msg":"Channel 'x' does not exist","result":"error","stream":"x"}"#);
-        assert!(matches!(bad, Error::BadRequest { ref code, .. } if code == "STREAM_DOES_NOT_EXIST"));
+        let bad = err(
+            400,
+            r#"{"code":"STREAM_DOES_NOT_EXIST","msg":"Channel 'x' does not exist","result":"error","stream":"x"}"#,
+        );
+        assert!(
+            matches!(bad, Error::BadRequest { ref code, .. } if code == "STREAM_DOES_NOT_EXIST")
+        );
         assert!(!bad.is_retryable());
     }
 
     #[test]
     fn backfill_narrows_follow_the_queue() {
-        let r = RegisterRequest { all_public_streams: true, ..Default::default() };
+        let r = RegisterRequest {
+            all_public_streams: true,
+            ..Default::default()
+        };
         let n = r.backfill_narrows();
         assert_eq!(n.len(), 2);
         assert_eq!(n[0][0].operator, "channels");
         assert_eq!(n[1][0].operand, Value::String("dm".into()));
-        let r = RegisterRequest { narrow: vec![("channel".into(), "devel".into())], all_public_streams: true, ..Default::default() };
-        assert_eq!(r.backfill_narrows(), vec![vec![NarrowTerm { operator: "channel".into(), operand: "devel".into() }]]);
+        let r = RegisterRequest {
+            narrow: vec![("channel".into(), "devel".into())],
+            all_public_streams: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            r.backfill_narrows(),
+            vec![vec![NarrowTerm {
+                operator: "channel".into(),
+                operand: "devel".into()
+            }]]
+        );
     }
 }

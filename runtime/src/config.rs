@@ -137,7 +137,10 @@ impl ConfigOverrides {
         };
 
         let pick = |explicit: &Option<String>, var: &str, key: &str| {
-            explicit.clone().or_else(|| env(var)).or_else(|| from_file(key))
+            explicit
+                .clone()
+                .or_else(|| env(var))
+                .or_else(|| from_file(key))
         };
         let site = pick(&self.site, "ZULIP_SITE", "site");
         let email = pick(&self.email, "ZULIP_EMAIL", "email");
@@ -257,8 +260,7 @@ pub fn normalize_site(site: &str, insecure: bool) -> Result<String> {
     }
     let with_scheme = if raw.contains("://") {
         raw.to_owned()
-    } else if raw.starts_with("localhost") || raw.starts_with("127.") || raw.starts_with("[::1]")
-    {
+    } else if raw.starts_with("localhost") || raw.starts_with("127.") || raw.starts_with("[::1]") {
         format!("http://{raw}")
     } else {
         format!("https://{raw}")
@@ -291,10 +293,14 @@ pub fn normalize_site(site: &str, insecure: bool) -> Result<String> {
         return Err(Error::Config(format!("site {raw:?} has no host")));
     };
     if host.contains("..") || host.starts_with('.') || host.ends_with('.') {
-        return Err(Error::Config(format!("site {raw:?} has a malformed host {host:?}")));
+        return Err(Error::Config(format!(
+            "site {raw:?} has a malformed host {host:?}"
+        )));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::Config(format!("site {raw:?} must not have a query or fragment")));
+        return Err(Error::Config(format!(
+            "site {raw:?} must not have a query or fragment"
+        )));
     }
     let mut s = with_scheme.trim_end_matches('/').to_owned();
     if !s.ends_with("/api") {
@@ -308,28 +314,51 @@ mod tests {
     use super::*;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| m.get(k).cloned()
     }
 
     #[test]
     fn site_normalization_matches_python_client() {
-        assert_eq!(normalize_site("chat.example.com", false).unwrap(), "https://chat.example.com/api");
-        assert_eq!(normalize_site("https://chat.example.com///", false).unwrap(), "https://chat.example.com/api");
-        assert_eq!(normalize_site("https://chat.example.com/api", false).unwrap(), "https://chat.example.com/api");
-        assert_eq!(normalize_site("localhost:9991", false).unwrap(), "http://localhost:9991/api");
-        assert_eq!(normalize_site("http://127.0.0.1:8080/", false).unwrap(), "http://127.0.0.1:8080/api");
+        assert_eq!(
+            normalize_site("chat.example.com", false).unwrap(),
+            "https://chat.example.com/api"
+        );
+        assert_eq!(
+            normalize_site("https://chat.example.com///", false).unwrap(),
+            "https://chat.example.com/api"
+        );
+        assert_eq!(
+            normalize_site("https://chat.example.com/api", false).unwrap(),
+            "https://chat.example.com/api"
+        );
+        assert_eq!(
+            normalize_site("localhost:9991", false).unwrap(),
+            "http://localhost:9991/api"
+        );
+        assert_eq!(
+            normalize_site("http://127.0.0.1:8080/", false).unwrap(),
+            "http://127.0.0.1:8080/api"
+        );
     }
 
     #[test]
     fn bad_sites_are_explained() {
-        let e = normalize_site("htps://chat.example.com", false).unwrap_err().to_string();
+        let e = normalize_site("htps://chat.example.com", false)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("scheme \"htps\""), "{e}");
-        let e = normalize_site("http://chat.example.com", false).unwrap_err().to_string();
+        let e = normalize_site("http://chat.example.com", false)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("non-loopback"), "{e}");
         assert!(normalize_site("http://chat.example.com", true).is_ok());
-        let e = normalize_site("https://chat..example.com", false).unwrap_err().to_string();
+        let e = normalize_site("https://chat..example.com", false)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("malformed host"), "{e}");
         let e = normalize_site("  ", false).unwrap_err().to_string();
         assert!(e.contains("empty"), "{e}");
@@ -339,39 +368,72 @@ mod tests {
     fn precedence_is_flags_then_env_then_file() {
         let dir = tempfile::tempdir().unwrap();
         let rc = dir.path().join("zuliprc");
-        std::fs::write(&rc, "[api]\nemail=file@x.com\nkey=filekey\nsite=file.example.com\n").unwrap();
-        let o = ConfigOverrides { config_file: Some(rc.clone()), ..Default::default() };
+        std::fs::write(
+            &rc,
+            "[api]\nemail=file@x.com\nkey=filekey\nsite=file.example.com\n",
+        )
+        .unwrap();
+        let o = ConfigOverrides {
+            config_file: Some(rc.clone()),
+            ..Default::default()
+        };
         let c = o.resolve_with(env_of(&[]), None).unwrap();
-        assert_eq!((c.email.as_str(), c.api_key.expose()), ("file@x.com", "filekey"));
+        assert_eq!(
+            (c.email.as_str(), c.api_key.expose()),
+            ("file@x.com", "filekey")
+        );
         assert_eq!(c.site, "https://file.example.com/api");
 
-        let c = o.resolve_with(env_of(&[("ZULIP_EMAIL", "env@x.com")]), None).unwrap();
+        let c = o
+            .resolve_with(env_of(&[("ZULIP_EMAIL", "env@x.com")]), None)
+            .unwrap();
         assert_eq!(c.email, "env@x.com");
         assert_eq!(c.api_key.expose(), "filekey");
 
-        let o = ConfigOverrides { email: Some("flag@x.com".into()), ..o };
-        let c = o.resolve_with(env_of(&[("ZULIP_EMAIL", "env@x.com")]), None).unwrap();
+        let o = ConfigOverrides {
+            email: Some("flag@x.com".into()),
+            ..o
+        };
+        let c = o
+            .resolve_with(env_of(&[("ZULIP_EMAIL", "env@x.com")]), None)
+            .unwrap();
         assert_eq!(c.email, "flag@x.com");
     }
 
     #[test]
     fn missing_and_unreadable_files_are_explained() {
         let dir = tempfile::tempdir().unwrap();
-        let o = ConfigOverrides { config_file: Some(dir.path().join("nope")), ..Default::default() };
+        let o = ConfigOverrides {
+            config_file: Some(dir.path().join("nope")),
+            ..Default::default()
+        };
         let e = o.resolve_with(env_of(&[]), None).unwrap_err().to_string();
-        assert!(e.contains("cannot read zuliprc") && e.contains("nope"), "{e}");
+        assert!(
+            e.contains("cannot read zuliprc") && e.contains("nope"),
+            "{e}"
+        );
 
-        let e = ConfigOverrides::default().resolve_with(env_of(&[]), Some(dir.path())).unwrap_err();
+        let e = ConfigOverrides::default()
+            .resolve_with(env_of(&[]), Some(dir.path()))
+            .unwrap_err();
         let e = e.to_string();
-        assert!(e.contains("missing Zulip credentials") && e.contains("no zuliprc at"), "{e}");
+        assert!(
+            e.contains("missing Zulip credentials") && e.contains("no zuliprc at"),
+            "{e}"
+        );
 
         std::fs::write(dir.path().join(".humbugrc"), "[api]\n").unwrap();
-        let e = ConfigOverrides::default().resolve_with(env_of(&[]), Some(dir.path())).unwrap_err();
+        let e = ConfigOverrides::default()
+            .resolve_with(env_of(&[]), Some(dir.path()))
+            .unwrap_err();
         assert!(e.to_string().contains("rename it to ~/.zuliprc"));
 
         let rc = dir.path().join("bad");
         std::fs::write(&rc, "email=a\n").unwrap();
-        let o = ConfigOverrides { config_file: Some(rc), ..Default::default() };
+        let o = ConfigOverrides {
+            config_file: Some(rc),
+            ..Default::default()
+        };
         let e = o.resolve_with(env_of(&[]), None).unwrap_err().to_string();
         assert!(e.contains("no [api] section"), "{e}");
     }
@@ -387,7 +449,10 @@ mod tests {
         .resolve_with(env_of(&[]), None)
         .unwrap();
         let dbg = format!("{c:?}");
-        assert!(!dbg.contains("hunter2") && dbg.contains("<redacted>"), "{dbg}");
+        assert!(
+            !dbg.contains("hunter2") && dbg.contains("<redacted>"),
+            "{dbg}"
+        );
         assert_eq!(serde_json::to_string(&c.api_key).unwrap(), "\"<redacted>\"");
     }
 }

@@ -14,7 +14,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Row, SqlSafeStr};
 
 use crate::error::{Error, Result};
@@ -83,8 +85,14 @@ pub struct Gap {
 macro_rules! on_pool {
     ($self:expr, |$q:ident| $body:expr) => {
         match &$self.pool {
-            Pool::Sqlite(pool) => { let $q = pool; $body }
-            Pool::Postgres(pool) => { let $q = pool; $body }
+            Pool::Sqlite(pool) => {
+                let $q = pool;
+                $body
+            }
+            Pool::Postgres(pool) => {
+                let $q = pool;
+                $body
+            }
         }
     };
 }
@@ -106,7 +114,11 @@ impl Store {
             postgres_migrations().run(&pool).await?;
             Pool::Postgres(pool)
         } else {
-            let path_url = if url.starts_with("sqlite:") { url.to_owned() } else { format!("sqlite://{url}") };
+            let path_url = if url.starts_with("sqlite:") {
+                url.to_owned()
+            } else {
+                format!("sqlite://{url}")
+            };
             let opts = SqliteConnectOptions::from_str(&path_url)
                 .map_err(|e| Error::Store(format!("bad SQLite URL {redacted}: {e}")))?
                 .create_if_missing(true)
@@ -121,7 +133,10 @@ impl Store {
             sqlite_migrations().run(&pool).await?;
             Pool::Sqlite(pool)
         };
-        Ok(Store { pool, url: redacted })
+        Ok(Store {
+            pool,
+            url: redacted,
+        })
     }
 
     /// The URL, with any password removed.
@@ -138,13 +153,17 @@ impl Store {
     pub async fn load_checkpoint(&self, connection: &str) -> Result<Option<Checkpoint>> {
         const SQL: &str = "SELECT queue_id, last_event_id, last_message_id FROM zlc_checkpoints WHERE connection = $1";
         let row = on_pool!(self, |pool| {
-            sqlx::query(SQL).bind(connection).fetch_optional(pool).await?.map(|r| {
-                Ok::<_, sqlx::Error>(Checkpoint {
-                    queue_id: r.try_get(0)?,
-                    last_event_id: r.try_get(1)?,
-                    last_message_id: r.try_get(2)?,
+            sqlx::query(SQL)
+                .bind(connection)
+                .fetch_optional(pool)
+                .await?
+                .map(|r| {
+                    Ok::<_, sqlx::Error>(Checkpoint {
+                        queue_id: r.try_get(0)?,
+                        last_event_id: r.try_get(1)?,
+                        last_message_id: r.try_get(2)?,
+                    })
                 })
-            })
         });
         Ok(row.transpose()?)
     }
@@ -217,7 +236,10 @@ impl Store {
 }
 
 fn now_secs() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// The URL with any password replaced, for messages and logs.
@@ -237,13 +259,26 @@ mod tests {
 
     async fn roundtrip(store: &Store, conn: &str) {
         assert_eq!(store.load_checkpoint(conn).await.unwrap(), None);
-        let cp = Checkpoint { queue_id: Some("q1".into()), last_event_id: 41, last_message_id: Some(1000) };
+        let cp = Checkpoint {
+            queue_id: Some("q1".into()),
+            last_event_id: 41,
+            last_message_id: Some(1000),
+        };
         store.save_checkpoint(conn, &cp).await.unwrap();
         assert_eq!(store.load_checkpoint(conn).await.unwrap(), Some(cp));
-        let cp2 = Checkpoint { queue_id: None, last_event_id: -1, last_message_id: None };
+        let cp2 = Checkpoint {
+            queue_id: None,
+            last_event_id: -1,
+            last_message_id: None,
+        };
         store.save_checkpoint(conn, &cp2).await.unwrap();
         assert_eq!(store.load_checkpoint(conn).await.unwrap(), Some(cp2));
-        let gap = Gap { old_queue_id: Some("q1".into()), new_queue_id: "q2".into(), last_event_id: 41, last_message_id: Some(1000) };
+        let gap = Gap {
+            old_queue_id: Some("q1".into()),
+            new_queue_id: "q2".into(),
+            last_event_id: 41,
+            last_message_id: Some(1000),
+        };
         store.record_gap(conn, &gap).await.unwrap();
         assert_eq!(store.gaps(conn).await.unwrap(), vec![gap]);
     }
@@ -258,13 +293,26 @@ mod tests {
         store.close().await;
         // Reopening runs the migrations again as a no-op and keeps the data.
         let store = Store::open(path.to_str().unwrap()).await.unwrap();
-        assert_eq!(store.gaps("bot@example.com@https://chat").await.unwrap().len(), 1);
+        assert_eq!(
+            store
+                .gaps("bot@example.com@https://chat")
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[tokio::test]
     async fn uncreatable_sqlite_file_is_a_clear_error() {
-        let e = Store::open("sqlite:///nonexistent-dir/zlc.db").await.unwrap_err().to_string();
-        assert!(e.contains("cannot open sqlite:///nonexistent-dir/zlc.db"), "{e}");
+        let e = Store::open("sqlite:///nonexistent-dir/zlc.db")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("cannot open sqlite:///nonexistent-dir/zlc.db"),
+            "{e}"
+        );
     }
 
     #[tokio::test]
@@ -282,7 +330,10 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:%3Credacted%3E@h/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:%3Credacted%3E@h/db"
+        );
         assert_eq!(redact_url("sqlite://zlc.db"), "sqlite://zlc.db");
     }
 }

@@ -35,7 +35,8 @@ impl MessageEvent<'_> {
 
     /// The message used a wildcard mention (`@**all**`, `@**topic**`, ...).
     pub fn wildcard_mentioned(&self) -> bool {
-        self.has_flag("wildcard_mentioned") || self.has_flag("stream_wildcard_mentioned")
+        self.has_flag("wildcard_mentioned")
+            || self.has_flag("stream_wildcard_mentioned")
             || self.has_flag("topic_wildcard_mentioned")
     }
 }

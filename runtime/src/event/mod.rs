@@ -25,12 +25,20 @@ use crate::error::EventError;
 pub type EventKind<'a> = (&'a str, Option<&'a str>);
 
 macro_rules! op_pat {
-    () => { _ };
-    ($op:literal) => { Some($op) };
+    () => {
+        _
+    };
+    ($op:literal) => {
+        Some($op)
+    };
 }
 macro_rules! op_val {
-    () => { None };
-    ($op:literal) => { Some($op) };
+    () => {
+        None
+    };
+    ($op:literal) => {
+        Some($op)
+    };
 }
 
 macro_rules! events {
@@ -299,7 +307,12 @@ impl<'a> RawEvent<'a> {
             error: e.to_string(),
             excerpt: excerpt(json),
         })?;
-        Ok(RawEvent { kind: head.kind, op: head.op, id: head.id, json })
+        Ok(RawEvent {
+            kind: head.kind,
+            op: head.op,
+            id: head.id,
+            json,
+        })
     }
 
     fn sniff(json: &'a str) -> Option<Self> {
@@ -356,16 +369,33 @@ impl<'a> RawEvent<'a> {
 fn kind_has_op(kind: &str) -> bool {
     matches!(
         kind,
-        "user_settings" | "realm_user" | "subscription" | "stream" | "reaction" | "attachment"
-            | "typing" | "typing_edit_message" | "update_message_flags" | "user_group"
-            | "realm_emoji" | "realm_domains" | "realm_bot" | "realm"
-            | "realm_user_settings_defaults" | "drafts" | "saved_snippets" | "scheduled_messages"
+        "user_settings"
+            | "realm_user"
+            | "subscription"
+            | "stream"
+            | "reaction"
+            | "attachment"
+            | "typing"
+            | "typing_edit_message"
+            | "update_message_flags"
+            | "user_group"
+            | "realm_emoji"
+            | "realm_domains"
+            | "realm_bot"
+            | "realm"
+            | "realm_user_settings_defaults"
+            | "drafts"
+            | "saved_snippets"
+            | "scheduled_messages"
     )
 }
 
 /// Types whose spec examples carry no `id` (they are never sent on a queue).
 fn is_id_less(kind: &str) -> bool {
-    matches!(kind, "drafts" | "saved_snippets" | "scheduled_messages" | "realm_export_consent")
+    matches!(
+        kind,
+        "drafts" | "saved_snippets" | "scheduled_messages" | "realm_export_consent"
+    )
 }
 
 /// A short, single-line excerpt of bad input for error messages.
@@ -375,7 +405,10 @@ pub(crate) fn excerpt(text: &str) -> String {
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    let mut s: String = text[..end].chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let mut s: String = text[..end]
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     if end < text.len() {
         s.push('…');
     }

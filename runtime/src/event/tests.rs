@@ -6,12 +6,32 @@ const SPEC_EVENTS: &str = include_str!("../../../../shared/zulip/events.jsonl");
 fn every_spec_example_parses_into_its_own_variant() {
     let mut seen = std::collections::BTreeSet::new();
     let mut count = 0;
-    for (n, line) in SPEC_EVENTS.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (n, line) in SPEC_EVENTS
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let raw = RawEvent::new(line).unwrap_or_else(|e| panic!("line {}: {e}", n + 1));
-        let event = raw.parse().unwrap_or_else(|e| panic!("line {}: {e}", n + 1));
-        assert!(!matches!(event, Event::Unknown(_)), "line {}: {} fell back to Unknown", n + 1, raw.kind);
-        assert_eq!((event.type_name(), event.op()), (raw.kind, raw.op), "line {}", n + 1);
-        assert!(seen.insert((raw.kind.to_owned(), raw.op.map(str::to_owned))), "line {} repeats a kind", n + 1);
+        let event = raw
+            .parse()
+            .unwrap_or_else(|e| panic!("line {}: {e}", n + 1));
+        assert!(
+            !matches!(event, Event::Unknown(_)),
+            "line {}: {} fell back to Unknown",
+            n + 1,
+            raw.kind
+        );
+        assert_eq!(
+            (event.type_name(), event.op()),
+            (raw.kind, raw.op),
+            "line {}",
+            n + 1
+        );
+        assert!(
+            seen.insert((raw.kind.to_owned(), raw.op.map(str::to_owned))),
+            "line {} repeats a kind",
+            n + 1
+        );
         count += 1;
     }
     assert_eq!(count, 77);
@@ -23,7 +43,11 @@ fn the_fast_head_agrees_with_serde() {
     for line in SPEC_EVENTS.lines() {
         let fast = RawEvent::new(line).unwrap();
         let slow: Head<'_> = serde_json::from_str(line).unwrap();
-        assert_eq!((fast.kind, fast.op, fast.id), (slow.kind, slow.op, slow.id), "{line}");
+        assert_eq!(
+            (fast.kind, fast.op, fast.id),
+            (slow.kind, slow.op, slow.id),
+            "{line}"
+        );
     }
 }
 
@@ -36,34 +60,60 @@ fn kind_has_op_matches_the_table() {
 
 #[test]
 fn message_accessors() {
-    let line = SPEC_EVENTS.lines().find(|l| l.starts_with(r#"{"type":"message""#)).unwrap();
-    let Event::Message(ev) = RawEvent::new(line).unwrap().parse().unwrap() else { panic!() };
+    let line = SPEC_EVENTS
+        .lines()
+        .find(|l| l.starts_with(r#"{"type":"message""#))
+        .unwrap();
+    let Event::Message(ev) = RawEvent::new(line).unwrap().parse().unwrap() else {
+        panic!()
+    };
     let m = &ev.message;
     assert_eq!(m.id, 31);
     assert!(m.is_channel() && !m.is_direct());
     assert_eq!(m.channel_name(), Some("Denmark"));
     assert_eq!(m.channel_id(), Some(1));
     assert_eq!(m.topic(), "test");
-    assert_eq!((m.sender_id, m.sender_email(), m.sender_name()), (10, "user10@zulip.testserver", "King Hamlet"));
+    assert_eq!(
+        (m.sender_id, m.sender_email(), m.sender_name()),
+        (10, "user10@zulip.testserver", "King Hamlet")
+    );
     assert!(m.content().starts_with("<p>First message"));
     assert!(m.recipients().is_empty());
     assert!(!ev.mentioned());
 
     let dm = r#"{"type":"message","message":{"id":7,"sender_id":4,"content":"hi @**bot**","subject":"","display_recipient":[{"id":4,"email":"a@x","full_name":"A"},{"id":9,"email":"bot@x","full_name":"Bot"}],"type":"private"},"flags":["mentioned","read"],"id":3}"#;
-    let Event::Message(ev) = RawEvent::new(dm).unwrap().parse().unwrap() else { panic!() };
-    assert!(ev.message.is_direct() && ev.mentioned() && ev.has_flag("read") && !ev.wildcard_mentioned());
+    let Event::Message(ev) = RawEvent::new(dm).unwrap().parse().unwrap() else {
+        panic!()
+    };
+    assert!(
+        ev.message.is_direct() && ev.mentioned() && ev.has_flag("read") && !ev.wildcard_mentioned()
+    );
     assert_eq!(ev.message.channel_name(), None);
-    assert_eq!(ev.message.recipients().iter().map(|r| r.id).collect::<Vec<_>>(), [4, 9]);
+    assert_eq!(
+        ev.message
+            .recipients()
+            .iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>(),
+        [4, 9]
+    );
 }
 
 #[test]
 fn strings_without_escapes_are_borrowed() {
     let line = r#"{"type":"message","message":{"id":1,"sender_id":2,"content":"plain","subject":"t","display_recipient":"devel","type":"stream","stream_id":3},"flags":[],"id":5}"#;
-    let Event::Message(ev) = RawEvent::new(line).unwrap().parse().unwrap() else { panic!() };
+    let Event::Message(ev) = RawEvent::new(line).unwrap().parse().unwrap() else {
+        panic!()
+    };
     assert!(matches!(ev.message.content, std::borrow::Cow::Borrowed(_)));
-    assert!(matches!(ev.message.display_recipient, DisplayRecipient::Channel(std::borrow::Cow::Borrowed(_))));
+    assert!(matches!(
+        ev.message.display_recipient,
+        DisplayRecipient::Channel(std::borrow::Cow::Borrowed(_))
+    ));
     let escaped = line.replace("plain", r#"a \"quoted\" word"#);
-    let Event::Message(ev) = RawEvent::new(&escaped).unwrap().parse().unwrap() else { panic!() };
+    let Event::Message(ev) = RawEvent::new(&escaped).unwrap().parse().unwrap() else {
+        panic!()
+    };
     assert_eq!(ev.message.content(), r#"a "quoted" word"#);
 }
 
@@ -71,18 +121,29 @@ fn strings_without_escapes_are_borrowed() {
 fn unknown_types_and_ops_are_kept_raw() {
     let line = r#"{"type":"navigation_view","op":"add","navigation_view":{"fragment":"x"},"id":4}"#;
     let raw = RawEvent::new(line).unwrap();
-    let Event::Unknown(u) = raw.parse().unwrap() else { panic!() };
-    assert_eq!((u.kind, u.op, u.json), ("navigation_view", Some("add"), line));
+    let Event::Unknown(u) = raw.parse().unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        (u.kind, u.op, u.json),
+        ("navigation_view", Some("add"), line)
+    );
     assert_eq!(raw.id, Some(4));
 
     let new_op = r#"{"type":"reaction","op":"bulk_add","id":9}"#;
-    assert!(matches!(RawEvent::new(new_op).unwrap().parse().unwrap(), Event::Unknown(_)));
+    assert!(matches!(
+        RawEvent::new(new_op).unwrap().parse().unwrap(),
+        Event::Unknown(_)
+    ));
 }
 
 #[test]
 fn unknown_fields_are_ignored() {
     let line = r#"{"type":"heartbeat","future_field":{"a":[1,2]},"id":12}"#;
-    assert!(matches!(RawEvent::new(line).unwrap().parse().unwrap(), Event::Heartbeat(_)));
+    assert!(matches!(
+        RawEvent::new(line).unwrap().parse().unwrap(),
+        Event::Heartbeat(_)
+    ));
 }
 
 #[test]
@@ -108,7 +169,10 @@ fn broken_events_are_errors_not_panics() {
 fn head_reads_type_not_first_and_op_later() {
     let line = r#"{"op":"update","type":"stream","property":"name","value":"x","stream_id":1,"name":"y","id":7}"#;
     let raw = RawEvent::new(line).unwrap();
-    assert_eq!((raw.kind, raw.op, raw.id), ("stream", Some("update"), Some(7)));
+    assert_eq!(
+        (raw.kind, raw.op, raw.id),
+        ("stream", Some("update"), Some(7))
+    );
     // An op after other fields is still found (the fast path defers to serde).
     let line = r#"{"type":"reaction","user_id":1,"op":"add","message_id":2,"emoji_name":"a","emoji_code":"b","reaction_type":"unicode_emoji","id":8}"#;
     let raw = RawEvent::new(line).unwrap();

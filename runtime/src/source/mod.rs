@@ -64,7 +64,12 @@ pub struct Batch {
 
 impl Batch {
     pub(crate) fn new(text: String, spans: Vec<(u32, u32)>, ack: Ack, origin: Origin) -> Self {
-        Batch { text, spans, ack, origin }
+        Batch {
+            text,
+            spans,
+            ack,
+            origin,
+        }
     }
 
     /// Number of events.
@@ -89,11 +94,15 @@ impl Batch {
 
     /// The JSON text of each event.
     pub fn json(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
-        self.spans.iter().map(|&(a, b)| &self.text[a as usize..b as usize])
+        self.spans
+            .iter()
+            .map(|&(a, b)| &self.text[a as usize..b as usize])
     }
 
     /// Each event with its head read; malformed ones as errors, in order.
-    pub fn events(&self) -> impl ExactSizeIterator<Item = std::result::Result<RawEvent<'_>, EventError>> + '_ {
+    pub fn events(
+        &self,
+    ) -> impl ExactSizeIterator<Item = std::result::Result<RawEvent<'_>, EventError>> + '_ {
         self.json().map(RawEvent::new)
     }
 }

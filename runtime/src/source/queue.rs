@@ -100,7 +100,11 @@ impl QueueSource {
             auto_finished: None,
             acked_message_id: None,
             delivered_message_id: None,
-            persisted: Checkpoint { queue_id: None, last_event_id: -1, last_message_id: None },
+            persisted: Checkpoint {
+                queue_id: None,
+                last_event_id: -1,
+                last_message_id: None,
+            },
             commit_at: None,
             backfill: None,
             backfilled: HashSet::new(),
@@ -204,7 +208,10 @@ impl QueueSource {
             self.delivered_message_id = cp.last_message_id;
             if let Some(id) = &cp.queue_id {
                 self.generation += 1;
-                self.queue = Some(ActiveQueue { id: id.clone(), poll_timeout: DEFAULT_LONGPOLL + Duration::from_secs(10) });
+                self.queue = Some(ActiveQueue {
+                    id: id.clone(),
+                    poll_timeout: DEFAULT_LONGPOLL + Duration::from_secs(10),
+                });
                 self.acked_event_id = cp.last_event_id;
                 self.delivered_event_id = cp.last_event_id;
             }
@@ -223,7 +230,10 @@ impl QueueSource {
         tracing::info!(queue_id = %reg.queue_id, last_event_id = reg.last_event_id,
             feature_level = reg.zulip_feature_level, "registered event queue");
         let old_queue = self.persisted.queue_id.clone();
-        self.queue = Some(ActiveQueue { id: reg.queue_id.clone(), poll_timeout: reg.poll_timeout() });
+        self.queue = Some(ActiveQueue {
+            id: reg.queue_id.clone(),
+            poll_timeout: reg.poll_timeout(),
+        });
         self.acked_event_id = reg.last_event_id;
         self.delivered_event_id = reg.last_event_id;
         self.auto_finished = None;
@@ -243,7 +253,12 @@ impl QueueSource {
                     store.record_gap(&self.opts.connection, &gap).await?;
                 }
                 let narrows = self.opts.register.backfill_narrows();
-                self.backfill = Some(Backfill { narrows, index: 0, start: anchor, anchor });
+                self.backfill = Some(Backfill {
+                    narrows,
+                    index: 0,
+                    start: anchor,
+                    anchor,
+                });
                 self.commit_at = None;
             }
             None => {
@@ -271,16 +286,27 @@ impl QueueSource {
 
     async fn save(&self) -> Result<()> {
         match &self.store {
-            Some(store) => store.save_checkpoint(&self.opts.connection, &self.persisted).await,
+            Some(store) => {
+                store
+                    .save_checkpoint(&self.opts.connection, &self.persisted)
+                    .await
+            }
             None => Ok(()),
         }
     }
 
     async fn backfill_page(&mut self) -> Result<Option<Batch>> {
-        let Some(bf) = self.backfill.as_mut() else { return Ok(None) };
+        let Some(bf) = self.backfill.as_mut() else {
+            return Ok(None);
+        };
         let page = self
             .client
-            .get_messages_after(bf.anchor, BACKFILL_PAGE, &bf.narrows[bf.index], self.opts.register.apply_markdown)
+            .get_messages_after(
+                bf.anchor,
+                BACKFILL_PAGE,
+                &bf.narrows[bf.index],
+                self.opts.register.apply_markdown,
+            )
             .await?;
         self.backoff.reset();
         let mut text = String::new();
@@ -328,8 +354,13 @@ impl QueueSource {
     }
 
     async fn poll(&mut self) -> Result<Option<Batch>> {
-        let Some(queue) = &self.queue else { return Ok(None) };
-        let body = self.client.get_events(&queue.id, self.acked_event_id, queue.poll_timeout).await?;
+        let Some(queue) = &self.queue else {
+            return Ok(None);
+        };
+        let body = self
+            .client
+            .get_events(&queue.id, self.acked_event_id, queue.poll_timeout)
+            .await?;
         self.contacted = true;
         self.backoff.reset();
 
@@ -371,14 +402,14 @@ impl QueueSource {
                 self.stats.heartbeats += 1;
                 continue;
             }
-            if head.kind == "message" {
-                if let Some(mid) = message_id_of(&head) {
-                    if self.backfilled.contains(&mid) {
-                        self.stats.duplicates += 1;
-                        continue;
-                    }
-                    max_message = max_message.max(Some(mid));
+            if head.kind == "message"
+                && let Some(mid) = message_id_of(&head)
+            {
+                if self.backfilled.contains(&mid) {
+                    self.stats.duplicates += 1;
+                    continue;
                 }
+                max_message = max_message.max(Some(mid));
             }
             let start = json.as_ptr() as usize - body.as_ptr() as usize;
             spans.push((start as u32, (start + json.len()) as u32));
@@ -411,10 +442,21 @@ impl QueueSource {
 
     fn next_ack(&mut self, event_id: Option<i64>, message_id: Option<i64>) -> Ack {
         self.seq += 1;
-        Ack { seq: self.seq, generation: self.generation, event_id, message_id }
+        Ack {
+            seq: self.seq,
+            generation: self.generation,
+            event_id,
+            message_id,
+        }
     }
 
-    fn hand_out(&mut self, text: String, spans: Vec<(u32, u32)>, ack: Ack, origin: Origin) -> Batch {
+    fn hand_out(
+        &mut self,
+        text: String,
+        spans: Vec<(u32, u32)>,
+        ack: Ack,
+        origin: Origin,
+    ) -> Batch {
         self.stats.batches += 1;
         self.stats.events += spans.len() as u64;
         Batch::new(text, spans, ack, origin)
@@ -450,7 +492,8 @@ impl QueueSource {
     async fn sync_persisted(&mut self) -> Result<()> {
         let mut next = self.persisted.clone();
         next.last_message_id = self.acked_message_id;
-        if self.commit_at.is_none() && self.backfill.is_none()
+        if self.commit_at.is_none()
+            && self.backfill.is_none()
             && let Some(q) = &self.queue
             && next.queue_id.as_deref() == Some(q.id.as_str())
         {
@@ -471,7 +514,10 @@ fn push_message_event(text: &mut String, raw: &RawValue) {
         #[serde(default, borrow)]
         flags: Option<&'a RawValue>,
     }
-    let flags = serde_json::from_str::<Flags<'_>>(raw.get()).ok().and_then(|f| f.flags).map_or("[]", |f| f.get());
+    let flags = serde_json::from_str::<Flags<'_>>(raw.get())
+        .ok()
+        .and_then(|f| f.flags)
+        .map_or("[]", |f| f.get());
     text.push_str(r#"{"type":"message","message":"#);
     text.push_str(raw.get());
     text.push_str(r#","flags":"#);
@@ -482,8 +528,13 @@ fn push_message_event(text: &mut String, raw: &RawValue) {
 /// The message id of a `message` event: read directly when the message object starts
 /// with its id (as Zulip writes it), else by serde.
 pub(crate) fn message_id_of(head: &RawEvent<'_>) -> Option<i64> {
-    if let Some(rest) = head.json.strip_prefix(r#"{"type":"message","message":{"id":"#) {
-        let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    if let Some(rest) = head
+        .json
+        .strip_prefix(r#"{"type":"message","message":{"id":"#)
+    {
+        let end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if let Ok(id) = rest[..end].parse() {
             return Some(id);
         }
@@ -496,5 +547,7 @@ pub(crate) fn message_id_of(head: &RawEvent<'_>) -> Option<i64> {
     struct Inner {
         id: i64,
     }
-    serde_json::from_str::<Outer>(head.json).ok().map(|o| o.message.id)
+    serde_json::from_str::<Outer>(head.json)
+        .ok()
+        .map(|o| o.message.id)
 }

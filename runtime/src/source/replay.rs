@@ -31,7 +31,10 @@ pub struct ReplaySource {
 
 impl std::fmt::Debug for ReplaySource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReplaySource").field("path", &self.path).field("line_no", &self.line_no).finish()
+        f.debug_struct("ReplaySource")
+            .field("path", &self.path)
+            .field("line_no", &self.line_no)
+            .finish()
     }
 }
 
@@ -45,13 +48,27 @@ impl ReplaySource {
             Box::new(File::open(path).map_err(|e| Error::io(&name, e))?)
         };
         let mut buffered = BufReader::with_capacity(1 << 20, raw);
-        let gz = buffered.fill_buf().map_err(|e| Error::io(&name, e))?.starts_with(&[0x1f, 0x8b]);
+        let gz = buffered
+            .fill_buf()
+            .map_err(|e| Error::io(&name, e))?
+            .starts_with(&[0x1f, 0x8b]);
         let reader: Box<dyn BufRead + Send> = if gz {
-            Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(buffered)))
+            Box::new(BufReader::with_capacity(
+                1 << 20,
+                MultiGzDecoder::new(buffered),
+            ))
         } else {
             Box::new(buffered)
         };
-        Ok(ReplaySource { reader, path: name, line_no: 0, seq: 0, done: false, stats: SourceStats::default(), acked_lines: 0 })
+        Ok(ReplaySource {
+            reader,
+            path: name,
+            line_no: 0,
+            seq: 0,
+            done: false,
+            stats: SourceStats::default(),
+            acked_lines: 0,
+        })
     }
 
     /// The next batch of up to 1024 events, or `None` at the end of the file.
@@ -61,7 +78,10 @@ impl ReplaySource {
         let mut line = Vec::new();
         while !self.done && spans.len() < BATCH_EVENTS && text.len() < BATCH_BYTES {
             line.clear();
-            let n = self.reader.read_until(b'\n', &mut line).map_err(|e| Error::io(&self.path, e))?;
+            let n = self
+                .reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| Error::io(&self.path, e))?;
             if n == 0 {
                 self.done = true;
                 break;
@@ -87,7 +107,12 @@ impl ReplaySource {
         self.seq += 1;
         self.stats.batches += 1;
         self.stats.events += spans.len() as u64;
-        let ack = Ack { seq: self.seq, generation: 0, event_id: Some(self.line_no as i64), message_id: None };
+        let ack = Ack {
+            seq: self.seq,
+            generation: 0,
+            event_id: Some(self.line_no as i64),
+            message_id: None,
+        };
         Ok(Some(Batch::new(text, spans, ack, Origin::Replay)))
     }
 

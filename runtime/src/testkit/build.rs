@@ -27,7 +27,8 @@ pub fn presence(user: &FakeUser, status: &str, timestamp: i64) -> Value {
 
 /// `user_status`: `user` set a status text (and emoji).
 pub fn user_status(user: &FakeUser, text: &str, emoji: Option<&str>) -> Value {
-    let mut v = json!({"type": "user_status", "user_id": user.id, "away": false, "status_text": text});
+    let mut v =
+        json!({"type": "user_status", "user_id": user.id, "away": false, "status_text": text});
     if let (Some(name), Some(obj)) = (emoji, v.as_object_mut()) {
         obj.insert("emoji_name".into(), json!(name));
         obj.insert("emoji_code".into(), json!("1f697"));
@@ -71,7 +72,10 @@ pub fn subscription_peer_add(channel_ids: &[i64], user_ids: &[i64]) -> Value {
 
 /// `typing` / `start` of a direct message.
 pub fn typing_start(sender: &FakeUser, recipients: &[&FakeUser]) -> Value {
-    let r: Vec<Value> = recipients.iter().map(|u| json!({"user_id": u.id, "email": u.email})).collect();
+    let r: Vec<Value> = recipients
+        .iter()
+        .map(|u| json!({"user_id": u.id, "email": u.email}))
+        .collect();
     json!({"type": "typing", "op": "start", "message_type": "direct",
            "sender": {"user_id": sender.id, "email": sender.email}, "recipients": r})
 }

@@ -194,7 +194,9 @@ pub struct FakeZulip {
 
 impl std::fmt::Debug for FakeZulip {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeZulip").field("addr", &self.shared.addr).finish()
+        f.debug_struct("FakeZulip")
+            .field("addr", &self.shared.addr)
+            .finish()
     }
 }
 
@@ -220,14 +222,22 @@ impl FakeZulip {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let shared = Arc::new(Shared {
             started: tokio::time::Instant::now(),
-            state: Mutex::new(State { next_queue: 1, clock: 1_700_000_000, ..State::default() }),
+            state: Mutex::new(State {
+                next_queue: 1,
+                clock: 1_700_000_000,
+                ..State::default()
+            }),
             notify: Notify::new(),
             opts,
             addr: listener.local_addr()?,
         });
         let stop = CancellationToken::new();
         tokio::spawn(server::serve(listener, shared.clone(), stop.clone()));
-        let mut zulip = FakeZulip { shared, stop, bot: placeholder_user() };
+        let mut zulip = FakeZulip {
+            shared,
+            stop,
+            bot: placeholder_user(),
+        };
         zulip.bot = zulip.add_bot("listener-bot@zulip.example.com", "Listener Bot");
         for name in ["general", "devel", "alerts"] {
             zulip.add_channel(name);
@@ -259,7 +269,12 @@ impl FakeZulip {
 
     /// A zuliprc file's text for `user`.
     pub fn zuliprc(&self, user: &FakeUser) -> String {
-        format!("[api]\nemail={}\nkey={}\nsite={}\n", user.email, user.api_key, self.url())
+        format!(
+            "[api]\nemail={}\nkey={}\nsite={}\n",
+            user.email,
+            user.api_key,
+            self.url()
+        )
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -308,13 +323,24 @@ impl FakeZulip {
 
     /// Starts building a message; `send()` stores it and delivers it to queues.
     pub fn message(&self) -> MessageBuilder<'_> {
-        MessageBuilder { zulip: self, channel: None, topic: "test".into(), to: Vec::new(), sender: None, content: String::new() }
+        MessageBuilder {
+            zulip: self,
+            channel: None,
+            topic: "test".into(),
+            to: Vec::new(),
+            sender: None,
+            content: String::new(),
+        }
     }
 
     /// Delivers any event (built with [`build`]) to every queue that wants its type.
     /// Returns how many queues received it.
     pub fn push_event(&self, event: Value) -> usize {
-        let kind = event.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let kind = event
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let mut st = self.state();
         let mut n = 0;
         for q in st.queues.values_mut() {
@@ -330,7 +356,9 @@ impl FakeZulip {
 
     /// Queues a fault for the next request to `endpoint` (`None`: any endpoint).
     pub fn inject(&self, endpoint: Option<&str>, fault: Fault) {
-        self.state().faults.push_back((endpoint.map(str::to_owned), fault));
+        self.state()
+            .faults
+            .push_back((endpoint.map(str::to_owned), fault));
     }
 
     /// Faults not yet consumed.
@@ -366,7 +394,12 @@ impl FakeZulip {
 
     /// Requests to `endpoint` received so far.
     pub fn requests_to(&self, endpoint: &str) -> Vec<RequestRecord> {
-        self.state().requests.iter().filter(|r| r.endpoint == endpoint).cloned().collect()
+        self.state()
+            .requests
+            .iter()
+            .filter(|r| r.endpoint == endpoint)
+            .cloned()
+            .collect()
     }
 
     /// Every (queue id, event id) delivered by `GET /events`, in order.
@@ -437,19 +470,41 @@ impl MessageBuilder<'_> {
         let sender = match self.sender {
             Some(u) => u,
             None => {
-                let existing = self.zulip.state().users.iter().find(|u| u.email == "hamlet@zulip.example.com").cloned();
-                existing.unwrap_or_else(|| self.zulip.add_user("hamlet@zulip.example.com", "King Hamlet"))
+                let existing = self
+                    .zulip
+                    .state()
+                    .users
+                    .iter()
+                    .find(|u| u.email == "hamlet@zulip.example.com")
+                    .cloned();
+                existing.unwrap_or_else(|| {
+                    self.zulip
+                        .add_user("hamlet@zulip.example.com", "King Hamlet")
+                })
             }
         };
         let channel_id = self.channel.as_deref().map(|c| self.zulip.add_channel(c));
-        let id = server::store_message(&self.zulip.shared, sender.id, channel_id, &self.topic, &self.to, &self.content);
+        let id = server::store_message(
+            &self.zulip.shared,
+            sender.id,
+            channel_id,
+            &self.topic,
+            &self.to,
+            &self.content,
+        );
         self.zulip.shared.notify.notify_waiters();
         id
     }
 }
 
 fn placeholder_user() -> FakeUser {
-    FakeUser { id: 0, email: String::new(), full_name: String::new(), api_key: String::new(), is_bot: true }
+    FakeUser {
+        id: 0,
+        email: String::new(),
+        full_name: String::new(),
+        api_key: String::new(),
+        is_bot: true,
+    }
 }
 
 fn lock(shared: &Shared) -> MutexGuard<'_, State> {
@@ -460,7 +515,11 @@ fn lock(shared: &Shared) -> MutexGuard<'_, State> {
 
 impl Queue {
     fn wants(&self, kind: &str) -> bool {
-        kind == "heartbeat" || self.event_types.as_ref().is_none_or(|t| t.iter().any(|k| k == kind))
+        kind == "heartbeat"
+            || self
+                .event_types
+                .as_ref()
+                .is_none_or(|t| t.iter().any(|k| k == kind))
     }
 
     fn push(&mut self, mut event: Value) -> i64 {

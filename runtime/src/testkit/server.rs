@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::{Fault, FakeUser, Queue, RequestRecord, Shared, State, StoredMessage, lock};
+use super::{FakeUser, Fault, Queue, RequestRecord, Shared, State, StoredMessage, lock};
 
 const MAX_REQUEST_BODY: usize = 1 << 20;
 
@@ -53,7 +53,10 @@ impl hyper::body::Body for FakeBody {
     type Data = Bytes;
     type Error = std::io::Error;
 
-    fn poll_frame(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         Poll::Ready(match self.get_mut() {
             FakeBody::Whole(b) => b.take().map(|b| Ok(Frame::data(b))),
             FakeBody::Cut(b) => Some(match b.take() {
@@ -74,7 +77,13 @@ struct Reply {
 
 impl Reply {
     fn json(status: u16, v: Value) -> Self {
-        Reply { status, body: v.to_string(), content_type: "application/json", retry_after: None, cut: false }
+        Reply {
+            status,
+            body: v.to_string(),
+            content_type: "application/json",
+            retry_after: None,
+            cut: false,
+        }
     }
 
     fn ok(mut v: Value) -> Self {
@@ -90,7 +99,10 @@ impl Reply {
     }
 }
 
-async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<FakeBody>, Infallible> {
+async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+) -> Result<Response<FakeBody>, Infallible> {
     let at = shared.started.elapsed();
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
@@ -99,17 +111,37 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         .query()
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
-    let auth = req.headers().get(hyper::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let body = match http_body_util::Limited::new(req.into_body(), MAX_REQUEST_BODY).collect().await {
+    let auth = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = match http_body_util::Limited::new(req.into_body(), MAX_REQUEST_BODY)
+        .collect()
+        .await
+    {
         Ok(b) => b.to_bytes(),
-        Err(_) => return Ok(respond(Reply::error(413, "BAD_REQUEST", "request body too large"))),
+        Err(_) => {
+            return Ok(respond(Reply::error(
+                413,
+                "BAD_REQUEST",
+                "request body too large",
+            )));
+        }
     };
     params.extend(form_urlencoded::parse(&body).into_owned());
-    let endpoint = path.strip_prefix("/api/v1/").unwrap_or(&path).trim_end_matches('/').to_owned();
+    let endpoint = path
+        .strip_prefix("/api/v1/")
+        .unwrap_or(&path)
+        .trim_end_matches('/')
+        .to_owned();
 
     let fault = {
         let mut st = lock(&shared);
-        let pos = st.faults.iter().position(|(ep, _)| ep.as_deref().is_none_or(|e| e == endpoint));
+        let pos = st
+            .faults
+            .iter()
+            .position(|(ep, _)| ep.as_deref().is_none_or(|e| e == endpoint));
         pos.and_then(|i| st.faults.remove(i)).map(|(_, f)| f)
     };
     let user = authenticate(&shared, auth.as_deref());
@@ -138,34 +170,49 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
 fn fault_reply(f: &Fault) -> Reply {
     match f {
         Fault::RateLimit { retry_after } => {
-            let mut r = Reply::json(429, json!({
-                "result": "error", "code": "RATE_LIMIT_HIT",
-                "msg": "API usage exceeded rate limit", "retry-after": retry_after,
-            }));
+            let mut r = Reply::json(
+                429,
+                json!({
+                    "result": "error", "code": "RATE_LIMIT_HIT",
+                    "msg": "API usage exceeded rate limit", "retry-after": retry_after,
+                }),
+            );
             r.retry_after = Some(*retry_after);
             r
         }
         Fault::JsonError { status, code, msg } => Reply::error(*status, code, msg),
         Fault::Html { status } => Reply {
             status: *status,
-            body: format!("<html><head><title>{status} Bad Gateway</title></head><body><h1>{status} Bad Gateway</h1><hr>nginx</body></html>"),
+            body: format!(
+                "<html><head><title>{status} Bad Gateway</title></head><body><h1>{status} Bad Gateway</h1><hr>nginx</body></html>"
+            ),
             content_type: "text/html",
             retry_after: None,
             cut: false,
         },
         Fault::CutBody => {
-            let mut r = Reply::ok(json!({"events": [{"type": "heartbeat", "id": 999_999}], "queue_id": "x"}));
+            let mut r = Reply::ok(
+                json!({"events": [{"type": "heartbeat", "id": 999_999}], "queue_id": "x"}),
+            );
             r.cut = true;
             r
         }
-        Fault::Garbage => Reply { status: 200, body: r#"{"result":"success","events":[{"type":"mess"#.into(), content_type: "application/json", retry_after: None, cut: false },
+        Fault::Garbage => Reply {
+            status: 200,
+            body: r#"{"result":"success","events":[{"type":"mess"#.into(),
+            content_type: "application/json",
+            retry_after: None,
+            cut: false,
+        },
         Fault::Delay(_) => unreachable!("handled by the caller"),
     }
 }
 
 fn respond(r: Reply) -> Response<FakeBody> {
     let len = r.body.len();
-    let mut builder = Response::builder().status(r.status).header("content-type", r.content_type);
+    let mut builder = Response::builder()
+        .status(r.status)
+        .header("content-type", r.content_type);
     if let Some(s) = r.retry_after {
         builder = builder.header("retry-after", s.to_string());
     }
@@ -176,25 +223,50 @@ fn respond(r: Reply) -> Response<FakeBody> {
     } else {
         FakeBody::Whole(Some(bytes))
     };
-    builder.body(body).unwrap_or_else(|_| Response::new(FakeBody::Whole(None)))
+    builder
+        .body(body)
+        .unwrap_or_else(|_| Response::new(FakeBody::Whole(None)))
 }
 
 fn authenticate(shared: &Shared, header: Option<&str>) -> Result<FakeUser, Reply> {
-    let unauthorized = || Reply::error(401, "UNAUTHORIZED", "Not logged in: API authentication or user session required");
-    let encoded = header.and_then(|h| h.strip_prefix("Basic ")).ok_or_else(unauthorized)?;
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| unauthorized())?;
+    let unauthorized = || {
+        Reply::error(
+            401,
+            "UNAUTHORIZED",
+            "Not logged in: API authentication or user session required",
+        )
+    };
+    let encoded = header
+        .and_then(|h| h.strip_prefix("Basic "))
+        .ok_or_else(unauthorized)?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| unauthorized())?;
     let text = String::from_utf8(decoded).map_err(|_| unauthorized())?;
     let (email, key) = text.split_once(':').ok_or_else(unauthorized)?;
     let st = lock(shared);
-    let user = st.users.iter().find(|u| u.email == email && u.api_key == key);
+    let user = st
+        .users
+        .iter()
+        .find(|u| u.email == email && u.api_key == key);
     match user {
-        Some(u) if st.deactivated.contains(&u.id) => Err(Reply::error(401, "USER_DEACTIVATED", "Account is deactivated")),
+        Some(u) if st.deactivated.contains(&u.id) => Err(Reply::error(
+            401,
+            "USER_DEACTIVATED",
+            "Account is deactivated",
+        )),
         Some(u) => Ok(u.clone()),
         None => Err(Reply::error(401, "INVALID_API_KEY", "Invalid API key")),
     }
 }
 
-async fn route(shared: &Arc<Shared>, method: &str, endpoint: &str, p: &HashMap<String, String>, user: Result<FakeUser, Reply>) -> Reply {
+async fn route(
+    shared: &Arc<Shared>,
+    method: &str,
+    endpoint: &str,
+    p: &HashMap<String, String>,
+    user: Result<FakeUser, Reply>,
+) -> Reply {
     if (method, endpoint) == ("GET", "server_settings") {
         return Reply::ok(json!({
             "zulip_version": "11.0-fake", "zulip_feature_level": 400, "zulip_merge_base": "11.0",
@@ -213,38 +285,59 @@ async fn route(shared: &Arc<Shared>, method: &str, endpoint: &str, p: &HashMap<S
         })),
         ("POST", "register") => register(shared, &user, p),
         ("GET", "events") => get_events(shared, p).await,
-        ("DELETE", "events") => match p.get("queue_id").and_then(|q| lock(shared).queues.remove(q)) {
+        ("DELETE", "events") => match p
+            .get("queue_id")
+            .and_then(|q| lock(shared).queues.remove(q))
+        {
             Some(_) => Reply::ok(json!({})),
             None => bad_queue(p.get("queue_id").map_or("", String::as_str)),
         },
         ("POST", "messages") => send_message(shared, &user, p),
         ("GET", "messages") => get_messages(shared, &user, p),
         (m, ep) if ep.starts_with("messages/") && ep.ends_with("/reactions") => {
-            let id = ep["messages/".len()..ep.len() - "/reactions".len()].parse::<i64>().unwrap_or(-1);
+            let id = ep["messages/".len()..ep.len() - "/reactions".len()]
+                .parse::<i64>()
+                .unwrap_or(-1);
             reaction(shared, &user, m, id, p)
         }
-        _ => Reply::error(404, "BAD_REQUEST", &format!("fake Zulip has no {method} /{endpoint}")),
+        _ => Reply::error(
+            404,
+            "BAD_REQUEST",
+            &format!("fake Zulip has no {method} /{endpoint}"),
+        ),
     }
 }
 
 fn bad_queue(id: &str) -> Reply {
-    Reply::json(400, json!({
-        "result": "error", "code": "BAD_EVENT_QUEUE_ID",
-        "msg": format!("Bad event queue ID: {id}"), "queue_id": id,
-    }))
+    Reply::json(
+        400,
+        json!({
+            "result": "error", "code": "BAD_EVENT_QUEUE_ID",
+            "msg": format!("Bad event queue ID: {id}"), "queue_id": id,
+        }),
+    )
 }
 
 fn gc_queues(shared: &Shared) {
     let idle = shared.opts.queue_idle_timeout;
-    lock(shared).queues.retain(|_, q| q.polling > 0 || q.last_activity.elapsed() < idle);
+    lock(shared)
+        .queues
+        .retain(|_, q| q.polling > 0 || q.last_activity.elapsed() < idle);
 }
 
-fn json_param<T: serde::de::DeserializeOwned>(p: &HashMap<String, String>, key: &str) -> Result<Option<T>, Reply> {
+fn json_param<T: serde::de::DeserializeOwned>(
+    p: &HashMap<String, String>,
+    key: &str,
+) -> Result<Option<T>, Reply> {
     match p.get(key) {
         None => Ok(None),
-        Some(v) => serde_json::from_str(v)
-            .map(Some)
-            .map_err(|_| Reply::error(400, "BAD_REQUEST", &format!("Argument \"{key}\" is not valid JSON."))),
+        Some(v) => serde_json::from_str(v).map(Some).map_err(|_| {
+            Reply::error(
+                400,
+                "BAD_REQUEST",
+                &format!("Argument \"{key}\" is not valid JSON."),
+            )
+        }),
     }
 }
 
@@ -254,7 +347,11 @@ fn register(shared: &Shared, user: &FakeUser, p: &HashMap<String, String>) -> Re
         Err(r) => return r,
     };
     let narrow: Vec<(String, String)> = match json_param::<Vec<Vec<String>>>(p, "narrow") {
-        Ok(v) => v.unwrap_or_default().into_iter().filter_map(|t| Some((t.first()?.clone(), t.get(1)?.clone()))).collect(),
+        Ok(v) => v
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|t| Some((t.first()?.clone(), t.get(1)?.clone())))
+            .collect(),
         Err(r) => return r,
     };
     let apply_markdown = p.get("apply_markdown").is_some_and(|v| v == "true");
@@ -262,16 +359,19 @@ fn register(shared: &Shared, user: &FakeUser, p: &HashMap<String, String>) -> Re
     let id = format!("fake-queue-{}", st.next_queue);
     st.next_queue += 1;
     let max_message_id = st.messages.last().map_or(-1, |m| m.id);
-    st.queues.insert(id.clone(), Queue {
-        user_id: user.id,
-        event_types,
-        narrow,
-        apply_markdown,
-        events: Default::default(),
-        next_event_id: 0,
-        last_activity: Instant::now(),
-        polling: 0,
-    });
+    st.queues.insert(
+        id.clone(),
+        Queue {
+            user_id: user.id,
+            event_types,
+            narrow,
+            apply_markdown,
+            events: Default::default(),
+            next_event_id: 0,
+            last_activity: Instant::now(),
+            polling: 0,
+        },
+    );
     Reply::ok(json!({
         "queue_id": id, "last_event_id": -1, "zulip_feature_level": 400, "zulip_version": "11.0-fake",
         "zulip_merge_base": "11.0", "event_queue_longpoll_timeout_seconds": shared.opts.longpoll_timeout_secs,
@@ -281,9 +381,16 @@ fn register(shared: &Shared, user: &FakeUser, p: &HashMap<String, String>) -> Re
 
 async fn get_events(shared: &Arc<Shared>, p: &HashMap<String, String>) -> Reply {
     let Some(queue_id) = p.get("queue_id").cloned() else {
-        return Reply::error(400, "REQUEST_VARIABLE_MISSING", "Missing 'queue_id' argument");
+        return Reply::error(
+            400,
+            "REQUEST_VARIABLE_MISSING",
+            "Missing 'queue_id' argument",
+        );
     };
-    let last: i64 = p.get("last_event_id").and_then(|v| v.parse().ok()).unwrap_or(-1);
+    let last: i64 = p
+        .get("last_event_id")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(-1);
     let dont_block = p.get("dont_block").is_some_and(|v| v == "true");
     let deadline = tokio::time::Instant::now() + shared.opts.heartbeat;
     let mut registered = false;
@@ -291,8 +398,12 @@ async fn get_events(shared: &Arc<Shared>, p: &HashMap<String, String>) -> Reply 
         let notified = shared.notify.notified();
         {
             let mut st = lock(shared);
-            let State { queues, delivered, .. } = &mut *st;
-            let Some(q) = queues.get_mut(&queue_id) else { return bad_queue(&queue_id) };
+            let State {
+                queues, delivered, ..
+            } = &mut *st;
+            let Some(q) = queues.get_mut(&queue_id) else {
+                return bad_queue(&queue_id);
+            };
             q.last_activity = Instant::now();
             // Acknowledged events are dropped, as Zulip does.
             while q.events.front().is_some_and(|(id, _)| *id <= last) {
@@ -303,7 +414,12 @@ async fn get_events(shared: &Arc<Shared>, p: &HashMap<String, String>) -> Reply 
             if !ready.is_empty() || dont_block || timed_out {
                 let ready = if ready.is_empty() && timed_out {
                     let id = q.push(json!({"type": "heartbeat"}));
-                    vec![q.events.back().map(|(_, e)| e.clone()).unwrap_or(json!({"type": "heartbeat", "id": id}))]
+                    vec![
+                        q.events
+                            .back()
+                            .map(|(_, e)| e.clone())
+                            .unwrap_or(json!({"type": "heartbeat", "id": id})),
+                    ]
                 } else {
                     ready
                 };
@@ -327,25 +443,48 @@ async fn get_events(shared: &Arc<Shared>, p: &HashMap<String, String>) -> Reply 
     }
 }
 
-pub(super) fn store_message(shared: &Shared, sender: i64, channel_id: Option<i64>, topic: &str, to: &[i64], content: &str) -> i64 {
+pub(super) fn store_message(
+    shared: &Shared,
+    sender: i64,
+    channel_id: Option<i64>,
+    topic: &str,
+    to: &[i64],
+    content: &str,
+) -> i64 {
     let mut st = lock(shared);
     let id = st.messages.last().map_or(1000, |m| m.id + 1);
     st.clock += 1;
-    let mut dm_user_ids: Vec<i64> = if channel_id.is_some() { Vec::new() } else { to.iter().copied().chain([sender]).collect() };
+    let mut dm_user_ids: Vec<i64> = if channel_id.is_some() {
+        Vec::new()
+    } else {
+        to.iter().copied().chain([sender]).collect()
+    };
     dm_user_ids.sort_unstable();
     dm_user_ids.dedup();
     let msg = StoredMessage {
         id,
         sender_id: sender,
         channel_id,
-        topic: if channel_id.is_some() { topic.to_owned() } else { String::new() },
+        topic: if channel_id.is_some() {
+            topic.to_owned()
+        } else {
+            String::new()
+        },
         dm_user_ids,
         content: content.to_owned(),
         timestamp: st.clock,
     };
-    let State { queues, users, channels, .. } = &mut *st;
+    let State {
+        queues,
+        users,
+        channels,
+        ..
+    } = &mut *st;
     for q in queues.values_mut() {
-        if q.wants("message") && visible(&msg, q.user_id) && matches_narrow(&msg, &q.narrow, users, channels) {
+        if q.wants("message")
+            && visible(&msg, q.user_id)
+            && matches_narrow(&msg, &q.narrow, users, channels)
+        {
             let event = json!({
                 "type": "message",
                 "message": message_json(&msg, users, channels, q.apply_markdown, None),
@@ -378,7 +517,12 @@ fn flags(m: &StoredMessage, user_id: i64, users: &[FakeUser]) -> Vec<&'static st
     f
 }
 
-fn matches_narrow(m: &StoredMessage, narrow: &[(String, String)], users: &[FakeUser], channels: &[(i64, String)]) -> bool {
+fn matches_narrow(
+    m: &StoredMessage,
+    narrow: &[(String, String)],
+    users: &[FakeUser],
+    channels: &[(i64, String)],
+) -> bool {
     narrow.iter().all(|(op, operand)| {
         let (negated, op) = match op.strip_prefix('-') {
             Some(o) => (true, o),
@@ -386,7 +530,9 @@ fn matches_narrow(m: &StoredMessage, narrow: &[(String, String)], users: &[FakeU
         };
         let hit = match op {
             "channel" | "stream" => m.channel_id.is_some_and(|c| {
-                channels.iter().any(|(id, name)| *id == c && (name == operand || id.to_string() == *operand))
+                channels
+                    .iter()
+                    .any(|(id, name)| *id == c && (name == operand || id.to_string() == *operand))
             }),
             "channels" | "streams" => operand == "public" && m.channel_id.is_some(),
             "topic" | "subject" => m.channel_id.is_some() && m.topic.eq_ignore_ascii_case(operand),
@@ -394,7 +540,9 @@ fn matches_narrow(m: &StoredMessage, narrow: &[(String, String)], users: &[FakeU
                 "dm" | "private" => m.channel_id.is_none(),
                 _ => true,
             },
-            "sender" => users.iter().any(|u| u.id == m.sender_id && (u.email == *operand || u.id.to_string() == *operand)),
+            "sender" => users.iter().any(|u| {
+                u.id == m.sender_id && (u.email == *operand || u.id.to_string() == *operand)
+            }),
             "id" => operand.parse() == Ok(m.id),
             "search" => m.content.to_lowercase().contains(&operand.to_lowercase()),
             _ => true,
@@ -403,7 +551,13 @@ fn matches_narrow(m: &StoredMessage, narrow: &[(String, String)], users: &[FakeU
     })
 }
 
-fn message_json(m: &StoredMessage, users: &[FakeUser], channels: &[(i64, String)], html: bool, flags: Option<Vec<&str>>) -> Value {
+fn message_json(
+    m: &StoredMessage,
+    users: &[FakeUser],
+    channels: &[(i64, String)],
+    html: bool,
+    flags: Option<Vec<&str>>,
+) -> Value {
     let sender = users.iter().find(|u| u.id == m.sender_id);
     let (display_recipient, kind) = match m.channel_id {
         Some(c) => (json!(channels.iter().find(|(id, _)| *id == c).map_or("", |(_, n)| n.as_str())), "stream"),
@@ -418,7 +572,11 @@ fn message_json(m: &StoredMessage, users: &[FakeUser], channels: &[(i64, String)
             "private",
         ),
     };
-    let content = if html { format!("<p>{}</p>", escape_html(&m.content)) } else { m.content.clone() };
+    let content = if html {
+        format!("<p>{}</p>", escape_html(&m.content))
+    } else {
+        m.content.clone()
+    };
     let mut v = json!({
         "id": m.id, "sender_id": m.sender_id, "content": content,
         "recipient_id": m.channel_id.map_or(1000 + m.dm_user_ids.iter().sum::<i64>(), |c| 20 + c),
@@ -441,23 +599,36 @@ fn message_json(m: &StoredMessage, users: &[FakeUser], channels: &[(i64, String)
 }
 
 fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn send_message(shared: &Shared, user: &FakeUser, p: &HashMap<String, String>) -> Reply {
     let Some(content) = p.get("content").filter(|c| !c.trim().is_empty()) else {
-        return Reply::error(400, "REQUEST_VARIABLE_MISSING", "Missing 'content' argument");
+        return Reply::error(
+            400,
+            "REQUEST_VARIABLE_MISSING",
+            "Missing 'content' argument",
+        );
     };
     let to = p.get("to").cloned().unwrap_or_default();
     let id = match p.get("type").map(String::as_str) {
         Some("stream" | "channel") => {
             let channel = {
                 let st = lock(shared);
-                st.channels.iter().find(|(id, name)| *name == to || id.to_string() == to).map(|(id, _)| *id)
+                st.channels
+                    .iter()
+                    .find(|(id, name)| *name == to || id.to_string() == to)
+                    .map(|(id, _)| *id)
             };
             let Some(channel) = channel else {
-                return Reply::json(400, json!({"result": "error", "code": "STREAM_DOES_NOT_EXIST",
-                    "msg": format!("Channel '{to}' does not exist"), "stream": to}));
+                return Reply::json(
+                    400,
+                    json!({"result": "error", "code": "STREAM_DOES_NOT_EXIST",
+                    "msg": format!("Channel '{to}' does not exist"), "stream": to}),
+                );
             };
             let Some(topic) = p.get("topic").or_else(|| p.get("subject")) else {
                 return Reply::error(400, "REQUEST_VARIABLE_MISSING", "Missing 'topic' argument");
@@ -473,14 +644,20 @@ fn send_message(shared: &Shared, user: &FakeUser, p: &HashMap<String, String>) -
                 let st = lock(shared);
                 ids.iter()
                     .filter_map(|v| match v {
-                        Value::Number(n) => n.as_i64().filter(|id| st.users.iter().any(|u| u.id == *id)),
+                        Value::Number(n) => {
+                            n.as_i64().filter(|id| st.users.iter().any(|u| u.id == *id))
+                        }
                         Value::String(e) => st.users.iter().find(|u| u.email == *e).map(|u| u.id),
                         _ => None,
                     })
                     .collect()
             };
             if users.len() != ids.len() {
-                return Reply::error(400, "BAD_REQUEST", &format!("Invalid user ID or email in {to}"));
+                return Reply::error(
+                    400,
+                    "BAD_REQUEST",
+                    &format!("Invalid user ID or email in {to}"),
+                );
             }
             store_message(shared, user.id, None, "", &users, content)
         }
@@ -505,7 +682,10 @@ fn get_messages(shared: &Shared, user: &FakeUser, p: &HashMap<String, String>) -
                     let neg = o.get("negated").and_then(Value::as_bool).unwrap_or(false);
                     Some((if neg { format!("-{op}") } else { op }, operand))
                 }
-                Value::Array(a) => Some((a.first()?.as_str()?.to_owned(), a.get(1)?.as_str()?.to_owned())),
+                Value::Array(a) => Some((
+                    a.first()?.as_str()?.to_owned(),
+                    a.get(1)?.as_str()?.to_owned(),
+                )),
                 _ => None,
             })
             .collect(),
@@ -513,10 +693,18 @@ fn get_messages(shared: &Shared, user: &FakeUser, p: &HashMap<String, String>) -
     };
     let num = |k: &str| p.get(k).and_then(|v| v.parse::<usize>().ok());
     let (Some(before), Some(after)) = (num("num_before"), num("num_after")) else {
-        return Reply::error(400, "REQUEST_VARIABLE_MISSING", "Missing 'num_before' or 'num_after' argument");
+        return Reply::error(
+            400,
+            "REQUEST_VARIABLE_MISSING",
+            "Missing 'num_before' or 'num_after' argument",
+        );
     };
     if before + after > 5000 {
-        return Reply::error(400, "BAD_REQUEST", "Too many messages requested (maximum 5000).");
+        return Reply::error(
+            400,
+            "BAD_REQUEST",
+            "Too many messages requested (maximum 5000).",
+        );
     }
     let include_anchor = p.get("include_anchor").is_none_or(|v| v == "true");
     let html = p.get("apply_markdown").is_none_or(|v| v == "true");
@@ -537,32 +725,63 @@ fn get_messages(shared: &Shared, user: &FakeUser, p: &HashMap<String, String>) -
     let older: Vec<&&StoredMessage> = matching.iter().filter(|m| m.id < anchor).collect();
     let newer: Vec<&&StoredMessage> = matching.iter().filter(|m| m.id > anchor).collect();
     let at = matching.iter().find(|m| m.id == anchor);
-    let mut out: Vec<&StoredMessage> = older[older.len().saturating_sub(before)..].iter().map(|m| **m).collect();
+    let mut out: Vec<&StoredMessage> = older[older.len().saturating_sub(before)..]
+        .iter()
+        .map(|m| **m)
+        .collect();
     if include_anchor && let Some(m) = at {
         out.push(m);
     }
     out.extend(newer.iter().take(after).map(|m| **m));
-    let messages: Vec<Value> =
-        out.iter().map(|m| message_json(m, &st.users, &st.channels, html, Some(flags(m, user.id, &st.users)))).collect();
+    let messages: Vec<Value> = out
+        .iter()
+        .map(|m| {
+            message_json(
+                m,
+                &st.users,
+                &st.channels,
+                html,
+                Some(flags(m, user.id, &st.users)),
+            )
+        })
+        .collect();
     Reply::ok(json!({
         "anchor": anchor, "found_anchor": at.is_some(), "found_newest": newer.len() <= after,
         "found_oldest": older.len() <= before, "history_limited": false, "messages": messages,
     }))
 }
 
-fn reaction(shared: &Shared, user: &FakeUser, method: &str, message_id: i64, p: &HashMap<String, String>) -> Reply {
+fn reaction(
+    shared: &Shared,
+    user: &FakeUser,
+    method: &str,
+    message_id: i64,
+    p: &HashMap<String, String>,
+) -> Reply {
     let Some(emoji) = p.get("emoji_name").cloned() else {
-        return Reply::error(400, "REQUEST_VARIABLE_MISSING", "Missing 'emoji_name' argument");
+        return Reply::error(
+            400,
+            "REQUEST_VARIABLE_MISSING",
+            "Missing 'emoji_name' argument",
+        );
     };
     let mut st = lock(shared);
     if !st.messages.iter().any(|m| m.id == message_id) {
         return Reply::error(400, "BAD_REQUEST", "Invalid message(s)");
     }
-    let record = super::ReactionRecord { message_id, user_id: user.id, emoji_name: emoji.clone() };
+    let record = super::ReactionRecord {
+        message_id,
+        user_id: user.id,
+        emoji_name: emoji.clone(),
+    };
     let exists = st.reactions.contains(&record);
     let op = match (method, exists) {
-        ("POST", true) => return Reply::error(400, "REACTION_ALREADY_EXISTS", "Reaction already exists."),
-        ("DELETE", false) => return Reply::error(400, "REACTION_DOES_NOT_EXIST", "Reaction doesn't exist."),
+        ("POST", true) => {
+            return Reply::error(400, "REACTION_ALREADY_EXISTS", "Reaction already exists.");
+        }
+        ("DELETE", false) => {
+            return Reply::error(400, "REACTION_DOES_NOT_EXIST", "Reaction doesn't exist.");
+        }
         ("POST", false) => {
             st.reactions.push(record);
             "add"

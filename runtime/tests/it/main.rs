@@ -1,6 +1,8 @@
 //! Integration tests of zlc-runtime against the fake Zulip server (one binary, modules
 //! per area).
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
 mod queue;
 mod replay;
 
@@ -15,9 +17,24 @@ use zlc_runtime::testkit::FakeZulip;
 
 /// A source following the fake server's bot, with an optional store.
 pub fn source(zulip: &FakeZulip, store: Option<Store>) -> QueueSource {
+    source_named(zulip, store, "test")
+}
+
+/// Like [`source`], with the checkpoint under `connection`.
+pub fn source_named(zulip: &FakeZulip, store: Option<Store>, connection: &str) -> QueueSource {
     let client = Client::new(&zulip.config_for(zulip.bot())).unwrap();
-    let register = RegisterRequest { event_types: Some(vec!["message".into(), "reaction".into()]), ..Default::default() };
-    QueueSource::new(client, store, QueueOptions { connection: "test".into(), register })
+    let register = RegisterRequest {
+        event_types: Some(vec!["message".into(), "reaction".into()]),
+        ..Default::default()
+    };
+    QueueSource::new(
+        client,
+        store,
+        QueueOptions {
+            connection: "test".into(),
+            register,
+        },
+    )
 }
 
 /// The next batch, failing the test after `secs` seconds (of tokio time).
@@ -53,10 +70,15 @@ pub async fn collect_messages(src: &mut QueueSource, want: usize) -> Vec<i64> {
 }
 
 pub async fn sqlite_store(dir: &tempfile::TempDir) -> Store {
-    Store::open(&format!("sqlite://{}", dir.path().join("zlc.db").display())).await.unwrap()
+    Store::open(&format!("sqlite://{}", dir.path().join("zlc.db").display()))
+        .await
+        .unwrap()
 }
 
 #[allow(dead_code)]
 pub fn kinds(batch: &Batch) -> Vec<String> {
-    batch.events().map(|e: Result<RawEvent<'_>, _>| e.unwrap().kind.to_owned()).collect()
+    batch
+        .events()
+        .map(|e: Result<RawEvent<'_>, _>| e.unwrap().kind.to_owned())
+        .collect()
 }

@@ -19,7 +19,15 @@ async fn delivers_acknowledges_and_checkpoints() {
     let batch_fut = next(&mut src, 10);
     let sent = async {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        (0..5).map(|i| zulip.message().channel("devel").content(&format!("m{i}")).send()).collect::<Vec<_>>()
+        (0..5)
+            .map(|i| {
+                zulip
+                    .message()
+                    .channel("devel")
+                    .content(&format!("m{i}"))
+                    .send()
+            })
+            .collect::<Vec<_>>()
     };
     let (batch, sent) = tokio::join!(batch_fut, sent);
     let mut got = message_ids(&batch);
@@ -30,7 +38,10 @@ async fn delivers_acknowledges_and_checkpoints() {
         src.ack(b.ack()).await.unwrap();
     }
     assert_eq!(got, sent);
-    assert!(!got.contains(&first), "a message sent before registration is not delivered");
+    assert!(
+        !got.contains(&first),
+        "a message sent before registration is not delivered"
+    );
     let cp = store.load_checkpoint("test").await.unwrap().unwrap();
     assert_eq!(cp.queue_id.as_deref(), src.queue_id());
     assert_eq!(cp.last_message_id, Some(*sent.last().unwrap()));
@@ -40,15 +51,37 @@ async fn delivers_acknowledges_and_checkpoints() {
     let b = next(&mut src, 10).await;
     assert_eq!(message_ids(&b), [extra]);
     let last_poll = zulip.requests_to("events").last().cloned().unwrap();
-    assert_eq!(last_poll.params["last_event_id"], cp.last_event_id.to_string());
+    assert_eq!(
+        last_poll.params["last_event_id"],
+        cp.last_event_id.to_string()
+    );
 }
 
 #[tokio::test]
 async fn restart_resumes_the_checkpointed_queue_and_redelivers_unacknowledged_events() {
-    let zulip = FakeZulip::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = sqlite_store(&dir).await;
-    let mut src = source(&zulip, Some(store.clone()));
+    restart_scenario(sqlite_store(&dir).await, "test").await;
+}
+
+#[tokio::test]
+async fn restart_resumes_from_a_postgres_checkpoint() {
+    let Ok(url) = std::env::var("ZLC_TEST_POSTGRES_URL") else {
+        eprintln!(
+            "skipping restart_resumes_from_a_postgres_checkpoint: ZLC_TEST_POSTGRES_URL is not set"
+        );
+        return;
+    };
+    let store = zlc_runtime::store::Store::open(&url).await.unwrap();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    restart_scenario(store, &format!("it-{}-{nanos}", std::process::id())).await;
+}
+
+async fn restart_scenario(store: zlc_runtime::store::Store, connection: &str) {
+    let zulip = FakeZulip::start().await.unwrap();
+    let mut src = source_named(&zulip, Some(store.clone()), connection);
     let (b, a) = tokio::join!(next(&mut src, 10), async {
         tokio::time::sleep(Duration::from_millis(200)).await;
         zulip.message().channel("devel").content("a").send()
@@ -62,10 +95,18 @@ async fn restart_resumes_the_checkpointed_queue_and_redelivers_unacknowledged_ev
     drop(src);
 
     let cid = zulip.message().channel("devel").content("c").send();
-    let mut src = source(&zulip, Some(store));
+    let mut src = source_named(&zulip, Some(store), connection);
     let got = collect_messages(&mut src, 2).await;
-    assert_eq!(got, [bid, cid], "the unacknowledged message comes again, then the new one");
-    assert_eq!(zulip.requests_to("register").len(), 1, "the queue was resumed, not re-registered");
+    assert_eq!(
+        got,
+        [bid, cid],
+        "the unacknowledged message comes again, then the new one"
+    );
+    assert_eq!(
+        zulip.requests_to("register").len(),
+        1,
+        "the queue was resumed, not re-registered"
+    );
     assert_eq!(src.stats().registrations, 0);
 }
 
@@ -85,7 +126,15 @@ async fn expired_queue_is_replaced_and_missed_messages_backfilled() {
 
     assert_eq!(zulip.expire_all_queues(), 1);
     // Sent while no queue exists: only a backfill can recover these.
-    let missed: Vec<i64> = (0..2500).map(|i| zulip.message().channel("general").content(&format!("gap {i}")).send()).collect();
+    let missed: Vec<i64> = (0..2500)
+        .map(|i| {
+            zulip
+                .message()
+                .channel("general")
+                .content(&format!("gap {i}"))
+                .send()
+        })
+        .collect();
     let r = zulip.add_user("r@x.com", "R");
     zulip.push_event(build::reaction("add", &r, first, "tada")); // lost: no queue had it
     // Slow the first backfill page so that a message arrives on the new queue meanwhile:
@@ -136,7 +185,12 @@ async fn backfill_batches_are_marked() {
 
 #[tokio::test(start_paused = true)]
 async fn rate_limits_wait_what_retry_after_says() {
-    let zulip = FakeZulip::start_with(FakeOptions { heartbeat: Duration::from_secs(50), ..Default::default() }).await.unwrap();
+    let zulip = FakeZulip::start_with(FakeOptions {
+        heartbeat: Duration::from_secs(50),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let mut src = source(&zulip, None);
     zulip.inject(Some("events"), Fault::RateLimit { retry_after: 28.7 });
     let start = tokio::time::Instant::now();
@@ -148,14 +202,22 @@ async fn rate_limits_wait_what_retry_after_says() {
     let polls = zulip.requests_to("events");
     assert_eq!(polls[0].status, 429);
     let waited = polls[1].at - polls[0].at;
-    assert!(waited >= Duration::from_secs_f64(28.7) && waited < Duration::from_secs(30), "{waited:?}");
+    assert!(
+        waited >= Duration::from_secs_f64(28.7) && waited < Duration::from_secs(30),
+        "{waited:?}"
+    );
     assert_eq!(src.stats().rate_limited, 1);
     assert!(start.elapsed() >= Duration::from_secs(28));
 }
 
 #[tokio::test(start_paused = true)]
 async fn transient_failures_back_off_with_jitter_never_below_a_second() {
-    let zulip = FakeZulip::start_with(FakeOptions { heartbeat: Duration::from_secs(50), ..Default::default() }).await.unwrap();
+    let zulip = FakeZulip::start_with(FakeOptions {
+        heartbeat: Duration::from_secs(50),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let mut src = source(&zulip, None).with_backoff(Backoff::new(
         Duration::from_secs(1),
         Duration::from_secs(2),
@@ -163,7 +225,14 @@ async fn transient_failures_back_off_with_jitter_never_below_a_second() {
     ));
     // Register succeeds, then the long poll meets five failures of every kind.
     zulip.inject(Some("events"), Fault::Html { status: 502 });
-    zulip.inject(Some("events"), Fault::JsonError { status: 503, code: "BAD_REQUEST".into(), msg: "restarting".into() });
+    zulip.inject(
+        Some("events"),
+        Fault::JsonError {
+            status: 503,
+            code: "BAD_REQUEST".into(),
+            msg: "restarting".into(),
+        },
+    );
     zulip.inject(Some("events"), Fault::CutBody);
     zulip.inject(Some("events"), Fault::Garbage);
     zulip.inject(Some("events"), Fault::Html { status: 504 });
@@ -178,7 +247,10 @@ async fn transient_failures_back_off_with_jitter_never_below_a_second() {
     for (n, pair) in polls.windows(2).enumerate() {
         let gap = pair[1].at - pair[0].at;
         let ceiling = Duration::from_secs(2 << n).min(Duration::from_secs(20));
-        assert!(gap >= Duration::from_secs(1) && gap <= ceiling + Duration::from_millis(50), "retry {n}: {gap:?}");
+        assert!(
+            gap >= Duration::from_secs(1) && gap <= ceiling + Duration::from_millis(50),
+            "retry {n}: {gap:?}"
+        );
     }
 }
 
@@ -191,10 +263,16 @@ async fn wrong_credentials_stop_at_once_with_the_servers_message() {
     let mut src = zlc_runtime::source::QueueSource::new(
         client,
         None,
-        zlc_runtime::source::QueueOptions { connection: "t".into(), register: Default::default() },
+        zlc_runtime::source::QueueOptions {
+            connection: "t".into(),
+            register: Default::default(),
+        },
     );
     let err = src.next_batch(&CancellationToken::new()).await.unwrap_err();
-    assert!(matches!(&err, Error::Auth { code, .. } if code == "INVALID_API_KEY"), "{err}");
+    assert!(
+        matches!(&err, Error::Auth { code, .. } if code == "INVALID_API_KEY"),
+        "{err}"
+    );
     assert!(err.to_string().contains("Invalid API key"));
     assert_eq!(zulip.requests().len(), 1, "no retries of a fatal error");
 
@@ -204,16 +282,26 @@ async fn wrong_credentials_stop_at_once_with_the_servers_message() {
     let mut src = zlc_runtime::source::QueueSource::new(
         client,
         None,
-        zlc_runtime::source::QueueOptions { connection: "t".into(), register: Default::default() },
+        zlc_runtime::source::QueueOptions {
+            connection: "t".into(),
+            register: Default::default(),
+        },
     );
     let err = src.next_batch(&CancellationToken::new()).await.unwrap_err();
-    assert!(matches!(&err, Error::Auth { code, .. } if code == "USER_DEACTIVATED"), "{err}");
+    assert!(
+        matches!(&err, Error::Auth { code, .. } if code == "USER_DEACTIVATED"),
+        "{err}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_site_that_never_answers_fails_fast() {
     // A port nothing listens on (bound, then closed).
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let cfg = zlc_runtime::config::ConfigOverrides {
         site: Some(format!("127.0.0.1:{port}")),
         email: Some("bot@x.com".into()),
@@ -226,16 +314,27 @@ async fn a_site_that_never_answers_fails_fast() {
     let mut src = zlc_runtime::source::QueueSource::new(
         client,
         None,
-        zlc_runtime::source::QueueOptions { connection: "t".into(), register: Default::default() },
+        zlc_runtime::source::QueueOptions {
+            connection: "t".into(),
+            register: Default::default(),
+        },
     );
     let err = src.next_batch(&CancellationToken::new()).await.unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("cannot reach") && msg.contains(&port.to_string()), "{msg}");
+    assert!(
+        msg.contains("cannot reach") && msg.contains(&port.to_string()),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
 async fn heartbeats_advance_the_acknowledgement() {
-    let zulip = FakeZulip::start_with(FakeOptions { heartbeat: Duration::from_millis(200), ..Default::default() }).await.unwrap();
+    let zulip = FakeZulip::start_with(FakeOptions {
+        heartbeat: Duration::from_millis(200),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = sqlite_store(&dir).await;
     let mut src = source(&zulip, Some(store.clone()));
@@ -247,12 +346,20 @@ async fn heartbeats_advance_the_acknowledgement() {
     assert!(src.stats().heartbeats >= 2, "{:?}", src.stats());
     let cp = store.load_checkpoint("test").await.unwrap().unwrap();
     assert_eq!(Some(cp.last_event_id), b.ack().event_id());
-    assert!(cp.last_event_id >= 2, "heartbeats before the message were acknowledged: {cp:?}");
+    assert!(
+        cp.last_event_id >= 2,
+        "heartbeats before the message were acknowledged: {cp:?}"
+    );
 }
 
 #[tokio::test]
 async fn cancel_stops_a_long_poll() {
-    let zulip = FakeZulip::start_with(FakeOptions { heartbeat: Duration::from_secs(60), ..Default::default() }).await.unwrap();
+    let zulip = FakeZulip::start_with(FakeOptions {
+        heartbeat: Duration::from_secs(60),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let mut src = source(&zulip, None);
     let cancel = CancellationToken::new();
     let c = cancel.clone();

@@ -11,7 +11,10 @@ fn replays_plain_and_gzipped_files_alike() {
     let plain = dir.path().join("events.jsonl");
     std::fs::write(&plain, SPEC_EVENTS).unwrap();
     let gz = dir.path().join("events.jsonl.gz");
-    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
     enc.write_all(SPEC_EVENTS.as_bytes()).unwrap();
     enc.finish().unwrap();
     // Gzip is told by content, not by name.
@@ -39,15 +42,20 @@ fn bad_lines_are_reported_and_skipped_not_fatal() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mixed.jsonl");
     let mut f = std::fs::File::create(&path).unwrap();
-    f.write_all(b"{\"type\":\"heartbeat\",\"id\":1}\n\n   \n").unwrap();
-    f.write_all(b"{\"type\":\"message\",\"message\":{\"id\":1,\"con\n").unwrap(); // truncated
+    f.write_all(b"{\"type\":\"heartbeat\",\"id\":1}\n\n   \n")
+        .unwrap();
+    f.write_all(b"{\"type\":\"message\",\"message\":{\"id\":1,\"con\n")
+        .unwrap(); // truncated
     f.write_all(&[0xff, 0xfe, b'\n']).unwrap(); // not UTF-8
     f.write_all(b"<html>502</html>\r\n").unwrap();
     f.write_all(b"{\"type\":\"brand_new\",\"id\":9}").unwrap(); // no final newline
     drop(f);
     let mut src = ReplaySource::open(&path).unwrap();
     let batch = src.next_batch().unwrap().unwrap();
-    let results: Vec<bool> = batch.events().map(|e| e.and_then(|e| e.parse().map(drop)).is_ok()).collect();
+    let results: Vec<bool> = batch
+        .events()
+        .map(|e| e.and_then(|e| e.parse().map(drop)).is_ok())
+        .collect();
     assert_eq!(results, [true, false, false, true]);
     assert_eq!(src.stats().malformed, 1, "the non-UTF-8 line");
     assert!(src.next_batch().unwrap().is_none());
@@ -55,6 +63,8 @@ fn bad_lines_are_reported_and_skipped_not_fatal() {
 
 #[test]
 fn missing_file_is_a_clear_error() {
-    let e = ReplaySource::open(std::path::Path::new("/no/such/day.jsonl")).unwrap_err().to_string();
+    let e = ReplaySource::open(std::path::Path::new("/no/such/day.jsonl"))
+        .unwrap_err()
+        .to_string();
     assert!(e.starts_with("/no/such/day.jsonl: "), "{e}");
 }
