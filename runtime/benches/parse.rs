@@ -56,7 +56,11 @@ fn main() {
         Ok(Event::Message(m)) => m.message.content.len(),
         _ => 0,
     });
-    let value = time(&|l| serde_json::from_str::<serde_json::Value>(l).map(|v| v.as_object().map_or(0, |o| o.len())).unwrap_or(0));
+    let value = time(&|l| {
+        serde_json::from_str::<serde_json::Value>(l)
+            .map(|v| v.as_object().map_or(0, |o| o.len()))
+            .unwrap_or(0)
+    });
     if json {
         println!(
             r#"{{"events": {n}, "head_per_s": {head:.0}, "typed_per_s": {typed:.0}, "value_per_s": {value:.0}}}"#
