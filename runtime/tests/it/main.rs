@@ -32,7 +32,7 @@ pub fn source_named(zulip: &FakeZulip, store: Option<Store>, connection: &str) -
         client,
         store,
         QueueOptions {
-            connection: "test".into(),
+            connection: connection.into(),
             register,
         },
     )
