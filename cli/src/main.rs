@@ -2,11 +2,17 @@
 //!
 //! | command | what it does |
 //! | --- | --- |
+//! | `new pipeline` | write a commented pipeline file to start from |
+//! | `check` | check pipeline files, reporting every mistake with its place |
+//! | `expand` | print the Rust code a pipeline compiles to |
+//! | `build` | compile a pipeline into a listener binary |
+//! | `run` | build if needed, then run the binary |
 //! | `tail` | follow one realm and print each event as a JSON line ([`tail`]) |
 //!
 //! Logs and progress go to stderr; data goes to stdout. Errors are reported once, by
 //! `main`, with their context chain, and exit with status 1.
 
+mod compile;
 mod demo;
 mod tail;
 
@@ -26,6 +32,27 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create something new from a template.
+    #[command(subcommand)]
+    New(New),
+    /// Check pipeline files; every mistake is reported with file:line:col.
+    Check {
+        /// Pipeline files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
+    /// Print the Rust code a pipeline compiles to.
+    Expand {
+        /// The pipeline file.
+        file: std::path::PathBuf,
+        /// Print the generated Cargo.toml first.
+        #[arg(long)]
+        cargo_toml: bool,
+    },
+    /// Compile a pipeline into a listener binary.
+    Build(compile::BuildArgs),
+    /// Build a pipeline if needed and run its binary (`zlc run FILE -- run --replay day.jsonl`).
+    Run(compile::RunArgs),
     /// Follow one realm and print every event as one JSON line on stdout.
     ///
     /// The output is what replay files contain: `zlc tail > day.jsonl` records a day
@@ -34,9 +61,53 @@ enum Command {
     Tail(tail::TailArgs),
 }
 
+#[derive(Debug, Subcommand)]
+enum New {
+    /// Write pipelines/NAME.toml, a commented pipeline to start from.
+    Pipeline {
+        /// The pipeline's name (letters, digits, `_`, `-`).
+        name: String,
+        /// Folder to write it in.
+        #[arg(long, default_value = "pipelines")]
+        dir: std::path::PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log_level);
+    let sync = match &cli.command {
+        Command::New(New::Pipeline { name, dir, force }) => {
+            Some(compile::new_pipeline(name, dir, *force).map(|p| {
+                eprintln!("wrote {}; next: zlc build {}", p.display(), p.display());
+                std::process::ExitCode::SUCCESS
+            }))
+        }
+        Command::Check { files } => {
+            Some(compile::check(files).map(|()| std::process::ExitCode::SUCCESS))
+        }
+        Command::Expand { file, cargo_toml } => {
+            Some(compile::expand(file, *cargo_toml).map(|()| std::process::ExitCode::SUCCESS))
+        }
+        Command::Build(args) => Some(compile::build(args).map(|p| {
+            println!("{}", p.display());
+            std::process::ExitCode::SUCCESS
+        })),
+        Command::Run(args) => Some(compile::run(args)),
+        Command::Tail(_) => None,
+    };
+    if let Some(result) = sync {
+        return match result {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -51,6 +122,7 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Tail(args) => tail::run(args).await,
+            _ => Ok(()),
         }
     });
     match result {

@@ -259,6 +259,27 @@ impl Client {
         json_of(&self.send(req, "users/me", MAX_BODY).await?, "users/me")
     }
 
+    /// `GET /users`: the ids of the organization's bots.
+    pub async fn bot_ids(&self) -> Result<std::collections::HashSet<i64>> {
+        #[derive(Deserialize)]
+        struct Members {
+            members: Vec<Member>,
+        }
+        #[derive(Deserialize)]
+        struct Member {
+            user_id: i64,
+            #[serde(default)]
+            is_bot: bool,
+        }
+        let req = self.request(reqwest::Method::GET, "users");
+        let m: Members = json_of(&self.send(req, "users", MAX_EVENTS_BODY).await?, "users")?;
+        Ok(m.members
+            .into_iter()
+            .filter(|m| m.is_bot)
+            .map(|m| m.user_id)
+            .collect())
+    }
+
     /// `POST /register`: creates an event queue.
     pub async fn register(&self, r: &RegisterRequest) -> Result<Registration> {
         let mut form: Vec<(&str, String)> = vec![

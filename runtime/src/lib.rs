@@ -12,17 +12,32 @@
 //! | [`source`] | event sources: the Zulip event queue (with recovery) and replay files |
 //! | [`backoff`] | exponential backoff with full jitter |
 //! | [`store`] | the SQL store (SQLite or PostgreSQL): checkpoints, gaps |
+//! | [`pipeline`] | static descriptions of a compiled pipeline |
+//! | [`dispatch`] | the per-connection context generated dispatch functions drive |
+//! | [`exec`] | I/O actions: concurrency, timeouts, retries, circuit breaker |
+//! | [`stats`] | statistics in memory, flushed in batches |
+//! | [`template`] | rendering `{{field}}` templates |
+//! | [`app`] | the command line and run loop of generated binaries |
+//! | [`codegen`] | the one module generated code uses |
 //! | [`testkit`] | (feature `testkit`) a fake Zulip server with fault injection |
 //!
 //! Errors are one enum, [`Error`], which knows whether a failure is retryable.
 
+pub mod app;
 pub mod backoff;
 pub mod client;
+#[doc(hidden)]
+pub mod codegen;
 pub mod config;
+pub mod dispatch;
 pub mod error;
 pub mod event;
+pub mod exec;
+pub mod pipeline;
 pub mod source;
+pub mod stats;
 pub mod store;
+pub mod template;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 

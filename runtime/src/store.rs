@@ -37,11 +37,11 @@ macro_rules! migrations {
 }
 
 fn sqlite_migrations() -> Migrator {
-    Migrator::with_migrations(migrations!("sqlite": 1 "0001_checkpoints"))
+    Migrator::with_migrations(migrations!("sqlite": 1 "0001_checkpoints", 2 "0002_listeners"))
 }
 
 fn postgres_migrations() -> Migrator {
-    Migrator::with_migrations(migrations!("postgres": 1 "0001_checkpoints"))
+    Migrator::with_migrations(migrations!("postgres": 1 "0001_checkpoints", 2 "0002_listeners"))
 }
 
 #[derive(Debug, Clone)]
@@ -227,6 +227,252 @@ impl Store {
                 .collect::<std::result::Result<Vec<_>, _>>()?
         });
         Ok(rows)
+    }
+
+    /// Records the pipeline's listeners (name, description, events, actions).
+    pub async fn register_listeners(
+        &self,
+        pipeline: &str,
+        listeners: &[(String, String, String, String)],
+    ) -> Result<()> {
+        const SQL: &str = "INSERT INTO zlc_listeners (pipeline, name, description, events, actions, first_seen, last_seen) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (pipeline, name) DO UPDATE SET \
+             description = excluded.description, events = excluded.events, actions = excluded.actions, last_seen = excluded.last_seen";
+        let now = now_secs();
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for (name, description, events, actions) in listeners {
+                sqlx::query(SQL)
+                    .bind(pipeline)
+                    .bind(name)
+                    .bind(description)
+                    .bind(events)
+                    .bind(actions)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Writes statistics, grouped counts and event-log rows in one transaction.
+    pub async fn flush(
+        &self,
+        pipeline: &str,
+        names: &[&str],
+        drained: &crate::stats::Drained,
+        log: &[crate::stats::LogRow],
+    ) -> Result<()> {
+        const STATS: &str = "INSERT INTO zlc_listener_stats (pipeline, listener, hour, seen, matched, succeeded, failed, time_us) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (pipeline, listener, hour) DO UPDATE SET \
+             seen = zlc_listener_stats.seen + excluded.seen, matched = zlc_listener_stats.matched + excluded.matched, \
+             succeeded = zlc_listener_stats.succeeded + excluded.succeeded, failed = zlc_listener_stats.failed + excluded.failed, \
+             time_us = zlc_listener_stats.time_us + excluded.time_us";
+        const COUNTS: &str = "INSERT INTO zlc_counts (pipeline, listener, hour, channel, sender, n) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (pipeline, listener, hour, channel, sender) DO UPDATE SET n = zlc_counts.n + excluded.n";
+        const LOG: &str = "INSERT INTO zlc_event_log (pipeline, listener, realm_id, kind, event_id, message_id, status, error, payload, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+        if drained.rows.is_empty() && drained.counts.is_empty() && log.is_empty() {
+            return Ok(());
+        }
+        let name = |i: usize| names.get(i).copied().unwrap_or("?");
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for (i, hour, c) in &drained.rows {
+                sqlx::query(STATS)
+                    .bind(pipeline)
+                    .bind(name(*i))
+                    .bind(hour * 3600)
+                    .bind(c.seen as i64)
+                    .bind(c.matched as i64)
+                    .bind(c.succeeded as i64)
+                    .bind(c.failed as i64)
+                    .bind(c.time_us as i64)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for (i, hour, channel, sender, n) in &drained.counts {
+                sqlx::query(COUNTS)
+                    .bind(pipeline)
+                    .bind(name(*i))
+                    .bind(hour * 3600)
+                    .bind(channel)
+                    .bind(sender)
+                    .bind(*n as i64)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for r in log {
+                sqlx::query(LOG)
+                    .bind(pipeline)
+                    .bind(&r.listener)
+                    .bind(i64::from(r.realm_id))
+                    .bind(&r.kind)
+                    .bind(r.event_id)
+                    .bind(r.message_id)
+                    .bind(&r.status)
+                    .bind(r.error.as_deref())
+                    .bind(&r.payload)
+                    .bind(r.at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Totals per listener: (name, seen, matched, succeeded, failed, time_us, last hour).
+    pub async fn listener_totals(&self, pipeline: &str) -> Result<Vec<(String, [i64; 5], i64)>> {
+        const SQL: &str = "SELECT listener, CAST(SUM(seen) AS BIGINT), CAST(SUM(matched) AS BIGINT), CAST(SUM(succeeded) AS BIGINT), \
+             CAST(SUM(failed) AS BIGINT), CAST(SUM(time_us) AS BIGINT), MAX(hour) FROM zlc_listener_stats WHERE pipeline = $1 GROUP BY listener ORDER BY listener";
+        let rows = on_pool!(self, |pool| {
+            sqlx::query(SQL)
+                .bind(pipeline)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(|r| {
+                    Ok::<_, sqlx::Error>((
+                        r.try_get(0)?,
+                        [
+                            r.try_get(1)?,
+                            r.try_get(2)?,
+                            r.try_get(3)?,
+                            r.try_get(4)?,
+                            r.try_get(5)?,
+                        ],
+                        r.try_get(6)?,
+                    ))
+                })
+                .collect::<std::result::Result<Vec<_>, _>>()?
+        });
+        Ok(rows)
+    }
+
+    /// Grouped counts of a listener: (hour, channel, sender, n), newest hour first.
+    pub async fn counts(
+        &self,
+        pipeline: &str,
+        listener: &str,
+    ) -> Result<Vec<(i64, String, String, i64)>> {
+        const SQL: &str = "SELECT hour, channel, sender, n FROM zlc_counts WHERE pipeline = $1 AND listener = $2 ORDER BY hour DESC, n DESC, channel, sender";
+        let rows = on_pool!(self, |pool| {
+            sqlx::query(SQL)
+                .bind(pipeline)
+                .bind(listener)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(|r| {
+                    Ok::<_, sqlx::Error>((
+                        r.try_get(0)?,
+                        r.try_get(1)?,
+                        r.try_get(2)?,
+                        r.try_get(3)?,
+                    ))
+                })
+                .collect::<std::result::Result<Vec<_>, _>>()?
+        });
+        Ok(rows)
+    }
+
+    /// Event-log rows of a pipeline: (listener, status, error, message_id), oldest first.
+    pub async fn event_log(
+        &self,
+        pipeline: &str,
+    ) -> Result<Vec<(String, String, Option<String>, Option<i64>)>> {
+        const SQL: &str = "SELECT listener, status, error, message_id FROM zlc_event_log WHERE pipeline = $1 ORDER BY id";
+        let rows = on_pool!(self, |pool| {
+            sqlx::query(SQL)
+                .bind(pipeline)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(|r| {
+                    Ok::<_, sqlx::Error>((
+                        r.try_get(0)?,
+                        r.try_get(1)?,
+                        r.try_get(2)?,
+                        r.try_get(3)?,
+                    ))
+                })
+                .collect::<std::result::Result<Vec<_>, _>>()?
+        });
+        Ok(rows)
+    }
+
+    /// Dynamic enable/disable overrides of a pipeline's listeners.
+    pub async fn listener_overrides(
+        &self,
+        pipeline: &str,
+    ) -> Result<std::collections::HashMap<String, bool>> {
+        const SQL: &str = "SELECT listener, enabled FROM zlc_listener_config WHERE pipeline = $1";
+        let rows = on_pool!(self, |pool| {
+            sqlx::query(SQL)
+                .bind(pipeline)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<std::result::Result<std::collections::HashMap<_, _>, _>>()?
+        });
+        Ok(rows)
+    }
+
+    /// Enables or disables a listener without a rebuild (read when a connection starts).
+    pub async fn set_listener_enabled(
+        &self,
+        pipeline: &str,
+        listener: &str,
+        enabled: bool,
+    ) -> Result<()> {
+        const SQL: &str = "INSERT INTO zlc_listener_config (pipeline, listener, enabled, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (pipeline, listener) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at";
+        on_pool!(self, |pool| {
+            sqlx::query(SQL)
+                .bind(pipeline)
+                .bind(listener)
+                .bind(enabled)
+                .bind(now_secs())
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Whether a side effect was done already.
+    pub async fn effect_done(&self, pipeline: &str, listener: &str, effect: &str) -> Result<bool> {
+        const SQL: &str =
+            "SELECT 1 FROM zlc_effects WHERE pipeline = $1 AND listener = $2 AND effect = $3";
+        let found = on_pool!(self, |pool| {
+            sqlx::query(SQL)
+                .bind(pipeline)
+                .bind(listener)
+                .bind(effect)
+                .fetch_optional(pool)
+                .await?
+                .is_some()
+        });
+        Ok(found)
+    }
+
+    /// Records a side effect as done.
+    pub async fn record_effect(&self, pipeline: &str, listener: &str, effect: &str) -> Result<()> {
+        const SQL: &str = "INSERT INTO zlc_effects (pipeline, listener, effect, done_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (pipeline, listener, effect) DO NOTHING";
+        on_pool!(self, |pool| {
+            sqlx::query(SQL)
+                .bind(pipeline)
+                .bind(listener)
+                .bind(effect)
+                .bind(now_secs())
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
     }
 
     /// Closes the pool, waiting for queries in flight.

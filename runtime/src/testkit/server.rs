@@ -283,6 +283,14 @@ async fn route(
         ("GET", "users/me") => Reply::ok(json!({
             "user_id": user.id, "email": user.email, "full_name": user.full_name, "is_bot": user.is_bot,
         })),
+        ("GET", "users") => {
+            let members: Vec<Value> = lock(shared)
+                .users
+                .iter()
+                .map(|u| json!({"user_id": u.id, "email": u.email, "full_name": u.full_name, "is_bot": u.is_bot, "is_active": true}))
+                .collect();
+            Reply::ok(json!({"members": members}))
+        }
         ("POST", "register") => register(shared, &user, p),
         ("GET", "events") => get_events(shared, p).await,
         ("DELETE", "events") => match p

@@ -1,0 +1,223 @@
+//! Diagnostics: every mistake with its place, collected and rendered like a compiler.
+//!
+//! A [`Diagnostic`] holds a byte span into the pipeline file and a message; [`Diagnostics`]
+//! collects them all (loading and checking never stop at the first) and renders:
+//!
+//! ```text
+//! error: unknown key `realm`; did you mean `realms`?
+//!   --> pipelines/alerts.toml:7:1
+//!    |
+//!  7 | realm = [1]
+//!    | ^^^^^
+//!    = help: valid keys: name, description, events, realms, ...
+//! ```
+
+use std::fmt;
+use std::ops::Range;
+
+/// A byte range in the source file.
+pub type Span = Range<usize>;
+
+/// One error, with where it is and what would be right.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Where, as bytes of the source (empty for whole-file problems).
+    pub span: Span,
+    /// What is wrong, lowercase, no trailing period.
+    pub message: String,
+    /// What would be right, if we can say.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// An error at `span`.
+    pub fn new(span: Span, message: impl Into<String>) -> Self {
+        Diagnostic {
+            span,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// Adds what would be right.
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// All the errors of one file, with the source to render them against.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Diagnostics {
+    /// The file name as the user gave it.
+    pub file: String,
+    /// The file's text.
+    pub source: String,
+    /// The errors, in source order once sorted.
+    pub items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    /// An empty collection for `file`.
+    pub fn new(file: impl Into<String>, source: impl Into<String>) -> Self {
+        Diagnostics {
+            file: file.into(),
+            source: source.into(),
+            items: Vec::new(),
+        }
+    }
+
+    /// Adds one.
+    pub fn push(&mut self, d: Diagnostic) {
+        self.items.push(d);
+    }
+
+    /// Adds an error at `span`.
+    pub fn error(&mut self, span: Span, message: impl Into<String>) -> &mut Diagnostic {
+        self.items.push(Diagnostic::new(span, message));
+        let last = self.items.len() - 1;
+        &mut self.items[last]
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Number of errors.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Sorts by position and drops exact repeats.
+    pub fn sort(&mut self) {
+        self.items.sort_by(|a, b| {
+            (a.span.start, a.span.end, &a.message).cmp(&(b.span.start, b.span.end, &b.message))
+        });
+        self.items.dedup();
+    }
+
+    /// 1-based line and column (in characters) of byte `offset`.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.source.len());
+        let before = &self.source[..floor_char_boundary(&self.source, offset)];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, col)
+    }
+
+    /// The first line of the first error as `file:line:col: message` (for one-line use).
+    pub fn first_line(&self) -> Option<String> {
+        self.items.first().map(|d| {
+            let (l, c) = self.line_col(d.span.start);
+            format!("{}:{l}:{c}: {}", self.file, d.message)
+        })
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (n, d) in self.items.iter().enumerate() {
+            if n > 0 {
+                writeln!(f)?;
+            }
+            let (line, col) = self.line_col(d.span.start);
+            writeln!(f, "error: {}", d.message)?;
+            writeln!(f, "  --> {}:{line}:{col}", self.file)?;
+            let text = self.source.lines().nth(line - 1).unwrap_or("");
+            let width = line.to_string().len();
+            writeln!(f, "{:width$} |", "")?;
+            writeln!(f, "{line:>width$} | {text}")?;
+            // Underline to the end of the span, or of the line if the span runs on.
+            let line_start = self.source[..floor_char_boundary(&self.source, d.span.start)]
+                .rfind('\n')
+                .map_or(0, |i| i + 1);
+            let line_end = line_start + text.len();
+            let end = d.span.end.clamp(d.span.start, line_end);
+            let carets = self
+                .source
+                .get(d.span.start..end)
+                .map_or(1, |s| s.chars().count())
+                .max(1);
+            writeln!(
+                f,
+                "{:width$} | {}{}",
+                "",
+                " ".repeat(col - 1),
+                "^".repeat(carets)
+            )?;
+            if let Some(help) = &d.help {
+                writeln!(f, "{:width$} = help: {help}", "")?;
+            }
+        }
+        if self.items.len() > 1 {
+            writeln!(f, "\n{} errors in {}", self.items.len(), self.file)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+/// The closest candidate to `word` within a small edit distance, for "did you mean".
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (word.len() / 3).max(1) + 1;
+    candidates
+        .into_iter()
+        .map(|c| (levenshtein(word, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_file_line_col_and_caret() {
+        let src = "[pipeline]\nname = \"x\"\n[[listener]]\nrealm = [1]\n";
+        let mut d = Diagnostics::new("p.toml", src);
+        let start = src.find("realm").unwrap();
+        d.error(
+            start..start + 5,
+            "unknown key `realm`; did you mean `realms`?",
+        );
+        let out = d.to_string();
+        assert_eq!(
+            out,
+            "error: unknown key `realm`; did you mean `realms`?\n  --> p.toml:4:1\n  |\n4 | realm = [1]\n  | ^^^^^\n"
+        );
+    }
+
+    #[test]
+    fn suggestions_are_close_only() {
+        assert_eq!(
+            suggest("realm", ["realms", "name", "events"]),
+            Some("realms")
+        );
+        assert_eq!(suggest("chanels", ["channels", "topics"]), Some("channels"));
+        assert_eq!(suggest("zzzz", ["channels", "topics"]), None);
+    }
+}

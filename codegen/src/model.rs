@@ -1,0 +1,352 @@
+//! The pipeline model: what a TOML file or a `#[listener]` attribute says, with the
+//! source span of every user value so that checks can point at it.
+
+use crate::diag::Span;
+
+/// A value and where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sp<T> {
+    /// The value.
+    pub value: T,
+    /// Its place in the source.
+    pub span: Span,
+}
+
+impl<T> Sp<T> {
+    /// Wraps a value with its span.
+    pub fn new(value: T, span: Span) -> Self {
+        Sp { value, span }
+    }
+}
+
+/// A whole pipeline: realm connections, store, defaults and listeners.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pipeline {
+    /// Name: becomes the binary's name.
+    pub name: Sp<String>,
+    /// What it is for.
+    pub description: String,
+    /// Realm connections.
+    pub realms: Vec<Realm>,
+    /// Where statistics, logs and checkpoints go.
+    pub store: Store,
+    /// Policies for listeners that do not override them.
+    pub defaults: Policy,
+    /// The listeners, in file order.
+    pub listeners: Vec<Listener>,
+}
+
+/// One realm connection: a Zulip site and a bot account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Realm {
+    /// The number listeners' `realms = [...]` refer to.
+    pub id: Sp<u32>,
+    /// A label for logs and `list`.
+    pub name: Option<String>,
+    /// Where the credentials come from.
+    pub credentials: Credentials,
+    /// Receive messages of every public channel.
+    pub all_public_streams: bool,
+    /// The `[[realm]]` table.
+    pub span: Span,
+}
+
+/// Where a realm's credentials come from. Never the key itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// `$ZULIP_CONFIG`, `ZULIP_*` variables or `~/.zuliprc`, as the Python client does.
+    Default,
+    /// A zuliprc file.
+    Zuliprc(String),
+    /// Site and email in the file, the key in an environment variable.
+    Explicit {
+        /// Site URL.
+        site: String,
+        /// Bot email.
+        email: String,
+        /// Name of the environment variable holding the API key.
+        api_key_env: String,
+    },
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Store {
+    /// Database URL; `None`: `sqlite://<pipeline>.db`.
+    pub url: Option<String>,
+    /// What goes to the event log.
+    pub event_log: EventLog,
+}
+
+/// What the event log records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EventLog {
+    /// Nothing.
+    None,
+    /// Failed jobs (and dead letters).
+    #[default]
+    Failures,
+    /// Every matched event.
+    All,
+}
+
+/// Timeouts, retries, breaker and concurrency; `None` falls back to `[defaults]`, then
+/// to the built-in values.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Policy {
+    /// Per-attempt timeout of an action, in milliseconds.
+    pub timeout_ms: Option<u64>,
+    /// Retries after the first attempt.
+    pub retries: Option<u32>,
+    /// First backoff delay, in milliseconds.
+    pub backoff_ms: Option<u64>,
+    /// Largest backoff delay, in milliseconds.
+    pub backoff_max_ms: Option<u64>,
+    /// Consecutive failures that open the circuit breaker.
+    pub breaker_threshold: Option<u32>,
+    /// How long the breaker stays open, in milliseconds.
+    pub breaker_cooldown_ms: Option<u64>,
+    /// Jobs of this listener running at once.
+    pub concurrency: Option<u32>,
+}
+
+impl Policy {
+    /// `self`, with unset values taken from `fallback`.
+    pub fn or(&self, fallback: &Policy) -> Policy {
+        Policy {
+            timeout_ms: self.timeout_ms.or(fallback.timeout_ms),
+            retries: self.retries.or(fallback.retries),
+            backoff_ms: self.backoff_ms.or(fallback.backoff_ms),
+            backoff_max_ms: self.backoff_max_ms.or(fallback.backoff_max_ms),
+            breaker_threshold: self.breaker_threshold.or(fallback.breaker_threshold),
+            breaker_cooldown_ms: self.breaker_cooldown_ms.or(fallback.breaker_cooldown_ms),
+            concurrency: self.concurrency.or(fallback.concurrency),
+        }
+    }
+
+    /// The built-in values.
+    pub fn builtin() -> Policy {
+        Policy {
+            timeout_ms: Some(10_000),
+            retries: Some(3),
+            backoff_ms: Some(1_000),
+            backoff_max_ms: Some(60_000),
+            breaker_threshold: Some(5),
+            breaker_cooldown_ms: Some(30_000),
+            concurrency: Some(4),
+        }
+    }
+}
+
+/// One listener: which events, which filters, which actions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    /// Unique name (statistics and `--listeners` use it).
+    pub name: Sp<String>,
+    /// What it does.
+    pub description: String,
+    /// The event types (and ops) it wants, groups expanded.
+    pub events: Vec<Sp<EventSel>>,
+    /// Realm ids; `None`: every realm.
+    pub realms: Option<Vec<Sp<u32>>>,
+    /// Per-event filters.
+    pub filters: Filters,
+    /// Actions, run in order.
+    pub actions: Vec<Sp<Action>>,
+    /// Policy overrides.
+    pub policy: Policy,
+    /// Enabled when the binary starts (the store's dynamic config can change it).
+    pub enabled: bool,
+    /// The `[[listener]]` table.
+    pub span: Span,
+}
+
+/// An event type, with an op or all ops.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EventSel {
+    /// Zulip `type`.
+    pub kind: String,
+    /// Zulip `op`; `None`: any.
+    pub op: Option<String>,
+}
+
+/// Per-event filters. Empty lists and `None` mean "no condition".
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Filters {
+    /// Channel names or ids (channel messages only).
+    pub channels: Vec<Sp<ChannelRef>>,
+    /// Topics, exact or `/regex/`.
+    pub topics: Vec<Sp<TextMatch>>,
+    /// Senders, by email or id.
+    pub senders: Vec<Sp<SenderRef>>,
+    /// Channel or direct messages only.
+    pub message_type: Option<Sp<MessageKind>>,
+    /// Only messages that mention the bot (true) or that do not (false).
+    pub mentioned: Option<Sp<bool>>,
+    /// A regex searched in the content.
+    pub content: Option<Sp<String>>,
+    /// Skip messages sent by bots.
+    pub exclude_bots: Option<Sp<bool>>,
+    /// Include the bot's own messages (skipped by default).
+    pub include_own: Option<Sp<bool>>,
+    /// Skip messages older than this many seconds (matters after a backfill).
+    pub max_age_secs: Option<Sp<u64>>,
+}
+
+impl Filters {
+    /// Names of the filters set, with their spans (for applicability checks).
+    pub fn set(&self) -> Vec<(&'static str, Span)> {
+        let mut v = Vec::new();
+        if let Some(first) = self.channels.first() {
+            v.push(("channels", first.span.clone()));
+        }
+        if let Some(first) = self.topics.first() {
+            v.push(("topics", first.span.clone()));
+        }
+        if let Some(first) = self.senders.first() {
+            v.push(("senders", first.span.clone()));
+        }
+        let mut opt = |name, span: Option<&Span>| {
+            if let Some(s) = span {
+                v.push((name, s.clone()));
+            }
+        };
+        opt("message_type", self.message_type.as_ref().map(|s| &s.span));
+        opt("mentioned", self.mentioned.as_ref().map(|s| &s.span));
+        opt("content", self.content.as_ref().map(|s| &s.span));
+        opt("exclude_bots", self.exclude_bots.as_ref().map(|s| &s.span));
+        opt("include_own", self.include_own.as_ref().map(|s| &s.span));
+        opt("max_age", self.max_age_secs.as_ref().map(|s| &s.span));
+        v
+    }
+}
+
+/// A channel by name or id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelRef {
+    /// By name.
+    Name(String),
+    /// By id.
+    Id(i64),
+}
+
+/// A sender by email or id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SenderRef {
+    /// By email.
+    Email(String),
+    /// By user id.
+    Id(i64),
+}
+
+/// Text matched exactly or by regex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextMatch {
+    /// Equal (case-sensitive).
+    Exact(String),
+    /// A regex, searched.
+    Regex(String),
+}
+
+/// Channel or direct message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// Channel messages.
+    Channel,
+    /// Direct messages.
+    Direct,
+}
+
+/// What a matched event causes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Count matches, grouped by listener and optionally channel, sender, hour.
+    Count {
+        /// Extra grouping keys.
+        by: Vec<CountKey>,
+    },
+    /// Log a line (the template, or a summary).
+    Log {
+        /// Line template.
+        template: Option<Template>,
+    },
+    /// Send a message.
+    Reply {
+        /// Where.
+        to: ReplyTo,
+        /// Content template.
+        template: Template,
+    },
+    /// Add an emoji reaction to the message.
+    React {
+        /// Emoji name.
+        emoji: String,
+    },
+    /// Copy the message to a channel.
+    Forward {
+        /// Channel name.
+        channel: String,
+        /// Topic template (default: the original topic).
+        topic: Option<Template>,
+    },
+    /// POST JSON to a fixed URL.
+    Webhook {
+        /// URL (its host is fixed here).
+        url: String,
+        /// JSON object of templated strings; `None`: the raw event.
+        body: Option<Vec<(String, Template)>>,
+        /// Environment variable with a bearer token, if any.
+        token_env: Option<String>,
+        /// Reply in the same conversation with this string field of the JSON response.
+        reply_field: Option<String>,
+    },
+    /// Record the event in the event log.
+    Store,
+}
+
+/// Grouping keys of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CountKey {
+    /// Channel name.
+    Channel,
+    /// Sender email.
+    Sender,
+    /// Hour bucket (always kept in statistics; listed for clarity).
+    Hour,
+}
+
+/// Where a reply goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyTo {
+    /// The same conversation (channel and topic, or the direct-message group).
+    Same,
+    /// A fixed channel and topic.
+    Channel {
+        /// Channel name.
+        channel: String,
+        /// Topic template.
+        topic: Template,
+    },
+    /// A direct message to the sender.
+    Sender,
+}
+
+/// A text with `{{field}}` placeholders, parsed; fields are checked against the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    /// The text as written.
+    pub source: String,
+    /// Literal text and fields.
+    pub segments: Vec<Segment>,
+    /// Where it was written.
+    pub span: Span,
+}
+
+/// A piece of a template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// Literal text.
+    Lit(String),
+    /// A field, by its dotted name.
+    Field(Sp<String>),
+}

@@ -1,0 +1,803 @@
+//! The TOML front end: a pipeline file becomes a [`Pipeline`], or every mistake in it
+//! becomes a [`Diagnostic`] with its place.
+//!
+//! The file is parsed into a spanned table (`toml::de::DeTable`, recovering from syntax
+//! errors) and walked by hand rather than with `#[serde(deny_unknown_fields)]`: serde
+//! stops at the first error, and users deserve all of them, with "did you mean".
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::diag::{Diagnostics, Span, suggest};
+use crate::model::*;
+
+type Value<'i> = Spanned<DeValue<'i>>;
+
+const TOP_KEYS: &[&str] = &["pipeline", "realm", "store", "defaults", "listener"];
+const PIPELINE_KEYS: &[&str] = &["name", "description"];
+const REALM_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "zuliprc",
+    "site",
+    "email",
+    "api_key_env",
+    "all_public_streams",
+];
+const STORE_KEYS: &[&str] = &["url", "event_log"];
+const POLICY_KEYS: &[&str] = &[
+    "timeout",
+    "retries",
+    "backoff",
+    "backoff_max",
+    "breaker_threshold",
+    "breaker_cooldown",
+    "concurrency",
+];
+const LISTENER_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "events",
+    "realms",
+    "enabled",
+    "channels",
+    "topics",
+    "senders",
+    "message_type",
+    "mentioned",
+    "content",
+    "exclude_bots",
+    "include_own",
+    "max_age",
+    "action",
+];
+const ACTION_TYPES: &[&str] = &[
+    "count", "log", "reply", "react", "forward", "webhook", "store",
+];
+
+/// Parses pipeline `source` (named `file` in messages). The pipeline comes back even
+/// when some values were wrong (they are left out), so that later checks can report
+/// their own findings beside these.
+pub fn parse(file: &str, source: &str) -> (Option<Pipeline>, Diagnostics) {
+    let mut w = Walker {
+        d: Diagnostics::new(file, source),
+    };
+    let (root, errors) = DeTable::parse_recoverable(source);
+    for e in errors {
+        let span = e.span().unwrap_or(0..0);
+        let msg = e.message().trim().trim_end_matches('.').to_string();
+        w.d.error(span, format!("invalid TOML: {}", first_lower(&msg)));
+    }
+    let pipeline = w.pipeline(root.get_ref(), source.len());
+    if pipeline.is_none() && w.d.is_empty() {
+        w.d.error(0..0, "the pipeline could not be read");
+    }
+    (pipeline, w.d)
+}
+
+fn first_lower(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+struct Walker {
+    d: Diagnostics,
+}
+
+fn get<'a, 'i>(t: &'a DeTable<'i>, key: &str) -> Option<&'a Value<'i>> {
+    t.iter().find(|(k, _)| k.get_ref() == key).map(|(_, v)| v)
+}
+
+fn type_name(v: &DeValue<'_>) -> &'static str {
+    match v {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a datetime",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+impl Walker {
+    fn keys(&mut self, t: &DeTable<'_>, allowed: &[&str], what: &str) {
+        for (k, _) in t.iter() {
+            let key: &str = k.get_ref();
+            if !allowed.contains(&key) {
+                let msg = match suggest(key, allowed.iter().copied()) {
+                    Some(s) => format!("unknown key `{key}` in {what}; did you mean `{s}`?"),
+                    None => format!("unknown key `{key}` in {what}"),
+                };
+                self.d.error(k.span(), msg).help =
+                    Some(format!("valid keys: {}", allowed.join(", ")));
+            }
+        }
+    }
+
+    fn wrong(&mut self, v: &Value<'_>, key: &str, expected: &str) {
+        self.d.error(
+            v.span(),
+            format!("`{key}` must be {expected}, not {}", type_name(v.get_ref())),
+        );
+    }
+
+    fn string(&mut self, t: &DeTable<'_>, key: &str) -> Option<Sp<String>> {
+        let v = get(t, key)?;
+        match v.get_ref() {
+            DeValue::String(s) => Some(Sp::new(s.to_string(), v.span())),
+            _ => {
+                self.wrong(v, key, "a string");
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, t: &DeTable<'_>, key: &str) -> Option<Sp<bool>> {
+        let v = get(t, key)?;
+        match v.get_ref() {
+            DeValue::Boolean(b) => Some(Sp::new(*b, v.span())),
+            _ => {
+                self.wrong(v, key, "true or false");
+                None
+            }
+        }
+    }
+
+    fn int_of(&mut self, v: &Value<'_>, key: &str) -> Option<i64> {
+        match v.get_ref() {
+            DeValue::Integer(i) => {
+                match i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
+                    Ok(n) => Some(n),
+                    Err(_) => {
+                        self.d.error(v.span(), format!("`{key}` is out of range"));
+                        None
+                    }
+                }
+            }
+            _ => {
+                self.wrong(v, key, "an integer");
+                None
+            }
+        }
+    }
+
+    fn uint(&mut self, t: &DeTable<'_>, key: &str, max: i64) -> Option<Sp<u64>> {
+        let v = get(t, key)?;
+        let n = self.int_of(v, key)?;
+        if n < 0 || n > max {
+            self.d.error(
+                v.span(),
+                format!("`{key}` must be between 0 and {max}, not {n}"),
+            );
+            return None;
+        }
+        Some(Sp::new(n as u64, v.span()))
+    }
+
+    /// `"500ms"`, `"10s"`, `"5m"`, `"2h"`, `"1d"` or an integer number of seconds.
+    fn duration_ms(&mut self, t: &DeTable<'_>, key: &str) -> Option<Sp<u64>> {
+        let v = get(t, key)?;
+        let ms = match v.get_ref() {
+            DeValue::Integer(_) => self
+                .int_of(v, key)
+                .filter(|n| *n >= 0)
+                .map(|n| n as u64 * 1000),
+            DeValue::String(s) => parse_duration_ms(s),
+            _ => None,
+        };
+        match ms {
+            Some(ms) => Some(Sp::new(ms, v.span())),
+            None => {
+                self.d.error(
+                    v.span(),
+                    format!(
+                        "`{key}` must be a duration such as \"500ms\", \"10s\", \"5m\" or \"1h\""
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// A string or an array of strings.
+    fn strings(&mut self, t: &DeTable<'_>, key: &str) -> Option<Vec<Sp<String>>> {
+        let v = get(t, key)?;
+        match v.get_ref() {
+            DeValue::String(s) => Some(vec![Sp::new(s.to_string(), v.span())]),
+            DeValue::Array(items) => {
+                let mut out = Vec::new();
+                for item in items.iter() {
+                    match item.get_ref() {
+                        DeValue::String(s) => out.push(Sp::new(s.to_string(), item.span())),
+                        other => {
+                            self.d.error(
+                                item.span(),
+                                format!(
+                                    "`{key}` entries must be strings, not {}",
+                                    type_name(other)
+                                ),
+                            );
+                        }
+                    }
+                }
+                Some(out)
+            }
+            _ => {
+                self.wrong(v, key, "a string or an array of strings");
+                None
+            }
+        }
+    }
+
+    /// An array (or single value) of strings or integers.
+    fn names_or_ids(&mut self, t: &DeTable<'_>, key: &str) -> Vec<Sp<Result<String, i64>>> {
+        let Some(v) = get(t, key) else {
+            return Vec::new();
+        };
+        let single = std::slice::from_ref(v);
+        let items: &[Value<'_>] = match v.get_ref() {
+            DeValue::Array(items) => &items[..],
+            _ => single,
+        };
+        let mut out = Vec::new();
+        for item in items {
+            match item.get_ref() {
+                DeValue::String(s) => out.push(Sp::new(Ok(s.to_string()), item.span())),
+                DeValue::Integer(_) => {
+                    if let Some(n) = self.int_of(item, key) {
+                        out.push(Sp::new(Err(n), item.span()));
+                    }
+                }
+                other => {
+                    self.d.error(
+                        item.span(),
+                        format!(
+                            "`{key}` entries must be names or ids, not {}",
+                            type_name(other)
+                        ),
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    fn tables<'a, 'i>(&mut self, v: &'a Value<'i>, key: &str) -> Vec<(&'a DeTable<'i>, Span)> {
+        match v.get_ref() {
+            DeValue::Array(items) => items
+                .iter()
+                .filter_map(|item| match item.get_ref() {
+                    DeValue::Table(t) => Some((t, item.span())),
+                    _ => {
+                        self.d.error(
+                            item.span(),
+                            format!("each `{key}` must be a table (write `[[{key}]]`)"),
+                        );
+                        None
+                    }
+                })
+                .collect(),
+            DeValue::Table(t) => {
+                self.d.error(
+                    v.span(),
+                    format!("`{key}` must be an array of tables: write `[[{key}]]`, not `[{key}]`"),
+                );
+                vec![(t, v.span())]
+            }
+            _ => {
+                self.wrong(v, key, "an array of tables");
+                Vec::new()
+            }
+        }
+    }
+
+    fn table<'a, 'i>(
+        &mut self,
+        root: &'a DeTable<'i>,
+        key: &str,
+    ) -> Option<(&'a DeTable<'i>, Span)> {
+        let v = get(root, key)?;
+        match v.get_ref() {
+            DeValue::Table(t) => Some((t, v.span())),
+            _ => {
+                self.wrong(v, key, "a table");
+                None
+            }
+        }
+    }
+
+    fn pipeline(&mut self, root: &DeTable<'_>, len: usize) -> Option<Pipeline> {
+        self.keys(root, TOP_KEYS, "the pipeline file");
+        let (name, description) = match self.table(root, "pipeline") {
+            Some((t, span)) => {
+                self.keys(t, PIPELINE_KEYS, "[pipeline]");
+                let name = self.string(t, "name");
+                if name.is_none() && get(t, "name").is_none() {
+                    self.d.error(span, "[pipeline] has no `name`").help =
+                        Some("add `name = \"my_pipeline\"`".into());
+                }
+                (
+                    name,
+                    self.string(t, "description")
+                        .map(|s| s.value)
+                        .unwrap_or_default(),
+                )
+            }
+            None => {
+                if get(root, "pipeline").is_none() {
+                    self.d
+                        .error(0..len.min(1), "the file has no [pipeline] table")
+                        .help = Some(
+                        "start the file with `[pipeline]` and `name = \"my_pipeline\"`".into(),
+                    );
+                }
+                (None, String::new())
+            }
+        };
+        let realms = match get(root, "realm") {
+            Some(v) => self
+                .tables(v, "realm")
+                .into_iter()
+                .filter_map(|(t, span)| self.realm(t, span))
+                .collect(),
+            None => Vec::new(),
+        };
+        let store = match self.table(root, "store") {
+            Some((t, _)) => self.store(t),
+            None => Store::default(),
+        };
+        let defaults = match self.table(root, "defaults") {
+            Some((t, _)) => {
+                self.keys(t, POLICY_KEYS, "[defaults]");
+                self.policy(t)
+            }
+            None => Policy::default(),
+        };
+        let listeners = match get(root, "listener") {
+            Some(v) => self
+                .tables(v, "listener")
+                .into_iter()
+                .filter_map(|(t, span)| self.listener(t, span))
+                .collect(),
+            None => Vec::new(),
+        };
+        Some(Pipeline {
+            name: name?,
+            description,
+            realms,
+            store,
+            defaults,
+            listeners,
+        })
+    }
+
+    fn realm(&mut self, t: &DeTable<'_>, span: Span) -> Option<Realm> {
+        self.keys(t, REALM_KEYS, "[[realm]]");
+        let id = match get(t, "id") {
+            Some(v) => {
+                let n = self.int_of(v, "id")?;
+                if !(0..=u32::MAX as i64).contains(&n) {
+                    self.d.error(
+                        v.span(),
+                        format!("realm `id` must be a non-negative integer, not {n}"),
+                    );
+                    return None;
+                }
+                Sp::new(n as u32, v.span())
+            }
+            None => {
+                self.d.error(span.clone(), "[[realm]] has no `id`").help =
+                    Some("give each realm a number, e.g. `id = 1`, that listeners' `realms = [1]` refer to".into());
+                return None;
+            }
+        };
+        let zuliprc = self.string(t, "zuliprc");
+        let site = self.string(t, "site");
+        let email = self.string(t, "email");
+        let key_env = self.string(t, "api_key_env");
+        let credentials = match (zuliprc, site, email) {
+            (Some(rc), None, None) => {
+                if let Some(k) = key_env {
+                    self.d.error(
+                        k.span,
+                        "`api_key_env` goes with `site` and `email`, not with `zuliprc`",
+                    );
+                }
+                Credentials::Zuliprc(rc.value)
+            }
+            (None, Some(site), Some(email)) => Credentials::Explicit {
+                site: site.value,
+                email: email.value,
+                api_key_env: key_env.map_or_else(|| "ZULIP_API_KEY".to_owned(), |k| k.value),
+            },
+            (None, None, None) => Credentials::Default,
+            (Some(rc), _, _) => {
+                self.d.error(
+                    rc.span,
+                    "give either `zuliprc` or `site` and `email`, not both",
+                );
+                Credentials::Default
+            }
+            (None, site, email) => {
+                let at = site
+                    .as_ref()
+                    .or(email.as_ref())
+                    .map_or(span.clone(), |s| s.span.clone());
+                self.d.error(
+                    at,
+                    "`site` and `email` go together: give both (the key comes from `api_key_env`)",
+                );
+                Credentials::Default
+            }
+        };
+        Some(Realm {
+            id,
+            name: self.string(t, "name").map(|s| s.value),
+            credentials,
+            all_public_streams: self
+                .boolean(t, "all_public_streams")
+                .is_some_and(|b| b.value),
+            span,
+        })
+    }
+
+    fn store(&mut self, t: &DeTable<'_>) -> Store {
+        self.keys(t, STORE_KEYS, "[store]");
+        let event_log = match self.string(t, "event_log") {
+            None => EventLog::Failures,
+            Some(s) => match s.value.as_str() {
+                "none" => EventLog::None,
+                "failures" => EventLog::Failures,
+                "all" => EventLog::All,
+                other => {
+                    self.d
+                        .error(s.span, format!("unknown event_log `{other}`"))
+                        .help = Some("one of: none, failures, all".into());
+                    EventLog::Failures
+                }
+            },
+        };
+        Store {
+            url: self.string(t, "url").map(|s| s.value),
+            event_log,
+        }
+    }
+
+    fn policy(&mut self, t: &DeTable<'_>) -> Policy {
+        let ms = |w: &mut Self, k| w.duration_ms(t, k).map(|v| v.value);
+        Policy {
+            timeout_ms: ms(self, "timeout"),
+            retries: self.uint(t, "retries", 100).map(|v| v.value as u32),
+            backoff_ms: ms(self, "backoff"),
+            backoff_max_ms: ms(self, "backoff_max"),
+            breaker_threshold: self
+                .uint(t, "breaker_threshold", 1_000_000)
+                .map(|v| v.value as u32),
+            breaker_cooldown_ms: ms(self, "breaker_cooldown"),
+            concurrency: match self.uint(t, "concurrency", 10_000) {
+                Some(v) if v.value == 0 => {
+                    self.d.error(v.span, "`concurrency` must be at least 1");
+                    None
+                }
+                v => v.map(|v| v.value as u32),
+            },
+        }
+    }
+
+    fn listener(&mut self, t: &DeTable<'_>, span: Span) -> Option<Listener> {
+        let mut allowed: Vec<&str> = LISTENER_KEYS.to_vec();
+        allowed.extend_from_slice(POLICY_KEYS);
+        self.keys(t, &allowed, "[[listener]]");
+        let name = self.string(t, "name");
+        if name.is_none() && get(t, "name").is_none() {
+            self.d.error(span.clone(), "[[listener]] has no `name`");
+        }
+        let events = match self.strings(t, "events") {
+            Some(list) => list.into_iter().flat_map(|s| self.event_sel(s)).collect(),
+            None => {
+                if get(t, "events").is_none() {
+                    self.d
+                        .error(span.clone(), "[[listener]] has no `events`")
+                        .help = Some(
+                        "e.g. `events = \"message\"` or `events = [\"reaction:add\", \"@user\"]`"
+                            .into(),
+                    );
+                }
+                Vec::new()
+            }
+        };
+        let realms = get(t, "realms").map(|v| {
+            let single = std::slice::from_ref(v);
+            let items: &[Value<'_>] = match v.get_ref() {
+                DeValue::Array(a) => &a[..],
+                _ => single,
+            };
+            items
+                .iter()
+                .filter_map(|i| {
+                    let n = self.int_of(i, "realms")?;
+                    if !(0..=u32::MAX as i64).contains(&n) {
+                        self.d.error(
+                            i.span(),
+                            format!("realm ids are non-negative integers, not {n}"),
+                        );
+                        return None;
+                    }
+                    Some(Sp::new(n as u32, i.span()))
+                })
+                .collect()
+        });
+        let filters = self.filters(t);
+        let actions = match get(t, "action") {
+            Some(v) => self
+                .tables(v, "listener.action")
+                .into_iter()
+                .filter_map(|(a, span)| self.action(a, span))
+                .collect(),
+            None => vec![Sp::new(Action::Count { by: Vec::new() }, span.clone())],
+        };
+        Some(Listener {
+            name: name?,
+            description: self
+                .string(t, "description")
+                .map(|s| s.value)
+                .unwrap_or_default(),
+            events,
+            realms,
+            filters,
+            actions,
+            policy: self.policy(t),
+            enabled: self.boolean(t, "enabled").is_none_or(|b| b.value),
+            span,
+        })
+    }
+
+    fn event_sel(&mut self, s: Sp<String>) -> Vec<Sp<EventSel>> {
+        let text = s.value.trim();
+        if let Some((_, members)) = crate::events::GROUPS.iter().find(|(g, _)| *g == text) {
+            return members
+                .iter()
+                .map(|m| {
+                    Sp::new(
+                        EventSel {
+                            kind: (*m).to_owned(),
+                            op: None,
+                        },
+                        s.span.clone(),
+                    )
+                })
+                .collect();
+        }
+        let (kind, op) = match text.split_once(':') {
+            Some((k, o)) => (k, Some(o)),
+            None => (text, None),
+        };
+        vec![Sp::new(
+            EventSel {
+                kind: kind.to_owned(),
+                op: op.map(str::to_owned),
+            },
+            s.span,
+        )]
+    }
+
+    fn filters(&mut self, t: &DeTable<'_>) -> Filters {
+        let channels = self
+            .names_or_ids(t, "channels")
+            .into_iter()
+            .map(|s| {
+                Sp::new(
+                    s.value.map_or_else(ChannelRef::Id, ChannelRef::Name),
+                    s.span,
+                )
+            })
+            .collect();
+        let senders = self
+            .names_or_ids(t, "senders")
+            .into_iter()
+            .map(|s| Sp::new(s.value.map_or_else(SenderRef::Id, SenderRef::Email), s.span))
+            .collect();
+        let topics = self
+            .strings(t, "topics")
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| {
+                let m = match s.value.strip_prefix('/').and_then(|r| r.strip_suffix('/')) {
+                    Some(re) if s.value.len() >= 2 => TextMatch::Regex(re.to_owned()),
+                    _ => TextMatch::Exact(s.value.clone()),
+                };
+                Sp::new(m, s.span)
+            })
+            .collect();
+        let message_type = self
+            .string(t, "message_type")
+            .and_then(|s| match s.value.as_str() {
+                "channel" | "stream" => Some(Sp::new(MessageKind::Channel, s.span)),
+                "direct" | "private" | "dm" => Some(Sp::new(MessageKind::Direct, s.span)),
+                other => {
+                    self.d
+                        .error(s.span, format!("unknown message_type `{other}`"))
+                        .help = Some("one of: channel, direct".into());
+                    None
+                }
+            });
+        Filters {
+            channels,
+            topics,
+            senders,
+            message_type,
+            mentioned: self.boolean(t, "mentioned"),
+            content: self.string(t, "content"),
+            exclude_bots: self.boolean(t, "exclude_bots"),
+            include_own: self.boolean(t, "include_own"),
+            max_age_secs: self
+                .duration_ms(t, "max_age")
+                .map(|d| Sp::new(d.value / 1000, d.span)),
+        }
+    }
+
+    fn template(&mut self, s: Sp<String>) -> Template {
+        let segments = crate::template::parse(&s.value, s.span.start + 1, &mut self.d);
+        Template {
+            source: s.value,
+            segments,
+            span: s.span,
+        }
+    }
+
+    fn action(&mut self, t: &DeTable<'_>, span: Span) -> Option<Sp<Action>> {
+        let Some(kind) = self.string(t, "type") else {
+            if get(t, "type").is_none() {
+                self.d
+                    .error(span.clone(), "[[listener.action]] has no `type`")
+                    .help = Some(format!("one of: {}", ACTION_TYPES.join(", ")));
+            }
+            return None;
+        };
+        let allowed: &[&str] = match kind.value.as_str() {
+            "count" => &["type", "by"],
+            "log" => &["type", "template"],
+            "reply" => &["type", "to", "channel", "topic", "template"],
+            "react" => &["type", "emoji"],
+            "forward" => &["type", "channel", "topic"],
+            "webhook" => &["type", "url", "body", "token_env", "reply_field"],
+            "store" => &["type"],
+            other => {
+                let msg = match suggest(other, ACTION_TYPES.iter().copied()) {
+                    Some(s) => format!("unknown action type `{other}`; did you mean `{s}`?"),
+                    None => format!("unknown action type `{other}`"),
+                };
+                self.d.error(kind.span, msg).help =
+                    Some(format!("one of: {}", ACTION_TYPES.join(", ")));
+                return None;
+            }
+        };
+        self.keys(t, allowed, &format!("a `{}` action", kind.value));
+        let required = |w: &mut Self, key: &str| {
+            let v = w.string(t, key);
+            if v.is_none() && get(t, key).is_none() {
+                w.d.error(
+                    span.clone(),
+                    format!("a `{}` action needs `{key}`", kind.value),
+                );
+            }
+            v
+        };
+        let action = match kind.value.as_str() {
+            "count" => {
+                let by = self
+                    .strings(t, "by")
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|k| match k.value.as_str() {
+                        "channel" => Some(CountKey::Channel),
+                        "sender" => Some(CountKey::Sender),
+                        "hour" => Some(CountKey::Hour),
+                        other => {
+                            self.d
+                                .error(k.span, format!("cannot count by `{other}`"))
+                                .help = Some("one of: channel, sender, hour".into());
+                            None
+                        }
+                    })
+                    .collect();
+                Action::Count { by }
+            }
+            "log" => Action::Log {
+                template: self.string(t, "template").map(|s| self.template(s)),
+            },
+            "reply" => {
+                let template = required(self, "template").map(|s| self.template(s));
+                let to = match self.string(t, "to") {
+                    None => ReplyTo::Same,
+                    Some(s) => match s.value.as_str() {
+                        "same" => ReplyTo::Same,
+                        "sender" => ReplyTo::Sender,
+                        "channel" => {
+                            let channel = required(self, "channel");
+                            let topic = required(self, "topic").map(|s| self.template(s));
+                            match (channel, topic) {
+                                (Some(c), Some(topic)) => ReplyTo::Channel {
+                                    channel: c.value,
+                                    topic,
+                                },
+                                _ => return None,
+                            }
+                        }
+                        other => {
+                            self.d.error(s.span, format!("unknown reply target `{other}`")).help =
+                                Some("one of: same (the conversation), sender (a direct message), channel".into());
+                            return None;
+                        }
+                    },
+                };
+                Action::Reply {
+                    to,
+                    template: template?,
+                }
+            }
+            "react" => Action::React {
+                emoji: required(self, "emoji")?.value.trim_matches(':').to_owned(),
+            },
+            "forward" => Action::Forward {
+                channel: required(self, "channel")?.value,
+                topic: self.string(t, "topic").map(|s| self.template(s)),
+            },
+            "webhook" => {
+                let url = required(self, "url");
+                let body = match get(t, "body") {
+                    None => None,
+                    Some(v) => match v.get_ref() {
+                        DeValue::Table(b) => Some(
+                            b.iter()
+                                .filter_map(|(k, v)| match v.get_ref() {
+                                    DeValue::String(s) => {
+                                        let tpl = self.template(Sp::new(s.to_string(), v.span()));
+                                        Some((k.get_ref().to_string(), tpl))
+                                    }
+                                    other => {
+                                        self.d.error(v.span(), format!("webhook body values must be strings (templates), not {}", type_name(other)));
+                                        None
+                                    }
+                                })
+                                .collect(),
+                        ),
+                        _ => {
+                            self.wrong(v, "body", "a table of templated strings");
+                            None
+                        }
+                    },
+                };
+                Action::Webhook {
+                    url: url?.value,
+                    body,
+                    token_env: self.string(t, "token_env").map(|s| s.value),
+                    reply_field: self.string(t, "reply_field").map(|s| s.value),
+                }
+            }
+            _ => Action::Store,
+        };
+        Some(Sp::new(action, span))
+    }
+}
+
+/// Parses `"500ms"`, `"10s"`, `"5m"`, `"2h"`, `"1d"` into milliseconds.
+pub fn parse_duration_ms(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let factor = match unit.trim() {
+        "ms" => 1,
+        "s" | "sec" | "secs" => 1_000,
+        "m" | "min" | "mins" => 60_000,
+        "h" | "hour" | "hours" => 3_600_000,
+        "d" | "day" | "days" => 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(factor)
+}

@@ -1,0 +1,700 @@
+//! The command line of every generated listener binary, and its run loop.
+//!
+//! ```text
+//! NAME run   [--listeners a,b] [--realm ID] [--replay FILE] [--store URL] [--config-file PATH]
+//! NAME list  [--stats] [--config] [--status enabled|disabled] [--store URL]
+//! NAME check [--realm ID] [--config-file PATH]
+//! NAME enable|disable LISTENER [--store URL]
+//! ```
+//!
+//! It mirrors the original design's management commands (`run_event_listeners`,
+//! `list_event_listeners`). Everything here is non-generic: a generated crate passes a
+//! static [`PipelineDesc`] and a plain `fn` pointer, so rebuilding it takes about a
+//! second.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::client::{Client, RegisterRequest};
+use crate::config::{ConfigOverrides, Secret, ZulipConfig};
+use crate::dispatch::{Cx, Job, enabled_for};
+use crate::error::{Error, Result};
+use crate::event::RawEvent;
+use crate::exec::Executor;
+use crate::pipeline::{CredentialsDesc, EventLogMode, PipelineDesc, RealmDesc};
+use crate::source::{QueueOptions, QueueSource, ReplaySource, Source};
+use crate::stats::{LogRow, StatsBuf, now_secs};
+use crate::store::Store;
+
+/// The dispatch function a pipeline compiles to.
+pub type DispatchFn = for<'a, 'e> fn(&mut Cx<'a>, &RawEvent<'e>);
+
+#[derive(Debug, Parser)]
+struct Cli {
+    /// Log level for stderr: error, warn, info, debug or trace (RUST_LOG overrides).
+    #[arg(long, global = true, default_value = "info", value_name = "LEVEL")]
+    log_level: String,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Follow the realms (or replay a file) and run the listeners.
+    Run(RunArgs),
+    /// List the listeners, their configuration and statistics.
+    List(ListArgs),
+    /// Check the configuration and each realm's credentials.
+    Check(CheckArgs),
+    /// Enable a listener (takes effect when a connection starts).
+    Enable(ToggleArgs),
+    /// Disable a listener (takes effect when a connection starts).
+    Disable(ToggleArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Run only these listeners (comma-separated names).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    listeners: Vec<String>,
+    /// Run only this realm connection (its `id` in the pipeline).
+    #[arg(long, value_name = "ID")]
+    realm: Option<u32>,
+    /// Play a recorded JSONL file (optionally gzipped, `-` for stdin) instead of
+    /// polling Zulip; Zulip actions are logged, not performed.
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
+    /// Database URL (default: the pipeline's [store] url, else sqlite://NAME.db).
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
+    /// zuliprc to use for the realm(s), overriding the pipeline's credentials.
+    #[arg(long, value_name = "PATH")]
+    config_file: Option<PathBuf>,
+    /// Seconds between statistics flushes.
+    #[arg(long, default_value_t = 5, value_name = "SECS")]
+    stats_interval: u64,
+    /// Print the per-listener totals as one JSON object on stdout when done.
+    #[arg(long)]
+    summary_json: bool,
+}
+
+#[derive(Debug, Args)]
+struct ListArgs {
+    /// Show statistics from the store.
+    #[arg(long)]
+    stats: bool,
+    /// Show filters and policies.
+    #[arg(long)]
+    config: bool,
+    /// Only listeners with this status.
+    #[arg(long, value_parser = ["enabled", "disabled"])]
+    status: Option<String>,
+    /// Database URL.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// Check only this realm.
+    #[arg(long, value_name = "ID")]
+    realm: Option<u32>,
+    /// zuliprc to use, overriding the pipeline's credentials.
+    #[arg(long, value_name = "PATH")]
+    config_file: Option<PathBuf>,
+    /// Database URL.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct ToggleArgs {
+    /// The listener.
+    name: String,
+    /// Database URL.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
+}
+
+/// The `main` of a generated binary.
+pub fn main(p: &'static PipelineDesc, dispatch: DispatchFn) -> ExitCode {
+    let version = format!("{} (zlc {})", p.name, p.zlc_version);
+    let about = if p.description.is_empty() {
+        format!("zlc pipeline {}", p.name)
+    } else {
+        p.description.to_owned()
+    };
+    let cmd = Cli::command()
+        .name(p.name)
+        .bin_name(p.name)
+        .version(version)
+        .about(about);
+    let cli = match Cli::from_arg_matches(&cmd.get_matches()) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    init_logging(&cli.log_level);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.command {
+            Cmd::Run(a) => run(p, dispatch, a).await,
+            Cmd::List(a) => list(p, a).await,
+            Cmd::Check(a) => check(p, a).await,
+            Cmd::Enable(a) => toggle(p, a, true).await,
+            Cmd::Disable(a) => toggle(p, a, false).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(level: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(format!("warn,zlc_runtime={level}")))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn store_url(p: &PipelineDesc, flag: Option<&str>) -> String {
+    flag.map(str::to_owned)
+        .or_else(|| p.store_url.map(str::to_owned))
+        .unwrap_or_else(|| format!("sqlite://{}.db", p.name))
+}
+
+async fn open_store(p: &PipelineDesc, flag: Option<&str>) -> Result<Store> {
+    let url = store_url(p, flag);
+    let store = Store::open(&url).await?;
+    let rows: Vec<(String, String, String, String)> = p
+        .listeners
+        .iter()
+        .map(|l| {
+            let actions: Vec<&str> = l.actions.iter().map(|a| a.kind()).collect();
+            (
+                l.name.to_owned(),
+                l.description.to_owned(),
+                l.events.join(","),
+                actions.join(","),
+            )
+        })
+        .collect();
+    store.register_listeners(p.name, &rows).await?;
+    Ok(store)
+}
+
+/// Resolves a realm's credentials (the key only ever from a file or the environment).
+pub fn realm_config(realm: &RealmDesc, config_file: Option<&PathBuf>) -> Result<ZulipConfig> {
+    let overrides = match (config_file, &realm.credentials) {
+        (Some(path), _) => ConfigOverrides {
+            config_file: Some(path.clone()),
+            ..Default::default()
+        },
+        (None, CredentialsDesc::Default) => ConfigOverrides::default(),
+        (None, CredentialsDesc::Zuliprc(path)) => ConfigOverrides {
+            config_file: Some(PathBuf::from(path)),
+            ..Default::default()
+        },
+        (
+            None,
+            CredentialsDesc::Explicit {
+                site,
+                email,
+                api_key_env,
+            },
+        ) => {
+            let key = std::env::var(api_key_env)
+                .ok()
+                .filter(|k| !k.is_empty())
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "realm {} needs its API key in ${api_key_env}, which is not set",
+                        realm.id
+                    ))
+                })?;
+            ConfigOverrides {
+                site: Some((*site).to_owned()),
+                email: Some((*email).to_owned()),
+                api_key: Some(Secret::new(key)),
+                ..Default::default()
+            }
+        }
+    };
+    overrides
+        .resolve()
+        .map_err(|e| Error::Config(format!("realm {}: {e}", realm.id)))
+}
+
+fn pick_realms(p: &PipelineDesc, only: Option<u32>) -> Result<Vec<&RealmDesc>> {
+    match only {
+        None => Ok(p.realms.iter().collect()),
+        Some(id) => match p.realms.iter().find(|r| r.id == id) {
+            Some(r) => Ok(vec![r]),
+            None => {
+                let ids: Vec<String> = p.realms.iter().map(|r| r.id.to_string()).collect();
+                Err(Error::Config(format!(
+                    "realm {id} is not in this pipeline (realms: {})",
+                    ids.join(", ")
+                )))
+            }
+        },
+    }
+}
+
+struct Shared {
+    stats: Mutex<StatsBuf>,
+    log: Mutex<Vec<LogRow>>,
+}
+
+async fn flush(p: &PipelineDesc, store: &Store, shared: &Shared) -> Result<()> {
+    let (drained, log) = {
+        let mut s = shared.stats.lock().unwrap_or_else(|e| e.into_inner());
+        let drained = s.drain();
+        let log = std::mem::take(&mut *shared.log.lock().unwrap_or_else(|e| e.into_inner()));
+        (drained, log)
+    };
+    let names: Vec<&str> = p.listeners.iter().map(|l| l.name).collect();
+    store.flush(p.name, &names, &drained, &log).await
+}
+
+async fn run(p: &'static PipelineDesc, dispatch: DispatchFn, args: RunArgs) -> Result<()> {
+    for name in &args.listeners {
+        if !p.listeners.iter().any(|l| l.name == name) {
+            let names: Vec<&str> = p.listeners.iter().map(|l| l.name).collect();
+            return Err(Error::Config(format!(
+                "no listener named `{name}` (listeners: {})",
+                names.join(", ")
+            )));
+        }
+    }
+    let only = (!args.listeners.is_empty()).then_some(args.listeners.as_slice());
+    let realms = pick_realms(p, args.realm)?;
+    if args.replay.is_some() && realms.len() > 1 {
+        return Err(Error::Config(
+            "--replay plays one realm: choose it with --realm".into(),
+        ));
+    }
+    let store = open_store(p, args.store.as_deref()).await?;
+    let overrides = store.listener_overrides(p.name).await?;
+    let cancel = CancellationToken::new();
+    spawn_signal_handler(cancel.clone());
+    let shared = Arc::new(Shared {
+        stats: Mutex::new(StatsBuf::new(p.listeners.len(), now_secs() / 3600)),
+        log: Mutex::new(Vec::new()),
+    });
+    let totals = Arc::new(Mutex::new(StatsBuf::new(p.listeners.len(), 0)));
+
+    let flusher = {
+        let (store, shared, stop) = (store.clone(), shared.clone(), cancel.clone());
+        let every = Duration::from_secs(args.stats_interval.max(1));
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(every) => {}
+                }
+                if let Err(e) = flush(p, &store, &shared).await {
+                    tracing::warn!(error = %e, "statistics flush failed; will retry");
+                }
+            }
+        })
+    };
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for realm in realms {
+        let enabled = enabled_for(p, realm.id, only, &overrides);
+        if !enabled.iter().any(|e| *e) {
+            tracing::warn!(
+                realm = realm.id,
+                "no listener runs on this realm; not connecting"
+            );
+            continue;
+        }
+        let conn = Connection {
+            p,
+            dispatch,
+            realm,
+            enabled,
+            store: store.clone(),
+            shared: shared.clone(),
+            totals: totals.clone(),
+            cancel: cancel.clone(),
+        };
+        let replay = args.replay.clone();
+        let config_file = args.config_file.clone();
+        tasks.spawn(async move { conn.run(replay, config_file.as_ref()).await });
+    }
+    let mut first_error = None;
+    while let Some(done) = tasks.join_next().await {
+        let result =
+            done.unwrap_or_else(|e| Err(Error::Config(format!("a connection task failed: {e}"))));
+        if let Err(e) = result {
+            tracing::error!(error = %e, "connection stopped");
+            first_error.get_or_insert(e);
+            cancel.cancel();
+        }
+    }
+    cancel.cancel();
+    let _ = flusher.await;
+    flush(p, &store, &shared).await?;
+    store.close().await;
+
+    let totals = totals.lock().unwrap_or_else(|e| e.into_inner()).totals();
+    report(p, &totals, args.summary_json);
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn report(p: &PipelineDesc, totals: &[crate::stats::Counters], json: bool) {
+    let mut obj = serde_json::Map::new();
+    for (i, l) in p.listeners.iter().enumerate() {
+        let c = totals.get(i).copied().unwrap_or_default();
+        tracing::info!(
+            listener = l.name,
+            seen = c.seen,
+            matched = c.matched,
+            succeeded = c.succeeded,
+            failed = c.failed,
+            "totals"
+        );
+        obj.insert(
+            l.name.to_owned(),
+            serde_json::json!({"seen": c.seen, "matched": c.matched, "succeeded": c.succeeded, "failed": c.failed}),
+        );
+    }
+    if json {
+        println!("{}", serde_json::Value::Object(obj));
+    }
+}
+
+struct Connection {
+    p: &'static PipelineDesc,
+    dispatch: DispatchFn,
+    realm: &'static RealmDesc,
+    enabled: Vec<bool>,
+    store: Store,
+    shared: Arc<Shared>,
+    totals: Arc<Mutex<StatsBuf>>,
+    cancel: CancellationToken,
+}
+
+impl Connection {
+    async fn run(self, replay: Option<PathBuf>, config_file: Option<&PathBuf>) -> Result<()> {
+        let p = self.p;
+        let realm_name = self.realm.name.unwrap_or("").to_owned();
+        let (mut source, client, site, own_user_id, bots) = match replay {
+            Some(path) => {
+                tracing::info!(realm = self.realm.id, file = %path.display(), "replaying");
+                (
+                    Source::Replay(ReplaySource::open(&path)?),
+                    None,
+                    String::new(),
+                    -1,
+                    Default::default(),
+                )
+            }
+            None => {
+                let config = realm_config(self.realm, config_file)?;
+                let client = Client::new(&config)?;
+                let me = client.own_user().await?;
+                let bots = client.bot_ids().await.unwrap_or_default();
+                tracing::info!(realm = self.realm.id, site = config.site_url(), bot = %me.email, "connected");
+                let register = RegisterRequest {
+                    event_types: Some(p.event_types.iter().map(|s| (*s).to_owned()).collect()),
+                    narrow: Vec::new(),
+                    all_public_streams: self.realm.all_public_streams,
+                    apply_markdown: false,
+                    client_capabilities: Some(serde_json::json!({
+                        "notification_settings_null": true, "bulk_message_deletion": true,
+                        "user_avatar_url_field_optional": true, "stream_typing_notifications": true,
+                        "user_settings_object": true,
+                    })),
+                    queue_lifespan_secs: None,
+                };
+                let opts = QueueOptions {
+                    connection: format!("{}/realm-{}", p.name, self.realm.id),
+                    register,
+                };
+                let q = QueueSource::new(client.clone(), Some(self.store.clone()), opts);
+                (
+                    Source::Queue(Box::new(q)),
+                    Some(client),
+                    config.site_url().to_owned(),
+                    me.user_id,
+                    bots,
+                )
+            }
+        };
+        let executor = Arc::new(Executor::new(
+            p,
+            client,
+            Some(self.store.clone()),
+            site,
+            self.realm.id,
+            realm_name,
+            own_user_id,
+        )?);
+        let log_failures = p.event_log != EventLogMode::None;
+        let log_all = p.event_log == EventLogMode::All;
+        let mut buf = StatsBuf::new(p.listeners.len(), now_secs() / 3600);
+        let mut jobs: Vec<Job> = Vec::new();
+        let mut log_rows: Vec<LogRow> = Vec::new();
+        while let Some(batch) = source.next_batch(&self.cancel).await? {
+            let now = now_secs();
+            buf.set_hour(now / 3600);
+            {
+                let mut cx = Cx {
+                    pipeline: p,
+                    enabled: &self.enabled,
+                    own_user_id,
+                    bots: &bots,
+                    now,
+                    hour: now / 3600,
+                    realm_id: self.realm.id,
+                    stats: &mut buf,
+                    jobs: &mut jobs,
+                    log_rows: &mut log_rows,
+                    log_all,
+                };
+                for ev in batch.events() {
+                    match ev {
+                        Ok(raw) => {
+                            cx.stats.events += 1;
+                            (self.dispatch)(&mut cx, &raw);
+                        }
+                        Err(e) => {
+                            cx.stats.malformed += 1;
+                            tracing::warn!(error = %e, "skipping an unreadable event");
+                        }
+                    }
+                }
+            }
+            if !jobs.is_empty() {
+                executor
+                    .run(
+                        std::mem::take(&mut jobs),
+                        &mut buf,
+                        &mut log_rows,
+                        log_failures,
+                    )
+                    .await;
+            }
+            source.ack(batch.ack()).await?;
+            let mut copy = buf.clone();
+            self.totals
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .merge(&mut copy);
+            self.shared
+                .stats
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .merge(&mut buf);
+            if !log_rows.is_empty() {
+                self.shared
+                    .log
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .append(&mut log_rows);
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn list(p: &'static PipelineDesc, args: ListArgs) -> Result<()> {
+    let store = if args.stats
+        || args.store.is_some()
+        || std::path::Path::new(&format!("{}.db", p.name)).exists()
+    {
+        Some(open_store(p, args.store.as_deref()).await?)
+    } else {
+        None
+    };
+    let overrides = match &store {
+        Some(s) => s.listener_overrides(p.name).await?,
+        None => HashMap::new(),
+    };
+    let totals: HashMap<String, [i64; 5]> = match (&store, args.stats) {
+        (Some(s), true) => s
+            .listener_totals(p.name)
+            .await?
+            .into_iter()
+            .map(|(n, t, _)| (n, t))
+            .collect(),
+        _ => HashMap::new(),
+    };
+    println!("pipeline {} — {}", p.name, p.description);
+    for l in p.listeners {
+        let enabled = overrides.get(l.name).copied().unwrap_or(l.enabled);
+        let status = if enabled { "enabled" } else { "disabled" };
+        if args.status.as_deref().is_some_and(|s| s != status) {
+            continue;
+        }
+        let realms = l.realms.map_or_else(
+            || "all".to_owned(),
+            |r| r.iter().map(u32::to_string).collect::<Vec<_>>().join(","),
+        );
+        let actions: Vec<&str> = l.actions.iter().map(|a| a.kind()).collect();
+        println!(
+            "{:<20} {:<9} events={} realms={} actions={}",
+            l.name,
+            status,
+            l.events.join(","),
+            realms,
+            actions.join(",")
+        );
+        if args.config {
+            if !l.description.is_empty() {
+                println!("    description: {}", l.description);
+            }
+            println!(
+                "    filters: {}",
+                if l.filters.is_empty() {
+                    "none"
+                } else {
+                    l.filters
+                }
+            );
+            let pol = &l.policy;
+            println!(
+                "    policy: timeout={}ms retries={} backoff={}..{}ms breaker={} failures/{}ms concurrency={}",
+                pol.timeout_ms,
+                pol.retries,
+                pol.backoff_ms,
+                pol.backoff_max_ms,
+                pol.breaker_threshold,
+                pol.breaker_cooldown_ms,
+                pol.concurrency
+            );
+        }
+        if args.stats {
+            let t = totals.get(l.name).copied().unwrap_or_default();
+            println!(
+                "    stats: seen={} matched={} succeeded={} failed={} time={}ms",
+                t[0],
+                t[1],
+                t[2],
+                t[3],
+                t[4] / 1000
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn check(p: &'static PipelineDesc, args: CheckArgs) -> Result<()> {
+    let store = open_store(p, args.store.as_deref()).await?;
+    println!("store {}: ok", store.url());
+    let mut failures = 0;
+    for realm in pick_realms(p, args.realm)? {
+        let result = async {
+            let cfg = realm_config(realm, args.config_file.as_ref())?;
+            let client = Client::new(&cfg)?;
+            let settings = client.server_settings().await?;
+            let me = client.own_user().await?;
+            Ok::<_, Error>(format!(
+                "{} as {} (user {}), Zulip {} (feature level {})",
+                cfg.site_url(),
+                me.email,
+                me.user_id,
+                settings.zulip_version,
+                settings.zulip_feature_level
+            ))
+        }
+        .await;
+        match result {
+            Ok(line) => println!("realm {}: ok: {line}", realm.id),
+            Err(e) => {
+                failures += 1;
+                println!("realm {}: FAILED: {e}", realm.id);
+            }
+        }
+    }
+    if failures > 0 {
+        Err(Error::Config(format!(
+            "{failures} realm(s) failed the check"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+async fn toggle(p: &'static PipelineDesc, args: ToggleArgs, enabled: bool) -> Result<()> {
+    if !p.listeners.iter().any(|l| l.name == args.name) {
+        let names: Vec<&str> = p.listeners.iter().map(|l| l.name).collect();
+        return Err(Error::Config(format!(
+            "no listener named `{}` (listeners: {})",
+            args.name,
+            names.join(", ")
+        )));
+    }
+    let store = open_store(p, args.store.as_deref()).await?;
+    store
+        .set_listener_enabled(p.name, &args.name, enabled)
+        .await?;
+    println!(
+        "{} {}",
+        args.name,
+        if enabled { "enabled" } else { "disabled" }
+    );
+    Ok(())
+}
+
+fn spawn_signal_handler(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing the current batch (signal again to exit now)");
+        cancel.cancel();
+        wait_for_signal().await;
+        std::process::exit(130);
+    });
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

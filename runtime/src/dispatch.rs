@@ -1,0 +1,218 @@
+//! The per-connection dispatch context that generated dispatch functions drive.
+//!
+//! A generated `fn dispatch(cx: &mut Cx, ev: &RawEvent)` matches on the event type,
+//! runs each interested listener's filters inline, and calls [`Cx::seen`] and
+//! [`Cx::matched`]. Cheap actions (count, log, store) run right there; actions that do
+//! I/O become [`Job`]s, executed after the batch by [`crate::exec`]. Which listeners run
+//! on this connection (realm filters, `--listeners`, the store's enable/disable) is
+//! decided once, when the connection starts: per event it is one `bool` load.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use crate::event::{MessageEvent, RawEvent};
+use crate::pipeline::{ActionDesc, ListenerDesc, PipelineDesc};
+use crate::stats::{CountKey, StatsBuf};
+
+/// I/O actions of one matched event, for one listener.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// Listener index.
+    pub listener: usize,
+    /// The event's JSON text.
+    pub json: String,
+    /// Queue event id, if any.
+    pub event_id: Option<i64>,
+    /// Message id, for message events (the de-duplication key).
+    pub message_id: Option<i64>,
+}
+
+/// What dispatch may read and write for one connection.
+#[derive(Debug)]
+pub struct Cx<'a> {
+    pub(crate) pipeline: &'static PipelineDesc,
+    pub(crate) enabled: &'a [bool],
+    pub(crate) own_user_id: i64,
+    pub(crate) bots: &'a HashSet<i64>,
+    pub(crate) now: i64,
+    pub(crate) hour: i64,
+    pub(crate) realm_id: u32,
+    pub(crate) stats: &'a mut StatsBuf,
+    pub(crate) jobs: &'a mut Vec<Job>,
+    pub(crate) log_rows: &'a mut Vec<crate::stats::LogRow>,
+    pub(crate) log_all: bool,
+}
+
+impl<'a> Cx<'a> {
+    /// Whether listener `i` runs on this connection.
+    #[inline]
+    pub fn enabled(&self, i: usize) -> bool {
+        self.enabled.get(i).copied().unwrap_or(false)
+    }
+
+    /// Whether any of `listeners` runs on this connection.
+    #[inline]
+    pub fn any_enabled(&self, listeners: &[usize]) -> bool {
+        listeners.iter().any(|&i| self.enabled(i))
+    }
+
+    /// Counts an event that reached listener `i`'s filters.
+    #[inline]
+    pub fn seen(&mut self, i: usize) {
+        self.stats.listener(i).seen += 1;
+    }
+
+    /// Parses a message event; a malformed one is counted and skipped.
+    pub fn message<'e>(&mut self, ev: &RawEvent<'e>) -> Option<MessageEvent<'e>> {
+        match ev.parse() {
+            Ok(crate::event::Event::Message(m)) => Some(m),
+            Ok(_) => None,
+            Err(e) => {
+                self.stats.malformed += 1;
+                tracing::warn!(error = %e, "skipping a malformed message event");
+                None
+            }
+        }
+    }
+
+    /// The bot's own user id (`-1` when unknown, as in a replay).
+    #[inline]
+    pub fn own_user_id(&self) -> i64 {
+        self.own_user_id
+    }
+
+    /// Whether the sender is a bot: known bot ids, or Zulip's `-bot@` email convention.
+    pub fn is_bot(&self, user_id: i64, email: &str) -> bool {
+        self.bots.contains(&user_id) || email.contains("-bot@")
+    }
+
+    /// Unix time of the batch being dispatched.
+    #[inline]
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    /// Listener `i` matched `ev`: run its inline actions, queue its I/O actions.
+    pub fn matched(&mut self, i: usize, ev: &RawEvent<'_>, msg: Option<&MessageEvent<'_>>) {
+        let start = Instant::now();
+        let Some(l) = self.pipeline.listeners.get(i) else {
+            return;
+        };
+        self.stats.listener(i).matched += 1;
+        let mut has_jobs = false;
+        for action in l.actions {
+            match action {
+                ActionDesc::Count {
+                    by_channel,
+                    by_sender,
+                } => {
+                    if *by_channel || *by_sender {
+                        let m = msg.map(|m| &m.message);
+                        let channel = if *by_channel {
+                            m.and_then(|m| {
+                                m.channel_id()
+                                    .map(|id| (id, m.channel_name().unwrap_or("")))
+                            })
+                        } else {
+                            None
+                        };
+                        let sender = if *by_sender {
+                            m.map(|m| (m.sender_id, m.sender_email()))
+                        } else {
+                            None
+                        };
+                        self.stats.count(
+                            CountKey {
+                                listener: i,
+                                hour: self.hour,
+                                channel: channel.map(|c| c.0),
+                                sender: sender.map(|s| s.0),
+                            },
+                            channel.map(|c| c.1),
+                            sender.map(|s| s.1),
+                        );
+                    }
+                }
+                ActionDesc::Log { template } => log_line(l, self.realm_id, ev, *template),
+                ActionDesc::Store => self.log_rows.push(crate::stats::LogRow::new(
+                    l.name,
+                    self.realm_id,
+                    ev,
+                    msg.map(|m| m.message.id),
+                    "stored",
+                    None,
+                )),
+                _ => has_jobs = true,
+            }
+        }
+        if self.log_all && !l.actions.iter().any(|a| matches!(a, ActionDesc::Store)) {
+            self.log_rows.push(crate::stats::LogRow::new(
+                l.name,
+                self.realm_id,
+                ev,
+                msg.map(|m| m.message.id),
+                "matched",
+                None,
+            ));
+        }
+        if has_jobs {
+            self.jobs.push(Job {
+                listener: i,
+                json: ev.json.to_owned(),
+                event_id: ev.id,
+                message_id: msg.map(|m| m.message.id),
+            });
+        } else {
+            let s = self.stats.listener(i);
+            s.succeeded += 1;
+            s.time_us += start.elapsed().as_micros() as u64;
+        }
+    }
+}
+
+fn log_line(
+    l: &ListenerDesc,
+    realm_id: u32,
+    ev: &RawEvent<'_>,
+    template: Option<&'static [crate::template::Seg]>,
+) {
+    match template {
+        Some(segs) => {
+            let event: serde_json::Value = serde_json::from_str(ev.json).unwrap_or_default();
+            let cx = crate::template::RenderCx {
+                event: &event,
+                json: ev.json,
+                listener: l.name,
+                realm_id,
+                realm_name: "",
+                site: "",
+            };
+            tracing::info!(
+                listener = l.name,
+                "{}",
+                crate::template::render(segs, &cx, false)
+            );
+        }
+        None => {
+            tracing::info!(listener = l.name, realm = realm_id, kind = ev.kind, op = ?ev.op, id = ?ev.id, "matched")
+        }
+    }
+}
+
+/// Which listeners run on a connection to `realm_id`.
+pub fn enabled_for(
+    p: &PipelineDesc,
+    realm_id: u32,
+    only: Option<&[String]>,
+    overrides: &HashMap<String, bool>,
+) -> Vec<bool> {
+    p.listeners
+        .iter()
+        .map(|l| {
+            let on = overrides.get(l.name).copied().unwrap_or(l.enabled);
+            let realm_ok = l.realms.is_none_or(|r| r.contains(&realm_id));
+            let chosen = only.is_none_or(|names| names.iter().any(|n| n == l.name));
+            on && realm_ok && chosen
+        })
+        .collect()
+}

@@ -1,0 +1,591 @@
+//! Running the I/O actions of matched events: bounded concurrency per listener, a
+//! timeout per attempt, retries with exponential backoff and full jitter, and a circuit
+//! breaker per listener. A job that fails for good is a dead letter in the event log.
+//!
+//! Side effects are de-duplicated: each (realm, message or event id, action) is recorded
+//! once done, so an event delivered again after a crash does not reply twice.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+use crate::backoff::Backoff;
+use crate::client::{Client, Destination};
+use crate::config::Secret;
+use crate::dispatch::Job;
+use crate::pipeline::{ActionDesc, ListenerDesc, PipelineDesc, ReplyDesc};
+use crate::stats::{LogRow, StatsBuf};
+use crate::store::Store;
+use crate::template::{RenderCx, render, silence_wildcards};
+
+/// The largest webhook response read.
+const MAX_WEBHOOK_RESPONSE: usize = 1 << 20;
+
+/// Circuit breaker of one listener.
+#[derive(Debug, Default)]
+pub struct Breaker {
+    failures: u32,
+    open_until: Option<Instant>,
+}
+
+impl Breaker {
+    /// Whether a call may go ahead now (after the cool-down, one trial call may).
+    pub fn allow(&mut self, now: Instant) -> bool {
+        match self.open_until {
+            Some(until) if now < until => false,
+            Some(_) => {
+                self.open_until = None;
+                true
+            }
+            None => true,
+        }
+    }
+
+    /// Records a success: closes the breaker.
+    pub fn success(&mut self) {
+        self.failures = 0;
+        self.open_until = None;
+    }
+
+    /// Records a failure; opens the breaker after `threshold` in a row.
+    pub fn failure(&mut self, now: Instant, threshold: u32, cooldown: Duration) {
+        self.failures += 1;
+        if threshold > 0 && self.failures >= threshold {
+            self.open_until = Some(now + cooldown);
+            self.failures = 0;
+        }
+    }
+
+    /// Whether it is open.
+    pub fn is_open(&self, now: Instant) -> bool {
+        self.open_until.is_some_and(|u| now < u)
+    }
+}
+
+/// Why an attempt failed, and whether trying again can help.
+#[derive(Debug)]
+struct Failure {
+    message: String,
+    retryable: bool,
+}
+
+impl From<crate::Error> for Failure {
+    fn from(e: crate::Error) -> Self {
+        Failure {
+            retryable: e.is_retryable(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Runs jobs for one realm connection.
+#[derive(Debug)]
+pub struct Executor {
+    pipeline: &'static PipelineDesc,
+    client: Option<Client>,
+    http: reqwest::Client,
+    store: Option<Store>,
+    semaphores: Vec<Arc<Semaphore>>,
+    breakers: Vec<Mutex<Breaker>>,
+    tokens: Vec<Option<Secret>>,
+    site: String,
+    realm_id: u32,
+    realm_name: String,
+    own_user_id: i64,
+}
+
+/// The outcome of a batch of jobs.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Jobs whose actions all succeeded.
+    pub succeeded: u64,
+    /// Jobs that failed for good.
+    pub failed: u64,
+}
+
+impl Executor {
+    /// An executor; `client` is `None` in replay mode (Zulip actions are then skipped).
+    pub fn new(
+        pipeline: &'static PipelineDesc,
+        client: Option<Client>,
+        store: Option<Store>,
+        site: String,
+        realm_id: u32,
+        realm_name: String,
+        own_user_id: i64,
+    ) -> crate::Result<Self> {
+        crate::client::install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("zlc/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| crate::Error::Config(format!("HTTP client: {e}")))?;
+        let mut tokens = Vec::new();
+        for l in pipeline.listeners {
+            let mut token = None;
+            for a in l.actions {
+                if let ActionDesc::Webhook {
+                    token_env: Some(var),
+                    ..
+                } = a
+                {
+                    match std::env::var(var) {
+                        Ok(v) if !v.is_empty() => token = Some(Secret::new(v)),
+                        _ => {
+                            return Err(crate::Error::Config(format!(
+                                "listener `{}` needs the webhook token in ${var}, which is not set",
+                                l.name
+                            )));
+                        }
+                    }
+                }
+            }
+            tokens.push(token);
+        }
+        Ok(Executor {
+            pipeline,
+            client,
+            http,
+            store,
+            semaphores: pipeline
+                .listeners
+                .iter()
+                .map(|l| Arc::new(Semaphore::new(l.policy.concurrency.max(1) as usize)))
+                .collect(),
+            breakers: pipeline
+                .listeners
+                .iter()
+                .map(|_| Mutex::new(Breaker::default()))
+                .collect(),
+            tokens,
+            site,
+            realm_id,
+            realm_name,
+            own_user_id,
+        })
+    }
+
+    /// Runs `jobs` (concurrently, within each listener's limit) and waits for all.
+    pub async fn run(
+        self: &Arc<Self>,
+        jobs: Vec<Job>,
+        stats: &mut StatsBuf,
+        log: &mut Vec<LogRow>,
+        log_failures: bool,
+    ) {
+        let mut set = tokio::task::JoinSet::new();
+        for job in jobs {
+            let me = self.clone();
+            set.spawn(async move {
+                let start = Instant::now();
+                let result = me.run_job(&job).await;
+                (job, result, start.elapsed())
+            });
+        }
+        while let Some(done) = set.join_next().await {
+            let Ok((job, result, took)) = done else {
+                continue;
+            };
+            let c = stats.listener(job.listener);
+            c.time_us += took.as_micros() as u64;
+            match result {
+                Ok(()) => c.succeeded += 1,
+                Err(error) => {
+                    c.failed += 1;
+                    let l = &self.pipeline.listeners[job.listener];
+                    tracing::error!(listener = l.name, message_id = ?job.message_id, %error, "action failed for good (dead letter)");
+                    if log_failures {
+                        let raw = crate::event::RawEvent::new(&job.json).ok();
+                        log.push(LogRow {
+                            listener: l.name.to_owned(),
+                            realm_id: self.realm_id,
+                            kind: raw.map(|r| r.kind.to_owned()).unwrap_or_default(),
+                            event_id: job.event_id,
+                            message_id: job.message_id,
+                            status: "dead".into(),
+                            error: Some(error),
+                            payload: job.json.clone(),
+                            at: crate::stats::now_secs(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    async fn run_job(&self, job: &Job) -> Result<(), String> {
+        let l = &self.pipeline.listeners[job.listener];
+        let _permit = self.semaphores[job.listener]
+            .acquire()
+            .await
+            .map_err(|e| e.to_string())?;
+        let event: Value =
+            serde_json::from_str(&job.json).map_err(|e| format!("event is not JSON: {e}"))?;
+        let key = job.message_id.map_or_else(
+            || format!("e{}", job.event_id.unwrap_or(-1)),
+            |m| format!("m{m}"),
+        );
+        for (n, action) in l.actions.iter().enumerate().filter(|(_, a)| a.is_io()) {
+            let effect = format!("{}:{key}:{n}", self.realm_id);
+            if let Some(store) = &self.store
+                && store
+                    .effect_done(self.pipeline.name, l.name, &effect)
+                    .await
+                    .unwrap_or(false)
+            {
+                tracing::debug!(listener = l.name, effect, "already done; skipping");
+                continue;
+            }
+            self.attempt_with_retries(l, job.listener, action, &event, &job.json)
+                .await?;
+            if let Some(store) = &self.store
+                && let Err(e) = store
+                    .record_effect(self.pipeline.name, l.name, &effect)
+                    .await
+            {
+                tracing::warn!(error = %e, "could not record a side effect as done");
+            }
+        }
+        Ok(())
+    }
+
+    async fn attempt_with_retries(
+        &self,
+        l: &ListenerDesc,
+        i: usize,
+        action: &ActionDesc,
+        event: &Value,
+        json: &str,
+    ) -> Result<(), String> {
+        let p = &l.policy;
+        let mut backoff = Backoff::new(
+            Duration::from_millis(p.backoff_ms.min(1000)),
+            Duration::from_millis(p.backoff_ms),
+            Duration::from_millis(p.backoff_max_ms),
+        );
+        let mut attempt = 0;
+        loop {
+            let allowed = self.breakers[i]
+                .lock()
+                .map(|mut b| b.allow(Instant::now()))
+                .unwrap_or(true);
+            if !allowed {
+                return Err(format!(
+                    "{} skipped: circuit breaker open after repeated failures",
+                    action.kind()
+                ));
+            }
+            let result =
+                match tokio::time::timeout(p.timeout(), self.perform(l, action, event, json)).await
+                {
+                    Ok(r) => r,
+                    Err(_) => Err(Failure {
+                        message: format!("timed out after {} ms", p.timeout_ms),
+                        retryable: true,
+                    }),
+                };
+            match result {
+                Ok(()) => {
+                    if let Ok(mut b) = self.breakers[i].lock() {
+                        b.success();
+                    }
+                    return Ok(());
+                }
+                Err(f) => {
+                    if let Ok(mut b) = self.breakers[i].lock() {
+                        b.failure(
+                            Instant::now(),
+                            p.breaker_threshold,
+                            Duration::from_millis(p.breaker_cooldown_ms),
+                        );
+                    }
+                    attempt += 1;
+                    if !f.retryable || attempt > p.retries {
+                        return Err(format!(
+                            "{} failed after {attempt} attempt(s): {}",
+                            action.kind(),
+                            f.message
+                        ));
+                    }
+                    let wait = backoff.next_delay();
+                    tracing::warn!(listener = l.name, action = action.kind(), error = %f.message, wait = ?wait, "retrying");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    fn render_cx<'a>(
+        &'a self,
+        l: &'a ListenerDesc,
+        event: &'a Value,
+        json: &'a str,
+    ) -> RenderCx<'a> {
+        RenderCx {
+            event,
+            json,
+            listener: l.name,
+            realm_id: self.realm_id,
+            realm_name: &self.realm_name,
+            site: &self.site,
+        }
+    }
+
+    fn zulip(&self) -> Option<&Client> {
+        self.client.as_ref()
+    }
+
+    async fn perform(
+        &self,
+        l: &ListenerDesc,
+        action: &ActionDesc,
+        event: &Value,
+        json: &str,
+    ) -> Result<(), Failure> {
+        let cx = self.render_cx(l, event, json);
+        match action {
+            ActionDesc::Reply { to, template } => {
+                let content = render(template, &cx, true);
+                let dest = match to {
+                    ReplyDesc::Same => same_conversation(event, self.own_user_id),
+                    ReplyDesc::Sender => event["message"]["sender_id"]
+                        .as_i64()
+                        .map(|id| Destination::Direct { user_ids: vec![id] }),
+                    ReplyDesc::Channel { channel, topic } => Some(Destination::Channel {
+                        channel: (*channel).to_owned(),
+                        topic: render(topic, &cx, true),
+                    }),
+                };
+                let Some(dest) = dest else {
+                    return Err(Failure {
+                        message: "the event has no conversation to reply to".into(),
+                        retryable: false,
+                    });
+                };
+                self.send(&dest, &content).await
+            }
+            ActionDesc::React { emoji } => {
+                let Some(id) = event["message"]["id"].as_i64() else {
+                    return Err(Failure {
+                        message: "the event has no message to react to".into(),
+                        retryable: false,
+                    });
+                };
+                let Some(client) = self.zulip() else {
+                    tracing::info!(
+                        listener = l.name,
+                        message_id = id,
+                        emoji,
+                        "replay: would react"
+                    );
+                    return Ok(());
+                };
+                match client.add_reaction(id, emoji).await {
+                    Err(crate::Error::BadRequest { code, .. })
+                        if code == "REACTION_ALREADY_EXISTS" =>
+                    {
+                        Ok(())
+                    }
+                    other => other.map_err(Failure::from),
+                }
+            }
+            ActionDesc::Forward { channel, topic } => {
+                let m = &event["message"];
+                let topic = match topic {
+                    Some(t) => render(t, &cx, true),
+                    None => m["subject"]
+                        .as_str()
+                        .filter(|t| !t.is_empty())
+                        .unwrap_or("forwarded")
+                        .to_owned(),
+                };
+                let from = match m["display_recipient"].as_str() {
+                    Some(c) => format!("#**{c}>{}**", m["subject"].as_str().unwrap_or("")),
+                    None => "a direct message".to_owned(),
+                };
+                let content = format!(
+                    "@_**{}** in {from}:\n```quote\n{}\n```",
+                    m["sender_full_name"].as_str().unwrap_or("someone"),
+                    silence_wildcards(m["content"].as_str().unwrap_or(""))
+                );
+                self.send(
+                    &Destination::Channel {
+                        channel: (*channel).to_owned(),
+                        topic,
+                    },
+                    &content,
+                )
+                .await
+            }
+            ActionDesc::Webhook {
+                url,
+                body,
+                reply_field,
+                ..
+            } => {
+                let i = self
+                    .pipeline
+                    .listeners
+                    .iter()
+                    .position(|x| std::ptr::eq(x, l))
+                    .unwrap_or(0);
+                let payload = match body {
+                    Some(fields) => {
+                        let mut obj = serde_json::Map::new();
+                        for (k, t) in fields.iter() {
+                            obj.insert((*k).to_owned(), Value::String(render(t, &cx, false)));
+                        }
+                        Value::Object(obj)
+                    }
+                    None => event.clone(),
+                };
+                let mut req = self.http.post(*url).json(&payload);
+                if let Some(token) = self.tokens.get(i).and_then(Option::as_ref) {
+                    req = req.bearer_auth(token.expose());
+                }
+                let answer = webhook(req).await?;
+                if let Some(field) = reply_field {
+                    let text =
+                        answer
+                            .get(*field)
+                            .and_then(Value::as_str)
+                            .ok_or_else(|| Failure {
+                                message: format!(
+                                    "the webhook's answer has no string field `{field}`"
+                                ),
+                                retryable: false,
+                            })?;
+                    let Some(dest) = same_conversation(event, self.own_user_id) else {
+                        return Err(Failure {
+                            message: "the event has no conversation to reply to".into(),
+                            retryable: false,
+                        });
+                    };
+                    self.send(&dest, &silence_wildcards(text)).await?;
+                }
+                Ok(())
+            }
+            ActionDesc::Count { .. } | ActionDesc::Log { .. } | ActionDesc::Store => Ok(()),
+        }
+    }
+
+    async fn send(&self, dest: &Destination, content: &str) -> Result<(), Failure> {
+        match self.zulip() {
+            Some(client) => client
+                .send_message(dest, content)
+                .await
+                .map(drop)
+                .map_err(Failure::from),
+            None => {
+                tracing::info!(?dest, content, "replay: would send");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The conversation a message event came from, as a destination for a reply.
+fn same_conversation(event: &Value, own_user_id: i64) -> Option<Destination> {
+    let m = &event["message"];
+    match &m["display_recipient"] {
+        Value::String(channel) => Some(Destination::Channel {
+            channel: channel.clone(),
+            topic: m["subject"].as_str().unwrap_or("").to_owned(),
+        }),
+        Value::Array(users) => {
+            let mut ids: Vec<i64> = users
+                .iter()
+                .filter_map(|u| u["id"].as_i64())
+                .filter(|id| *id != own_user_id)
+                .collect();
+            if ids.is_empty() {
+                ids = m["sender_id"].as_i64().into_iter().collect();
+            }
+            Some(Destination::Direct { user_ids: ids })
+        }
+        _ => None,
+    }
+}
+
+async fn webhook(req: reqwest::RequestBuilder) -> Result<Value, Failure> {
+    let transient = |message: String| Failure {
+        message,
+        retryable: true,
+    };
+    let mut resp = req
+        .send()
+        .await
+        .map_err(|e| transient(format!("webhook request failed: {e}")))?;
+    let status = resp.status();
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| transient(format!("webhook response cut: {e}")))?
+    {
+        if body.len() + chunk.len() > MAX_WEBHOOK_RESPONSE {
+            return Err(Failure {
+                message: format!("webhook response exceeds {MAX_WEBHOOK_RESPONSE} bytes"),
+                retryable: false,
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if !status.is_success() {
+        let text = String::from_utf8_lossy(&body);
+        return Err(Failure {
+            message: format!(
+                "webhook answered HTTP {status}: {}",
+                crate::event::excerpt(&text)
+            ),
+            retryable: status.is_server_error() || status.as_u16() == 429,
+        });
+    }
+    Ok(serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn breaker_opens_after_threshold_and_half_opens_after_cooldown() {
+        let t0 = Instant::now();
+        let mut b = Breaker::default();
+        for _ in 0..2 {
+            b.failure(t0, 3, Duration::from_secs(30));
+            assert!(b.allow(t0));
+        }
+        b.failure(t0, 3, Duration::from_secs(30));
+        assert!(!b.allow(t0 + Duration::from_secs(29)));
+        assert!(b.is_open(t0 + Duration::from_secs(1)));
+        assert!(
+            b.allow(t0 + Duration::from_secs(31)),
+            "one trial after the cool-down"
+        );
+        b.success();
+        assert!(b.allow(t0 + Duration::from_secs(32)));
+    }
+
+    #[test]
+    fn replies_go_back_to_the_conversation_without_ourselves() {
+        let ch = serde_json::json!({"message": {"display_recipient": "devel", "subject": "ci", "sender_id": 5}});
+        assert_eq!(
+            same_conversation(&ch, 9),
+            Some(Destination::Channel {
+                channel: "devel".into(),
+                topic: "ci".into()
+            })
+        );
+        let dm = serde_json::json!({"message": {"display_recipient": [{"id": 5}, {"id": 9}, {"id": 7}], "sender_id": 5}});
+        assert_eq!(
+            same_conversation(&dm, 9),
+            Some(Destination::Direct {
+                user_ids: vec![5, 7]
+            })
+        );
+    }
+}

@@ -1,0 +1,212 @@
+//! Static descriptions of a compiled pipeline: what the generated code hands the
+//! runtime. Plain data with `'static` strings, so that generated crates build them as
+//! constants and the runtime's machinery stays non-generic (fast rebuilds).
+
+use std::time::Duration;
+
+use crate::template::Seg;
+
+/// A compiled pipeline.
+#[derive(Debug)]
+pub struct PipelineDesc {
+    /// Name (the binary's name).
+    pub name: &'static str,
+    /// What it is for.
+    pub description: &'static str,
+    /// The zlc version that generated it.
+    pub zlc_version: &'static str,
+    /// Realm connections.
+    pub realms: &'static [RealmDesc],
+    /// Store URL from the file, if any.
+    pub store_url: Option<&'static str>,
+    /// What goes to the event log.
+    pub event_log: EventLogMode,
+    /// Event types to register for (only those the listeners use, plus none else).
+    pub event_types: &'static [&'static str],
+    /// Listeners, indexed as the dispatch function indexes them.
+    pub listeners: &'static [ListenerDesc],
+}
+
+/// One realm connection.
+#[derive(Debug)]
+pub struct RealmDesc {
+    /// The pipeline's number for it.
+    pub id: u32,
+    /// A label.
+    pub name: Option<&'static str>,
+    /// Where its credentials come from.
+    pub credentials: CredentialsDesc,
+    /// Receive every public channel's messages.
+    pub all_public_streams: bool,
+}
+
+/// Where credentials come from (never the key itself).
+#[derive(Debug)]
+pub enum CredentialsDesc {
+    /// `$ZULIP_CONFIG`, `ZULIP_*` or `~/.zuliprc`.
+    Default,
+    /// A zuliprc path.
+    Zuliprc(&'static str),
+    /// Site and email, key from an environment variable.
+    Explicit {
+        /// Site.
+        site: &'static str,
+        /// Email.
+        email: &'static str,
+        /// Variable holding the key.
+        api_key_env: &'static str,
+    },
+}
+
+/// What the event log records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventLogMode {
+    /// Nothing.
+    None,
+    /// Failed jobs.
+    Failures,
+    /// Every matched event.
+    All,
+}
+
+/// One listener.
+#[derive(Debug)]
+pub struct ListenerDesc {
+    /// Name.
+    pub name: &'static str,
+    /// Description.
+    pub description: &'static str,
+    /// Event selectors as written (`message`, `reaction:add`).
+    pub events: &'static [&'static str],
+    /// Realms; `None`: all.
+    pub realms: Option<&'static [u32]>,
+    /// Enabled at start.
+    pub enabled: bool,
+    /// Filters in words, for `list --config`.
+    pub filters: &'static str,
+    /// Retry, timeout, breaker, concurrency.
+    pub policy: PolicyDesc,
+    /// Actions in order.
+    pub actions: &'static [ActionDesc],
+}
+
+impl ListenerDesc {
+    /// Whether any action does I/O (and so runs as a job).
+    pub fn has_jobs(&self) -> bool {
+        self.actions.iter().any(ActionDesc::is_io)
+    }
+}
+
+/// Resolved policy of a listener.
+#[derive(Debug, Clone, Copy)]
+pub struct PolicyDesc {
+    /// Per-attempt timeout.
+    pub timeout_ms: u64,
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// First backoff delay.
+    pub backoff_ms: u64,
+    /// Largest backoff delay.
+    pub backoff_max_ms: u64,
+    /// Consecutive failures that open the breaker (0: never).
+    pub breaker_threshold: u32,
+    /// How long it stays open.
+    pub breaker_cooldown_ms: u64,
+    /// Jobs at once.
+    pub concurrency: u32,
+}
+
+impl PolicyDesc {
+    /// The timeout as a duration.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+/// One action.
+#[derive(Debug)]
+pub enum ActionDesc {
+    /// Count matches (inline).
+    Count {
+        /// Group by channel.
+        by_channel: bool,
+        /// Group by sender.
+        by_sender: bool,
+    },
+    /// Log a line (inline).
+    Log {
+        /// Template; `None`: a summary.
+        template: Option<&'static [Seg]>,
+    },
+    /// Record in the event log (inline, flushed in batches).
+    Store,
+    /// Send a message (job).
+    Reply {
+        /// Where.
+        to: ReplyDesc,
+        /// Content.
+        template: &'static [Seg],
+    },
+    /// React to the message (job).
+    React {
+        /// Emoji name.
+        emoji: &'static str,
+    },
+    /// Copy the message to a channel (job).
+    Forward {
+        /// Channel.
+        channel: &'static str,
+        /// Topic; `None`: the original.
+        topic: Option<&'static [Seg]>,
+    },
+    /// POST JSON (job).
+    Webhook {
+        /// URL.
+        url: &'static str,
+        /// Body fields; `None`: the raw event.
+        body: Option<&'static [(&'static str, &'static [Seg])]>,
+        /// Environment variable with a bearer token.
+        token_env: Option<&'static str>,
+        /// Reply with this string field of the JSON response.
+        reply_field: Option<&'static str>,
+    },
+}
+
+impl ActionDesc {
+    /// Whether it does I/O.
+    pub fn is_io(&self) -> bool {
+        !matches!(
+            self,
+            ActionDesc::Count { .. } | ActionDesc::Log { .. } | ActionDesc::Store
+        )
+    }
+
+    /// A short name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ActionDesc::Count { .. } => "count",
+            ActionDesc::Log { .. } => "log",
+            ActionDesc::Store => "store",
+            ActionDesc::Reply { .. } => "reply",
+            ActionDesc::React { .. } => "react",
+            ActionDesc::Forward { .. } => "forward",
+            ActionDesc::Webhook { .. } => "webhook",
+        }
+    }
+}
+
+/// Where a reply goes.
+#[derive(Debug)]
+pub enum ReplyDesc {
+    /// The same conversation.
+    Same,
+    /// A direct message to the sender.
+    Sender,
+    /// A fixed channel and topic.
+    Channel {
+        /// Channel.
+        channel: &'static str,
+        /// Topic template.
+        topic: &'static [Seg],
+    },
+}

@@ -1,0 +1,253 @@
+//! Rendering templates that the compiler parsed and checked: a template arrives as
+//! [`Seg`]ments, so rendering is a walk, and a field that an event lacks renders empty.
+//!
+//! Values put into messages are made safe: wildcard mentions (`@**all**`, `@**everyone**`,
+//! `@**channel**`, `@**stream**`, `@**topic**`) become silent mentions, so that echoing
+//! user text never notifies a whole channel by accident.
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+/// A piece of a template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seg {
+    /// Literal text.
+    Lit(&'static str),
+    /// A field of the event.
+    Field(Field),
+}
+
+/// The fields templates may use (the compiler's catalog names them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Field {
+    EventType,
+    EventOp,
+    EventId,
+    EventJson,
+    ListenerName,
+    RealmId,
+    RealmName,
+    MessageId,
+    MessageContent,
+    MessageTopic,
+    MessageChannel,
+    MessageChannelId,
+    MessageType,
+    MessageTimestamp,
+    MessageLink,
+    SenderId,
+    SenderEmail,
+    SenderName,
+    UserId,
+    UserEmail,
+    UserName,
+    ReactionEmoji,
+    ReactionMessageId,
+    StatusText,
+    PresenceStatus,
+    ChannelName,
+}
+
+/// What a template is rendered against.
+#[derive(Debug)]
+pub struct RenderCx<'a> {
+    /// The event, parsed as JSON.
+    pub event: &'a Value,
+    /// The raw event text.
+    pub json: &'a str,
+    /// Listener name.
+    pub listener: &'a str,
+    /// Realm id.
+    pub realm_id: u32,
+    /// Realm label.
+    pub realm_name: &'a str,
+    /// The site URL, for links.
+    pub site: &'a str,
+}
+
+/// Renders `segs`. `escape_mentions` neutralizes wildcard mentions in field values.
+pub fn render(segs: &[Seg], cx: &RenderCx<'_>, escape_mentions: bool) -> String {
+    let mut out = String::new();
+    for seg in segs {
+        match seg {
+            Seg::Lit(s) => out.push_str(s),
+            Seg::Field(f) => {
+                let v = field(*f, cx);
+                if escape_mentions {
+                    out.push_str(&silence_wildcards(&v));
+                } else {
+                    out.push_str(&v);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The value of one field for this event (empty when the event lacks it).
+pub fn field(f: Field, cx: &RenderCx<'_>) -> String {
+    let e = cx.event;
+    let m = &e["message"];
+    match f {
+        Field::EventType => s(&e["type"]),
+        Field::EventOp => s(&e["op"]),
+        Field::EventId => s(&e["id"]),
+        Field::EventJson => cx.json.to_owned(),
+        Field::ListenerName => cx.listener.to_owned(),
+        Field::RealmId => cx.realm_id.to_string(),
+        Field::RealmName => cx.realm_name.to_owned(),
+        Field::MessageId => s(&m["id"]),
+        Field::MessageContent => s(&m["content"]),
+        Field::MessageTopic => s(&m["subject"]),
+        Field::MessageChannel => match &m["display_recipient"] {
+            Value::String(c) => c.clone(),
+            _ => String::new(),
+        },
+        Field::MessageChannelId => s(&m["stream_id"]),
+        Field::MessageType => match m["type"].as_str() {
+            Some("stream") => "channel".into(),
+            Some("private") => "direct".into(),
+            other => other.unwrap_or_default().to_owned(),
+        },
+        Field::MessageTimestamp => s(&m["timestamp"]),
+        Field::MessageLink => {
+            let id = s(&m["id"]);
+            match (&m["display_recipient"], m["stream_id"].as_i64()) {
+                (Value::String(_), Some(sid)) => {
+                    format!("{}/#narrow/channel/{sid}/near/{id}", cx.site)
+                }
+                _ => format!("{}/#narrow/near/{id}", cx.site),
+            }
+        }
+        Field::SenderId => s(&m["sender_id"]),
+        Field::SenderEmail => s(&m["sender_email"]),
+        Field::SenderName => s(&m["sender_full_name"]),
+        Field::UserId => {
+            let direct = &e["user_id"];
+            if direct.is_null() {
+                let p = &e["person"]["user_id"];
+                if p.is_null() {
+                    s(&e["sender"]["user_id"])
+                } else {
+                    s(p)
+                }
+            } else {
+                s(direct)
+            }
+        }
+        Field::UserEmail => {
+            let v = [&e["user"]["email"], &e["email"], &e["person"]["email"]]
+                .into_iter()
+                .find(|v| !v.is_null());
+            v.map(s).unwrap_or_default()
+        }
+        Field::UserName => {
+            let v = [&e["user"]["full_name"], &e["person"]["full_name"]]
+                .into_iter()
+                .find(|v| !v.is_null());
+            v.map(s).unwrap_or_default()
+        }
+        Field::ReactionEmoji => s(&e["emoji_name"]),
+        Field::ReactionMessageId => s(&e["message_id"]),
+        Field::StatusText => s(&e["status_text"]),
+        Field::PresenceStatus => {
+            let mut out = String::new();
+            if let Some(obj) = e["presence"].as_object() {
+                for (client, p) in obj {
+                    let _ = write!(
+                        out,
+                        "{}{}: {}",
+                        if out.is_empty() { "" } else { ", " },
+                        client,
+                        s(&p["status"])
+                    );
+                }
+            }
+            out
+        }
+        Field::ChannelName => {
+            let first = |k: &str| e[k].get(0).map(|c| s(&c["name"]));
+            first("streams")
+                .or_else(|| first("subscriptions"))
+                .unwrap_or_else(|| s(&e["name"]))
+        }
+    }
+}
+
+/// Turns wildcard mentions into silent ones: `@**all**` → `@_**all**`.
+pub fn silence_wildcards(text: &str) -> String {
+    const WILDCARDS: &[&str] = &["all", "everyone", "channel", "stream", "topic"];
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("@**") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 3..];
+        let name_end = after.find("**").unwrap_or(after.len());
+        let name = after[..name_end].trim().to_ascii_lowercase();
+        if WILDCARDS.contains(&name.as_str()) {
+            out.push_str("@_**");
+        } else {
+            out.push_str("@**");
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_fields_and_silences_wildcards() {
+        let ev: Value = serde_json::json!({"type": "message", "id": 4, "message": {
+            "id": 17, "content": "ping @**all** and @**Iago**", "subject": "ci", "display_recipient": "devel",
+            "stream_id": 3, "type": "stream", "sender_email": "a@x", "sender_full_name": "A", "sender_id": 9}});
+        let cx = RenderCx {
+            event: &ev,
+            json: "{}",
+            listener: "l",
+            realm_id: 1,
+            realm_name: "main",
+            site: "https://z.x",
+        };
+        let segs = [
+            Seg::Lit("["),
+            Seg::Field(Field::MessageChannel),
+            Seg::Lit("/"),
+            Seg::Field(Field::MessageTopic),
+            Seg::Lit("] "),
+            Seg::Field(Field::SenderName),
+            Seg::Lit(": "),
+            Seg::Field(Field::MessageContent),
+        ];
+        assert_eq!(
+            render(&segs, &cx, true),
+            "[devel/ci] A: ping @_**all** and @**Iago**"
+        );
+        assert_eq!(
+            render(&segs, &cx, false),
+            "[devel/ci] A: ping @**all** and @**Iago**"
+        );
+        assert_eq!(
+            field(Field::MessageLink, &cx),
+            "https://z.x/#narrow/channel/3/near/17"
+        );
+        assert_eq!(field(Field::ReactionEmoji, &cx), "");
+        assert_eq!(
+            silence_wildcards("@**Everyone** @**topic** @**topics**"),
+            "@_**Everyone** @_**topic** @**topics**"
+        );
+    }
+}
