@@ -12,8 +12,9 @@
 //! Logs and progress go to stderr; data goes to stdout. Errors are reported once, by
 //! `main`, with their context chain, and exit with status 1.
 
-mod compile;
 mod demo;
+
+use zlc::compile;
 mod tail;
 
 use clap::{Parser, Subcommand};

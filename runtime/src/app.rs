@@ -124,7 +124,7 @@ struct ToggleArgs {
 
 /// The `main` of a generated binary.
 pub fn main(p: &'static PipelineDesc, dispatch: DispatchFn) -> ExitCode {
-    let version = format!("{} (zlc {})", p.name, p.zlc_version);
+    let version = format!("(zlc pipeline, built with zlc {})", p.zlc_version);
     let about = if p.description.is_empty() {
         format!("zlc pipeline {}", p.name)
     } else {

@@ -461,7 +461,11 @@ pub(super) fn store_message(
 ) -> i64 {
     let mut st = lock(shared);
     let id = st.messages.last().map_or(1000, |m| m.id + 1);
-    st.clock += 1;
+    // Real time, as Zulip stamps messages (never going backwards).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    st.clock = st.clock.max(now);
     let mut dm_user_ids: Vec<i64> = if channel_id.is_some() {
         Vec::new()
     } else {

@@ -1,0 +1,5 @@
+//! The `zlc` command's library half: the compiler commands, shared with the
+//! end-to-end tests (`tests/`, package `zlc-e2e`), which build pipelines the way
+//! `zlc build` does.
+
+pub mod compile;

@@ -1,0 +1,58 @@
+use std::process::Command;
+
+use super::*;
+
+/// `bench.toml` replayed over `events-50k.jsonl.gz` reports exactly the counts of
+/// `../shared/bench/README.md`, on stdout and in the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_replay_reports_the_reference_counts() {
+    let bin = build_pipeline(&pipeline("bench"));
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let events = root().join("../shared/bench/events-50k.jsonl.gz");
+    let out = Command::new(&bin)
+        .args([
+            "run",
+            "--realm",
+            "1",
+            "--summary-json",
+            "--store",
+            &store,
+            "--replay",
+        ])
+        .arg(&events)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let expected = [
+        ("alerts", 3070),
+        ("deploys", 183),
+        ("mentions", 512),
+        ("pr_links", 769),
+        ("tracebacks", 862),
+        ("all_realm_1", 50000),
+        ("realm_2_only", 0),
+        ("reactions", 0),
+    ];
+    for (name, n) in expected {
+        assert_eq!(summary[name]["matched"], n, "{name}: {summary}");
+    }
+    let store = zlc_runtime::store::Store::open(&store).await.unwrap();
+    let totals = store.listener_totals("bench").await.unwrap();
+    for (name, n) in expected.iter().filter(|(_, n)| *n > 0) {
+        let row = totals
+            .iter()
+            .find(|(l, _, _)| l == name)
+            .unwrap_or_else(|| panic!("no stats row for {name}"));
+        assert_eq!(
+            row.1[1], *n as i64,
+            "matched of {name} in zlc_listener_stats"
+        );
+        assert_eq!(row.1[0], 50000, "seen of {name}");
+    }
+}

@@ -1,0 +1,464 @@
+use std::process::Command;
+use std::time::Duration;
+
+use zlc_runtime::store::Store;
+use zlc_runtime::testkit::{FakeZulip, build as events};
+
+use super::receiver::Receiver;
+use super::*;
+
+struct Setup {
+    zulip: FakeZulip,
+    dir: tempfile::TempDir,
+    rc: String,
+    store_url: String,
+}
+
+async fn setup() -> Setup {
+    let zulip = FakeZulip::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rc = dir.path().join("zuliprc");
+    std::fs::write(&rc, zulip.zuliprc(zulip.bot())).unwrap();
+    let store_url = format!("sqlite://{}", dir.path().join("zlc.db").display());
+    Setup {
+        rc: rc.display().to_string(),
+        store_url,
+        zulip,
+        dir,
+    }
+}
+
+impl Setup {
+    fn run(&self, bin: &Path, extra: &[&str], env: &[(&str, &str)]) -> Proc {
+        let mut args = vec![
+            "run",
+            "--config-file",
+            &self.rc,
+            "--store",
+            &self.store_url,
+            "--stats-interval",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        Proc::spawn(bin, &args, self.dir.path().join("run.log"), env)
+    }
+
+    async fn connected(&self, p: &Proc) {
+        wait_until(30, "the binary to register a queue", || {
+            !self.zulip.queue_ids().is_empty() || p.log_text().contains("error")
+        })
+        .await;
+        assert!(!self.zulip.queue_ids().is_empty(), "{}", p.log_text());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analytics_counts_per_channel_and_sender_into_the_store() {
+    let s = setup().await;
+    let bin = build_pipeline(&pipeline("analytics"));
+    let p = s.run(&bin, &[], &[]);
+    s.connected(&p).await;
+    let alice = s.zulip.add_user("alice@zulip.example.com", "Alice");
+    let bob = s.zulip.add_user("bob@zulip.example.com", "Bob");
+    let ci = s.zulip.add_bot("ci-bot@zulip.example.com", "CI");
+    for i in 0..3 {
+        s.zulip
+            .message()
+            .channel("devel")
+            .sender(&alice)
+            .content(&format!("a{i}"))
+            .send();
+    }
+    for i in 0..2 {
+        s.zulip
+            .message()
+            .channel("general")
+            .sender(&bob)
+            .content(&format!("b{i}"))
+            .send();
+    }
+    s.zulip
+        .message()
+        .channel("devel")
+        .sender(&ci)
+        .content("build ok")
+        .send();
+    s.zulip
+        .message()
+        .direct_to(&[s.zulip.bot()])
+        .sender(&alice)
+        .content("psst")
+        .send();
+    // The bot's own messages are ignored unless a listener says otherwise.
+    s.zulip
+        .message()
+        .channel("devel")
+        .sender(s.zulip.bot())
+        .content("mine")
+        .send();
+
+    let store = Store::open(&s.store_url).await.unwrap();
+    let mut last = Vec::new();
+    for _ in 0..100 {
+        last = store.counts("analytics", "per_channel").await.unwrap();
+        if last.iter().map(|r| r.3).sum::<i64>() >= 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, log) = p.stop();
+    assert!(status.success(), "SIGTERM exits 0\n{log}");
+
+    let per_channel: Vec<(String, i64)> = store
+        .counts("analytics", "per_channel")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.1, r.3))
+        .collect();
+    assert_eq!(
+        per_channel,
+        [("devel".to_owned(), 4), ("general".to_owned(), 2)],
+        "{last:?}"
+    );
+    let per_sender: Vec<(String, i64)> = store
+        .counts("analytics", "per_sender")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.2, r.3))
+        .collect();
+    assert_eq!(
+        per_sender,
+        [
+            ("alice@zulip.example.com".to_owned(), 4),
+            ("bob@zulip.example.com".to_owned(), 2)
+        ],
+        "bots left out"
+    );
+    let totals = store.listener_totals("analytics").await.unwrap();
+    let dms = totals.iter().find(|t| t.0 == "direct_messages").unwrap();
+    assert_eq!(dms.1[1], 1, "one direct message matched");
+    assert!(log.contains("totals"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn welcome_greets_new_members_in_general() {
+    let s = setup().await;
+    let bin = build_pipeline(&pipeline("welcome"));
+    let p = s.run(&bin, &[], &[]);
+    s.connected(&p).await;
+    let newbie = s.zulip.add_user("newbie@zulip.example.com", "Newbie");
+    s.zulip.push_event(events::realm_user_add(&newbie));
+    wait_until(20, "the welcome message", || {
+        s.zulip.messages().iter().any(|m| m.topic == "welcome")
+    })
+    .await;
+    let m = s
+        .zulip
+        .messages()
+        .into_iter()
+        .find(|m| m.topic == "welcome")
+        .unwrap();
+    assert_eq!(m.content, "Welcome, @**Newbie**! Say hi in #**general**.");
+    assert_eq!(m.sender_id, s.zulip.bot().id);
+    let (status, _) = p.stop();
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incident_webhook_retries_posts_reacts_forwards_and_dead_letters() {
+    let s = setup().await;
+    // First call fails (retried), second succeeds, third is rejected for good.
+    let hook = Receiver::start(vec![(500, "oops"), (200, "{}"), (400, "bad payload")]).await;
+    let file = variant(
+        s.dir.path(),
+        "incident_webhook",
+        "incident_webhook_e2e",
+        &[(
+            "http://127.0.0.1:8089/incident",
+            &format!("http://127.0.0.1:{}/incident", hook.port),
+        )],
+    );
+    let bin = build_pipeline(&file);
+    s.zulip.add_channel("incidents");
+    let p = s.run(&bin, &[], &[("INCIDENT_WEBHOOK_TOKEN", "s3cret-token")]);
+    s.connected(&p).await;
+    let alice = s.zulip.add_user("alice@zulip.example.com", "Alice");
+    let ci = s.zulip.add_bot("ci-bot@zulip.example.com", "CI");
+    s.zulip
+        .message()
+        .channel("alerts")
+        .topic("db")
+        .sender(&ci)
+        .content("incident drill (bot)")
+        .send();
+    s.zulip
+        .message()
+        .channel("general")
+        .topic("db")
+        .sender(&alice)
+        .content("incident elsewhere")
+        .send();
+    let id = s
+        .zulip
+        .message()
+        .channel("alerts")
+        .topic("db")
+        .sender(&alice)
+        .content("INCIDENT: primary db is down")
+        .send();
+    for _ in 0..300 {
+        if s.zulip
+            .messages()
+            .iter()
+            .any(|m| m.topic == "db" && m.content.contains("```quote"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        s.zulip
+            .messages()
+            .iter()
+            .any(|m| m.topic == "db" && m.content.contains("```quote")),
+        "no forwarded copy; log:\n{}",
+        p.log_text()
+    );
+
+    let got = hook.received();
+    assert_eq!(got.len(), 2, "one failure, one retry: {got:?}");
+    assert!(got.iter().all(
+        |r| r.path == "/incident" && r.authorization.as_deref() == Some("Bearer s3cret-token")
+    ));
+    assert_eq!(
+        got[1].body["text"],
+        "Alice in #alerts > db: INCIDENT: primary db is down"
+    );
+    assert_eq!(got[1].body["source"], "zulip");
+    assert!(
+        got[1].body["link"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/near/{id}"))
+    );
+    assert_eq!(s.zulip.reactions().len(), 1);
+    assert_eq!(
+        (
+            s.zulip.reactions()[0].message_id,
+            s.zulip.reactions()[0].emoji_name.as_str()
+        ),
+        (id, "rotating_light")
+    );
+    let incidents = s.zulip.add_channel("incidents");
+    let fwd = s
+        .zulip
+        .messages()
+        .into_iter()
+        .find(|m| m.channel_id == Some(incidents))
+        .unwrap();
+    assert!(
+        fwd.content.contains("INCIDENT: primary db is down")
+            && fwd.content.starts_with("@_**Alice** in #**alerts>db**"),
+        "{}",
+        fwd.content
+    );
+
+    // A permanent failure: no retry, later actions skipped, a dead letter in the store.
+    let id2 = s
+        .zulip
+        .message()
+        .channel("alerts")
+        .topic("db")
+        .sender(&alice)
+        .content("sev2 again")
+        .send();
+    let store = Store::open(&s.store_url).await.unwrap();
+    let mut dead = Vec::new();
+    for _ in 0..100 {
+        dead = store.event_log("incident_webhook_e2e").await.unwrap();
+        if !dead.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, log) = p.stop();
+    assert!(status.success(), "{log}");
+    assert_eq!(hook.received().len(), 3);
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!((dead[0].1.as_str(), dead[0].3), ("dead", Some(id2)));
+    assert!(
+        dead[0].2.as_deref().unwrap().contains("HTTP 400"),
+        "{dead:?}"
+    );
+    assert_eq!(
+        s.zulip.reactions().len(),
+        1,
+        "no reaction after the failed webhook"
+    );
+    assert!(
+        !log.contains("s3cret-token"),
+        "the token never reaches the log"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mentor_replies_with_the_endpoints_answer_without_wildcards() {
+    let s = setup().await;
+    let svc = Receiver::start(vec![(200, r#"{"answer":"Try `git bisect`, @**all**"}"#)]).await;
+    let file = variant(
+        s.dir.path(),
+        "mentor",
+        "mentor_e2e",
+        &[(
+            "http://127.0.0.1:8090/ask",
+            &format!("http://127.0.0.1:{}/ask", svc.port),
+        )],
+    );
+    let bin = build_pipeline(&file);
+    let p = s.run(&bin, &[], &[]);
+    s.connected(&p).await;
+    let alice = s.zulip.add_user("alice@zulip.example.com", "Alice");
+    s.zulip
+        .message()
+        .channel("devel")
+        .topic("help")
+        .sender(&alice)
+        .content("no mention here")
+        .send();
+    s.zulip
+        .message()
+        .channel("devel")
+        .topic("help")
+        .sender(&alice)
+        .content("@**Listener Bot** how do I find a regression?")
+        .send();
+    wait_until(20, "the mentor's reply", || {
+        s.zulip
+            .messages()
+            .iter()
+            .any(|m| m.sender_id == s.zulip.bot().id)
+    })
+    .await;
+    let reply = s
+        .zulip
+        .messages()
+        .into_iter()
+        .find(|m| m.sender_id == s.zulip.bot().id)
+        .unwrap();
+    assert_eq!(
+        (reply.topic.as_str(), reply.content.as_str()),
+        ("help", "Try `git bisect`, @_**all**")
+    );
+    let asked = svc.received();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        asked[0].body["question"],
+        "@**Listener Bot** how do I find a regression?"
+    );
+    assert_eq!(asked[0].body["asker"], "alice@zulip.example.com");
+    let (status, _) = p.stop();
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_has_list_check_version_and_dynamic_config() {
+    let s = setup().await;
+    let bin = build_pipeline(&pipeline("analytics"));
+    let run = |args: &[&str]| {
+        let out = Command::new(&bin).args(args).output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, _) = run(&["--version"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.trim(),
+        format!(
+            "analytics (zlc pipeline, built with zlc {})",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+
+    let (code, out, _) = run(&["list", "--config", "--store", &s.store_url]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("per_sender")
+            && out.contains("filters: not from bots")
+            && out.contains("timeout=10000ms"),
+        "{out}"
+    );
+
+    let (code, out, err) = run(&["check", "--config-file", &s.rc, "--store", &s.store_url]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("realm 1: ok") && out.contains("listener-bot@zulip.example.com"),
+        "{out}"
+    );
+    let bad_rc = s.dir.path().join("bad");
+    std::fs::write(
+        &bad_rc,
+        s.zulip.zuliprc(s.zulip.bot()).replace("key=", "key=nope"),
+    )
+    .unwrap();
+    let (code, out, err) = run(&[
+        "check",
+        "--config-file",
+        bad_rc.to_str().unwrap(),
+        "--store",
+        &s.store_url,
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("realm 1: FAILED") && out.contains("Invalid API key"),
+        "{out}{err}"
+    );
+
+    let (code, _, err) = run(&["run", "--listeners", "per_chanel", "--store", &s.store_url]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("no listener named `per_chanel`") && err.contains("per_channel"),
+        "{err}"
+    );
+
+    let (code, out, _) = run(&["disable", "per_sender", "--store", &s.store_url]);
+    assert_eq!((code, out.trim()), (0, "per_sender disabled"));
+    let (_, out, _) = run(&["list", "--status", "disabled", "--store", &s.store_url]);
+    assert!(
+        out.contains("per_sender") && !out.contains("per_channel"),
+        "{out}"
+    );
+    // Disabled in the store: a run does not use it.
+    let p = s.run(&bin, &[], &[]);
+    s.connected(&p).await;
+    let alice = s.zulip.add_user("alice@zulip.example.com", "Alice");
+    s.zulip
+        .message()
+        .channel("devel")
+        .sender(&alice)
+        .content("x")
+        .send();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (status, _) = p.stop();
+    assert!(status.success());
+    let store = Store::open(&s.store_url).await.unwrap();
+    assert!(
+        store
+            .counts("analytics", "per_sender")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .counts("analytics", "per_channel")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
