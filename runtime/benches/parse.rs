@@ -4,14 +4,14 @@
 //!
 //! Reads every event into memory first (as `seed_processor.py` does), then times, over
 //! the same events: the head alone (what dispatch needs to decide), the full typed
-//! parse, and a generic `serde_json::Value` parse (what Python's `json.loads` does).
+//! parse, the dispatch view (the fields filters read), and a generic `serde_json::Value` parse (what Python's `json.loads` does).
 //! `scripts/bench-parse.sh` runs it beside the Python reference and prints ratios.
 
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use zlc_runtime::event::{Event, RawEvent};
+use zlc_runtime::event::{Event, MessageViewEvent, RawEvent};
 use zlc_runtime::source::ReplaySource;
 
 fn main() {
@@ -56,6 +56,12 @@ fn main() {
         Ok(Event::Message(m)) => m.message.content.len(),
         _ => 0,
     });
+    let view = time(&|l| match RawEvent::new(l)
+        .map(|r| serde_json::from_str::<MessageViewEvent<'_>>(r.json))
+    {
+        Ok(Ok(m)) => m.message.content.len(),
+        _ => 0,
+    });
     let value = time(&|l| {
         serde_json::from_str::<serde_json::Value>(l)
             .map(|v| v.as_object().map_or(0, |o| o.len()))
@@ -63,12 +69,13 @@ fn main() {
     });
     if json {
         println!(
-            r#"{{"events": {n}, "head_per_s": {head:.0}, "typed_per_s": {typed:.0}, "value_per_s": {value:.0}}}"#
+            r#"{{"events": {n}, "head_per_s": {head:.0}, "typed_per_s": {typed:.0}, "view_per_s": {view:.0}, "value_per_s": {value:.0}}}"#
         );
     } else {
         println!("{} events x {repeat}", lines.len());
         println!("  head only        {head:>12.0} events/s");
         println!("  typed parse      {typed:>12.0} events/s");
+        println!("  dispatch view    {view:>12.0} events/s");
         println!("  serde_json Value {value:>12.0} events/s");
     }
 }

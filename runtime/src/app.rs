@@ -324,6 +324,7 @@ async fn run(p: &'static PipelineDesc, dispatch: DispatchFn, args: RunArgs) -> R
         })
     };
 
+    let started = std::time::Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for realm in realms {
         let enabled = enabled_for(p, realm.id, only, &overrides);
@@ -358,21 +359,54 @@ async fn run(p: &'static PipelineDesc, dispatch: DispatchFn, args: RunArgs) -> R
             cancel.cancel();
         }
     }
+    let elapsed = started.elapsed();
     cancel.cancel();
     let _ = flusher.await;
     flush(p, &store, &shared).await?;
     store.close().await;
 
-    let totals = totals.lock().unwrap_or_else(|e| e.into_inner()).totals();
-    report(p, &totals, args.summary_json);
+    let (totals, events, malformed) = {
+        let t = totals.lock().unwrap_or_else(|e| e.into_inner());
+        (t.totals(), t.events, t.malformed)
+    };
+    report(
+        p,
+        &totals,
+        RunFigures {
+            events,
+            malformed,
+            seconds: elapsed.as_secs_f64(),
+        },
+        args.summary_json,
+    );
     match first_error {
         Some(e) => Err(e),
         None => Ok(()),
     }
 }
 
-fn report(p: &PipelineDesc, totals: &[crate::stats::Counters], json: bool) {
+struct RunFigures {
+    events: u64,
+    malformed: u64,
+    seconds: f64,
+}
+
+fn report(p: &PipelineDesc, totals: &[crate::stats::Counters], run: RunFigures, json: bool) {
+    let rate = if run.seconds > 0.0 {
+        run.events as f64 / run.seconds
+    } else {
+        0.0
+    };
+    tracing::info!(
+        events = run.events,
+        malformed = run.malformed,
+        seconds = format!("{:.3}", run.seconds),
+        events_per_s = format!("{rate:.0}"),
+        "run finished"
+    );
     let mut obj = serde_json::Map::new();
+    // Listener names start with a letter, so `_run` cannot collide with one.
+    obj.insert("_run".into(), serde_json::json!({"events": run.events, "malformed": run.malformed, "seconds": run.seconds, "events_per_s": rate}));
     for (i, l) in p.listeners.iter().enumerate() {
         let c = totals.get(i).copied().unwrap_or_default();
         tracing::info!(

@@ -6,7 +6,7 @@ pub use crate::app::{DispatchFn, main};
 #[doc(hidden)]
 pub use crate::dispatch::Cx;
 #[doc(hidden)]
-pub use crate::event::{MessageEvent, RawEvent};
+pub use crate::event::{MessageViewEvent, RawEvent};
 #[doc(hidden)]
 pub use crate::pipeline::*;
 #[doc(hidden)]

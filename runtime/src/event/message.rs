@@ -124,57 +124,122 @@ pub struct Message<'a> {
     pub last_moved_timestamp: Option<i64>,
 }
 
-impl<'a> Message<'a> {
-    /// A channel message.
-    pub fn is_channel(&self) -> bool {
-        self.kind == MessageType::Channel
-    }
+// The accessors listeners use, for both the full message and the dispatch view.
+macro_rules! message_accessors {
+    ($ty:ident) => {
+        impl<'a> $ty<'a> {
+            /// A channel message.
+            pub fn is_channel(&self) -> bool {
+                self.kind == MessageType::Channel
+            }
 
-    /// A direct message.
-    pub fn is_direct(&self) -> bool {
-        self.kind == MessageType::Direct
-    }
+            /// A direct message.
+            pub fn is_direct(&self) -> bool {
+                self.kind == MessageType::Direct
+            }
 
-    /// The channel's name, for channel messages.
-    pub fn channel_name(&self) -> Option<&str> {
-        match &self.display_recipient {
-            DisplayRecipient::Channel(name) if self.is_channel() => Some(name),
-            _ => None,
+            /// The channel's name, for channel messages.
+            pub fn channel_name(&self) -> Option<&str> {
+                match &self.display_recipient {
+                    DisplayRecipient::Channel(name) if self.is_channel() => Some(name),
+                    _ => None,
+                }
+            }
+
+            /// The channel's id, for channel messages.
+            pub fn channel_id(&self) -> Option<i64> {
+                self.stream_id.filter(|_| self.is_channel())
+            }
+
+            /// The topic; empty for direct messages.
+            pub fn topic(&self) -> &str {
+                &self.topic
+            }
+
+            /// The content as received (HTML when rendered, else Markdown).
+            pub fn content(&self) -> &str {
+                &self.content
+            }
+
+            /// Sender's email address.
+            pub fn sender_email(&self) -> &str {
+                &self.sender_email
+            }
+
+            /// The users of a direct message (sender included); empty for channel messages.
+            pub fn recipients(&self) -> &[Recipient<'a>] {
+                match &self.display_recipient {
+                    DisplayRecipient::Users(users) => users,
+                    DisplayRecipient::Channel(_) => &[],
+                }
+            }
         }
-    }
+    };
+}
 
-    /// The channel's id, for channel messages.
-    pub fn channel_id(&self) -> Option<i64> {
-        self.stream_id.filter(|_| self.is_channel())
-    }
+message_accessors!(Message);
+message_accessors!(MessageView);
 
-    /// The topic; empty for direct messages.
-    pub fn topic(&self) -> &str {
-        &self.topic
-    }
-
-    /// The content as received (HTML when rendered, else Markdown).
-    pub fn content(&self) -> &str {
-        &self.content
-    }
-
-    /// Sender's email address.
-    pub fn sender_email(&self) -> &str {
-        &self.sender_email
-    }
-
+impl Message<'_> {
     /// Sender's display name.
     pub fn sender_name(&self) -> &str {
         &self.sender_full_name
     }
+}
 
-    /// The users of a direct message (sender included); empty for channel messages.
-    pub fn recipients(&self) -> &[Recipient<'a>] {
-        match &self.display_recipient {
-            DisplayRecipient::Users(users) => users,
-            DisplayRecipient::Channel(_) => &[],
-        }
+/// A `message` event as dispatch reads it: only the fields filters can test, so that
+/// parsing skips (without allocating) everything else. Actions that need more parse
+/// the event in full.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MessageViewEvent<'a> {
+    /// The message.
+    #[serde(borrow)]
+    pub message: MessageView<'a>,
+    /// Per-user flags (`mentioned`, ...).
+    #[serde(default, borrow)]
+    pub flags: Vec<Cow<'a, str>>,
+}
+
+impl MessageViewEvent<'_> {
+    /// Whether the flags carry `flag`.
+    pub fn has_flag(&self, flag: &str) -> bool {
+        self.flags.iter().any(|f| f == flag)
     }
+
+    /// The queue's user was mentioned personally, or through a group they belong to.
+    pub fn mentioned(&self) -> bool {
+        self.has_flag("mentioned")
+    }
+}
+
+/// The fields of a message that filters can test.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MessageView<'a> {
+    /// Message id.
+    pub id: i64,
+    /// Sender's user id.
+    pub sender_id: i64,
+    /// Body.
+    #[serde(borrow)]
+    pub content: Cow<'a, str>,
+    /// Unix time sent.
+    #[serde(default)]
+    pub timestamp: i64,
+    /// Topic.
+    #[serde(rename = "subject", default, borrow)]
+    pub topic: Cow<'a, str>,
+    /// Sender's email.
+    #[serde(default, borrow)]
+    pub sender_email: Cow<'a, str>,
+    /// Channel name or direct-message users.
+    #[serde(borrow)]
+    pub display_recipient: DisplayRecipient<'a>,
+    /// Channel or direct.
+    #[serde(rename = "type")]
+    pub kind: MessageType,
+    /// Channel id.
+    #[serde(default)]
+    pub stream_id: Option<i64>,
 }
 
 /// A topic link found by a linkifier.

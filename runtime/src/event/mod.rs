@@ -15,7 +15,8 @@ mod payload;
 use serde::Deserialize;
 
 pub use message::{
-    DisplayRecipient, Message, MessageEvent, MessageReaction, MessageType, Recipient, TopicLink,
+    DisplayRecipient, Message, MessageEvent, MessageReaction, MessageType, MessageView,
+    MessageViewEvent, Recipient, TopicLink,
 };
 pub use payload::*;
 
