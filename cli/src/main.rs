@@ -79,7 +79,7 @@ enum New {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.log_level);
+    zlc_runtime::app::init_logging(&cli.log_level);
     let sync = match &cli.command {
         Command::New(New::Pipeline { name, dir, force }) => {
             Some(compile::new_pipeline(name, dir, *force).map(|p| {
@@ -133,16 +133,4 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-fn init_logging(level: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(format!("warn,zlc={level},zlc_runtime={level}")))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
 }

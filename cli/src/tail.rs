@@ -62,7 +62,7 @@ pub struct TailArgs {
 
 pub async fn run(args: TailArgs) -> Result<()> {
     let cancel = CancellationToken::new();
-    spawn_signal_handler(cancel.clone());
+    zlc_runtime::shutdown::cancel_on_signal(cancel.clone());
 
     let (config, _demo) = if args.demo {
         let demo = crate::demo::start(cancel.clone()).await?;
@@ -179,37 +179,4 @@ fn parse_narrow(terms: &[String]) -> Result<Vec<(String, String)>> {
             _ => bail!("--narrow {t:?} must be OPERATOR:OPERAND, e.g. channel:devel or is:dm"),
         })
         .collect()
-}
-
-/// Cancels `cancel` on SIGINT or SIGTERM; a second signal exits at once.
-fn spawn_signal_handler(cancel: CancellationToken) {
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("shutting down after the current batch (signal again to exit now)");
-        cancel.cancel();
-        wait_for_signal().await;
-        std::process::exit(130);
-    });
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -169,10 +169,12 @@ pub fn main(p: &'static PipelineDesc, dispatch: DispatchFn) -> ExitCode {
     }
 }
 
-fn init_logging(level: &str) {
+/// Logs to stderr at `level` for zlc's crates (`warn` for the others); `RUST_LOG`
+/// overrides.
+pub fn init_logging(level: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(format!("warn,zlc_runtime={level}")))
+        .or_else(|_| EnvFilter::try_new(format!("warn,zlc={level},zlc_runtime={level}")))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -301,7 +303,7 @@ async fn run(p: &'static PipelineDesc, dispatch: DispatchFn, args: RunArgs) -> R
     let store = open_store(p, args.store.as_deref()).await?;
     let overrides = store.listener_overrides(p.name).await?;
     let cancel = CancellationToken::new();
-    spawn_signal_handler(cancel.clone());
+    crate::shutdown::cancel_on_signal(cancel.clone());
     let shared = Arc::new(Shared {
         stats: Mutex::new(StatsBuf::new(p.listeners.len(), now_secs() / 3600)),
         log: Mutex::new(Vec::new()),
@@ -699,36 +701,4 @@ async fn toggle(p: &'static PipelineDesc, args: ToggleArgs, enabled: bool) -> Re
         if enabled { "enabled" } else { "disabled" }
     );
     Ok(())
-}
-
-fn spawn_signal_handler(cancel: CancellationToken) {
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("shutting down: finishing the current batch (signal again to exit now)");
-        cancel.cancel();
-        wait_for_signal().await;
-        std::process::exit(130);
-    });
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

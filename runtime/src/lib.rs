@@ -18,6 +18,7 @@
 //! | [`stats`] | statistics in memory, flushed in batches |
 //! | [`template`] | rendering `{{field}}` templates |
 //! | [`app`] | the command line and run loop of generated binaries |
+//! | [`shutdown`] | SIGINT/SIGTERM handling |
 //! | [`codegen`] | the one module generated code uses |
 //! | [`testkit`] | (feature `testkit`) a fake Zulip server with fault injection |
 //!
@@ -34,6 +35,7 @@ pub mod error;
 pub mod event;
 pub mod exec;
 pub mod pipeline;
+pub mod shutdown;
 pub mod source;
 pub mod stats;
 pub mod store;
