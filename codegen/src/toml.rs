@@ -772,8 +772,12 @@ impl Walker {
                         }
                     },
                 };
+                let url = url?;
+                if let Err(msg) = crate::check::webhook_url(&url.value) {
+                    self.d.error(url.span.clone(), msg);
+                }
                 Action::Webhook {
-                    url: url?.value,
+                    url: url.value,
                     body,
                     token_env: self.string(t, "token_env").map(|s| s.value),
                     reply_field: self.string(t, "reply_field").map(|s| s.value),
