@@ -229,15 +229,16 @@ fn check_actions(l: &Listener, d: &mut Diagnostics) {
         for t in templates(&a.value) {
             check_template(t, &kinds, d);
         }
-        if let Action::Webhook { token_env, .. } = &a.value {
-            if let Some(env) = token_env
-                && !is_env_name(env)
-            {
-                d.error(
-                    a.span.clone(),
-                    format!("`token_env` must name an environment variable, not {env:?}"),
-                );
-            }
+        if let Action::Webhook {
+            token_env: Some(env),
+            ..
+        } = &a.value
+            && !is_env_name(env)
+        {
+            d.error(
+                a.span.clone(),
+                format!("`token_env` must name an environment variable, not {env:?}"),
+            );
         }
         if let Action::React { emoji } = &a.value
             && (emoji.is_empty()
