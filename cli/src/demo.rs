@@ -25,7 +25,12 @@ pub async fn start(cancel: CancellationToken) -> Result<Demo> {
             .context("starting the demo server")?,
     );
     tracing::info!(url = %zulip.url(), "demo: built-in fake Zulip server started");
-    let traffic = zulip.clone();
+    spawn_traffic(zulip.clone(), cancel);
+    Ok(Demo { zulip })
+}
+
+/// Generates demo traffic (messages, reactions, presence) until `cancel` fires.
+pub fn spawn_traffic(traffic: std::sync::Arc<FakeZulip>, cancel: CancellationToken) {
     tokio::spawn(async move {
         let people = [
             traffic.add_user("othello@zulip.example.com", "Othello"),
@@ -74,5 +79,32 @@ pub async fn start(cancel: CancellationToken) -> Result<Demo> {
             n += 1;
         }
     });
-    Ok(Demo { zulip })
+}
+
+/// `zlc sandbox`: the fake server on a fixed address, with a zuliprc for its bot.
+pub async fn sandbox(
+    addr: &str,
+    zuliprc: &std::path::Path,
+    traffic: bool,
+    cancel: CancellationToken,
+) -> Result<()> {
+    let zulip = std::sync::Arc::new(
+        FakeZulip::bind(addr, zlc_runtime::testkit::FakeOptions::default())
+            .await
+            .with_context(|| format!("listening on {addr}"))?,
+    );
+    std::fs::write(zuliprc, zulip.zuliprc(zulip.bot()))
+        .with_context(|| format!("writing {}", zuliprc.display()))?;
+    eprintln!("fake Zulip at {} (Ctrl-C to stop)", zulip.url());
+    eprintln!(
+        "bot credentials in {}: e.g. `NAME run --config-file {}`",
+        zuliprc.display(),
+        zuliprc.display()
+    );
+    if traffic {
+        spawn_traffic(zulip.clone(), cancel.clone());
+        eprintln!("generating demo traffic in #general, #devel and #alerts");
+    }
+    cancel.cancelled().await;
+    Ok(())
 }

@@ -8,6 +8,7 @@
 //! | `build` | compile a pipeline into a listener binary |
 //! | `run` | build if needed, then run the binary |
 //! | `tail` | follow one realm and print each event as a JSON line ([`tail`]) |
+//! | `sandbox` | run the built-in fake Zulip server |
 //!
 //! Logs and progress go to stderr; data goes to stdout. Errors are reported once, by
 //! `main`, with their context chain, and exit with status 1.
@@ -60,6 +61,18 @@ enum Command {
     /// that listeners can play back. With `--store`, the place in the event stream is
     /// saved after every batch, so a restart resumes where the last run stopped.
     Tail(tail::TailArgs),
+    /// Run the built-in fake Zulip server, to try listeners without an organization.
+    Sandbox {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9991")]
+        addr: String,
+        /// Where to write the bot's zuliprc.
+        #[arg(long, default_value = "sandbox.zuliprc")]
+        zuliprc: std::path::PathBuf,
+        /// Generate demo traffic.
+        #[arg(long)]
+        traffic: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,7 +111,7 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::SUCCESS
         })),
         Command::Run(args) => Some(compile::run(args)),
-        Command::Tail(_) => None,
+        Command::Tail(_) | Command::Sandbox { .. } => None,
     };
     if let Some(result) = sync {
         return match result {
@@ -123,6 +136,15 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Tail(args) => tail::run(args).await,
+            Command::Sandbox {
+                addr,
+                zuliprc,
+                traffic,
+            } => {
+                let cancel = tokio_util::sync::CancellationToken::new();
+                zlc_runtime::shutdown::cancel_on_signal(cancel.clone());
+                demo::sandbox(&addr, &zuliprc, traffic, cancel).await
+            }
             _ => Ok(()),
         }
     });
