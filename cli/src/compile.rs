@@ -1,10 +1,12 @@
 //! `zlc new pipeline`, `check`, `expand`, `build` and `run`: the compiler's commands.
 //!
-//! Generated crates live in one build area (`$ZLC_HOME`, default `~/.cache/zlc`): a
-//! cargo workspace whose members are the pipelines, sharing one `Cargo.lock` and one
-//! `target/`, so that the runtime is compiled once and a pipeline edit rebuilds only
-//! its small `main.rs` (about a second). Files are rewritten only when their content
-//! changes, so an unchanged pipeline does not rebuild at all.
+//! Generated crates live in one build area (`$ZLC_HOME`, default `~/.cache/zlc`) that
+//! shares one `target/`, so that the runtime is compiled once and a pipeline edit
+//! rebuilds only its small `main.rs` (about a second). Pipelines are members of a cargo
+//! workspace with one `Cargo.lock` — one workspace per runtime source (`ws-<hash>`),
+//! because crates made by two zlc checkouts name two different `zlc-runtime`s, which
+//! one lockfile cannot hold. Files are rewritten only when their content changes, so an
+//! unchanged pipeline does not rebuild at all.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -131,18 +133,25 @@ fn runtime_dep() -> Result<RuntimeDep> {
     }
 }
 
-fn generate(file: &Path) -> Result<GeneratedCrate> {
+fn generate(file: &Path, runtime: &RuntimeDep) -> Result<GeneratedCrate> {
     let p = load(file)?;
     Ok(zlc_codegen::expand::expand(
         &p,
         &file.display().to_string(),
-        &runtime_dep()?,
+        runtime,
     ))
+}
+
+/// A stable 64-bit FNV-1a hash, for naming workspaces (std's hasher may change).
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// `zlc expand FILE`: prints the generated `main.rs` (and `Cargo.toml` on request).
 pub fn expand(file: &Path, cargo_toml: bool) -> Result<()> {
-    let g = generate(file)?;
+    let g = generate(file, &runtime_dep()?)?;
     if cargo_toml {
         println!("{}", g.cargo_toml);
     }
@@ -172,7 +181,7 @@ fn write_if_changed(path: &Path, content: &str) -> Result<()> {
     std::fs::write(path, content).with_context(|| format!("writing {}", path.display()))
 }
 
-const AREA_MANIFEST: &str = "# The zlc build area: every generated pipeline crate, one lockfile, one target.\n\
+const AREA_MANIFEST: &str = "# A zlc build-area workspace: the pipelines made with one zlc runtime, one lockfile.\n\
 [workspace]\nresolver = \"3\"\nmembers = [\"pipelines/*\"]\n\n\
 [profile.release]\ndebug = false\nincremental = true\n\n\
 [profile.dist]\ninherits = \"release\"\nlto = \"thin\"\ncodegen-units = 1\nstrip = true\nincremental = false\n";
@@ -180,13 +189,19 @@ const AREA_MANIFEST: &str = "# The zlc build area: every generated pipeline crat
 /// `zlc build FILE`: returns the binary's path.
 pub fn build(args: &BuildArgs) -> Result<PathBuf> {
     let started = Instant::now();
-    let g = generate(&args.file)?;
+    let runtime = runtime_dep()?;
+    let g = generate(&args.file, &runtime)?;
     let home = home()?;
-    write_if_changed(&home.join("Cargo.toml"), AREA_MANIFEST)?;
-    let dir = home.join("pipelines").join(&g.bin);
+    let key = match &runtime {
+        RuntimeDep::Path(p) => format!("path:{p}"),
+        RuntimeDep::Version(v) => format!("version:{v}"),
+    };
+    let area = home.join(format!("ws-{:016x}", fnv1a(&key)));
+    write_if_changed(&area.join("Cargo.toml"), AREA_MANIFEST)?;
+    let dir = area.join("pipelines").join(&g.bin);
     write_if_changed(&dir.join("Cargo.toml"), &g.cargo_toml)?;
     write_if_changed(&dir.join("src/main.rs"), &g.main_rs)?;
-    eprintln!("zlc: building {} in {}", g.bin, home.display());
+    eprintln!("zlc: building {} in {}", g.bin, area.display());
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args([
             "build",
@@ -196,7 +211,7 @@ pub fn build(args: &BuildArgs) -> Result<PathBuf> {
             &g.package,
         ])
         .arg("--manifest-path")
-        .arg(home.join("Cargo.toml"))
+        .arg(area.join("Cargo.toml"))
         .env_remove("CARGO_TARGET_DIR")
         .env("CARGO_TARGET_DIR", home.join("target"))
         .status()

@@ -76,3 +76,37 @@ fn check_reports_every_error_with_its_place_and_exits_1() {
     assert_eq!(code, 1);
     assert!(err.contains("reading missing.toml"), "{err}");
 }
+
+/// Two zlc checkouts (two runtime paths) share one build area without their lockfiles
+/// colliding. A symlink to this checkout plays the second one.
+#[test]
+fn builds_from_two_runtime_sources_share_the_build_area() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap();
+    let runtime = root.join("runtime");
+    // A fixed path, so that repeated runs reuse one workspace in the build area.
+    let other = std::env::temp_dir().join("zlc-test-other-checkout");
+    let _ = std::fs::remove_file(&other);
+    std::os::unix::fs::symlink(&root, &other).unwrap();
+    let link = other.join("runtime");
+    let (code, _, err) = zlc(&["new", "pipeline", "two_sources"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    for source in [runtime.as_path(), link.as_path()] {
+        let out = Command::new(ZLC)
+            .args(["build", "pipelines/two_sources.toml"])
+            .current_dir(dir.path())
+            .env("ZLC_RUNTIME_PATH", source)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "building against {}: {err}",
+            source.display()
+        );
+        assert!(!err.contains("package collision"), "{err}");
+    }
+}
