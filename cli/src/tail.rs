@@ -83,11 +83,7 @@ pub async fn run(args: TailArgs) -> Result<()> {
         narrow: parse_narrow(&args.narrow)?,
         all_public_streams: args.all_public_streams,
         apply_markdown: args.apply_markdown,
-        client_capabilities: Some(serde_json::json!({
-            "notification_settings_null": true, "bulk_message_deletion": true,
-            "user_avatar_url_field_optional": true, "stream_typing_notifications": true,
-            "user_settings_object": true, "linkifier_url_template": true,
-        })),
+        client_capabilities: Some(RegisterRequest::capabilities()),
         queue_lifespan_secs: None,
     };
     let store = match &args.store {

@@ -466,11 +466,7 @@ impl Connection {
                     narrow: Vec::new(),
                     all_public_streams: self.realm.all_public_streams,
                     apply_markdown: false,
-                    client_capabilities: Some(serde_json::json!({
-                        "notification_settings_null": true, "bulk_message_deletion": true,
-                        "user_avatar_url_field_optional": true, "stream_typing_notifications": true,
-                        "user_settings_object": true,
-                    })),
+                    client_capabilities: Some(RegisterRequest::capabilities()),
                     queue_lifespan_secs: None,
                 };
                 let opts = QueueOptions {

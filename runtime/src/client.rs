@@ -64,6 +64,20 @@ pub struct RegisterRequest {
 }
 
 impl RegisterRequest {
+    /// The client capabilities zlc declares: modern event shapes (bulk deletions,
+    /// the `user_settings` object, linkifier templates, channel typing) and no legacy
+    /// duplicates.
+    pub fn capabilities() -> Value {
+        serde_json::json!({
+            "notification_settings_null": true,
+            "bulk_message_deletion": true,
+            "user_avatar_url_field_optional": true,
+            "stream_typing_notifications": true,
+            "user_settings_object": true,
+            "linkifier_url_template": true,
+        })
+    }
+
     /// The `GET /messages` narrows that find the messages this queue would have
     /// delivered: the queue's own narrow and, for `all_public_streams` without a channel
     /// operator, every public channel plus direct messages (two searches).

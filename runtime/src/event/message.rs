@@ -22,17 +22,27 @@ pub struct MessageEvent<'a> {
     pub flags: Vec<Cow<'a, str>>,
 }
 
+// Flag accessors, for both the full event and the dispatch view.
+macro_rules! flag_accessors {
+    ($ty:ident) => {
+        impl $ty<'_> {
+            /// Whether the flags carry `flag`.
+            pub fn has_flag(&self, flag: &str) -> bool {
+                self.flags.iter().any(|f| f == flag)
+            }
+
+            /// The queue's user was mentioned personally, or through a group they belong to.
+            pub fn mentioned(&self) -> bool {
+                self.has_flag("mentioned")
+            }
+        }
+    };
+}
+
+flag_accessors!(MessageEvent);
+flag_accessors!(MessageViewEvent);
+
 impl MessageEvent<'_> {
-    /// Whether the flags carry `flag`.
-    pub fn has_flag(&self, flag: &str) -> bool {
-        self.flags.iter().any(|f| f == flag)
-    }
-
-    /// The queue's user was mentioned personally, or through a group they belong to.
-    pub fn mentioned(&self) -> bool {
-        self.has_flag("mentioned")
-    }
-
     /// The message used a wildcard mention (`@**all**`, `@**topic**`, ...).
     pub fn wildcard_mentioned(&self) -> bool {
         self.has_flag("wildcard_mentioned")
@@ -198,18 +208,6 @@ pub struct MessageViewEvent<'a> {
     /// Per-user flags (`mentioned`, ...).
     #[serde(default, borrow)]
     pub flags: Vec<Cow<'a, str>>,
-}
-
-impl MessageViewEvent<'_> {
-    /// Whether the flags carry `flag`.
-    pub fn has_flag(&self, flag: &str) -> bool {
-        self.flags.iter().any(|f| f == flag)
-    }
-
-    /// The queue's user was mentioned personally, or through a group they belong to.
-    pub fn mentioned(&self) -> bool {
-        self.has_flag("mentioned")
-    }
 }
 
 /// The fields of a message that filters can test.
