@@ -267,16 +267,23 @@ impl Executor {
             Duration::from_millis(p.backoff_max_ms),
         );
         let mut attempt = 0;
+        let mut last_error: Option<String> = None;
         loop {
             let allowed = self.breakers[i]
                 .lock()
                 .map(|mut b| b.allow(Instant::now()))
                 .unwrap_or(true);
             if !allowed {
-                return Err(format!(
-                    "{} skipped: circuit breaker open after repeated failures",
-                    action.kind()
-                ));
+                return Err(match &last_error {
+                    Some(e) => format!(
+                        "{} failed after {attempt} attempt(s): {e}; circuit breaker now open",
+                        action.kind()
+                    ),
+                    None => format!(
+                        "{} skipped: circuit breaker open after repeated failures",
+                        action.kind()
+                    ),
+                });
             }
             let result =
                 match tokio::time::timeout(p.timeout(), self.perform(l, action, event, json)).await
@@ -310,6 +317,7 @@ impl Executor {
                             f.message
                         ));
                     }
+                    last_error = Some(f.message.clone());
                     let wait = backoff.next_delay();
                     tracing::warn!(listener = l.name, action = action.kind(), error = %f.message, wait = ?wait, "retrying");
                     tokio::time::sleep(wait).await;
@@ -515,10 +523,12 @@ async fn webhook(req: reqwest::RequestBuilder) -> Result<Value, Failure> {
         message,
         retryable: true,
     };
-    let mut resp = req
-        .send()
-        .await
-        .map_err(|e| transient(format!("webhook request failed: {e}")))?;
+    let mut resp = req.send().await.map_err(|e| {
+        transient(format!(
+            "webhook request failed: {}",
+            crate::client::describe(&e)
+        ))
+    })?;
     let status = resp.status();
     let mut body = Vec::new();
     while let Some(chunk) = resp

@@ -1,5 +1,5 @@
 //! A minimal HTTP receiver for webhook tests: records each request and answers from a
-//! script (then 200 `{}`).
+//! script (then 200 `{}`). A scripted status of 0 means "never answer". A scripted status of 0 means "never answer".
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -84,6 +84,11 @@ impl Receiver {
                         .unwrap()
                         .pop_front()
                         .unwrap_or((200, "{}".into()));
+                    if status == 0 {
+                        // Never answer (the connection stays open until the test ends).
+                        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                        return;
+                    }
                     let resp = format!(
                         "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
                         reply.len()

@@ -462,3 +462,125 @@ async fn the_binary_has_list_check_version_and_dynamic_config() {
         1
     );
 }
+
+/// A webhook that never answers: each attempt times out, the retry too, then the
+/// breaker opens and later events fail at once. All become dead letters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_retries_and_the_circuit_breaker() {
+    let s = setup().await;
+    let hook = Receiver::start(vec![(0, ""), (0, ""), (0, ""), (0, "")]).await;
+    let url = format!("http://127.0.0.1:{}/incident", hook.port);
+    let file = variant(
+        s.dir.path(),
+        "incident_webhook",
+        "incident_breaker_e2e",
+        &[
+            ("http://127.0.0.1:8089/incident", url.as_str()),
+            ("timeout = \"5s\"", "timeout = \"300ms\""),
+            ("retries = 4", "retries = 1\nbackoff = \"100ms\""),
+            ("breaker_threshold = 3", "breaker_threshold = 2"),
+        ],
+    );
+    let bin = build_pipeline(&file);
+    s.zulip.add_channel("incidents");
+    let p = s.run(&bin, &[], &[("INCIDENT_WEBHOOK_TOKEN", "t")]);
+    s.connected(&p).await;
+    let alice = s.zulip.add_user("alice@zulip.example.com", "Alice");
+    let ids: Vec<i64> = (0..3)
+        .map(|i| {
+            s.zulip
+                .message()
+                .channel("alerts")
+                .topic("db")
+                .sender(&alice)
+                .content(&format!("incident {i}"))
+                .send()
+        })
+        .collect();
+    let store = Store::open(&s.store_url).await.unwrap();
+    let mut dead = Vec::new();
+    for _ in 0..150 {
+        dead = store.event_log("incident_breaker_e2e").await.unwrap();
+        if dead.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, log) = p.stop();
+    assert!(status.success(), "{log}");
+    // Jobs run concurrently (concurrency 2), so the order of dead letters may vary.
+    let mut dead_ids: Vec<i64> = dead.iter().filter_map(|d| d.3).collect();
+    dead_ids.sort_unstable();
+    assert_eq!(dead_ids, ids, "{dead:?}");
+    assert!(dead.iter().all(|d| d.1 == "dead"));
+    let errors: Vec<&str> = dead.iter().map(|d| d.2.as_deref().unwrap_or("")).collect();
+    // Whether the three messages came in one batch (two jobs time out concurrently) or
+    // in several (one job times out twice), exactly two requests reach the endpoint:
+    // then the breaker is open and the rest are refused without a request.
+    assert!(
+        errors.iter().any(|e| e.contains("timed out after 300 ms")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .filter(|e| e.contains("circuit breaker"))
+            .count()
+            >= 2,
+        "{errors:?}"
+    );
+    assert_eq!(
+        hook.received().len(),
+        2,
+        "the open breaker spares the dead endpoint"
+    );
+    assert!(s.zulip.reactions().is_empty(), "later actions are skipped");
+}
+
+/// Side effects are recorded once done: replaying the same events again with the same
+/// store does not call the webhook a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_deliveries_do_not_repeat_side_effects() {
+    let s = setup().await;
+    let hook = Receiver::start(vec![]).await;
+    let url = format!("http://127.0.0.1:{}/incident", hook.port);
+    let file = variant(
+        s.dir.path(),
+        "incident_webhook",
+        "incident_dedupe_e2e",
+        &[("http://127.0.0.1:8089/incident", url.as_str())],
+    );
+    let bin = build_pipeline(&file);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let day = s.dir.path().join("day.jsonl");
+    let line = |id: i64, event: i64| {
+        format!(
+            r#"{{"type":"message","message":{{"id":{id},"sender_id":7,"content":"incident {id}","recipient_id":3,"timestamp":{now},"subject":"db","sender_full_name":"Alice","sender_email":"alice@zulip.example.com","display_recipient":"alerts","type":"stream","stream_id":3}},"flags":[],"id":{event}}}"#
+        )
+    };
+    std::fs::write(&day, format!("{}\n{}\n", line(501, 1), line(502, 2))).unwrap();
+    for run in 0..2 {
+        let out = Command::new(&bin)
+            .args(["run", "--summary-json", "--store", &s.store_url, "--replay"])
+            .arg(&day)
+            .env("INCIDENT_WEBHOOK_TOKEN", "t")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "run {run}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(summary["incidents"]["succeeded"], 2, "run {run}: {summary}");
+    }
+    let got = hook.received();
+    assert_eq!(
+        got.len(),
+        2,
+        "one call per message over two replays: {got:?}"
+    );
+}
