@@ -561,8 +561,11 @@ impl Connection {
 }
 
 async fn list(p: &'static PipelineDesc, args: ListArgs) -> Result<()> {
+    // Read the store when there is one to read (a declared one, or the default SQLite
+    // file once it exists): enable/disable lives there. Listing never creates one.
     let store = if args.stats
         || args.store.is_some()
+        || p.store_url.is_some()
         || std::path::Path::new(&format!("{}.db", p.name)).exists()
     {
         Some(open_store(p, args.store.as_deref()).await?)
