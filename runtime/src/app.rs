@@ -561,8 +561,9 @@ impl Connection {
 }
 
 async fn list(p: &'static PipelineDesc, args: ListArgs) -> Result<()> {
-    // Read the store when there is one to read (a declared one, or the default SQLite
-    // file once it exists): enable/disable lives there. Listing never creates one.
+    // Read the store when the pipeline declares one or the default SQLite file exists:
+    // enable/disable lives there. (A declared SQLite file is created if missing, as by
+    // `run`; without a declaration, listing creates nothing.)
     let store = if args.stats
         || args.store.is_some()
         || p.store_url.is_some()
