@@ -97,6 +97,22 @@ macro_rules! on_pool {
     };
 }
 
+// Fetches every row of a query (same text and binds on either pool) and maps each
+// with `$map`, a closure over the row that may use `?` on `try_get`.
+macro_rules! fetch_rows {
+    ($self:expr, $sql:expr, [$($bind:expr),*], |$r:ident| $map:expr) => {
+        on_pool!($self, |pool| {
+            sqlx::query($sql)
+                $(.bind($bind))*
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(|$r| Ok::<_, sqlx::Error>($map))
+                .collect::<std::result::Result<Vec<_>, _>>()?
+        })
+    };
+}
+
 impl Store {
     /// Opens (creating if needed) the database at `url` and applies the migrations.
     ///
@@ -210,21 +226,11 @@ impl Store {
     pub async fn gaps(&self, connection: &str) -> Result<Vec<Gap>> {
         const SQL: &str = "SELECT old_queue_id, new_queue_id, last_event_id, last_message_id FROM zlc_gaps \
              WHERE connection = $1 ORDER BY id";
-        let rows = on_pool!(self, |pool| {
-            sqlx::query(SQL)
-                .bind(connection)
-                .fetch_all(pool)
-                .await?
-                .into_iter()
-                .map(|r| {
-                    Ok::<_, sqlx::Error>(Gap {
-                        old_queue_id: r.try_get(0)?,
-                        new_queue_id: r.try_get(1)?,
-                        last_event_id: r.try_get(2)?,
-                        last_message_id: r.try_get(3)?,
-                    })
-                })
-                .collect::<std::result::Result<Vec<_>, _>>()?
+        let rows = fetch_rows!(self, SQL, [connection], |r| Gap {
+            old_queue_id: r.try_get(0)?,
+            new_queue_id: r.try_get(1)?,
+            last_event_id: r.try_get(2)?,
+            last_message_id: r.try_get(3)?,
         });
         Ok(rows)
     }
@@ -328,27 +334,17 @@ impl Store {
     pub async fn listener_totals(&self, pipeline: &str) -> Result<Vec<(String, [i64; 5], i64)>> {
         const SQL: &str = "SELECT listener, CAST(SUM(seen) AS BIGINT), CAST(SUM(matched) AS BIGINT), CAST(SUM(succeeded) AS BIGINT), \
              CAST(SUM(failed) AS BIGINT), CAST(SUM(time_us) AS BIGINT), MAX(hour) FROM zlc_listener_stats WHERE pipeline = $1 GROUP BY listener ORDER BY listener";
-        let rows = on_pool!(self, |pool| {
-            sqlx::query(SQL)
-                .bind(pipeline)
-                .fetch_all(pool)
-                .await?
-                .into_iter()
-                .map(|r| {
-                    Ok::<_, sqlx::Error>((
-                        r.try_get(0)?,
-                        [
-                            r.try_get(1)?,
-                            r.try_get(2)?,
-                            r.try_get(3)?,
-                            r.try_get(4)?,
-                            r.try_get(5)?,
-                        ],
-                        r.try_get(6)?,
-                    ))
-                })
-                .collect::<std::result::Result<Vec<_>, _>>()?
-        });
+        let rows = fetch_rows!(self, SQL, [pipeline], |r| (
+            r.try_get(0)?,
+            [
+                r.try_get(1)?,
+                r.try_get(2)?,
+                r.try_get(3)?,
+                r.try_get(4)?,
+                r.try_get(5)?,
+            ],
+            r.try_get(6)?,
+        ));
         Ok(rows)
     }
 
@@ -359,23 +355,12 @@ impl Store {
         listener: &str,
     ) -> Result<Vec<(i64, String, String, i64)>> {
         const SQL: &str = "SELECT hour, channel, sender, n FROM zlc_counts WHERE pipeline = $1 AND listener = $2 ORDER BY hour DESC, n DESC, channel, sender";
-        let rows = on_pool!(self, |pool| {
-            sqlx::query(SQL)
-                .bind(pipeline)
-                .bind(listener)
-                .fetch_all(pool)
-                .await?
-                .into_iter()
-                .map(|r| {
-                    Ok::<_, sqlx::Error>((
-                        r.try_get(0)?,
-                        r.try_get(1)?,
-                        r.try_get(2)?,
-                        r.try_get(3)?,
-                    ))
-                })
-                .collect::<std::result::Result<Vec<_>, _>>()?
-        });
+        let rows = fetch_rows!(self, SQL, [pipeline, listener], |r| (
+            r.try_get(0)?,
+            r.try_get(1)?,
+            r.try_get(2)?,
+            r.try_get(3)?,
+        ));
         Ok(rows)
     }
 
@@ -385,22 +370,12 @@ impl Store {
         pipeline: &str,
     ) -> Result<Vec<(String, String, Option<String>, Option<i64>)>> {
         const SQL: &str = "SELECT listener, status, error, message_id FROM zlc_event_log WHERE pipeline = $1 ORDER BY id";
-        let rows = on_pool!(self, |pool| {
-            sqlx::query(SQL)
-                .bind(pipeline)
-                .fetch_all(pool)
-                .await?
-                .into_iter()
-                .map(|r| {
-                    Ok::<_, sqlx::Error>((
-                        r.try_get(0)?,
-                        r.try_get(1)?,
-                        r.try_get(2)?,
-                        r.try_get(3)?,
-                    ))
-                })
-                .collect::<std::result::Result<Vec<_>, _>>()?
-        });
+        let rows = fetch_rows!(self, SQL, [pipeline], |r| (
+            r.try_get(0)?,
+            r.try_get(1)?,
+            r.try_get(2)?,
+            r.try_get(3)?,
+        ));
         Ok(rows)
     }
 
@@ -410,16 +385,9 @@ impl Store {
         pipeline: &str,
     ) -> Result<std::collections::HashMap<String, bool>> {
         const SQL: &str = "SELECT listener, enabled FROM zlc_listener_config WHERE pipeline = $1";
-        let rows = on_pool!(self, |pool| {
-            sqlx::query(SQL)
-                .bind(pipeline)
-                .fetch_all(pool)
-                .await?
-                .into_iter()
-                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
-                .collect::<std::result::Result<std::collections::HashMap<_, _>, _>>()?
-        });
-        Ok(rows)
+        let rows: Vec<(String, bool)> =
+            fetch_rows!(self, SQL, [pipeline], |r| (r.try_get(0)?, r.try_get(1)?));
+        Ok(rows.into_iter().collect())
     }
 
     /// Enables or disables a listener without a rebuild (read when a connection starts).
