@@ -262,13 +262,7 @@ pub fn run(args: &RunArgs) -> Result<std::process::ExitCode> {
 
 /// `zlc new pipeline NAME`: writes a commented starting point.
 pub fn new_pipeline(name: &str, dir: &Path, force: bool) -> Result<PathBuf> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.starts_with(|c: char| c.is_ascii_alphabetic())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if !ok {
+    if !zlc_codegen::check::is_ident(name) {
         bail!(
             "pipeline name {name:?} is not allowed: use 1 to 64 ASCII letters, digits, `_` or `-`, starting with a letter"
         );

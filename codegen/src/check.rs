@@ -88,14 +88,18 @@ fn is_env_name(s: &str) -> bool {
 }
 
 /// Names become identifiers and file names: ASCII letters, digits, `_` and `-`.
-fn check_ident(name: &Sp<String>, what: &str, d: &mut Diagnostics) {
-    let n = &name.value;
-    let ok = !n.is_empty()
+/// Whether `n` is a valid pipeline or listener name (it becomes a file and crate name).
+pub fn is_ident(n: &str) -> bool {
+    !n.is_empty()
         && n.len() <= 64
         && n.starts_with(|c: char| c.is_ascii_alphabetic())
         && n.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if !ok {
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+fn check_ident(name: &Sp<String>, what: &str, d: &mut Diagnostics) {
+    let n = &name.value;
+    if !is_ident(n) {
         d.error(name.span.clone(), format!("{what} {n:?} is not allowed"))
             .help =
             Some("use 1 to 64 ASCII letters, digits, `_` or `-`, starting with a letter".into());

@@ -29,7 +29,7 @@ use crate::event::RawEvent;
 use crate::exec::Executor;
 use crate::pipeline::{CredentialsDesc, EventLogMode, PipelineDesc, RealmDesc};
 use crate::source::{QueueOptions, QueueSource, ReplaySource, Source};
-use crate::stats::{LogRow, StatsBuf, now_secs};
+use crate::stats::{LogRow, RunTotals, StatsBuf, now_secs};
 use crate::store::Store;
 
 /// The dispatch function a pipeline compiles to.
@@ -308,7 +308,7 @@ async fn run(p: &'static PipelineDesc, dispatch: DispatchFn, args: RunArgs) -> R
         stats: Mutex::new(StatsBuf::new(p.listeners.len(), now_secs() / 3600)),
         log: Mutex::new(Vec::new()),
     });
-    let totals = Arc::new(Mutex::new(StatsBuf::new(p.listeners.len(), 0)));
+    let totals = Arc::new(Mutex::new(RunTotals::default()));
 
     let flusher = {
         let (store, shared, stop) = (store.clone(), shared.clone(), cancel.clone());
@@ -369,7 +369,7 @@ async fn run(p: &'static PipelineDesc, dispatch: DispatchFn, args: RunArgs) -> R
 
     let (totals, events, malformed) = {
         let t = totals.lock().unwrap_or_else(|e| e.into_inner());
-        (t.totals(), t.events, t.malformed)
+        (t.counters.clone(), t.events, t.malformed)
     };
     report(
         p,
@@ -436,7 +436,7 @@ struct Connection {
     enabled: Vec<bool>,
     store: Store,
     shared: Arc<Shared>,
-    totals: Arc<Mutex<StatsBuf>>,
+    totals: Arc<Mutex<RunTotals>>,
     cancel: CancellationToken,
 }
 
@@ -538,11 +538,10 @@ impl Connection {
                     .await;
             }
             source.ack(batch.ack()).await?;
-            let mut copy = buf.clone();
             self.totals
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .merge(&mut copy);
+                .add(&buf);
             self.shared
                 .stats
                 .lock()

@@ -96,15 +96,6 @@ pub struct Executor {
     own_user_id: i64,
 }
 
-/// The outcome of a batch of jobs.
-#[derive(Debug, Default)]
-pub struct Outcome {
-    /// Jobs whose actions all succeeded.
-    pub succeeded: u64,
-    /// Jobs that failed for good.
-    pub failed: u64,
-}
-
 impl Executor {
     /// An executor; `client` is `None` in replay mode (Zulip actions are then skipped).
     pub fn new(
@@ -286,7 +277,8 @@ impl Executor {
                 });
             }
             let result =
-                match tokio::time::timeout(p.timeout(), self.perform(l, action, event, json)).await
+                match tokio::time::timeout(p.timeout(), self.perform(l, i, action, event, json))
+                    .await
                 {
                     Ok(r) => r,
                     Err(_) => Err(Failure {
@@ -349,6 +341,7 @@ impl Executor {
     async fn perform(
         &self,
         l: &ListenerDesc,
+        i: usize,
         action: &ActionDesc,
         event: &Value,
         json: &str,
@@ -434,12 +427,6 @@ impl Executor {
                 reply_field,
                 ..
             } => {
-                let i = self
-                    .pipeline
-                    .listeners
-                    .iter()
-                    .position(|x| std::ptr::eq(x, l))
-                    .unwrap_or(0);
                 let payload = match body {
                     Some(fields) => {
                         let mut obj = serde_json::Map::new();

@@ -230,6 +230,32 @@ impl StatsBuf {
     }
 }
 
+/// Whole-run totals for the final report: per-listener counters and event counts only
+/// (grouped counts go to the store, not here).
+#[derive(Debug, Default, Clone)]
+pub struct RunTotals {
+    /// Counters per listener index, over all hours.
+    pub counters: Vec<Counters>,
+    /// Events dispatched.
+    pub events: u64,
+    /// Malformed events skipped.
+    pub malformed: u64,
+}
+
+impl RunTotals {
+    /// Adds a batch's counters (before the batch buffer is merged away).
+    pub fn add(&mut self, buf: &StatsBuf) {
+        for (i, c) in buf.totals().iter().enumerate() {
+            if i >= self.counters.len() {
+                self.counters.resize(i + 1, Counters::default());
+            }
+            self.counters[i].add(c);
+        }
+        self.events += buf.events;
+        self.malformed += buf.malformed;
+    }
+}
+
 /// What a flush writes.
 #[derive(Debug, Default)]
 pub struct Drained {

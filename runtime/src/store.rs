@@ -10,7 +10,7 @@
 
 use std::borrow::Cow;
 use std::str::FromStr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -20,6 +20,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlSafeStr};
 
 use crate::error::{Error, Result};
+use crate::stats::now_secs;
 
 /// The default store: a SQLite file in the working directory.
 pub const DEFAULT_URL: &str = "sqlite://zlc.db";
@@ -447,13 +448,6 @@ impl Store {
     pub async fn close(&self) {
         on_pool!(self, |pool| pool.close().await)
     }
-}
-
-fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// The URL with any password replaced, for messages and logs.

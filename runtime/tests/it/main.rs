@@ -38,6 +38,19 @@ pub fn source_named(zulip: &FakeZulip, store: Option<Store>, connection: &str) -
     )
 }
 
+/// A source for any account, registering for all event types, without a store.
+pub fn source_for(config: &zlc_runtime::config::ZulipConfig) -> QueueSource {
+    let client = Client::new(config).unwrap();
+    QueueSource::new(
+        client,
+        None,
+        QueueOptions {
+            connection: "t".into(),
+            register: RegisterRequest::default(),
+        },
+    )
+}
+
 /// The next batch, failing the test after `secs` seconds (of tokio time).
 pub async fn next(src: &mut QueueSource, secs: u64) -> Batch {
     let cancel = CancellationToken::new();

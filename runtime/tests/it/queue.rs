@@ -259,15 +259,7 @@ async fn wrong_credentials_stop_at_once_with_the_servers_message() {
     let zulip = FakeZulip::start().await.unwrap();
     let mut cfg = zulip.config_for(zulip.bot());
     cfg.api_key = zlc_runtime::config::Secret::new("wrong");
-    let client = zlc_runtime::client::Client::new(&cfg).unwrap();
-    let mut src = zlc_runtime::source::QueueSource::new(
-        client,
-        None,
-        zlc_runtime::source::QueueOptions {
-            connection: "t".into(),
-            register: Default::default(),
-        },
-    );
+    let mut src = source_for(&cfg);
     let err = src.next_batch(&CancellationToken::new()).await.unwrap_err();
     assert!(
         matches!(&err, Error::Auth { code, .. } if code == "INVALID_API_KEY"),
@@ -278,15 +270,7 @@ async fn wrong_credentials_stop_at_once_with_the_servers_message() {
 
     let alice = zulip.add_user("alice@x.com", "Alice");
     zulip.deactivate(&alice);
-    let client = zlc_runtime::client::Client::new(&zulip.config_for(&alice)).unwrap();
-    let mut src = zlc_runtime::source::QueueSource::new(
-        client,
-        None,
-        zlc_runtime::source::QueueOptions {
-            connection: "t".into(),
-            register: Default::default(),
-        },
-    );
+    let mut src = source_for(&zulip.config_for(&alice));
     let err = src.next_batch(&CancellationToken::new()).await.unwrap_err();
     assert!(
         matches!(&err, Error::Auth { code, .. } if code == "USER_DEACTIVATED"),
@@ -310,15 +294,7 @@ async fn a_site_that_never_answers_fails_fast() {
     }
     .resolve_with(|_| None, None)
     .unwrap();
-    let client = zlc_runtime::client::Client::new(&cfg).unwrap();
-    let mut src = zlc_runtime::source::QueueSource::new(
-        client,
-        None,
-        zlc_runtime::source::QueueOptions {
-            connection: "t".into(),
-            register: Default::default(),
-        },
-    );
+    let mut src = source_for(&cfg);
     let err = src.next_batch(&CancellationToken::new()).await.unwrap_err();
     let msg = err.to_string();
     assert!(

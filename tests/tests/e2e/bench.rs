@@ -1,5 +1,3 @@
-use std::process::Command;
-
 use super::*;
 
 /// `bench.toml` replayed over `events-50k.jsonl.gz` reports exactly the counts of
@@ -10,25 +8,7 @@ async fn bench_replay_reports_the_reference_counts() {
     let dir = tempfile::tempdir().unwrap();
     let store = format!("sqlite://{}", dir.path().join("bench.db").display());
     let events = root().join("../shared/bench/events-50k.jsonl.gz");
-    let out = Command::new(&bin)
-        .args([
-            "run",
-            "--realm",
-            "1",
-            "--summary-json",
-            "--store",
-            &store,
-            "--replay",
-        ])
-        .arg(&events)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary = replay_summary(&bin, &events, &store, &["--realm", "1"]);
     let expected = [
         ("alerts", 3070),
         ("deploys", 183),

@@ -108,6 +108,42 @@ impl Drop for Proc {
     }
 }
 
+/// Runs `bin run --summary-json --store STORE [EXTRA] --replay EVENTS` and returns the
+/// summary, failing the test with the binary's stderr if it fails.
+pub fn replay_summary(bin: &Path, events: &Path, store: &str, extra: &[&str]) -> serde_json::Value {
+    let out = Command::new(bin)
+        .args(["run", "--summary-json", "--store", store])
+        .args(extra)
+        .arg("--replay")
+        .arg(events)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Fetches up to `tries` times, 100 ms apart, until `done` holds; returns the last value
+/// (the caller asserts on it, so a timeout shows what was there).
+pub async fn poll<T>(
+    tries: usize,
+    mut fetch: impl AsyncFnMut() -> T,
+    done: impl Fn(&T) -> bool,
+) -> T {
+    let mut value = fetch().await;
+    for _ in 1..tries {
+        if done(&value) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        value = fetch().await;
+    }
+    value
+}
+
 pub async fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !cond() {

@@ -1,5 +1,3 @@
-use std::process::Command;
-
 use super::*;
 
 fn replay_spec(name: &str) -> serde_json::Value {
@@ -7,17 +5,7 @@ fn replay_spec(name: &str) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
     let store = format!("sqlite://{}", dir.path().join("r.db").display());
     let events = root().join("../shared/zulip/events.jsonl");
-    let out = Command::new(&bin)
-        .args(["run", "--summary-json", "--store", &store, "--replay"])
-        .arg(&events)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    replay_summary(&bin, &events, &store, &[])
 }
 
 /// The `@user` group is presence, user_status and realm_user (3 ops).

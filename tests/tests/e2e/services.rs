@@ -98,14 +98,12 @@ async fn analytics_counts_per_channel_and_sender_into_the_store() {
         .send();
 
     let store = Store::open(&s.store_url).await.unwrap();
-    let mut last = Vec::new();
-    for _ in 0..100 {
-        last = store.counts("analytics", "per_channel").await.unwrap();
-        if last.iter().map(|r| r.3).sum::<i64>() >= 6 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let last = poll(
+        100,
+        async || store.counts("analytics", "per_channel").await.unwrap(),
+        |last| last.iter().map(|r| r.3).sum::<i64>() >= 6,
+    )
+    .await;
     let (status, log) = p.stop();
     assert!(status.success(), "SIGTERM exits 0\n{log}");
 
@@ -275,14 +273,12 @@ async fn incident_webhook_retries_posts_reacts_forwards_and_dead_letters() {
         .content("sev2 again")
         .send();
     let store = Store::open(&s.store_url).await.unwrap();
-    let mut dead = Vec::new();
-    for _ in 0..100 {
-        dead = store.event_log("incident_webhook_e2e").await.unwrap();
-        if !dead.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let dead = poll(
+        100,
+        async || store.event_log("incident_webhook_e2e").await.unwrap(),
+        |dead| !dead.is_empty(),
+    )
+    .await;
     let (status, log) = p.stop();
     assert!(status.success(), "{log}");
     assert_eq!(hook.received().len(), 3);
@@ -498,14 +494,12 @@ async fn timeouts_retries_and_the_circuit_breaker() {
         })
         .collect();
     let store = Store::open(&s.store_url).await.unwrap();
-    let mut dead = Vec::new();
-    for _ in 0..150 {
-        dead = store.event_log("incident_breaker_e2e").await.unwrap();
-        if dead.len() >= 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let dead = poll(
+        150,
+        async || store.event_log("incident_breaker_e2e").await.unwrap(),
+        |dead| dead.len() >= 3,
+    )
+    .await;
     let (status, log) = p.stop();
     assert!(status.success(), "{log}");
     // Jobs run concurrently (concurrency 2), so the order of dead letters may vary.
