@@ -6,7 +6,7 @@
 #     scripts/bench-pipeline.sh [FILE] [REPEAT]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-file="${1:-../shared/bench/events-50k.jsonl.gz}"
+file="${1:-bench/events-50k.jsonl.gz}"
 repeat="${2:-8}"
 [ -f "$file" ] || { echo "error: $file not found" >&2; exit 1; }
 file=$(realpath "$file")
@@ -24,14 +24,14 @@ cargo bench -q -p zlc-runtime --bench parse --no-run 2>/dev/null
 zlc=$(taskset -c 0 "$bin" run --replay "$work/events.jsonl" --realm 1 --summary-json \
       --store "sqlite://$work/bench.db" --log-level warn)
 parse=$(taskset -c 0 cargo bench -q -p zlc-runtime --bench parse -- "$work/events.jsonl" --repeat 1 --json)
-py=$(taskset -c 0 python3 ../shared/bench/seed_processor.py "$file" --repeat "$repeat" --json)
+py=$(taskset -c 0 python3 bench/registry.py "$file" --repeat "$repeat" --json)
 
 python3 - "$zlc" "$parse" "$py" "$n" <<'PY'
 import json, sys
 z, parse, py, n = json.loads(sys.argv[1]), json.loads(sys.argv[2]), json.loads(sys.argv[3]), int(sys.argv[4])
 rate = z["_run"]["events_per_s"]
 print(f"events: {n} ({z['_run']['events']} dispatched)")
-print(f"seed_processor.py (8 handlers)        : {py['events_per_s']:12,.0f} events/s")
+print(f"bench/registry.py (8 handlers)        : {py['events_per_s']:12,.0f} events/s")
 print(f"zlc bench binary (replay, 8 listeners): {rate:12,.0f} events/s  = {rate / py['events_per_s']:.1f}x Python")
 print(f"bare parse, full typed Message        : {parse['typed_per_s']:12,.0f} events/s; zlc reaches {rate / parse['typed_per_s']:.0%} of it")
 print(f"bare parse, dispatch view (same fields): {parse['view_per_s']:12,.0f} events/s; zlc reaches {rate / parse['view_per_s']:.0%} of it")

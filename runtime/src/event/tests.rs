@@ -1,6 +1,6 @@
 use super::*;
 
-const SPEC_EVENTS: &str = include_str!("../../../../shared/zulip/events.jsonl");
+const SPEC_EVENTS: &str = include_str!("../../tests/fixtures/zulip/events.jsonl");
 
 #[test]
 fn every_spec_example_parses_into_its_own_variant() {

@@ -3,7 +3,7 @@ use std::io::Write;
 use zlc_runtime::event::Event;
 use zlc_runtime::source::ReplaySource;
 
-const SPEC_EVENTS: &str = include_str!("../../../../shared/zulip/events.jsonl");
+const SPEC_EVENTS: &str = include_str!("../fixtures/zulip/events.jsonl");
 
 #[test]
 fn replays_plain_and_gzipped_files_alike() {

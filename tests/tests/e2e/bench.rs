@@ -1,13 +1,13 @@
 use super::*;
 
 /// `bench.toml` replayed over `events-50k.jsonl.gz` reports exactly the counts of
-/// `../shared/bench/README.md`, on stdout and in the store.
+/// `bench/README.md`, on stdout and in the store.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bench_replay_reports_the_reference_counts() {
     let bin = build_pipeline(&pipeline("bench"));
     let dir = tempfile::tempdir().unwrap();
     let store = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let events = root().join("../shared/bench/events-50k.jsonl.gz");
+    let events = root().join("bench/events-50k.jsonl.gz");
     let summary = replay_summary(&bin, &events, &store, &["--realm", "1"]);
     let expected = [
         ("alerts", 3070),

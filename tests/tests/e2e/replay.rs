@@ -4,7 +4,7 @@ fn replay_spec(name: &str) -> serde_json::Value {
     let bin = build_pipeline(&pipeline(name));
     let dir = tempfile::tempdir().unwrap();
     let store = format!("sqlite://{}", dir.path().join("r.db").display());
-    let events = root().join("../shared/zulip/events.jsonl");
+    let events = root().join("runtime/tests/fixtures/zulip/events.jsonl");
     replay_summary(&bin, &events, &store, &[])
 }
 
