@@ -26,7 +26,12 @@ fn main() {
             _ => path = Some(PathBuf::from(a)),
         }
     }
-    let path = path.unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../bench/events-50k.jsonl.gz")));
+    let path = path.unwrap_or_else(|| {
+        PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../bench/events-50k.jsonl.gz"
+        ))
+    });
     let mut src = match ReplaySource::open(&path) {
         Ok(s) => s,
         Err(e) => {

@@ -28,9 +28,11 @@ use crate::error::{Error, Result};
 use crate::event::RawEvent;
 use crate::exec::Executor;
 use crate::pipeline::{CredentialsDesc, EventLogMode, PipelineDesc, RealmDesc};
+use crate::retry::{Retry, retrying};
 use crate::source::{QueueOptions, QueueSource, ReplaySource, Source};
 use crate::stats::{LogRow, RunTotals, StatsBuf, now_secs};
 use crate::store::Store;
+use crate::template::RealmInfo;
 
 /// The dispatch function a pipeline compiles to.
 pub type DispatchFn = for<'a, 'e> fn(&mut Cx<'a>, &RawEvent<'e>);
@@ -443,24 +445,50 @@ struct Connection {
 impl Connection {
     async fn run(self, replay: Option<PathBuf>, config_file: Option<&PathBuf>) -> Result<()> {
         let p = self.p;
-        let realm_name = self.realm.name.unwrap_or("").to_owned();
-        let (mut source, client, site, own_user_id, bots) = match replay {
+        let label = self.realm.name.unwrap_or("").to_owned();
+        let (mut source, client, realm, own_user_id, bots) = match replay {
             Some(path) => {
                 tracing::info!(realm = self.realm.id, file = %path.display(), "replaying");
-                (
-                    Source::Replay(ReplaySource::open(&path)?),
-                    None,
-                    String::new(),
-                    -1,
-                    Default::default(),
-                )
+                let realm = RealmInfo {
+                    id: self.realm.id,
+                    name: label,
+                    site: String::new(),
+                };
+                let source = Source::Replay(ReplaySource::open(&path)?);
+                (source, None, realm, -1, Default::default())
             }
             None => {
                 let config = realm_config(self.realm, config_file)?;
                 let client = Client::new(&config)?;
-                let me = client.own_user().await?;
-                let bots = client.bot_ids().await.unwrap_or_default();
-                tracing::info!(realm = self.realm.id, site = config.site_url(), bot = %me.email, "connected");
+                // The first requests wait out a restarting or overloaded server with the
+                // same policy as the poller, which continues from this state.
+                let mut retry = Retry::new(config.site_url());
+                let Some(info) = retrying(&mut retry, &self.cancel, || client.hello()).await?
+                else {
+                    return Ok(());
+                };
+                tracing::info!(
+                    realm = self.realm.id,
+                    site = config.site_url(),
+                    bot = %info.me.email,
+                    zulip = %info.settings.zulip_version,
+                    feature_level = info.settings.zulip_feature_level,
+                    "connected"
+                );
+                let realm = RealmInfo {
+                    id: self.realm.id,
+                    name: if label.is_empty() {
+                        info.settings.realm_name.clone().unwrap_or_default()
+                    } else {
+                        label
+                    },
+                    site: info
+                        .settings
+                        .realm_url()
+                        .unwrap_or(config.site_url())
+                        .trim_end_matches('/')
+                        .to_owned(),
+                };
                 let register = RegisterRequest {
                     event_types: Some(p.event_types.iter().map(|s| (*s).to_owned()).collect()),
                     narrow: Vec::new(),
@@ -473,23 +501,17 @@ impl Connection {
                     connection: format!("{}/realm-{}", p.name, self.realm.id),
                     register,
                 };
-                let q = QueueSource::new(client.clone(), Some(self.store.clone()), opts);
-                (
-                    Source::Queue(Box::new(q)),
-                    Some(client),
-                    config.site_url().to_owned(),
-                    me.user_id,
-                    bots,
-                )
+                let q = QueueSource::new(client.clone(), Some(self.store.clone()), opts)
+                    .with_retry(retry);
+                let source = Source::Queue(Box::new(q));
+                (source, Some(client), realm, info.me.user_id, info.bots)
             }
         };
         let executor = Arc::new(Executor::new(
             p,
             client,
             Some(self.store.clone()),
-            site,
-            self.realm.id,
-            realm_name,
+            realm.clone(),
             own_user_id,
         )?);
         let log_failures = p.event_log != EventLogMode::None;
@@ -508,7 +530,7 @@ impl Connection {
                     bots: &bots,
                     now,
                     hour: now / 3600,
-                    realm_id: self.realm.id,
+                    realm: &realm,
                     stats: &mut buf,
                     jobs: &mut jobs,
                     log_rows: &mut log_rows,

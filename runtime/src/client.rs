@@ -126,24 +126,37 @@ pub struct NarrowTerm {
 }
 
 /// What `POST /register` returned that a listener needs.
+///
+/// Every field but `last_event_id` may be missing on some server version, and a server
+/// may send a renamed field under its old and its new name at once (Zulip 9.0, feature
+/// level 257, sends `realm_url` beside the deprecated `realm_uri`). So renamed fields are
+/// separate fields here, never serde aliases (an alias turns "both" into a duplicate-field
+/// error), and unknown fields are ignored.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Registration {
-    /// The new queue.
-    pub queue_id: String,
+    /// The new queue (`null` only for unauthenticated web-public access).
+    #[serde(default)]
+    pub queue_id: Option<String>,
     /// Acknowledge from here.
     pub last_event_id: i64,
-    /// Server feature level (0 when absent).
+    /// Server feature level (0 when absent: servers before feature level 3).
     #[serde(default)]
     pub zulip_feature_level: i64,
     /// Server version.
     #[serde(default)]
     pub zulip_version: String,
-    /// Seconds before the server ends an idle long poll.
+    /// Seconds before the server ends an idle long poll (feature level 74).
     #[serde(default)]
     pub event_queue_longpoll_timeout_seconds: Option<u64>,
-    /// The realm URL (with `realm` in `fetch_event_types`).
-    #[serde(default, alias = "realm_uri")]
+    /// The realm URL (feature level 257; with `realm` in `fetch_event_types`).
+    #[serde(default)]
     pub realm_url: Option<String>,
+    /// The realm URL under its name before feature level 257 (still sent beside it).
+    #[serde(default)]
+    pub realm_uri: Option<String>,
+    /// The organization's name (with `realm` in `fetch_event_types`).
+    #[serde(default)]
+    pub realm_name: Option<String>,
 }
 
 impl Registration {
@@ -155,23 +168,43 @@ impl Registration {
             .unwrap_or(DEFAULT_LONGPOLL)
             + Duration::from_secs(10)
     }
+
+    /// The realm URL under whichever name the server used.
+    pub fn realm_url(&self) -> Option<&str> {
+        self.realm_url.as_deref().or(self.realm_uri.as_deref())
+    }
+
+    /// The queue id (never empty in a registration [`Client::register`] returned).
+    pub fn queue(&self) -> &str {
+        self.queue_id.as_deref().unwrap_or_default()
+    }
 }
 
-/// `GET /server_settings` (no authentication).
-#[derive(Debug, Clone, Deserialize)]
+/// `GET /server_settings` (no authentication). Renamed fields as in [`Registration`].
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct ServerSettings {
     /// Server version.
     #[serde(default)]
     pub zulip_version: String,
-    /// Feature level.
+    /// Feature level (0 when absent).
     #[serde(default)]
     pub zulip_feature_level: i64,
-    /// Realm URL.
-    #[serde(default, alias = "realm_uri")]
+    /// Realm URL (feature level 257).
+    #[serde(default)]
     pub realm_url: Option<String>,
+    /// Realm URL, the name before feature level 257 (still sent beside it).
+    #[serde(default)]
+    pub realm_uri: Option<String>,
     /// Realm name.
     #[serde(default)]
     pub realm_name: Option<String>,
+}
+
+impl ServerSettings {
+    /// The realm URL under whichever name the server used.
+    pub fn realm_url(&self) -> Option<&str> {
+        self.realm_url.as_deref().or(self.realm_uri.as_deref())
+    }
 }
 
 /// `GET /users/me`, the parts that matter here.
@@ -187,6 +220,17 @@ pub struct OwnUser {
     /// Whether we are a bot.
     #[serde(default)]
     pub is_bot: bool,
+}
+
+/// What a connection learns about the server and its account before it registers.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    /// `GET /server_settings`.
+    pub settings: ServerSettings,
+    /// `GET /users/me`.
+    pub me: OwnUser,
+    /// The organization's bots (`GET /users`); empty when the account may not list users.
+    pub bots: std::collections::HashSet<i64>,
 }
 
 /// A page of `GET /messages`: raw message objects in one owned buffer.
@@ -273,6 +317,23 @@ impl Client {
         json_of(&self.send(req, "users/me", MAX_BODY).await?, "users/me")
     }
 
+    /// The first contact: the server's settings, our own account and the bots. Any
+    /// failure is returned as classified, for the caller's retry policy; only a refusal
+    /// to list users is tolerated (bots are then known by their `-bot@` addresses).
+    pub async fn hello(&self) -> Result<ServerInfo> {
+        let settings = self.server_settings().await?;
+        let me = self.own_user().await?;
+        let bots = match self.bot_ids().await {
+            Ok(b) => b,
+            Err(e @ Error::BadRequest { .. }) => {
+                tracing::warn!(error = %e, "cannot list the organization's users; bots are recognized by their -bot@ addresses only");
+                Default::default()
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(ServerInfo { settings, me, bots })
+    }
+
     /// `GET /users`: the ids of the organization's bots.
     pub async fn bot_ids(&self) -> Result<std::collections::HashSet<i64>> {
         #[derive(Deserialize)]
@@ -314,7 +375,14 @@ impl Client {
             form.push(("queue_lifespan_secs", secs.to_string()));
         }
         let req = self.request(reqwest::Method::POST, "register").form(&form);
-        json_of(&self.send(req, "register", MAX_BODY).await?, "register")
+        let reg: Registration = json_of(&self.send(req, "register", MAX_BODY).await?, "register")?;
+        if reg.queue_id.as_deref().is_none_or(str::is_empty) {
+            return Err(Error::Protocol {
+                endpoint: "register".into(),
+                detail: "the server registered no event queue (queue_id is null)".into(),
+            });
+        }
+        Ok(reg)
     }
 
     /// `GET /events`: long-polls `queue_id`, acknowledging everything up to
@@ -471,7 +539,16 @@ impl Client {
             endpoint: endpoint.to_owned(),
             detail,
         };
-        let mut resp = req.send().await.map_err(|e| transient(describe(&e)))?;
+        let mut resp = req.send().await.map_err(|e| {
+            if e.is_connect() {
+                Error::Unreachable {
+                    endpoint: endpoint.to_owned(),
+                    detail: describe(&e),
+                }
+            } else {
+                transient(describe(&e))
+            }
+        })?;
         let status = resp.status();
         let header_retry = resp
             .headers()
@@ -510,16 +587,19 @@ pub(crate) fn classify(
     header_retry: Option<f64>,
     text: String,
 ) -> Result<String> {
+    // Every field is optional and loosely typed: an error body must be understood
+    // whatever else a server version puts in it (`retry-after` as a number or a string,
+    // `msg` or `code` missing or null).
     #[derive(Deserialize)]
     struct Envelope {
         #[serde(default)]
         result: Option<String>,
         #[serde(default)]
-        msg: String,
+        msg: Option<String>,
         #[serde(default)]
         code: Option<String>,
         #[serde(default, rename = "retry-after")]
-        retry_after: Option<f64>,
+        retry_after: Option<Value>,
         #[serde(default)]
         queue_id: Option<String>,
     }
@@ -544,16 +624,31 @@ pub(crate) fn classify(
         return Ok(text);
     }
     let code = env.code.clone().unwrap_or_else(|| "BAD_REQUEST".into());
-    let msg = env.msg;
-    if code == "BAD_EVENT_QUEUE_ID" || msg.to_ascii_lowercase().starts_with("bad event queue id") {
+    let msg = env.msg.unwrap_or_default();
+    let lower = msg.to_ascii_lowercase();
+    if code == "BAD_EVENT_QUEUE_ID" || lower.starts_with("bad event queue id") {
+        return Err(Error::QueueGone {
+            queue_id: env.queue_id.unwrap_or_default(),
+            msg,
+        });
+    }
+    // "An event newer than N has already been pruned!": the queue lives, but the events
+    // after our acknowledgement are gone from it. Our place in it is lost just as when
+    // it expires, and the remedy is the same: a new queue and a backfill.
+    if endpoint == "events" && lower.contains("has already been pruned") {
         return Err(Error::QueueGone {
             queue_id: env.queue_id.unwrap_or_default(),
             msg,
         });
     }
     if status == 429 || code == "RATE_LIMIT_HIT" {
+        let body_retry = env.retry_after.as_ref().and_then(|v| match v {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        });
         return Err(Error::RateLimited {
-            retry_after: retry_duration(env.retry_after.or(header_retry)),
+            retry_after: retry_duration(body_retry.or(header_retry)),
         });
     }
     let auth_code = matches!(

@@ -36,7 +36,7 @@ pub struct Cx<'a> {
     pub(crate) bots: &'a HashSet<i64>,
     pub(crate) now: i64,
     pub(crate) hour: i64,
-    pub(crate) realm_id: u32,
+    pub(crate) realm: &'a crate::template::RealmInfo,
     pub(crate) stats: &'a mut StatsBuf,
     pub(crate) jobs: &'a mut Vec<Job>,
     pub(crate) log_rows: &'a mut Vec<crate::stats::LogRow>,
@@ -133,12 +133,12 @@ impl<'a> Cx<'a> {
                 }
                 ActionDesc::Log { template } => {
                     let start = Instant::now();
-                    log_line(l, self.realm_id, ev, *template);
+                    log_line(l, self.realm, ev, *template);
                     self.stats.listener(i).time_us += start.elapsed().as_micros() as u64;
                 }
                 ActionDesc::Store => self.log_rows.push(crate::stats::LogRow::new(
                     l.name,
-                    self.realm_id,
+                    self.realm.id,
                     ev,
                     msg.map(|m| m.message.id),
                     "stored",
@@ -150,7 +150,7 @@ impl<'a> Cx<'a> {
         if self.log_all && !l.actions.iter().any(|a| matches!(a, ActionDesc::Store)) {
             self.log_rows.push(crate::stats::LogRow::new(
                 l.name,
-                self.realm_id,
+                self.realm.id,
                 ev,
                 msg.map(|m| m.message.id),
                 "matched",
@@ -173,30 +173,50 @@ impl<'a> Cx<'a> {
 
 fn log_line(
     l: &ListenerDesc,
-    realm_id: u32,
+    realm: &crate::template::RealmInfo,
     ev: &RawEvent<'_>,
     template: Option<&'static [crate::template::Seg]>,
 ) {
     match template {
         Some(segs) => {
             let event: serde_json::Value = serde_json::from_str(ev.json).unwrap_or_default();
-            let cx = crate::template::RenderCx {
-                event: &event,
-                json: ev.json,
-                listener: l.name,
-                realm_id,
-                realm_name: "",
-                site: "",
-            };
+            let cx = realm.render_cx(&event, ev.json, l.name);
             tracing::info!(
                 listener = l.name,
                 "{}",
                 crate::template::render(segs, &cx, false)
             );
         }
-        None => {
-            tracing::info!(listener = l.name, realm = realm_id, kind = ev.kind, op = ?ev.op, id = ?ev.id, "matched")
-        }
+        None => match (ev.op, ev.id) {
+            (Some(op), Some(id)) => {
+                tracing::info!(
+                    listener = l.name,
+                    realm = realm.id,
+                    kind = ev.kind,
+                    op,
+                    id,
+                    "matched"
+                )
+            }
+            (None, Some(id)) => {
+                tracing::info!(
+                    listener = l.name,
+                    realm = realm.id,
+                    kind = ev.kind,
+                    id,
+                    "matched"
+                )
+            }
+            (op, None) => {
+                tracing::info!(
+                    listener = l.name,
+                    realm = realm.id,
+                    kind = ev.kind,
+                    op = op.unwrap_or(""),
+                    "matched"
+                )
+            }
+        },
     }
 }
 

@@ -41,6 +41,16 @@ pub enum Error {
         /// What happened.
         detail: String,
     },
+    /// No connection could be made (the name does not resolve, nothing listens, the
+    /// network is down): the server has not answered at all. Retryable, but a site that
+    /// has never answered is given up on after a few tries, so that a typo fails fast.
+    #[error("cannot connect for {endpoint}: {detail}")]
+    Unreachable {
+        /// The API endpoint called.
+        endpoint: String,
+        /// What happened.
+        detail: String,
+    },
     /// The server rejected the request (4xx other than the above).
     #[error("{endpoint} was rejected ({code}): {msg}")]
     BadRequest {
@@ -85,7 +95,10 @@ pub enum Error {
 impl Error {
     /// Whether waiting and retrying the same request can succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::RateLimited { .. } | Error::Transient { .. })
+        matches!(
+            self,
+            Error::RateLimited { .. } | Error::Transient { .. } | Error::Unreachable { .. }
+        )
     }
 
     /// The wait the server asked for, for rate limits.

@@ -18,7 +18,7 @@ use crate::dispatch::Job;
 use crate::pipeline::{ActionDesc, ListenerDesc, PipelineDesc, ReplyDesc};
 use crate::stats::{LogRow, StatsBuf};
 use crate::store::Store;
-use crate::template::{RenderCx, render, silence_wildcards};
+use crate::template::{RealmInfo, render, silence_wildcards};
 
 /// The largest webhook response read.
 const MAX_WEBHOOK_RESPONSE: usize = 1 << 20;
@@ -90,9 +90,7 @@ pub struct Executor {
     semaphores: Vec<Arc<Semaphore>>,
     breakers: Vec<Mutex<Breaker>>,
     tokens: Vec<Option<Secret>>,
-    site: String,
-    realm_id: u32,
-    realm_name: String,
+    realm: RealmInfo,
     own_user_id: i64,
 }
 
@@ -102,9 +100,7 @@ impl Executor {
         pipeline: &'static PipelineDesc,
         client: Option<Client>,
         store: Option<Store>,
-        site: String,
-        realm_id: u32,
-        realm_name: String,
+        realm: RealmInfo,
         own_user_id: i64,
     ) -> crate::Result<Self> {
         crate::client::install_crypto_provider();
@@ -152,9 +148,7 @@ impl Executor {
                 .map(|_| Mutex::new(Breaker::default()))
                 .collect(),
             tokens,
-            site,
-            realm_id,
-            realm_name,
+            realm,
             own_user_id,
         })
     }
@@ -192,7 +186,7 @@ impl Executor {
                         let raw = crate::event::RawEvent::new(&job.json).ok();
                         log.push(LogRow {
                             listener: l.name.to_owned(),
-                            realm_id: self.realm_id,
+                            realm_id: self.realm.id,
                             kind: raw.map(|r| r.kind.to_owned()).unwrap_or_default(),
                             event_id: job.event_id,
                             message_id: job.message_id,
@@ -220,7 +214,7 @@ impl Executor {
             |m| format!("m{m}"),
         );
         for (n, action) in l.actions.iter().enumerate().filter(|(_, a)| a.is_io()) {
-            let effect = format!("{}:{key}:{n}", self.realm_id);
+            let effect = format!("{}:{key}:{n}", self.realm.id);
             if let Some(store) = &self.store
                 && store
                     .effect_done(self.pipeline.name, l.name, &effect)
@@ -318,22 +312,6 @@ impl Executor {
         }
     }
 
-    fn render_cx<'a>(
-        &'a self,
-        l: &'a ListenerDesc,
-        event: &'a Value,
-        json: &'a str,
-    ) -> RenderCx<'a> {
-        RenderCx {
-            event,
-            json,
-            listener: l.name,
-            realm_id: self.realm_id,
-            realm_name: &self.realm_name,
-            site: &self.site,
-        }
-    }
-
     fn zulip(&self) -> Option<&Client> {
         self.client.as_ref()
     }
@@ -346,7 +324,7 @@ impl Executor {
         event: &Value,
         json: &str,
     ) -> Result<(), Failure> {
-        let cx = self.render_cx(l, event, json);
+        let cx = self.realm.render_cx(event, json, l.name);
         match action {
             ActionDesc::Reply { to, template } => {
                 let content = render(template, &cx, true);

@@ -11,6 +11,7 @@
 //! | [`client`] | the REST client and the one place errors are classified |
 //! | [`source`] | event sources: the Zulip event queue (with recovery) and replay files |
 //! | [`backoff`] | exponential backoff with full jitter |
+//! | [`retry`] | what a connection does after a failed request (one policy for every request) |
 //! | [`store`] | the SQL store (SQLite or PostgreSQL): checkpoints, gaps |
 //! | [`pipeline`] | static descriptions of a compiled pipeline |
 //! | [`dispatch`] | the per-connection context generated dispatch functions drive |
@@ -35,6 +36,7 @@ pub mod error;
 pub mod event;
 pub mod exec;
 pub mod pipeline;
+pub mod retry;
 pub mod shutdown;
 pub mod source;
 pub mod stats;

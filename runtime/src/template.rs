@@ -50,7 +50,37 @@ pub enum Field {
     ChannelName,
 }
 
-/// What a template is rendered against.
+/// The realm a connection serves, as templates see it. One value per connection, owned
+/// by it, so that every template (log lines, replies, webhook bodies) renders the same
+/// `realm.*` fields and `message.link`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RealmInfo {
+    /// The pipeline's number for the connection.
+    pub id: u32,
+    /// Its label: the pipeline's `name`, else the organization's name from the server.
+    pub name: String,
+    /// The organization's URL, for links (empty in a replay).
+    pub site: String,
+}
+
+impl RealmInfo {
+    /// The context to render templates of `listener` for `event` (whose text is `json`).
+    pub fn render_cx<'a>(
+        &'a self,
+        event: &'a Value,
+        json: &'a str,
+        listener: &'a str,
+    ) -> RenderCx<'a> {
+        RenderCx {
+            event,
+            json,
+            listener,
+            realm: self,
+        }
+    }
+}
+
+/// What a template is rendered against; made by [`RealmInfo::render_cx`].
 #[derive(Debug)]
 pub struct RenderCx<'a> {
     /// The event, parsed as JSON.
@@ -59,12 +89,8 @@ pub struct RenderCx<'a> {
     pub json: &'a str,
     /// Listener name.
     pub listener: &'a str,
-    /// Realm id.
-    pub realm_id: u32,
-    /// Realm label.
-    pub realm_name: &'a str,
-    /// The site URL, for links.
-    pub site: &'a str,
+    /// The connection's realm.
+    pub realm: &'a RealmInfo,
 }
 
 /// Renders `segs`. `escape_mentions` neutralizes wildcard mentions in field values.
@@ -104,8 +130,8 @@ pub fn field(f: Field, cx: &RenderCx<'_>) -> String {
         Field::EventId => s(&e["id"]),
         Field::EventJson => cx.json.to_owned(),
         Field::ListenerName => cx.listener.to_owned(),
-        Field::RealmId => cx.realm_id.to_string(),
-        Field::RealmName => cx.realm_name.to_owned(),
+        Field::RealmId => cx.realm.id.to_string(),
+        Field::RealmName => cx.realm.name.clone(),
         Field::MessageId => s(&m["id"]),
         Field::MessageContent => s(&m["content"]),
         Field::MessageTopic => s(&m["subject"]),
@@ -124,27 +150,25 @@ pub fn field(f: Field, cx: &RenderCx<'_>) -> String {
             let id = s(&m["id"]);
             match (&m["display_recipient"], m["stream_id"].as_i64()) {
                 (Value::String(_), Some(sid)) => {
-                    format!("{}/#narrow/channel/{sid}/near/{id}", cx.site)
+                    format!("{}/#narrow/channel/{sid}/near/{id}", cx.realm.site)
                 }
-                _ => format!("{}/#narrow/near/{id}", cx.site),
+                _ => format!("{}/#narrow/near/{id}", cx.realm.site),
             }
         }
         Field::SenderId => s(&m["sender_id"]),
         Field::SenderEmail => s(&m["sender_email"]),
         Field::SenderName => s(&m["sender_full_name"]),
-        Field::UserId => {
-            let direct = &e["user_id"];
-            if direct.is_null() {
-                let p = &e["person"]["user_id"];
-                if p.is_null() {
-                    s(&e["sender"]["user_id"])
-                } else {
-                    s(p)
-                }
-            } else {
-                s(direct)
-            }
-        }
+        Field::UserId => [
+            &e["user_id"],
+            &e["person"]["user_id"],
+            &e["sender"]["user_id"],
+            // Reactions from servers before feature level 2 name the user only here.
+            &e["user"]["user_id"],
+        ]
+        .into_iter()
+        .find(|v| !v.is_null())
+        .map(s)
+        .unwrap_or_default(),
         Field::UserEmail => {
             let v = [&e["user"]["email"], &e["email"], &e["person"]["email"]]
                 .into_iter()
@@ -214,14 +238,12 @@ mod tests {
         let ev: Value = serde_json::json!({"type": "message", "id": 4, "message": {
             "id": 17, "content": "ping @**all** and @**Iago**", "subject": "ci", "display_recipient": "devel",
             "stream_id": 3, "type": "stream", "sender_email": "a@x", "sender_full_name": "A", "sender_id": 9}});
-        let cx = RenderCx {
-            event: &ev,
-            json: "{}",
-            listener: "l",
-            realm_id: 1,
-            realm_name: "main",
-            site: "https://z.x",
+        let realm = RealmInfo {
+            id: 1,
+            name: "main".into(),
+            site: "https://z.x".into(),
         };
+        let cx = realm.render_cx(&ev, "{}", "l");
         let segs = [
             Seg::Lit("["),
             Seg::Field(Field::MessageChannel),

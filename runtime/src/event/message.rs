@@ -60,6 +60,10 @@ pub enum MessageType {
     /// A direct message to one or more users.
     #[serde(rename = "private", alias = "direct")]
     Direct,
+    /// A kind of message a newer server introduced: matches neither channel nor direct
+    /// filters, and never fails the parse.
+    #[serde(other)]
+    Other,
 }
 
 /// A Zulip message, as in `message` events and `GET /messages` results.

@@ -289,6 +289,9 @@ struct Head<'a> {
     kind: &'a str,
     #[serde(default, borrow)]
     op: Option<&'a str>,
+    /// The name of `op` in `update_message_flags` events before feature level 32.
+    #[serde(default, borrow)]
+    operation: Option<&'a str>,
     #[serde(default)]
     id: Option<i64>,
 }
@@ -310,7 +313,7 @@ impl<'a> RawEvent<'a> {
         })?;
         Ok(RawEvent {
             kind: head.kind,
-            op: head.op,
+            op: head.op.or(head.operation),
             id: head.id,
             json,
         })

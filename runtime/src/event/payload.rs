@@ -11,6 +11,10 @@ use serde_json::Value;
 /// A value of a `property`/`value` style update (bool, number, string, object or null).
 pub type PropertyValue = Value;
 
+fn direct() -> String {
+    "direct".to_owned()
+}
+
 macro_rules! payload {
     ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident : $ty:ty),* $(,)? }) => {
         $(#[$m])*
@@ -165,14 +169,43 @@ SubscriptionUpdate { /// Channel id.
     stream_id: i64, /// Setting name.
     property: String, /// New value.
     value: PropertyValue });
-payload!(/// `subscription` / `peer_add`: other users joined channels.
-SubscriptionPeerAdd { /// Channels.
-    stream_ids: Vec<i64>, /// Users.
-    user_ids: Vec<i64> });
-payload!(/// `subscription` / `peer_remove`: other users left channels.
-SubscriptionPeerRemove { /// Channels.
-    stream_ids: Vec<i64>, /// Users.
-    user_ids: Vec<i64> });
+payload!(/// `subscription` / `peer_add`: other users joined channels. Servers before
+/// feature level 35 name one channel and one user (`stream_id`, `user_id`); use
+/// [`SubscriptionPeerAdd::channels`] and [`SubscriptionPeerAdd::users`] for either form.
+SubscriptionPeerAdd { /// Channels (feature level 35).
+    #[serde(default)] stream_ids: Vec<i64>, /// Users (feature level 35).
+    #[serde(default)] user_ids: Vec<i64>, /// The channel, before feature level 35.
+    #[serde(default)] stream_id: Option<i64>, /// The user, before feature level 35.
+    #[serde(default)] user_id: Option<i64> });
+payload!(/// `subscription` / `peer_remove`: other users left channels (both forms, as
+/// [`SubscriptionPeerAdd`]).
+SubscriptionPeerRemove { /// Channels (feature level 35).
+    #[serde(default)] stream_ids: Vec<i64>, /// Users (feature level 35).
+    #[serde(default)] user_ids: Vec<i64>, /// The channel, before feature level 35.
+    #[serde(default)] stream_id: Option<i64>, /// The user, before feature level 35.
+    #[serde(default)] user_id: Option<i64> });
+
+macro_rules! peer_accessors {
+    ($ty:ident) => {
+        impl $ty {
+            /// The channels, whichever form the server used.
+            pub fn channels(&self) -> Vec<i64> {
+                self.stream_ids
+                    .iter()
+                    .copied()
+                    .chain(self.stream_id)
+                    .collect()
+            }
+
+            /// The users, whichever form the server used.
+            pub fn users(&self) -> Vec<i64> {
+                self.user_ids.iter().copied().chain(self.user_id).collect()
+            }
+        }
+    };
+}
+peer_accessors!(SubscriptionPeerAdd);
+peer_accessors!(SubscriptionPeerRemove);
 
 payload!(/// `has_zoom_token`: the user's Zoom link changed.
 HasZoomToken { /// Whether a token is stored now.
@@ -184,8 +217,8 @@ payload!(/// One client's presence.
 PresenceClient {
     /// Client name (legacy format).
     #[serde(default)] client: Option<String>,
-    /// `active` or `idle`.
-    status: String,
+    /// `active` or `idle` (empty if a server leaves it out).
+    #[serde(default)] status: String,
     /// Unix time of the report.
     #[serde(default)] timestamp: Option<i64>,
     /// Whether the client can receive push notifications.
@@ -198,9 +231,9 @@ Presence {
     /// Email.
     #[serde(default)] email: Option<String>,
     /// Server time (float seconds).
-    server_timestamp: f64,
+    #[serde(default)] server_timestamp: f64,
     /// Per-client presence, keyed by client name.
-    presence: std::collections::BTreeMap<String, PresenceClient>,
+    #[serde(default)] presence: std::collections::BTreeMap<String, PresenceClient>,
 });
 
 payload!(/// `stream` / `create`: channels became visible to the user.
@@ -235,8 +268,8 @@ ReactionUser { /// User id.
     #[serde(default)] full_name: Option<String> });
 payload!(/// `reaction` / `add` and `reaction` / `remove`.
 Reaction {
-    /// Who reacted.
-    user_id: i64,
+    /// Who reacted (feature level 2; before it, only in `user`: see [`Reaction::reactor`]).
+    #[serde(default)] user_id: Option<i64>,
     /// Deprecated user object.
     #[serde(default)] user: Option<ReactionUser>,
     /// The message reacted to.
@@ -244,10 +277,17 @@ Reaction {
     /// Emoji name.
     emoji_name: String,
     /// Emoji code.
-    emoji_code: String,
+    #[serde(default)] emoji_code: String,
     /// `unicode_emoji`, `realm_emoji` or `zulip_extra_emoji`.
-    reaction_type: String,
+    #[serde(default)] reaction_type: String,
 });
+
+impl Reaction {
+    /// Who reacted, whichever form the server used.
+    pub fn reactor(&self) -> Option<i64> {
+        self.user_id.or(self.user.as_ref().map(|u| u.user_id))
+    }
+}
 
 payload!(/// An uploaded file.
 Attachment {
@@ -267,7 +307,7 @@ Attachment {
 payload!(/// `attachment` / `add`, `update` or `remove`.
 AttachmentChange { /// The attachment (only its id on `remove`).
     attachment: Attachment, /// Bytes used by the user's uploads now.
-    upload_space_used: i64 });
+    #[serde(default)] upload_space_used: i64 });
 
 payload!(/// `submessage`: widget data attached to a message.
 Submessage {
@@ -351,11 +391,11 @@ UpdateMessage {
     /// Editor (absent for `rendering_only` updates).
     #[serde(default)] user_id: Option<i64>,
     /// When.
-    edit_timestamp: i64,
+    #[serde(default)] edit_timestamp: i64,
     /// The edited message.
     message_id: i64,
     /// Every affected message (moves).
-    message_ids: Vec<i64>,
+    #[serde(default)] message_ids: Vec<i64>,
     /// The user's flags on the edited message.
     #[serde(default)] flags: Vec<String>,
     /// Only the rendering changed.
@@ -391,8 +431,9 @@ TypingUser { /// User id.
     #[serde(default)] email: Option<String> });
 payload!(/// `typing` / `start` and `stop`.
 Typing {
-    /// `direct` or `stream`.
-    message_type: String,
+    /// `direct` or `stream` (absent before feature level 58, when typing events were
+    /// only sent for direct messages).
+    #[serde(default = "direct")] message_type: String,
     /// Who is typing.
     sender: TypingUser,
     /// Direct-message recipients.
@@ -409,14 +450,14 @@ TypingEditMessage { /// Who is editing.
     recipient: Value });
 payload!(/// `update_message_flags` / `add` and `remove`.
 UpdateMessageFlags {
-    /// Same as `op` (deprecated).
+    /// Same as `op` (deprecated; the only name before feature level 32).
     #[serde(default)] operation: Option<String>,
     /// The flag.
     flag: String,
     /// The messages.
     messages: Vec<i64>,
     /// All messages (only for `read` on `add`).
-    all: bool,
+    #[serde(default)] all: bool,
     /// Details of newly unread messages (`remove` of `read`).
     #[serde(default)] message_details: Option<Value>,
 });
@@ -535,20 +576,20 @@ RealmDeactivated { /// Zulip's numeric realm id.
     realm_id: i64 });
 payload!(/// `restart`: the server restarted; the queue normally survives.
 Restart {
-    /// Server version.
-    zulip_version: String,
+    /// Server version (feature level 59).
+    #[serde(default)] zulip_version: String,
     /// Merge base.
     #[serde(default)] zulip_merge_base: Option<String>,
-    /// Feature level.
-    zulip_feature_level: i64,
+    /// Feature level (feature level 59; 0 before).
+    #[serde(default)] zulip_feature_level: i64,
     /// Server generation.
-    server_generation: i64,
+    #[serde(default)] server_generation: i64,
     /// Legacy: whether web clients must reload now.
     #[serde(default)] immediate: Option<bool>,
 });
 payload!(/// `web_reload_client`: for the web app; other clients ignore it.
 WebReloadClient { /// Reload immediately.
-    immediate: bool });
+    #[serde(default)] immediate: bool });
 payload!(/// `realm_user_settings_defaults` / `update`.
 RealmUserSettingsDefaultsUpdate { /// Setting.
     property: String, /// New value.

@@ -179,3 +179,52 @@ fn head_reads_type_not_first_and_op_later() {
     assert_eq!((raw.op, raw.id), (Some("add"), Some(8)));
     assert!(matches!(raw.parse().unwrap(), Event::ReactionAdd(_)));
 }
+
+/// Adds a field no server sends today to every object of `v`, at every depth.
+fn with_unknown_fields(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            map.values_mut().for_each(with_unknown_fields);
+            map.insert(
+                "zz_added_by_a_newer_server".into(),
+                serde_json::json!({"nested": [1, "two", null], "flag": true}),
+            );
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(with_unknown_fields),
+        _ => {}
+    }
+}
+
+#[test]
+fn unknown_fields_never_fail_at_any_depth() {
+    for line in SPEC_EVENTS.lines() {
+        let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+        with_unknown_fields(&mut v);
+        let text = v.to_string();
+        let raw = RawEvent::new(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        let event = raw.parse().unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert!(!matches!(event, Event::Unknown(_)), "{text}");
+        let original = RawEvent::new(line).unwrap();
+        assert_eq!((raw.kind, raw.op), (original.kind, original.op), "{text}");
+    }
+}
+
+#[test]
+fn unknown_types_ops_and_message_kinds_are_kept_not_failed() {
+    let raw =
+        RawEvent::new(r#"{"type":"channel_folder","op":"add","folder":{"id":1},"id":9}"#).unwrap();
+    assert!(matches!(raw.parse().unwrap(), Event::Unknown(u) if u.kind == "channel_folder"));
+    let raw =
+        RawEvent::new(r#"{"type":"reaction","op":"bulk_add","message_id":1,"id":9}"#).unwrap();
+    assert!(matches!(raw.parse().unwrap(), Event::Unknown(u) if u.op == Some("bulk_add")));
+    let line = SPEC_EVENTS
+        .lines()
+        .find(|l| l.starts_with(r#"{"type":"message""#))
+        .unwrap()
+        .replace(r#""type":"stream""#, r#""type":"broadcast""#);
+    let Event::Message(m) = RawEvent::new(&line).unwrap().parse().unwrap() else {
+        panic!("{line}")
+    };
+    assert_eq!(m.message.kind, MessageType::Other);
+    assert!(!m.message.is_channel() && !m.message.is_direct());
+}

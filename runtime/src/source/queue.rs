@@ -12,9 +12,11 @@
 //!   the new queue the messages the backfill delivered, and record the gap of
 //!   non-message events. The new queue is persisted only once the backfill is
 //!   acknowledged, so a crash during backfill restarts the backfill.
-//! * 429: wait `retry-after`; transient failures: back off with full jitter (≥ 1 s);
-//!   authentication failures and bad requests: return the error. A site that never
-//!   answered is given up after a few tries, so a typo fails fast.
+//! * `An event newer than N has already been pruned!`: our place in the queue is gone
+//!   just as if it had expired; the same recovery applies (and the old queue is freed).
+//! * Failed requests are retried as [`crate::retry`] decides: 429 waits `retry-after`
+//!   (capped below the queue's idle lifetime), transient failures back off with full
+//!   jitter (≥ 1 s), authentication failures and bad requests return the error.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -28,12 +30,11 @@ use crate::backoff::Backoff;
 use crate::client::{Client, DEFAULT_LONGPOLL, NarrowTerm, RegisterRequest};
 use crate::error::{Error, Result};
 use crate::event::RawEvent;
+use crate::retry::Retry;
 use crate::store::{Checkpoint, Gap, Store};
 
 /// Messages per `GET /messages` page during a backfill (the server allows 5000).
 const BACKFILL_PAGE: u32 = 1000;
-/// Tries before giving up on a site that has never answered.
-const FIRST_CONTACT_TRIES: u32 = 3;
 
 /// How to follow a queue.
 #[derive(Debug, Clone)]
@@ -79,14 +80,14 @@ pub struct QueueSource {
     commit_at: Option<(u64, String, i64)>,
     backfill: Option<Backfill>,
     backfilled: HashSet<i64>,
-    contacted: bool,
-    backoff: Backoff,
+    retry: Retry,
     stats: SourceStats,
 }
 
 impl QueueSource {
     /// A source that will register (or resume from `store`'s checkpoint) on first use.
     pub fn new(client: Client, store: Option<Store>, opts: QueueOptions) -> Self {
+        let retry = Retry::new(client.base_url().trim_end_matches("/api/v1"));
         QueueSource {
             client,
             store,
@@ -108,15 +109,21 @@ impl QueueSource {
             commit_at: None,
             backfill: None,
             backfilled: HashSet::new(),
-            contacted: false,
-            backoff: Backoff::default(),
+            retry,
             stats: SourceStats::default(),
         }
     }
 
     /// Replaces the backoff policy (tests use a deterministic one).
     pub fn with_backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
+        self.retry = self.retry.with_backoff(backoff);
+        self
+    }
+
+    /// Continues with the retry state of a first contact made before this source
+    /// existed (so that a site that already answered is not given up on).
+    pub fn with_retry(mut self, retry: Retry) -> Self {
+        self.retry = retry;
         self
     }
 
@@ -151,30 +158,27 @@ impl QueueSource {
                 Ok(Some(batch)) => return Ok(Some(batch)),
                 Ok(None) => continue,
                 Err(Error::QueueGone { queue_id, msg }) => {
-                    tracing::warn!(%queue_id, %msg, "event queue expired; registering a new one and backfilling");
                     self.stats.queues_lost += 1;
-                    self.queue = None;
+                    let lost = self.queue.take();
+                    if msg.contains("pruned") {
+                        tracing::warn!(%msg, "events after our acknowledgement were pruned from the event queue; registering a new one and backfilling");
+                        // The old queue still lives on the server: free it.
+                        if let Some(q) = lost
+                            && let Err(e) = self.client.delete_queue(&q.id).await
+                        {
+                            tracing::debug!(error = %e, "could not delete the pruned queue");
+                        }
+                    } else {
+                        tracing::warn!(%queue_id, %msg, "event queue expired; registering a new one and backfilling");
+                    }
                     continue;
                 }
-                Err(Error::RateLimited { retry_after }) => {
-                    self.stats.rate_limited += 1;
-                    let wait = retry_after.max(Duration::from_secs(1));
-                    tracing::warn!(wait = ?wait, "rate limited; waiting as the server asked");
-                    wait
+                Err(e) => {
+                    let wait = self.retry.after(e);
+                    self.stats.retries = self.retry.retries;
+                    self.stats.rate_limited = self.retry.rate_limited;
+                    wait?
                 }
-                Err(e) if e.is_retryable() => {
-                    if !self.contacted && self.backoff.attempts() + 1 >= FIRST_CONTACT_TRIES {
-                        return Err(Error::Config(format!(
-                            "cannot reach {} after {FIRST_CONTACT_TRIES} tries: {e}",
-                            self.client.base_url()
-                        )));
-                    }
-                    self.stats.retries += 1;
-                    let wait = self.backoff.next_delay();
-                    tracing::warn!(error = %e, wait = ?wait, "transient failure; backing off");
-                    wait
-                }
-                Err(e) => return Err(e),
             };
             tokio::select! {
                 biased;
@@ -223,15 +227,15 @@ impl QueueSource {
 
     async fn register(&mut self) -> Result<()> {
         let reg = self.client.register(&self.opts.register).await?;
-        self.contacted = true;
-        self.backoff.reset();
+        self.retry.succeeded();
         self.stats.registrations += 1;
         self.generation += 1;
-        tracing::info!(queue_id = %reg.queue_id, last_event_id = reg.last_event_id,
+        let queue_id = reg.queue().to_owned();
+        tracing::info!(%queue_id, last_event_id = reg.last_event_id,
             feature_level = reg.zulip_feature_level, "registered event queue");
         let old_queue = self.persisted.queue_id.clone();
         self.queue = Some(ActiveQueue {
-            id: reg.queue_id.clone(),
+            id: queue_id.clone(),
             poll_timeout: reg.poll_timeout(),
         });
         self.acked_event_id = reg.last_event_id;
@@ -243,7 +247,7 @@ impl QueueSource {
                 // We were somewhere before: recover the messages missed since.
                 let gap = Gap {
                     old_queue_id: old_queue,
-                    new_queue_id: reg.queue_id.clone(),
+                    new_queue_id: queue_id.clone(),
                     last_event_id: self.persisted.last_event_id,
                     last_message_id: Some(anchor),
                 };
@@ -271,7 +275,7 @@ impl QueueSource {
                 let baseline = newest.unwrap_or(0);
                 self.delivered_message_id = Some(baseline);
                 self.acked_message_id = Some(baseline);
-                self.commit_queue(reg.queue_id, reg.last_event_id).await?;
+                self.commit_queue(queue_id, reg.last_event_id).await?;
             }
         }
         Ok(())
@@ -308,7 +312,7 @@ impl QueueSource {
                 self.opts.register.apply_markdown,
             )
             .await?;
-        self.backoff.reset();
+        self.retry.succeeded();
         let mut text = String::new();
         let mut spans = Vec::new();
         let mut max_id = None;
@@ -361,8 +365,7 @@ impl QueueSource {
             .client
             .get_events(&queue.id, self.acked_event_id, queue.poll_timeout)
             .await?;
-        self.contacted = true;
-        self.backoff.reset();
+        self.retry.succeeded();
 
         #[derive(Deserialize)]
         struct Events<'a> {

@@ -42,9 +42,17 @@ pub struct FakeOptions {
     pub heartbeat: Duration,
     /// How long a queue survives without a poll (Zulip: 10 minutes).
     pub queue_idle_timeout: Duration,
-    /// The long-poll timeout the server advertises on `/register`.
+    /// The long-poll timeout the server advertises on `/register` (from feature level 74).
     pub longpoll_timeout_secs: u64,
+    /// The Zulip feature level to imitate. Responses carry the fields a server of that
+    /// level sends, under the names it uses: `realm_uri` alone before 257, `realm_url`
+    /// beside the deprecated `realm_uri` from 257 on, no `zulip_feature_level` at 0.
+    pub feature_level: i64,
 }
+
+/// The feature level the fake imitates by default: the one the vendored API examples
+/// describe (Zulip 11.0-dev).
+pub const FEATURE_LEVEL: i64 = 378;
 
 impl Default for FakeOptions {
     fn default() -> Self {
@@ -52,6 +60,7 @@ impl Default for FakeOptions {
             heartbeat: Duration::from_secs(2),
             queue_idle_timeout: Duration::from_secs(600),
             longpoll_timeout_secs: 90,
+            feature_level: FEATURE_LEVEL,
         }
     }
 }
@@ -97,6 +106,13 @@ pub enum Fault {
     CutBody,
     /// A 200 with a syntactically broken JSON body.
     Garbage,
+    /// This status and body, exactly (an official example, or what some server sent).
+    Body {
+        /// HTTP status.
+        status: u16,
+        /// The body (sent as `application/json`).
+        body: String,
+    },
     /// Wait this long, then answer normally.
     Delay(Duration),
 }

@@ -204,6 +204,13 @@ fn fault_reply(f: &Fault) -> Reply {
             retry_after: None,
             cut: false,
         },
+        Fault::Body { status, body } => Reply {
+            status: *status,
+            body: body.clone(),
+            content_type: "application/json",
+            retry_after: None,
+            cut: false,
+        },
         Fault::Delay(_) => unreachable!("handled by the caller"),
     }
 }
@@ -268,11 +275,7 @@ async fn route(
     user: Result<FakeUser, Reply>,
 ) -> Reply {
     if (method, endpoint) == ("GET", "server_settings") {
-        return Reply::ok(json!({
-            "zulip_version": "11.0-fake", "zulip_feature_level": 400, "zulip_merge_base": "11.0",
-            "realm_url": format!("http://{}", shared.addr), "realm_name": "Fake Zulip",
-            "authentication_methods": {"password": true},
-        }));
+        return Reply::ok(server_settings(shared));
     }
     let user = match user {
         Ok(u) => u,
@@ -280,15 +283,21 @@ async fn route(
     };
     gc_queues(shared);
     match (method, endpoint) {
-        ("GET", "users/me") => Reply::ok(json!({
-            "user_id": user.id, "email": user.email, "full_name": user.full_name, "is_bot": user.is_bot,
-        })),
+        ("GET", "users/me") => {
+            let st = lock(shared);
+            let mut me = person(&user, &st);
+            if let Some(o) = me.as_object_mut() {
+                // Deprecated, still sent by `/users/me`.
+                o.insert(
+                    "max_message_id".into(),
+                    json!(st.messages.last().map_or(-1, |m| m.id)),
+                );
+            }
+            Reply::ok(me)
+        }
         ("GET", "users") => {
-            let members: Vec<Value> = lock(shared)
-                .users
-                .iter()
-                .map(|u| json!({"user_id": u.id, "email": u.email, "full_name": u.full_name, "is_bot": u.is_bot, "is_active": true}))
-                .collect();
+            let st = lock(shared);
+            let members: Vec<Value> = st.users.iter().map(|u| person(u, &st)).collect();
             Reply::ok(json!({"members": members}))
         }
         ("POST", "register") => register(shared, &user, p),
@@ -354,6 +363,7 @@ fn register(shared: &Shared, user: &FakeUser, p: &HashMap<String, String>) -> Re
         Ok(v) => v,
         Err(r) => return r,
     };
+    let event_types_param = event_types.clone();
     let narrow: Vec<(String, String)> = match json_param::<Vec<Vec<String>>>(p, "narrow") {
         Ok(v) => v
             .unwrap_or_default()
@@ -380,11 +390,105 @@ fn register(shared: &Shared, user: &FakeUser, p: &HashMap<String, String>) -> Re
             polling: 0,
         },
     );
-    Reply::ok(json!({
-        "queue_id": id, "last_event_id": -1, "zulip_feature_level": 400, "zulip_version": "11.0-fake",
-        "zulip_merge_base": "11.0", "event_queue_longpoll_timeout_seconds": shared.opts.longpoll_timeout_secs,
-        "realm_url": format!("http://{}", shared.addr), "realm_name": "Fake Zulip", "max_message_id": max_message_id,
-    }))
+    let mut reply = json!({"queue_id": id, "last_event_id": -1});
+    version_fields(&mut reply, shared.opts.feature_level);
+    let level = shared.opts.feature_level;
+    let fetch: Option<Vec<String>> = json_param(p, "fetch_event_types").ok().flatten();
+    let wants_realm = fetch
+        .as_ref()
+        .or(event_types_param.as_ref())
+        .is_none_or(|types| types.iter().any(|t| t == "realm"));
+    if let Some(o) = reply.as_object_mut() {
+        if level >= 74 {
+            o.insert(
+                "event_queue_longpoll_timeout_seconds".into(),
+                json!(shared.opts.longpoll_timeout_secs),
+            );
+        }
+        // Deprecated, still sent.
+        o.insert("max_message_id".into(), json!(max_message_id));
+        if wants_realm {
+            o.insert("realm_name".into(), json!("Fake Zulip"));
+            realm_url_fields(o, &format!("http://{}", shared.addr), level);
+            o.insert("max_message_length".into(), json!(10000));
+            o.insert("max_topic_length".into(), json!(60));
+            o.insert("server_generation".into(), json!(1_700_000_000));
+            if level >= 334 {
+                o.insert(
+                    "realm_empty_topic_display_name".into(),
+                    json!("general chat"),
+                );
+            }
+        }
+    }
+    Reply::ok(reply)
+}
+
+/// `zulip_version`, `zulip_feature_level` and `zulip_merge_base` as a server of `level`
+/// sends them (no feature level before 3, no merge base before 88).
+fn version_fields(v: &mut Value, level: i64) {
+    let Some(o) = v.as_object_mut() else { return };
+    o.insert("zulip_version".into(), json!(format!("fake-{level}")));
+    if level >= 3 {
+        o.insert("zulip_feature_level".into(), json!(level));
+    }
+    if level >= 88 {
+        o.insert("zulip_merge_base".into(), json!(format!("fake-{level}")));
+    }
+}
+
+/// The realm URL under the names a server of `level` uses: `realm_uri` before 257, then
+/// `realm_url` with the deprecated `realm_uri` beside it.
+fn realm_url_fields(o: &mut serde_json::Map<String, Value>, url: &str, level: i64) {
+    if level >= 257 {
+        o.insert("realm_url".into(), json!(url));
+    }
+    o.insert("realm_uri".into(), json!(url));
+}
+
+fn server_settings(shared: &Shared) -> Value {
+    let mut v = json!({
+        "authentication_methods": {"password": true, "dev": false, "email": true, "ldap": false,
+            "remoteuser": false, "github": false, "azuread": false, "gitlab": false,
+            "apple": false, "google": false, "saml": false, "openid connect": false},
+        "external_authentication_methods": [],
+        "email_auth_enabled": true,
+        "require_email_format_usernames": true,
+        "realm_name": "Fake Zulip",
+        "realm_icon": "https://secure.gravatar.com/avatar/62429d594b6ffc712f54aee976a18b44?d=identicon",
+        "realm_description": "<p>The testkit's fake Zulip server.</p>",
+        "realm_web_public_access_enabled": false,
+        "push_notifications_enabled": false,
+        "is_incompatible": false,
+    });
+    version_fields(&mut v, shared.opts.feature_level);
+    if let Some(o) = v.as_object_mut() {
+        realm_url_fields(
+            o,
+            &format!("http://{}", shared.addr),
+            shared.opts.feature_level,
+        );
+    }
+    v
+}
+
+/// A user as `GET /users` and `GET /users/me` describe one.
+fn person(u: &FakeUser, st: &State) -> Value {
+    let mut v = json!({
+        "user_id": u.id, "email": u.email, "delivery_email": null, "full_name": u.full_name,
+        "avatar_url": null, "avatar_version": 1, "is_admin": false, "is_owner": false,
+        "is_guest": false, "is_bot": u.is_bot, "role": 400, "timezone": "",
+        "is_active": !st.deactivated.contains(&u.id), "date_joined": "2026-11-01T12:00:00+00:00",
+    });
+    if let Some(o) = v.as_object_mut() {
+        if u.is_bot {
+            o.insert("bot_type".into(), json!(1));
+            o.insert("bot_owner_id".into(), Value::Null);
+        } else {
+            o.insert("profile_data".into(), json!({}));
+        }
+    }
+    v
 }
 
 async fn get_events(shared: &Arc<Shared>, p: &HashMap<String, String>) -> Reply {

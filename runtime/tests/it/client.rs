@@ -22,8 +22,10 @@ async fn server_settings_and_own_user() {
     let zulip = FakeZulip::start().await.unwrap();
     let c = client(&zulip);
     let s = c.server_settings().await.unwrap();
-    assert_eq!(s.zulip_feature_level, 400);
+    assert_eq!(s.zulip_feature_level, zlc_runtime::testkit::FEATURE_LEVEL);
+    // Like Zulip 9.0+, the fake sends the new name and the deprecated one.
     assert_eq!(s.realm_url.as_deref(), Some(zulip.url().as_str()));
+    assert_eq!(s.realm_uri.as_deref(), Some(zulip.url().as_str()));
     let me = c.own_user().await.unwrap();
     assert_eq!(
         (me.user_id, me.email.as_str(), me.is_bot),
@@ -150,18 +152,18 @@ async fn queues_expire_when_idle_and_can_be_deleted() {
     assert_eq!(reg.poll_timeout(), Duration::from_secs(100));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let err = c
-        .get_events(&reg.queue_id, -1, Duration::from_secs(5))
+        .get_events(reg.queue(), -1, Duration::from_secs(5))
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::QueueGone { queue_id, .. } if *queue_id == reg.queue_id),
+        matches!(&err, Error::QueueGone { queue_id, .. } if queue_id == reg.queue()),
         "{err}"
     );
 
     let reg = c.register(&RegisterRequest::default()).await.unwrap();
-    c.delete_queue(&reg.queue_id).await.unwrap();
+    c.delete_queue(reg.queue()).await.unwrap();
     assert!(matches!(
-        c.delete_queue(&reg.queue_id).await.unwrap_err(),
+        c.delete_queue(reg.queue()).await.unwrap_err(),
         Error::QueueGone { .. }
     ));
 }
@@ -188,7 +190,7 @@ async fn long_polls_answer_with_a_heartbeat_and_respect_event_types() {
         .content("not wanted")
         .send();
     let body = c
-        .get_events(&reg.queue_id, -1, Duration::from_secs(5))
+        .get_events(reg.queue(), -1, Duration::from_secs(5))
         .await
         .unwrap();
     assert!(body.contains(r#"{"type":"heartbeat","id":0}"#), "{body}");
@@ -205,7 +207,7 @@ async fn large_responses_are_read_whole() {
         zulip.message().channel("devel").content(&big).send();
     }
     let body = c
-        .get_events(&reg.queue_id, -1, Duration::from_secs(30))
+        .get_events(reg.queue(), -1, Duration::from_secs(30))
         .await
         .unwrap();
     assert!(body.len() > 18_000_000, "{}", body.len());
@@ -218,7 +220,7 @@ async fn slow_responses_time_out_as_transient() {
     let reg = c.register(&RegisterRequest::default()).await.unwrap();
     zulip.inject(Some("events"), Fault::Delay(Duration::from_secs(3)));
     let err = c
-        .get_events(&reg.queue_id, -1, Duration::from_millis(300))
+        .get_events(reg.queue(), -1, Duration::from_millis(300))
         .await
         .unwrap_err();
     assert!(

@@ -347,3 +347,76 @@ async fn cancel_stops_a_long_poll() {
     assert!(src.next_batch(&cancel).await.unwrap().is_none());
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+/// `An event newer than N has already been pruned!` (400 from `GET /events`): our place
+/// in the queue is gone, so it is recovered exactly like an expired queue, and the
+/// pruned queue is freed on the server.
+#[tokio::test]
+async fn pruned_events_are_recovered_like_an_expired_queue() {
+    let zulip = FakeZulip::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(&dir).await;
+    let mut src = source(&zulip, Some(store.clone()));
+    let (b, first) = tokio::join!(next(&mut src, 10), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        zulip.message().channel("devel").content("first").send()
+    });
+    assert_eq!(message_ids(&b), [first]);
+    src.ack(b.ack()).await.unwrap();
+    let old_queue = src.queue_id().unwrap().to_owned();
+    zulip.inject(
+        Some("events"),
+        Fault::Body {
+            status: 400,
+            body: r#"{"result":"error","msg":"An event newer than 0 has already been pruned!","code":"BAD_REQUEST"}"#.into(),
+        },
+    );
+    let lost = zulip.message().channel("devel").content("lost").send();
+    let got = collect_messages(&mut src, 1).await;
+    assert_eq!(got, [lost], "recovered by the backfill, exactly once");
+    assert_eq!(src.stats().queues_lost, 1);
+    assert_ne!(src.queue_id(), Some(old_queue.as_str()));
+    assert!(
+        zulip
+            .requests_to("events")
+            .iter()
+            .any(|r| r.method == "DELETE" && r.params.get("queue_id") == Some(&old_queue)),
+        "the pruned queue is deleted"
+    );
+    let gaps = store.gaps("test").await.unwrap();
+    assert_eq!(gaps.len(), 1);
+    assert_eq!(gaps[0].last_message_id, Some(first));
+}
+
+/// `Retry-After: 3600` would outlive the queue (Zulip drops it after ~10 idle minutes):
+/// the wait is capped and the poll tried again well before that.
+#[tokio::test(start_paused = true)]
+async fn a_rate_limit_longer_than_the_queue_lives_is_capped() {
+    let zulip = FakeZulip::start_with(FakeOptions {
+        heartbeat: Duration::from_secs(50),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut src = source(&zulip, None);
+    zulip.inject(
+        Some("events"),
+        Fault::RateLimit {
+            retry_after: 3600.0,
+        },
+    );
+    let (b, id) = tokio::join!(next(&mut src, 1200), async {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        zulip.message().channel("devel").content("x").send()
+    });
+    assert_eq!(message_ids(&b), [id]);
+    let polls = zulip.requests_to("events");
+    let waited = polls[1].at - polls[0].at;
+    assert_eq!(polls[0].status, 429);
+    assert!(
+        waited >= zlc_runtime::retry::MAX_RATE_LIMIT_WAIT
+            && waited < zlc_runtime::retry::QUEUE_IDLE_LIFETIME,
+        "{waited:?}"
+    );
+    assert_eq!(zulip.requests_to("register").len(), 1, "the queue survived");
+}
