@@ -7,6 +7,11 @@
 //! because crates made by two zlc checkouts name two different `zlc-runtime`s, which
 //! one lockfile cannot hold. Files are rewritten only when their content changes, so an
 //! unchanged pipeline does not rebuild at all.
+//!
+//! The area stays healthy whatever users build in it: a pipeline's crate belongs to the
+//! file it was made from (a second file with the same name is refused instead of
+//! silently sharing the crate and the binary), and a crate cargo cannot build is moved
+//! out of the workspace (to `failed/`), so one broken pipeline never breaks the others.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -73,50 +78,72 @@ pub struct RunArgs {
     pub args: Vec<String>,
 }
 
+/// The largest pipeline file read (a pipeline is a page of TOML, not megabytes).
+pub const MAX_PIPELINE_BYTES: u64 = 1 << 20;
+
 fn read(file: &Path) -> Result<String> {
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("reading {}", file.display()))?
+        .len();
+    if size > MAX_PIPELINE_BYTES {
+        bail!(
+            "{} is {size} bytes; a pipeline file may be at most {MAX_PIPELINE_BYTES} bytes",
+            file.display()
+        );
+    }
     std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))
 }
 
-/// Loads and checks; on errors, prints every diagnostic and fails.
+fn plural(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Loads and checks, printing warnings; on errors, prints every diagnostic and fails
+/// with a one-line summary (the caller reports it once).
 fn load(file: &Path) -> Result<zlc_codegen::Pipeline> {
     let source = read(file)?;
     match zlc_codegen::load(&file.display().to_string(), &source) {
-        Ok(p) => Ok(p),
+        Ok(loaded) => {
+            if !loaded.warnings.is_empty() {
+                eprintln!("{}", loaded.warnings);
+            }
+            Ok(loaded.pipeline)
+        }
         Err(d) => {
-            eprint!("{d}");
-            bail!(
-                "{} has {} error{}",
-                file.display(),
-                d.len(),
-                if d.len() == 1 { "" } else { "s" }
-            )
+            eprintln!("{d}");
+            let mut summary = plural(d.errors(), "error");
+            if d.warnings() > 0 {
+                summary.push_str(&format!(" and {}", plural(d.warnings(), "warning")));
+            }
+            bail!("{} has {summary}", file.display())
         }
     }
 }
 
-/// `zlc check FILE...`
+/// `zlc check FILE...`: every problem of every file, then one summary line (the error
+/// `main` prints).
 pub fn check(files: &[PathBuf]) -> Result<()> {
-    let mut bad = 0;
+    let mut failed = Vec::new();
     for f in files {
         match load(f) {
             Ok(p) => eprintln!(
-                "{}: ok ({} listener{}, {} realm{})",
+                "{}: ok ({}, {})",
                 f.display(),
-                p.listeners.len(),
-                if p.listeners.len() == 1 { "" } else { "s" },
-                p.realms.len(),
-                if p.realms.len() == 1 { "" } else { "s" }
+                plural(p.listeners.len(), "listener"),
+                plural(p.realms.len(), "realm")
             ),
-            Err(e) => {
-                bad += 1;
-                eprintln!("{e:#}");
-            }
+            Err(e) => failed.push(format!("{e:#}")),
         }
     }
-    if bad > 0 {
-        bail!("{bad} of {} pipeline file(s) failed the check", files.len());
+    match failed.len() {
+        0 => Ok(()),
+        1 if files.len() == 1 => bail!("{}", failed[0]),
+        n => bail!(
+            "{n} of {} pipeline files failed the check ({})",
+            files.len(),
+            failed.join("; ")
+        ),
     }
-    Ok(())
 }
 
 fn runtime_dep() -> Result<RuntimeDep> {
@@ -192,37 +219,9 @@ pub fn build(args: &BuildArgs) -> Result<PathBuf> {
     let runtime = runtime_dep()?;
     let g = generate(&args.file, &runtime)?;
     let home = home()?;
-    let key = match &runtime {
-        RuntimeDep::Path(p) => format!("path:{p}"),
-        RuntimeDep::Version(v) => format!("version:{v}"),
-    };
-    let area = home.join(format!("ws-{:016x}", fnv1a(&key)));
-    write_if_changed(&area.join("Cargo.toml"), AREA_MANIFEST)?;
-    let dir = area.join("pipelines").join(&g.bin);
-    write_if_changed(&dir.join("Cargo.toml"), &g.cargo_toml)?;
-    write_if_changed(&dir.join("src/main.rs"), &g.main_rs)?;
-    eprintln!("zlc: building {} in {}", g.bin, area.display());
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--profile",
-            args.profile.cargo_name(),
-            "-p",
-            &g.package,
-        ])
-        .arg("--manifest-path")
-        .arg(area.join("Cargo.toml"))
-        .env_remove("CARGO_TARGET_DIR")
-        .env("CARGO_TARGET_DIR", home.join("target"))
-        .status()
-        .context("running cargo (is it installed and on PATH?)")?;
-    if !status.success() {
-        bail!("cargo could not build {} (its errors are above)", g.bin);
-    }
-    let bin = home.join("target").join(args.profile.dir()).join(&g.bin);
-    if !bin.exists() {
-        bail!("cargo finished but {} is missing", bin.display());
-    }
+    let area = area(&home, &runtime);
+    claim(&area, &g.bin, &args.file)?;
+    let bin = build_crate(&home, &area, &g, args.profile)?;
     let out = match &args.output {
         Some(o) => {
             std::fs::copy(&bin, o)
@@ -237,6 +236,95 @@ pub fn build(args: &BuildArgs) -> Result<PathBuf> {
         started.elapsed().as_secs_f64()
     );
     Ok(out)
+}
+
+/// The workspace of the build area for crates made against `runtime`.
+pub fn area(home: &Path, runtime: &RuntimeDep) -> PathBuf {
+    let key = match runtime {
+        RuntimeDep::Path(p) => format!("path:{p}"),
+        RuntimeDep::Version(v) => format!("version:{v}"),
+    };
+    home.join(format!("ws-{:016x}", fnv1a(&key)))
+}
+
+/// The file in a pipeline's crate folder that names the pipeline file it was made from.
+const SOURCE_CLAIM: &str = "zlc-source.txt";
+
+/// Makes the crate folder of pipeline `name` belong to `file`. Another file that still
+/// exists and has the same pipeline name keeps it: two files sharing one crate would
+/// overwrite each other's code and binary without a word.
+fn claim(area: &Path, name: &str, file: &Path) -> Result<()> {
+    let source = file
+        .canonicalize()
+        .with_context(|| format!("reading {}", file.display()))?;
+    let source = source.display().to_string();
+    let dir = area.join("pipelines").join(name);
+    let claim = dir.join(SOURCE_CLAIM);
+    if let Ok(owner) = std::fs::read_to_string(&claim) {
+        let owner = owner.trim();
+        if owner != source && Path::new(owner).exists() {
+            bail!(
+                "the pipeline name `{name}` is already built from {owner}: two pipeline files with \
+                 one name would share one crate and one binary. Rename one of them (`name` in \
+                 [pipeline]), or build this one in another build area (ZLC_HOME=...)"
+            );
+        }
+        if owner != source {
+            eprintln!("zlc: {owner} no longer exists; `{name}` is now built from {source}");
+        }
+    }
+    write_if_changed(&claim, &format!("{source}\n"))
+}
+
+/// Writes `g` into `area` and builds it with cargo (target in `home`); returns the
+/// binary. A crate cargo cannot build is moved to `area/failed/` so that the workspace
+/// stays buildable for every other pipeline.
+pub fn build_crate(
+    home: &Path,
+    area: &Path,
+    g: &GeneratedCrate,
+    profile: Profile,
+) -> Result<PathBuf> {
+    write_if_changed(&area.join("Cargo.toml"), AREA_MANIFEST)?;
+    let dir = area.join("pipelines").join(&g.bin);
+    write_if_changed(&dir.join("Cargo.toml"), &g.cargo_toml)?;
+    write_if_changed(&dir.join("src/main.rs"), &g.main_rs)?;
+    eprintln!("zlc: building {} in {}", g.bin, area.display());
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--profile", profile.cargo_name(), "-p", &g.package])
+        .arg("--manifest-path")
+        .arg(area.join("Cargo.toml"))
+        .env_remove("CARGO_TARGET_DIR")
+        .env("CARGO_TARGET_DIR", home.join("target"))
+        .status()
+        .context("running cargo (is it installed and on PATH?)")?;
+    if !status.success() {
+        let kept = area.join("failed").join(&g.bin);
+        let _ = std::fs::remove_dir_all(&kept);
+        let moved = std::fs::create_dir_all(area.join("failed"))
+            .and_then(|()| std::fs::rename(&dir, &kept));
+        match moved {
+            Ok(()) => bail!(
+                "cargo could not build {} (its errors are above); the generated crate was moved \
+                 out of the build area to {}",
+                g.bin,
+                kept.display()
+            ),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                bail!(
+                    "cargo could not build {} (its errors are above); its crate was removed from \
+                     the build area ({e} when keeping it)",
+                    g.bin
+                )
+            }
+        }
+    }
+    let bin = home.join("target").join(profile.dir()).join(&g.bin);
+    if !bin.exists() {
+        bail!("cargo finished but {} is missing", bin.display());
+    }
+    Ok(bin)
 }
 
 /// `zlc run FILE [-- ARGS]`: builds if needed, then runs the binary (exit code passed on).
@@ -266,6 +354,9 @@ pub fn new_pipeline(name: &str, dir: &Path, force: bool) -> Result<PathBuf> {
         bail!(
             "pipeline name {name:?} is not allowed: use 1 to 64 ASCII letters, digits, `_` or `-`, starting with a letter"
         );
+    }
+    if let Some(reason) = zlc_codegen::check::reserved_name(name) {
+        bail!("pipeline name {name:?} is reserved: {reason}");
     }
     let path = dir.join(format!("{name}.toml"));
     if path.exists() && !force {

@@ -27,6 +27,16 @@ struct Cli {
     /// Log level for stderr: error, warn, info, debug or trace (RUST_LOG overrides).
     #[arg(long, global = true, default_value = "info", value_name = "LEVEL")]
     log_level: String,
+    /// Log format on stderr: text (for people; control characters escaped) or json
+    /// (one object per line, for log collectors).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t,
+        value_name = "FORMAT"
+    )]
+    log_format: zlc_runtime::logging::LogFormat,
 
     #[command(subcommand)]
     command: Command,
@@ -92,7 +102,7 @@ enum New {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    zlc_runtime::app::init_logging(&cli.log_level);
+    zlc_runtime::logging::init(&cli.log_level, cli.log_format);
     let sync = match &cli.command {
         Command::New(New::Pipeline { name, dir, force }) => {
             Some(compile::new_pipeline(name, dir, *force).map(|p| {

@@ -9,11 +9,31 @@ use crate::model::*;
 
 /// The largest compiled size of one regex (the regex crate's own limit is 10 MiB).
 pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// The longest regex pattern, in bytes. The compiled-size limit alone does not bound
+/// the pattern: a long literal alternation compiles small but costs time to parse.
+pub const MAX_PATTERN_BYTES: usize = 8 * 1024;
+
+/// Directory names of cargo's target folder: a binary named so breaks its manifest
+/// (and with it every pipeline in the shared build area).
+const CARGO_DIRS: &[&str] = &["deps", "examples", "build", "incremental"];
+/// Device names Windows reserves, whatever the extension.
+const WINDOWS_DEVICES: &[&str] = &[
+    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8",
+    "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+];
 
 /// Checks `p`, adding problems to `d`. Declares realm 1 (default credentials) when the
 /// file declares none.
 pub fn check(p: &mut Pipeline, d: &mut Diagnostics) {
     check_ident(&p.name, "pipeline name", d);
+    if let Some(reserved) = reserved_name(&p.name.value) {
+        d.error(
+            p.name.span.clone(),
+            format!("pipeline name `{}` is reserved: {reserved}", p.name.value),
+        )
+        .help = Some("choose another name; it becomes the binary's name".into());
+    }
+    check_store(&p.store, d);
     if p.realms.is_empty() {
         p.realms.push(Realm {
             id: Sp::new(1, p.name.span.clone()),
@@ -75,9 +95,44 @@ pub fn check(p: &mut Pipeline, d: &mut Diagnostics) {
                 ));
             }
         }
-        check_events(l, d);
-        check_filters(l, d);
-        check_actions(l, d);
+        // A typo'd event type says nothing about what the listener meant to receive:
+        // checks that depend on the event types would only add confusing errors.
+        let known = check_events(l, d);
+        check_filters(l, d, known);
+        check_actions(l, d, known);
+        check_loops(l, d);
+    }
+}
+
+/// A listener that sees the bot's own messages and also posts can answer itself.
+fn check_loops(l: &Listener, d: &mut Diagnostics) {
+    let Some(own) = l.filters.include_own.as_ref().filter(|o| o.value) else {
+        return;
+    };
+    let posts = l.actions.iter().any(|a| {
+        matches!(
+            a.value,
+            Action::Reply { .. }
+                | Action::Forward { .. }
+                | Action::Webhook {
+                    reply_field: Some(_),
+                    ..
+                }
+        )
+    });
+    if posts {
+        d.warning(
+            own.span.clone(),
+            format!(
+                "`{}` sees the bot's own messages and also posts messages: it can answer itself in a loop",
+                l.name.value
+            ),
+        )
+        .help = Some(
+            "remove `include_own` unless the listener must see the bot's own messages; \
+             `limit_per_conversation` and `limit_per_sender` cap a loop meanwhile"
+                .into(),
+        );
     }
 }
 
@@ -85,6 +140,88 @@ fn is_env_name(s: &str) -> bool {
     !s.is_empty()
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !s.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// Why `name` cannot name a binary, if it cannot.
+pub fn reserved_name(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    if CARGO_DIRS.contains(&lower.as_str()) {
+        Some("cargo uses it for a build directory")
+    } else if WINDOWS_DEVICES.contains(&lower.as_str()) {
+        Some("Windows reserves it as a device name")
+    } else {
+        None
+    }
+}
+
+fn check_store(s: &Store, d: &mut Diagnostics) {
+    if let (Some(_), Some(env)) = (&s.url, &s.url_env) {
+        d.error(env.span.clone(), "give either `url` or `url_env`, not both");
+    }
+    let sqlite = s.url.as_ref().is_some_and(|url| check_store_url(url, d));
+    for env in [&s.url_env, &s.password_env].into_iter().flatten() {
+        if !is_env_name(&env.value) {
+            d.error(
+                env.span.clone(),
+                format!("{:?} is not an environment variable name", env.value),
+            );
+        }
+    }
+    if let (Some(_), Some(file)) = (&s.password_env, &s.password_file) {
+        d.error(
+            file.span.clone(),
+            "give either `password_env` or `password_file`, not both",
+        );
+    }
+    if sqlite && let Some(pw) = s.password_env.as_ref().or(s.password_file.as_ref()) {
+        d.error(pw.span.clone(), "a SQLite store has no password");
+    }
+}
+
+/// Checks a `[store] url`; returns whether it names SQLite.
+fn check_store_url(url: &Sp<String>, d: &mut Diagnostics) -> bool {
+    let text = url.value.trim();
+    let Ok(parsed) = url::Url::parse(text) else {
+        // A bare path (`zlc.db`, `/var/lib/zlc/x.db`) is a SQLite file.
+        if text.contains("://") || text.is_empty() {
+            d.error(
+                url.span.clone(),
+                format!("store url {text:?} is not a valid URL"),
+            )
+            .help = Some(
+                "e.g. \"sqlite://analytics.db\" or \"postgres://zlc@db.example.com/zlc\"".into(),
+            );
+        }
+        return true;
+    };
+    let has_password = parsed.password().is_some()
+        || parsed
+            .query_pairs()
+            .any(|(k, _)| k.eq_ignore_ascii_case("password"));
+    if has_password {
+        d.error(
+            url.span.clone(),
+            "the store url contains a password, and a pipeline file is compiled into the binary",
+        )
+        .help = Some(
+            "remove the password and read it at run time: `password_env = \"ZLC_DB_PASSWORD\"` \
+             or `password_file = \"/etc/zlc/db-password\"`; or give the whole URL at run time \
+             with `url_env = \"DATABASE_URL\"` (or `--store`)"
+                .into(),
+        );
+    }
+    match parsed.scheme() {
+        "sqlite" => true,
+        "postgres" | "postgresql" => false,
+        other => {
+            d.error(
+                url.span.clone(),
+                format!("store url scheme `{other}` is not supported"),
+            )
+            .help = Some("use sqlite://FILE or postgres://USER@HOST/DATABASE".into());
+            false
+        }
+    }
 }
 
 /// Names become identifiers and file names: ASCII letters, digits, `_` and `-`.
@@ -106,15 +243,18 @@ fn check_ident(name: &Sp<String>, what: &str, d: &mut Diagnostics) {
     }
 }
 
-fn check_events(l: &Listener, d: &mut Diagnostics) {
-    if l.events.is_empty() && !l.span.is_empty() {
-        return;
-    }
+/// Checks the event selectors; returns whether every one names a known type.
+fn check_events(l: &Listener, d: &mut Diagnostics) -> bool {
+    let mut known = true;
     for e in &l.events {
         let Some(ops) = events::ops_of(&e.value.kind) else {
             let types = events::types();
             let mut msg = format!("unknown event type `{}`", e.value.kind);
-            if let Some(s) = suggest(&e.value.kind, types.iter().copied()) {
+            let candidates = types
+                .iter()
+                .copied()
+                .chain(events::GROUPS.iter().map(|(g, _)| *g));
+            if let Some(s) = suggest(&e.value.kind, candidates) {
                 msg.push_str(&format!("; did you mean `{s}`?"));
             }
             let groups: Vec<&str> = events::GROUPS.iter().map(|(g, _)| *g).collect();
@@ -123,6 +263,7 @@ fn check_events(l: &Listener, d: &mut Diagnostics) {
                 types.join(", "),
                 groups.join(", ")
             ));
+            known = false;
             continue;
         };
         if let Some(op) = &e.value.op {
@@ -143,14 +284,15 @@ fn check_events(l: &Listener, d: &mut Diagnostics) {
             }
         }
     }
+    known
 }
 
 fn only_messages(l: &Listener) -> Option<&Sp<EventSel>> {
     l.events.iter().find(|e| e.value.kind != "message")
 }
 
-fn check_filters(l: &Listener, d: &mut Diagnostics) {
-    if let Some(other) = only_messages(l) {
+fn check_filters(l: &Listener, d: &mut Diagnostics, known: bool) {
+    if let Some(other) = only_messages(l).filter(|_| known) {
         for (name, span) in l.filters.set() {
             d.error(
                 span,
@@ -184,6 +326,17 @@ fn check_filters(l: &Listener, d: &mut Diagnostics) {
 }
 
 fn check_regex(re: &str, span: crate::diag::Span, d: &mut Diagnostics) {
+    if re.len() > MAX_PATTERN_BYTES {
+        d.error(
+            span,
+            format!(
+                "regex is {} bytes long; the limit is {MAX_PATTERN_BYTES} bytes",
+                re.len()
+            ),
+        )
+        .help = Some("split it over several listeners, or match less literally".into());
+        return;
+    }
     if let Err(e) = regex::RegexBuilder::new(re)
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
@@ -201,9 +354,9 @@ fn check_regex(re: &str, span: crate::diag::Span, d: &mut Diagnostics) {
     }
 }
 
-fn check_actions(l: &Listener, d: &mut Diagnostics) {
+fn check_actions(l: &Listener, d: &mut Diagnostics, known: bool) {
     let kinds: Vec<&str> = l.events.iter().map(|e| e.value.kind.as_str()).collect();
-    let non_message = only_messages(l);
+    let non_message = only_messages(l).filter(|_| known);
     for a in &l.actions {
         let needs_message = match &a.value {
             Action::Reply {
@@ -231,7 +384,7 @@ fn check_actions(l: &Listener, d: &mut Diagnostics) {
             );
         }
         for t in templates(&a.value) {
-            check_template(t, &kinds, d);
+            check_template(t, if known { &kinds } else { &[] }, d);
         }
         if let Action::Webhook {
             token_env: Some(env),
@@ -258,37 +411,56 @@ fn check_actions(l: &Listener, d: &mut Diagnostics) {
     }
 }
 
-/// Webhook URLs: https, or http to a loopback host only.
-pub fn webhook_url(url: &str) -> Result<(), String> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| format!("webhook url {url:?} has no scheme (https://...)"))?;
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_only = host.rsplit_once('@').map_or(host, |(_, h)| h);
-    let hostname = if host_only.starts_with('[') {
-        host_only
-            .split(']')
-            .next()
-            .map(|h| format!("{h}]"))
-            .unwrap_or_default()
-    } else {
-        host_only.split(':').next().unwrap_or("").to_owned()
+/// Webhook URLs: a valid `https://` URL without credentials, to a public host unless
+/// the action opts in with `allow_private`; `http://` only to this machine (loopback),
+/// which needs the opt-in too. The error comes with what would be right.
+pub fn webhook_url(raw: &str, allow_private: bool) -> Result<(), (String, Option<String>)> {
+    let url = url::Url::parse(raw.trim()).map_err(|e| {
+        (
+            format!("webhook url {raw:?} is not a valid URL ({e})"),
+            Some("write a whole URL, e.g. \"https://hooks.example.com/zulip\"".to_owned()),
+        )
+    })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err((
+            "webhook urls must not carry credentials".into(),
+            Some(
+                "put a bearer token in an environment variable and name it with `token_env`".into(),
+            ),
+        ));
+    }
+    let Some(host) = url.host_str().filter(|h| !h.is_empty()) else {
+        return Err((format!("webhook url {raw:?} has no host"), None));
     };
-    if hostname.is_empty() {
-        return Err(format!("webhook url {url:?} has no host"));
+    let internal = zlc_ssrf::internal_host(host);
+    let loopback = internal.is_some_and(|r| r.starts_with("loopback"));
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err((
+                format!("webhook url {raw:?} uses http:// to a host that is not this machine"),
+                Some("use https:// (plain http is allowed only to loopback, with `allow_private = true`)".into()),
+            ));
+        }
+        other => {
+            return Err((
+                format!("webhook url scheme `{other}` is not supported"),
+                Some("use https://".into()),
+            ));
+        }
     }
-    if host.contains('@') {
-        return Err("webhook urls must not carry credentials; use `token_env`".into());
-    }
-    match scheme {
-        "https" => Ok(()),
-        "http" if matches!(hostname.as_str(), "localhost" | "127.0.0.1" | "[::1]") => Ok(()),
-        "http" => Err(format!(
-            "webhook url {url:?} uses http:// to a non-loopback host; use https://"
+    match internal {
+        Some(range) if !allow_private => Err((
+            format!("webhook url {raw:?} points to a {range} address"),
+            Some(
+                "webhooks reach only public addresses unless the action opts in: add \
+                 `allow_private = true` to this action if it is meant to reach a service on \
+                 this machine or network"
+                    .into(),
+            ),
         )),
-        other => Err(format!(
-            "webhook url scheme `{other}` is not supported; use https://"
-        )),
+        _ => Ok(()),
     }
 }
 

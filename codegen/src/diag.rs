@@ -18,9 +18,26 @@ use std::ops::Range;
 /// A byte range in the source file.
 pub type Span = Range<usize>;
 
-/// One error, with where it is and what would be right.
+/// Source lines longer than this many characters are shown cut.
+const MAX_SHOWN_LINE: usize = 120;
+/// How much of a long line is shown past the start of the problem.
+const MAX_SHOWN_AFTER: usize = 60;
+
+/// How bad a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Severity {
+    /// The pipeline cannot be built.
+    #[default]
+    Error,
+    /// The pipeline builds, but probably does not do what was meant.
+    Warning,
+}
+
+/// One problem, with where it is and what would be right.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
     /// Where, as bytes of the source (empty for whole-file problems).
     pub span: Span,
     /// What is wrong, lowercase, no trailing period.
@@ -33,6 +50,7 @@ impl Diagnostic {
     /// An error at `span`.
     pub fn new(span: Span, message: impl Into<String>) -> Self {
         Diagnostic {
+            severity: Severity::Error,
             span,
             message: message.into(),
             help: None,
@@ -79,14 +97,40 @@ impl Diagnostics {
         &mut self.items[last]
     }
 
+    /// Adds a warning at `span`: the pipeline still builds.
+    pub fn warning(&mut self, span: Span, message: impl Into<String>) -> &mut Diagnostic {
+        let d = self.error(span, message);
+        d.severity = Severity::Warning;
+        d
+    }
+
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
 
-    /// Number of errors.
+    /// Number of diagnostics, warnings included.
     pub fn len(&self) -> usize {
         self.items.len()
+    }
+
+    /// Number of errors (warnings not counted).
+    pub fn errors(&self) -> usize {
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
+    }
+
+    /// Number of warnings.
+    pub fn warnings(&self) -> usize {
+        self.len() - self.errors()
+    }
+
+    /// Only the warnings (for a pipeline that loads).
+    pub fn into_warnings(mut self) -> Self {
+        self.items.retain(|d| d.severity == Severity::Warning);
+        self
     }
 
     /// Sorts by position and drops exact repeats.
@@ -108,7 +152,12 @@ impl Diagnostics {
 
     /// The first line of the first error as `file:line:col: message` (for one-line use).
     pub fn first_line(&self) -> Option<String> {
-        self.items.first().map(|d| {
+        let first = self
+            .items
+            .iter()
+            .find(|d| d.severity == Severity::Error)
+            .or(self.items.first());
+        first.map(|d| {
             let (l, c) = self.line_col(d.span.start);
             format!("{}:{l}:{c}: {}", self.file, d.message)
         })
@@ -129,12 +178,22 @@ impl fmt::Display for Diagnostics {
                 writeln!(f)?;
             }
             let (line, col) = self.line_col(d.span.start);
-            writeln!(f, "error: {}", d.message)?;
+            let label = match d.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            };
+            writeln!(f, "{label}: {}", d.message)?;
             writeln!(f, "  --> {}:{line}:{col}", self.file)?;
-            let text = self.source.lines().nth(line - 1).unwrap_or("");
+            let full = self.source.lines().nth(line - 1).unwrap_or("");
+            // A very long line is shown up to a little past the problem, not whole.
+            let shown_chars = (col + MAX_SHOWN_AFTER).max(MAX_SHOWN_LINE);
+            let (text, cut) = match full.char_indices().nth(shown_chars) {
+                Some((i, _)) => (&full[..i], "…"),
+                None => (full, ""),
+            };
             let width = line.to_string().len();
             writeln!(f, "{:width$} |", "")?;
-            writeln!(f, "{line:>width$} | {text}")?;
+            writeln!(f, "{line:>width$} | {text}{cut}")?;
             // Underline to the end of the span, or of the line if the span runs on.
             let line_start = self.source[..floor_char_boundary(&self.source, d.span.start)]
                 .rfind('\n')
@@ -156,9 +215,6 @@ impl fmt::Display for Diagnostics {
             if let Some(help) = &d.help {
                 writeln!(f, "{:width$} = help: {help}", "")?;
             }
-        }
-        if self.items.len() > 1 {
-            writeln!(f, "\n{} errors in {}", self.items.len(), self.file)?;
         }
         Ok(())
     }

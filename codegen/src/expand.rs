@@ -190,7 +190,12 @@ fn pipeline_desc(p: &Pipeline) -> TokenStream {
         let all = r.all_public_streams;
         quote!(::zlc_runtime::codegen::RealmDesc { id: #id, name: #rname, credentials: #creds, all_public_streams: #all })
     });
-    let store_url = opt_str(p.store.url.as_deref());
+    let store = {
+        let field = |v: &Option<Sp<String>>| opt_str(v.as_ref().map(|s| s.value.as_str()));
+        let (url, url_env) = (field(&p.store.url), field(&p.store.url_env));
+        let (pw_env, pw_file) = (field(&p.store.password_env), field(&p.store.password_file));
+        quote!(::zlc_runtime::codegen::StoreDesc { url: #url, url_env: #url_env, password_env: #pw_env, password_file: #pw_file })
+    };
     let event_log = match p.store.event_log {
         EventLog::None => quote!(::zlc_runtime::codegen::EventLogMode::None),
         EventLog::Failures => quote!(::zlc_runtime::codegen::EventLogMode::Failures),
@@ -212,7 +217,7 @@ fn pipeline_desc(p: &Pipeline) -> TokenStream {
             description: #description,
             zlc_version: #version,
             realms: &[#(#realms),*],
-            store_url: #store_url,
+            store: #store,
             event_log: #event_log,
             event_types: &[#(#types),*],
             listeners: &[#(#listeners),*],
@@ -252,6 +257,18 @@ fn listener_desc(l: &Listener, defaults: &Policy) -> TokenStream {
         n32(pol.breaker_threshold),
         n32(pol.concurrency),
     );
+    let limit = |r: Option<RateLimit>| {
+        let r = r.unwrap_or(RateLimit::OFF);
+        let (max, per) = (
+            Literal::u32_unsuffixed(r.max),
+            Literal::u64_unsuffixed(r.per_ms),
+        );
+        quote!(::zlc_runtime::codegen::RateLimitDesc { max: #max, per_ms: #per })
+    };
+    let (per_conversation, per_sender) = (
+        limit(pol.limit_per_conversation),
+        limit(pol.limit_per_sender),
+    );
     let actions = l.actions.iter().map(|a| action_desc(&a.value));
     quote! {
         ::zlc_runtime::codegen::ListenerDesc {
@@ -269,6 +286,8 @@ fn listener_desc(l: &Listener, defaults: &Policy) -> TokenStream {
                 breaker_threshold: #threshold,
                 breaker_cooldown_ms: #cooldown,
                 concurrency: #concurrency,
+                limit_per_conversation: #per_conversation,
+                limit_per_sender: #per_sender,
             },
             actions: &[#(#actions),*],
         }
@@ -339,6 +358,7 @@ fn action_desc(a: &Action) -> TokenStream {
             body,
             token_env,
             reply_field,
+            allow_private,
         } => {
             let url = lit(url);
             let body = match body {
@@ -355,7 +375,7 @@ fn action_desc(a: &Action) -> TokenStream {
                 opt_str(token_env.as_deref()),
                 opt_str(reply_field.as_deref()),
             );
-            quote!(::zlc_runtime::codegen::ActionDesc::Webhook { url: #url, body: #body, token_env: #tok, reply_field: #rf })
+            quote!(::zlc_runtime::codegen::ActionDesc::Webhook { url: #url, body: #body, token_env: #tok, reply_field: #rf, allow_private: #allow_private })
         }
     }
 }
@@ -499,7 +519,8 @@ fn dispatch_fn(p: &Pipeline, regexes: &mut Regexes) -> TokenStream {
                 let m = &e.message;
             }
         } else {
-            quote!()
+            // The runtime knows which event types carry a time of their own.
+            quote!(cx.at_event_time(ev);)
         };
         quote! {
             #kind_lit => {

@@ -25,11 +25,21 @@ pub mod model;
 pub mod template;
 pub mod toml;
 
-pub use diag::{Diagnostic, Diagnostics};
+pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use model::Pipeline;
 
-/// Parses and checks a pipeline file's text. All problems come back together.
-pub fn load(file: &str, source: &str) -> Result<Pipeline, Diagnostics> {
+/// A pipeline that passed its checks, with the warnings they raised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    /// The checked pipeline.
+    pub pipeline: Pipeline,
+    /// Warnings: the pipeline builds, but may not do what was meant.
+    pub warnings: Diagnostics,
+}
+
+/// Parses and checks a pipeline file's text. All problems come back together: `Err`
+/// holds every error and warning when there is at least one error.
+pub fn load(file: &str, source: &str) -> Result<Loaded, Diagnostics> {
     let (pipeline, mut d) = toml::parse(file, source);
     let Some(mut pipeline) = pipeline else {
         d.sort();
@@ -37,5 +47,12 @@ pub fn load(file: &str, source: &str) -> Result<Pipeline, Diagnostics> {
     };
     check::check(&mut pipeline, &mut d);
     d.sort();
-    if d.is_empty() { Ok(pipeline) } else { Err(d) }
+    if d.errors() == 0 {
+        Ok(Loaded {
+            pipeline,
+            warnings: d.into_warnings(),
+        })
+    } else {
+        Err(d)
+    }
 }

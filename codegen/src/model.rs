@@ -69,11 +69,18 @@ pub enum Credentials {
     },
 }
 
-/// `[store]`.
+/// `[store]`. No secret is ever part of it: a password comes at run time from
+/// `password_env` or `password_file`, or the whole URL from `url_env`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Store {
-    /// Database URL; `None`: `sqlite://<pipeline>.db`.
-    pub url: Option<String>,
+    /// Database URL without a password; `None`: `sqlite://<pipeline>.db`.
+    pub url: Option<Sp<String>>,
+    /// Environment variable holding the whole URL, read at run time.
+    pub url_env: Option<Sp<String>>,
+    /// Environment variable holding the database password, read at run time.
+    pub password_env: Option<Sp<String>>,
+    /// File holding the database password, read at run time.
+    pub password_file: Option<Sp<String>>,
     /// What goes to the event log.
     pub event_log: EventLog,
 }
@@ -108,6 +115,41 @@ pub struct Policy {
     pub breaker_cooldown_ms: Option<u64>,
     /// Jobs of this listener running at once.
     pub concurrency: Option<u32>,
+    /// Messages and reactions this listener may send into one conversation.
+    pub limit_per_conversation: Option<RateLimit>,
+    /// Messages and reactions this listener may send in answer to one sender.
+    pub limit_per_sender: Option<RateLimit>,
+}
+
+/// At most `max` per `per_ms` milliseconds; `max == 0` means no limit (`"off"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// How many.
+    pub max: u32,
+    /// In how long.
+    pub per_ms: u64,
+}
+
+impl RateLimit {
+    /// No limit.
+    pub const OFF: RateLimit = RateLimit { max: 0, per_ms: 0 };
+
+    /// Parses `"20/1m"`, `"5/10s"`, `"100/h"` or `"off"`.
+    pub fn parse(s: &str) -> Option<RateLimit> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("off") {
+            return Some(RateLimit::OFF);
+        }
+        let (n, per) = s.split_once('/')?;
+        let max: u32 = n.trim().parse().ok()?;
+        let per = per.trim();
+        let per_ms = if per.starts_with(|c: char| c.is_ascii_digit()) {
+            crate::toml::parse_duration_ms(per)?
+        } else {
+            crate::toml::parse_duration_ms(&format!("1{per}"))?
+        };
+        (max > 0 && per_ms > 0).then_some(RateLimit { max, per_ms })
+    }
 }
 
 impl Policy {
@@ -121,6 +163,10 @@ impl Policy {
             breaker_threshold: self.breaker_threshold.or(fallback.breaker_threshold),
             breaker_cooldown_ms: self.breaker_cooldown_ms.or(fallback.breaker_cooldown_ms),
             concurrency: self.concurrency.or(fallback.concurrency),
+            limit_per_conversation: self
+                .limit_per_conversation
+                .or(fallback.limit_per_conversation),
+            limit_per_sender: self.limit_per_sender.or(fallback.limit_per_sender),
         }
     }
 
@@ -134,6 +180,14 @@ impl Policy {
             breaker_threshold: Some(5),
             breaker_cooldown_ms: Some(30_000),
             concurrency: Some(4),
+            limit_per_conversation: Some(RateLimit {
+                max: 20,
+                per_ms: 60_000,
+            }),
+            limit_per_sender: Some(RateLimit {
+                max: 10,
+                per_ms: 60_000,
+            }),
         }
     }
 }
@@ -299,6 +353,8 @@ pub enum Action {
         token_env: Option<String>,
         /// Reply in the same conversation with this string field of the JSON response.
         reply_field: Option<String>,
+        /// May reach private, loopback and link-local addresses (opt-in, per action).
+        allow_private: bool,
     },
     /// Record the event in the event log.
     Store,

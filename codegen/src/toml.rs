@@ -24,7 +24,13 @@ const REALM_KEYS: &[&str] = &[
     "api_key_env",
     "all_public_streams",
 ];
-const STORE_KEYS: &[&str] = &["url", "event_log"];
+const STORE_KEYS: &[&str] = &[
+    "url",
+    "url_env",
+    "password_env",
+    "password_file",
+    "event_log",
+];
 const POLICY_KEYS: &[&str] = &[
     "timeout",
     "retries",
@@ -33,6 +39,8 @@ const POLICY_KEYS: &[&str] = &[
     "breaker_threshold",
     "breaker_cooldown",
     "concurrency",
+    "limit_per_conversation",
+    "limit_per_sender",
 ];
 const LISTENER_KEYS: &[&str] = &[
     "name",
@@ -462,7 +470,10 @@ impl Walker {
             },
         };
         Store {
-            url: self.string(t, "url").map(|s| s.value),
+            url: self.string(t, "url"),
+            url_env: self.string(t, "url_env"),
+            password_env: self.string(t, "password_env"),
+            password_file: self.string(t, "password_file"),
             event_log,
         }
     }
@@ -485,7 +496,26 @@ impl Walker {
                 }
                 v => v.map(|v| v.value as u32),
             },
+            limit_per_conversation: self.rate_limit(t, "limit_per_conversation"),
+            limit_per_sender: self.rate_limit(t, "limit_per_sender"),
         }
+    }
+
+    fn rate_limit(&mut self, t: &DeTable<'_>, key: &str) -> Option<RateLimit> {
+        let s = self.string(t, key)?;
+        let parsed = RateLimit::parse(&s.value);
+        if parsed.is_none() {
+            self.d
+                .error(
+                    s.span,
+                    format!(
+                        "`{key}` must be COUNT/DURATION or \"off\", not {:?}",
+                        s.value
+                    ),
+                )
+                .help = Some("e.g. \"20/1m\" (at most 20 a minute), \"5/10s\" or \"off\"".into());
+        }
+        parsed
     }
 
     fn listener(&mut self, t: &DeTable<'_>, span: Span) -> Option<Listener> {
@@ -664,7 +694,14 @@ impl Walker {
             "reply" => &["type", "to", "channel", "topic", "template"],
             "react" => &["type", "emoji"],
             "forward" => &["type", "channel", "topic"],
-            "webhook" => &["type", "url", "body", "token_env", "reply_field"],
+            "webhook" => &[
+                "type",
+                "url",
+                "body",
+                "token_env",
+                "reply_field",
+                "allow_private",
+            ],
             "store" => &["type"],
             other => {
                 let msg = match suggest(other, ACTION_TYPES.iter().copied()) {
@@ -773,14 +810,16 @@ impl Walker {
                     },
                 };
                 let url = url?;
-                if let Err(msg) = crate::check::webhook_url(&url.value) {
-                    self.d.error(url.span.clone(), msg);
+                let allow_private = self.boolean(t, "allow_private").is_some_and(|b| b.value);
+                if let Err((msg, help)) = crate::check::webhook_url(&url.value, allow_private) {
+                    self.d.error(url.span.clone(), msg).help = help;
                 }
                 Action::Webhook {
                     url: url.value,
                     body,
                     token_env: self.string(t, "token_env").map(|s| s.value),
                     reply_field: self.string(t, "reply_field").map(|s| s.value),
+                    allow_private,
                 }
             }
             _ => Action::Store,

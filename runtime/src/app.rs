@@ -42,6 +42,16 @@ struct Cli {
     /// Log level for stderr: error, warn, info, debug or trace (RUST_LOG overrides).
     #[arg(long, global = true, default_value = "info", value_name = "LEVEL")]
     log_level: String,
+    /// Log format on stderr: text (for people; control characters escaped) or json
+    /// (one object per line, for log collectors).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t,
+        value_name = "FORMAT"
+    )]
+    log_format: crate::logging::LogFormat,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -141,7 +151,7 @@ pub fn main(p: &'static PipelineDesc, dispatch: DispatchFn) -> ExitCode {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
-    init_logging(&cli.log_level);
+    crate::logging::init(&cli.log_level, cli.log_format);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -155,7 +165,7 @@ pub fn main(p: &'static PipelineDesc, dispatch: DispatchFn) -> ExitCode {
     };
     let result = rt.block_on(async {
         match cli.command {
-            Cmd::Run(a) => run(p, dispatch, a).await,
+            Cmd::Run(a) => run(p, dispatch, a, cli.log_format).await,
             Cmd::List(a) => list(p, a).await,
             Cmd::Check(a) => check(p, a).await,
             Cmd::Enable(a) => toggle(p, a, true).await,
@@ -165,34 +175,18 @@ pub fn main(p: &'static PipelineDesc, dispatch: DispatchFn) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            match cli.log_format {
+                crate::logging::LogFormat::Text => eprintln!("error: {e}"),
+                // Log collectors read stderr as JSON lines: keep it so.
+                crate::logging::LogFormat::Json => tracing::error!(error = %e, "exiting"),
+            }
             ExitCode::FAILURE
         }
     }
 }
 
-/// Logs to stderr at `level` for zlc's crates (`warn` for the others); `RUST_LOG`
-/// overrides.
-pub fn init_logging(level: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(format!("warn,zlc={level},zlc_runtime={level}")))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
-}
-
-fn store_url(p: &PipelineDesc, flag: Option<&str>) -> String {
-    flag.map(str::to_owned)
-        .or_else(|| p.store_url.map(str::to_owned))
-        .unwrap_or_else(|| format!("sqlite://{}.db", p.name))
-}
-
 async fn open_store(p: &PipelineDesc, flag: Option<&str>) -> Result<Store> {
-    let url = store_url(p, flag);
+    let url = crate::store::resolve_url(p.name, &p.store, flag, |k| std::env::var(k).ok())?;
     let store = Store::open(&url).await?;
     let rows: Vec<(String, String, String, String)> = p
         .listeners
@@ -248,9 +242,7 @@ pub fn realm_config(realm: &RealmDesc, config_file: Option<&PathBuf>) -> Result<
             }
         }
     };
-    overrides
-        .resolve()
-        .map_err(|e| Error::Config(format!("realm {}: {e}", realm.id)))
+    overrides.resolve()
 }
 
 fn pick_realms(p: &PipelineDesc, only: Option<u32>) -> Result<Vec<&RealmDesc>> {
@@ -285,7 +277,12 @@ async fn flush(p: &PipelineDesc, store: &Store, shared: &Shared) -> Result<()> {
     store.flush(p.name, &names, &drained, &log).await
 }
 
-async fn run(p: &'static PipelineDesc, dispatch: DispatchFn, args: RunArgs) -> Result<()> {
+async fn run(
+    p: &'static PipelineDesc,
+    dispatch: DispatchFn,
+    args: RunArgs,
+    log_format: crate::logging::LogFormat,
+) -> Result<()> {
     for name in &args.listeners {
         if !p.listeners.iter().any(|l| l.name == name) {
             let names: Vec<&str> = p.listeners.iter().map(|l| l.name).collect();
@@ -351,7 +348,12 @@ async fn run(p: &'static PipelineDesc, dispatch: DispatchFn, args: RunArgs) -> R
         };
         let replay = args.replay.clone();
         let config_file = args.config_file.clone();
-        tasks.spawn(async move { conn.run(replay, config_file.as_ref()).await });
+        let id = realm.id;
+        tasks.spawn(async move {
+            conn.run(replay, config_file.as_ref())
+                .await
+                .map_err(|e| Error::Config(format!("realm {id}: {e}")))
+        });
     }
     let mut first_error = None;
     while let Some(done) = tasks.join_next().await {
@@ -382,6 +384,7 @@ async fn run(p: &'static PipelineDesc, dispatch: DispatchFn, args: RunArgs) -> R
             seconds: elapsed.as_secs_f64(),
         },
         args.summary_json,
+        log_format,
     );
     match first_error {
         Some(e) => Err(e),
@@ -395,40 +398,99 @@ struct RunFigures {
     seconds: f64,
 }
 
-fn report(p: &PipelineDesc, totals: &[crate::stats::Counters], run: RunFigures, json: bool) {
+fn report(
+    p: &PipelineDesc,
+    totals: &[crate::stats::Counters],
+    run: RunFigures,
+    json: bool,
+    log_format: crate::logging::LogFormat,
+) {
     let rate = if run.seconds > 0.0 {
         run.events as f64 / run.seconds
     } else {
         0.0
     };
-    tracing::info!(
-        events = run.events,
-        malformed = run.malformed,
-        seconds = format!("{:.3}", run.seconds),
-        events_per_s = format!("{rate:.0}"),
-        "run finished"
-    );
-    let mut obj = serde_json::Map::new();
-    // Listener names start with a letter, so `_run` cannot collide with one.
-    obj.insert("_run".into(), serde_json::json!({"events": run.events, "malformed": run.malformed, "seconds": run.seconds, "events_per_s": rate}));
-    for (i, l) in p.listeners.iter().enumerate() {
-        let c = totals.get(i).copied().unwrap_or_default();
-        tracing::info!(
-            listener = l.name,
-            seen = c.seen,
-            matched = c.matched,
-            succeeded = c.succeeded,
-            failed = c.failed,
-            "totals"
-        );
-        obj.insert(
-            l.name.to_owned(),
-            serde_json::json!({"seen": c.seen, "matched": c.matched, "succeeded": c.succeeded, "failed": c.failed}),
-        );
+    match log_format {
+        crate::logging::LogFormat::Text => eprint!("{}", totals_table(p, totals, &run, rate)),
+        crate::logging::LogFormat::Json => {
+            for (i, l) in p.listeners.iter().enumerate() {
+                let c = totals.get(i).copied().unwrap_or_default();
+                tracing::info!(
+                    listener = l.name,
+                    seen = c.seen,
+                    matched = c.matched,
+                    succeeded = c.succeeded,
+                    failed = c.failed,
+                    limited = c.limited,
+                    "totals"
+                );
+            }
+            tracing::info!(
+                events = run.events,
+                malformed = run.malformed,
+                seconds = run.seconds,
+                events_per_s = rate,
+                "run finished"
+            );
+        }
     }
     if json {
+        let mut obj = serde_json::Map::new();
+        // Listener names start with a letter, so `_run` cannot collide with one.
+        obj.insert("_run".into(), serde_json::json!({"events": run.events, "malformed": run.malformed, "seconds": run.seconds, "events_per_s": rate}));
+        for (i, l) in p.listeners.iter().enumerate() {
+            let c = totals.get(i).copied().unwrap_or_default();
+            obj.insert(
+                l.name.to_owned(),
+                serde_json::json!({"seen": c.seen, "matched": c.matched, "succeeded": c.succeeded, "failed": c.failed, "limited": c.limited}),
+            );
+        }
         println!("{}", serde_json::Value::Object(obj));
     }
+}
+
+/// The end-of-run totals as a small table for people.
+fn totals_table(
+    p: &PipelineDesc,
+    totals: &[crate::stats::Counters],
+    run: &RunFigures,
+    rate: f64,
+) -> String {
+    use std::fmt::Write;
+    let width = p
+        .listeners
+        .iter()
+        .map(|l| l.name.len())
+        .max()
+        .unwrap_or(0)
+        .max("listener".len());
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:>9}  {:>9}  {:>9}  {:>7}  {:>7}",
+        "listener", "seen", "matched", "succeeded", "failed", "limited"
+    );
+    for (i, l) in p.listeners.iter().enumerate() {
+        let c = totals.get(i).copied().unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:>9}  {:>9}  {:>9}  {:>7}  {:>7}",
+            l.name, c.seen, c.matched, c.succeeded, c.failed, c.limited
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{} events in {:.2} s ({:.0} events/s){}",
+        run.events,
+        run.seconds,
+        rate,
+        if run.malformed > 0 {
+            format!("; {} unreadable, skipped", run.malformed)
+        } else {
+            String::new()
+        }
+    );
+    out
 }
 
 struct Connection {
@@ -521,7 +583,6 @@ impl Connection {
         let mut log_rows: Vec<LogRow> = Vec::new();
         while let Some(batch) = source.next_batch(&self.cancel).await? {
             let now = now_secs();
-            buf.set_hour(now / 3600);
             {
                 let mut cx = Cx {
                     pipeline: p,
@@ -529,7 +590,6 @@ impl Connection {
                     own_user_id,
                     bots: &bots,
                     now,
-                    hour: now / 3600,
                     realm: &realm,
                     stats: &mut buf,
                     jobs: &mut jobs,
@@ -537,6 +597,9 @@ impl Connection {
                     log_all,
                 };
                 for ev in batch.events() {
+                    // Events without a time of their own count in the hour they are
+                    // processed; dispatch moves messages to the hour they were sent.
+                    cx.stats.set_hour(now.div_euclid(3600));
                     match ev {
                         Ok(raw) => {
                             cx.stats.events += 1;
@@ -587,7 +650,8 @@ async fn list(p: &'static PipelineDesc, args: ListArgs) -> Result<()> {
     // `run`; without a declaration, listing creates nothing.)
     let store = if args.stats
         || args.store.is_some()
-        || p.store_url.is_some()
+        || p.store.url.is_some()
+        || p.store.url_env.is_some()
         || std::path::Path::new(&format!("{}.db", p.name)).exists()
     {
         Some(open_store(p, args.store.as_deref()).await?)
@@ -598,12 +662,12 @@ async fn list(p: &'static PipelineDesc, args: ListArgs) -> Result<()> {
         Some(s) => s.listener_overrides(p.name).await?,
         None => HashMap::new(),
     };
-    let totals: HashMap<String, [i64; 5]> = match (&store, args.stats) {
+    let totals: HashMap<String, crate::store::ListenerTotals> = match (&store, args.stats) {
         (Some(s), true) => s
             .listener_totals(p.name)
             .await?
             .into_iter()
-            .map(|(n, t, _)| (n, t))
+            .map(|t| (t.listener.clone(), t))
             .collect(),
         _ => HashMap::new(),
     };
@@ -652,14 +716,15 @@ async fn list(p: &'static PipelineDesc, args: ListArgs) -> Result<()> {
             );
         }
         if args.stats {
-            let t = totals.get(l.name).copied().unwrap_or_default();
+            let t = totals.get(l.name).cloned().unwrap_or_default();
             println!(
-                "    stats: seen={} matched={} succeeded={} failed={} time={}ms",
-                t[0],
-                t[1],
-                t[2],
-                t[3],
-                t[4] / 1000
+                "    stats: seen={} matched={} succeeded={} failed={} limited={} time={}ms",
+                t.seen,
+                t.matched,
+                t.succeeded,
+                t.failed,
+                t.limited,
+                t.time_us / 1000
             );
         }
     }
@@ -690,13 +755,15 @@ async fn check(p: &'static PipelineDesc, args: CheckArgs) -> Result<()> {
             Ok(line) => println!("realm {}: ok: {line}", realm.id),
             Err(e) => {
                 failures += 1;
-                println!("realm {}: FAILED: {e}", realm.id);
+                println!("realm {}: error: {e}", realm.id);
             }
         }
     }
     if failures > 0 {
+        let total = pick_realms(p, args.realm)?.len();
         Err(Error::Config(format!(
-            "{failures} realm(s) failed the check"
+            "{failures} of {total} realm{} failed the check",
+            if total == 1 { "" } else { "s" }
         )))
     } else {
         Ok(())

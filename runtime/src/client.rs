@@ -261,6 +261,24 @@ pub enum Destination {
     },
 }
 
+impl std::fmt::Display for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Destination::Channel { channel, topic } => write!(f, "#{channel} > {topic}"),
+            Destination::Direct { user_ids } => {
+                f.write_str("a direct message to user")?;
+                if user_ids.len() > 1 {
+                    f.write_str("s")?;
+                }
+                for (n, id) in user_ids.iter().enumerate() {
+                    write!(f, "{}{id}", if n == 0 { " " } else { ", " })?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 impl Client {
     /// A client for `config`. Builds the HTTP client; makes no request.
     pub fn new(config: &ZulipConfig) -> Result<Self> {

@@ -63,6 +63,9 @@ pub struct ZulipConfig {
     pub cert_bundle: Option<PathBuf>,
     /// Where the settings came from, for messages.
     pub origin: String,
+    /// What is risky about these settings (a zuliprc others can read, TLS verification
+    /// off); logged as warnings at every start by [`ConfigOverrides::resolve`].
+    pub warnings: Vec<String>,
 }
 
 impl ZulipConfig {
@@ -91,10 +94,15 @@ pub struct ConfigOverrides {
 }
 
 impl ConfigOverrides {
-    /// Resolves against the process environment and home directory.
+    /// Resolves against the process environment and home directory, and logs what is
+    /// risky about the result.
     pub fn resolve(&self) -> Result<ZulipConfig> {
         let home = std::env::var_os("HOME").map(PathBuf::from);
-        self.resolve_with(|k| std::env::var(k).ok(), home.as_deref())
+        let config = self.resolve_with(|k| std::env::var(k).ok(), home.as_deref())?;
+        for w in &config.warnings {
+            tracing::warn!("{w}");
+        }
+        Ok(config)
     }
 
     /// Resolves with an explicit environment (for tests).
@@ -109,9 +117,13 @@ impl ConfigOverrides {
             (None, Some(p)) => (Some(expand_home(Path::new(&p), home)), true),
             (None, None) => (home.map(|h| h.join(".zuliprc")), false),
         };
+        let mut warnings = Vec::new();
         let file = match &file_path {
             Some(path) => match std::fs::read_to_string(path) {
-                Ok(text) => Some(parse_zuliprc(&text, path)?),
+                Ok(text) => {
+                    warnings.extend(secret_file_warning(path, "a Zulip API key")?);
+                    Some(parse_zuliprc(&text, path)?)
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && !named => {
                     if let Some(h) = home.filter(|h| h.join(".humbugrc").exists()) {
                         return Err(Error::Config(format!(
@@ -188,6 +200,14 @@ impl ConfigOverrides {
             .or_else(|| from_file("cert_bundle").map(PathBuf::from));
 
         let site = normalize_site(site.as_deref().unwrap_or_default(), insecure)?;
+        if insecure {
+            warnings.push(format!(
+                "TLS CERTIFICATE VERIFICATION IS OFF for {} (insecure = true, from {origin}): \
+                 anyone on the network path can read the API key and every event; \
+                 trust a private CA with cert_bundle instead",
+                site.trim_end_matches("/api")
+            ));
+        }
         Ok(ZulipConfig {
             site,
             email: email.unwrap_or_default(),
@@ -195,8 +215,49 @@ impl ConfigOverrides {
             insecure,
             cert_bundle,
             origin,
+            warnings,
         })
     }
+}
+
+/// Checks the permissions of a file that holds `what` (a secret): an error when anyone
+/// on the machine may write it (they could point the bot elsewhere or swap the secret),
+/// a warning when others may read it. Always fine where permissions are not Unix modes.
+pub fn secret_file_warning(path: &Path, what: &str) -> Result<Option<String>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?
+            .permissions()
+            .mode()
+            & 0o7777;
+        let shown = path.display();
+        if mode & 0o002 != 0 {
+            return Err(Error::Config(format!(
+                "{shown} holds {what} and every user on this machine may change it (mode {mode:04o}); \
+                 refusing to use it: fix it with `chmod 600 {shown}`"
+            )));
+        }
+        if mode & 0o044 != 0 {
+            return Ok(Some(format!(
+                "{shown} holds {what} and other users may read it (mode {mode:04o}); \
+                 fix it with `chmod 600 {shown}`"
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// Reads a file holding a secret (a password), checked like a zuliprc; trailing line
+/// breaks are not part of the secret.
+pub fn read_secret_file(path: &Path, what: &str) -> Result<Secret> {
+    if let Some(w) = secret_file_warning(path, what)? {
+        tracing::warn!("{w}");
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Config(format!("cannot read {what} from {}: {e}", path.display())))?;
+    Ok(Secret::new(text.trim_end_matches(['\r', '\n'])))
 }
 
 fn expand_home(p: &Path, home: Option<&Path>) -> PathBuf {
@@ -436,6 +497,63 @@ mod tests {
         };
         let e = o.resolve_with(env_of(&[]), None).unwrap_err().to_string();
         assert!(e.contains("no [api] section"), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn zuliprc_permissions_are_checked() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let rc = dir.path().join("zuliprc");
+        std::fs::write(&rc, "[api]\nemail=a@x.com\nkey=k\nsite=chat.example.com\n").unwrap();
+        let o = ConfigOverrides {
+            config_file: Some(rc.clone()),
+            ..Default::default()
+        };
+        let set =
+            |mode| std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(mode)).unwrap();
+        set(0o600);
+        assert_eq!(
+            o.resolve_with(env_of(&[]), None).unwrap().warnings,
+            Vec::<String>::new()
+        );
+        set(0o644);
+        let w = o.resolve_with(env_of(&[]), None).unwrap().warnings;
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].contains(&rc.display().to_string())
+                && w[0].contains("mode 0644")
+                && w[0].contains(&format!("chmod 600 {}", rc.display())),
+            "{w:?}"
+        );
+        set(0o640);
+        assert_eq!(o.resolve_with(env_of(&[]), None).unwrap().warnings.len(), 1);
+        set(0o666);
+        let e = o.resolve_with(env_of(&[]), None).unwrap_err().to_string();
+        assert!(
+            e.contains("refusing") && e.contains("mode 0666") && e.contains("chmod 600"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn insecure_is_a_loud_warning() {
+        let c = ConfigOverrides {
+            site: Some("chat.example.com".into()),
+            email: Some("bot@x.com".into()),
+            api_key: Some(Secret::new("k")),
+            insecure: Some(true),
+            ..Default::default()
+        }
+        .resolve_with(env_of(&[]), None)
+        .unwrap();
+        assert_eq!(c.warnings.len(), 1);
+        assert!(
+            c.warnings[0]
+                .starts_with("TLS CERTIFICATE VERIFICATION IS OFF for https://chat.example.com"),
+            "{:?}",
+            c.warnings
+        );
     }
 
     #[test]

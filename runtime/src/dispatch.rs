@@ -35,7 +35,6 @@ pub struct Cx<'a> {
     pub(crate) own_user_id: i64,
     pub(crate) bots: &'a HashSet<i64>,
     pub(crate) now: i64,
-    pub(crate) hour: i64,
     pub(crate) realm: &'a crate::template::RealmInfo,
     pub(crate) stats: &'a mut StatsBuf,
     pub(crate) jobs: &'a mut Vec<Job>,
@@ -63,13 +62,44 @@ impl<'a> Cx<'a> {
     }
 
     /// Parses a message event's filterable fields; a malformed one is counted and skipped.
+    /// The message is counted in the hour it was sent.
     pub fn message<'e>(&mut self, ev: &RawEvent<'e>) -> Option<MessageViewEvent<'e>> {
-        match serde_json::from_str(ev.json) {
-            Ok(m) => Some(m),
+        match serde_json::from_str::<MessageViewEvent<'e>>(ev.json) {
+            Ok(m) => {
+                if m.message.timestamp > 0 {
+                    self.stats.set_hour(m.message.timestamp.div_euclid(3600));
+                }
+                Some(m)
+            }
             Err(e) => {
                 self.stats.malformed += 1;
                 tracing::warn!(error = %e, excerpt = %crate::event::excerpt(ev.json), "skipping a malformed message event");
                 None
+            }
+        }
+    }
+
+    /// Counts a non-message event in the hour it carries (`server_timestamp` of a
+    /// presence, `edit_timestamp` of an edit), if it carries one. Generated code calls
+    /// this only for event types some enabled listener receives.
+    pub fn at_event_time(&mut self, ev: &RawEvent<'_>) {
+        #[derive(serde::Deserialize)]
+        struct Times {
+            #[serde(default)]
+            server_timestamp: Option<f64>,
+            #[serde(default)]
+            edit_timestamp: Option<i64>,
+        }
+        if !matches!(ev.kind, "presence" | "update_message") {
+            return;
+        }
+        if let Ok(t) = serde_json::from_str::<Times>(ev.json) {
+            let secs = t
+                .edit_timestamp
+                .or(t.server_timestamp.map(|s| s as i64))
+                .filter(|s| *s > 0);
+            if let Some(secs) = secs {
+                self.stats.set_hour(secs.div_euclid(3600));
             }
         }
     }
@@ -122,7 +152,7 @@ impl<'a> Cx<'a> {
                         self.stats.count(
                             CountKey {
                                 listener: i,
-                                hour: self.hour,
+                                hour: self.stats.hour(),
                                 channel: channel.map(|c| c.0),
                                 sender: sender.map(|s| s.0),
                             },
@@ -136,25 +166,23 @@ impl<'a> Cx<'a> {
                     log_line(l, self.realm, ev, *template);
                     self.stats.listener(i).time_us += start.elapsed().as_micros() as u64;
                 }
-                ActionDesc::Store => self.log_rows.push(crate::stats::LogRow::new(
+                ActionDesc::Store => self.log_rows.push(crate::stats::LogRow::of(
                     l.name,
                     self.realm.id,
                     ev,
                     msg.map(|m| m.message.id),
                     "stored",
-                    None,
                 )),
                 _ => has_jobs = true,
             }
         }
         if self.log_all && !l.actions.iter().any(|a| matches!(a, ActionDesc::Store)) {
-            self.log_rows.push(crate::stats::LogRow::new(
+            self.log_rows.push(crate::stats::LogRow::of(
                 l.name,
                 self.realm.id,
                 ev,
                 msg.map(|m| m.message.id),
                 "matched",
-                None,
             ));
         }
         if has_jobs {
@@ -181,10 +209,11 @@ fn log_line(
         Some(segs) => {
             let event: serde_json::Value = serde_json::from_str(ev.json).unwrap_or_default();
             let cx = realm.render_cx(&event, ev.json, l.name);
+            let line = crate::template::render(segs, &cx, false);
             tracing::info!(
                 listener = l.name,
                 "{}",
-                crate::template::render(segs, &cx, false)
+                crate::logging::cap(&line, crate::logging::MAX_LOGGED_BYTES)
             );
         }
         None => match (ev.op, ev.id) {

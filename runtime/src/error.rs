@@ -147,6 +147,17 @@ pub enum EventError {
         /// The start of the offending text.
         excerpt: String,
     },
+    /// The event is larger than [`crate::event::MAX_EVENT_BYTES`].
+    #[error(
+        "event of {bytes} bytes is over the {} byte limit, skipped: {excerpt}",
+        crate::event::MAX_EVENT_BYTES
+    )]
+    TooLarge {
+        /// Its size.
+        bytes: usize,
+        /// The start of it.
+        excerpt: String,
+    },
 }
 
 /// The runtime's result type.

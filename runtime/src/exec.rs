@@ -3,7 +3,11 @@
 //! breaker per listener. A job that fails for good is a dead letter in the event log.
 //!
 //! Side effects are de-duplicated: each (realm, message or event id, action) is recorded
-//! once done, so an event delivered again after a crash does not reply twice.
+//! once done, so an event delivered again after a crash does not reply twice. Only what
+//! was really done is recorded: a replay, which only logs its Zulip actions, records
+//! none of them. What a listener posts to Zulip is rate limited ([`crate::limit`]) and
+//! made safe ([`crate::markup`]); webhooks reach only public addresses unless the
+//! action opts in ([`crate::net`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,10 +19,12 @@ use crate::backoff::Backoff;
 use crate::client::{Client, Destination};
 use crate::config::Secret;
 use crate::dispatch::Job;
+use crate::limit::{Limiter, Over, conversation_key, sender_of};
+use crate::markup;
 use crate::pipeline::{ActionDesc, ListenerDesc, PipelineDesc, ReplyDesc};
 use crate::stats::{LogRow, StatsBuf};
 use crate::store::Store;
-use crate::template::{RealmInfo, render, silence_wildcards};
+use crate::template::{RealmInfo, render};
 
 /// The largest webhook response read.
 const MAX_WEBHOOK_RESPONSE: usize = 1 << 20;
@@ -71,6 +77,22 @@ struct Failure {
     retryable: bool,
 }
 
+/// Whether an action really happened or was only logged (Zulip actions in a replay).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Done {
+    Really,
+    DryRun,
+}
+
+/// How a job ended, when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Every action ran.
+    Done,
+    /// A rate limit held back at least one action.
+    Limited,
+}
+
 impl From<crate::Error> for Failure {
     fn from(e: crate::Error) -> Self {
         Failure {
@@ -85,10 +107,14 @@ impl From<crate::Error> for Failure {
 pub struct Executor {
     pipeline: &'static PipelineDesc,
     client: Option<Client>,
-    http: reqwest::Client,
+    /// Webhooks to public addresses only (the default).
+    http_public: reqwest::Client,
+    /// Webhooks of actions with `allow_private = true`.
+    http_private: reqwest::Client,
     store: Option<Store>,
     semaphores: Vec<Arc<Semaphore>>,
     breakers: Vec<Mutex<Breaker>>,
+    limiters: Vec<Mutex<Limiter>>,
     tokens: Vec<Option<Secret>>,
     realm: RealmInfo,
     own_user_id: i64,
@@ -103,13 +129,6 @@ impl Executor {
         realm: RealmInfo,
         own_user_id: i64,
     ) -> crate::Result<Self> {
-        crate::client::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("zlc/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| crate::Error::Config(format!("HTTP client: {e}")))?;
         let mut tokens = Vec::new();
         for l in pipeline.listeners {
             let mut token = None;
@@ -135,7 +154,8 @@ impl Executor {
         Ok(Executor {
             pipeline,
             client,
-            http,
+            http_public: crate::net::webhook_client(false)?,
+            http_private: crate::net::webhook_client(true)?,
             store,
             semaphores: pipeline
                 .listeners
@@ -146,6 +166,11 @@ impl Executor {
                 .listeners
                 .iter()
                 .map(|_| Mutex::new(Breaker::default()))
+                .collect(),
+            limiters: pipeline
+                .listeners
+                .iter()
+                .map(|l| Mutex::new(Limiter::new(&l.policy)))
                 .collect(),
             tokens,
             realm,
@@ -177,31 +202,32 @@ impl Executor {
             let c = stats.listener(job.listener);
             c.time_us += took.as_micros() as u64;
             match result {
-                Ok(()) => c.succeeded += 1,
+                Ok(Outcome::Done) => c.succeeded += 1,
+                Ok(Outcome::Limited) => c.limited += 1,
                 Err(error) => {
                     c.failed += 1;
                     let l = &self.pipeline.listeners[job.listener];
-                    tracing::error!(listener = l.name, message_id = ?job.message_id, %error, "action failed for good (dead letter)");
+                    tracing::error!(listener = l.name, event = %crate::logging::EventRef::of(&job), %error, "action failed for good (dead letter)");
                     if log_failures {
-                        let raw = crate::event::RawEvent::new(&job.json).ok();
-                        log.push(LogRow {
-                            listener: l.name.to_owned(),
-                            realm_id: self.realm.id,
-                            kind: raw.map(|r| r.kind.to_owned()).unwrap_or_default(),
-                            event_id: job.event_id,
-                            message_id: job.message_id,
-                            status: "dead".into(),
-                            error: Some(error),
-                            payload: job.json.clone(),
-                            at: crate::stats::now_secs(),
-                        });
+                        let kind = crate::event::RawEvent::new(&job.json)
+                            .map(|r| r.kind.to_owned())
+                            .unwrap_or_default();
+                        log.push(LogRow::new(
+                            l.name,
+                            self.realm.id,
+                            &kind,
+                            (job.event_id, job.message_id),
+                            &job.json,
+                            "dead",
+                            Some(error),
+                        ));
                     }
                 }
             }
         }
     }
 
-    async fn run_job(&self, job: &Job) -> Result<(), String> {
+    async fn run_job(&self, job: &Job) -> Result<Outcome, String> {
         let l = &self.pipeline.listeners[job.listener];
         let _permit = self.semaphores[job.listener]
             .acquire()
@@ -213,6 +239,7 @@ impl Executor {
             || format!("e{}", job.event_id.unwrap_or(-1)),
             |m| format!("m{m}"),
         );
+        let mut outcome = Outcome::Done;
         for (n, action) in l.actions.iter().enumerate().filter(|(_, a)| a.is_io()) {
             let effect = format!("{}:{key}:{n}", self.realm.id);
             if let Some(store) = &self.store
@@ -224,9 +251,15 @@ impl Executor {
                 tracing::debug!(listener = l.name, effect, "already done; skipping");
                 continue;
             }
-            self.attempt_with_retries(l, job.listener, action, &event, &job.json)
+            if action.posts_to_zulip() && !self.within_limits(job.listener, &event) {
+                outcome = Outcome::Limited;
+                continue;
+            }
+            let done = self
+                .attempt_with_retries(l, job.listener, action, &event, &job.json)
                 .await?;
-            if let Some(store) = &self.store
+            if done == Done::Really
+                && let Some(store) = &self.store
                 && let Err(e) = store
                     .record_effect(self.pipeline.name, l.name, &effect)
                     .await
@@ -234,7 +267,35 @@ impl Executor {
                 tracing::warn!(error = %e, "could not record a side effect as done");
             }
         }
-        Ok(())
+        Ok(outcome)
+    }
+
+    /// Takes one post from listener `i`'s rate limits; logs the first refusal of an
+    /// episode (not every one: a flood must not become a flood of log lines).
+    fn within_limits(&self, i: usize, event: &Value) -> bool {
+        let Ok(mut limiter) = self.limiters[i].lock() else {
+            return true;
+        };
+        match limiter.take(conversation_key(event), sender_of(event), Instant::now()) {
+            Ok(()) => true,
+            Err(refusal) => {
+                if refusal.first {
+                    let l = &self.pipeline.listeners[i];
+                    let (what, limit) = match refusal.over {
+                        Over::Conversation => {
+                            ("this conversation", l.policy.limit_per_conversation)
+                        }
+                        Over::Sender => ("this sender", l.policy.limit_per_sender),
+                    };
+                    tracing::warn!(
+                        listener = l.name,
+                        limit = %format_args!("{} per {}", limit.max, crate::retry::human(Duration::from_millis(limit.per_ms))),
+                        "posting to Zulip about {what} faster than its limit allows; holding back until it calms down (counted as limited)"
+                    );
+                }
+                false
+            }
+        }
     }
 
     async fn attempt_with_retries(
@@ -244,7 +305,7 @@ impl Executor {
         action: &ActionDesc,
         event: &Value,
         json: &str,
-    ) -> Result<(), String> {
+    ) -> Result<Done, String> {
         let p = &l.policy;
         let mut backoff = Backoff::new(
             Duration::from_millis(p.backoff_ms.min(1000)),
@@ -281,11 +342,11 @@ impl Executor {
                     }),
                 };
             match result {
-                Ok(()) => {
+                Ok(done) => {
                     if let Ok(mut b) = self.breakers[i].lock() {
                         b.success();
                     }
-                    return Ok(());
+                    return Ok(done);
                 }
                 Err(f) => {
                     if let Ok(mut b) = self.breakers[i].lock() {
@@ -305,7 +366,7 @@ impl Executor {
                     }
                     last_error = Some(f.message.clone());
                     let wait = backoff.next_delay();
-                    tracing::warn!(listener = l.name, action = action.kind(), error = %f.message, wait = ?wait, "retrying");
+                    tracing::warn!(listener = l.name, action = action.kind(), error = %f.message, wait = %crate::retry::human(wait), "retrying");
                     tokio::time::sleep(wait).await;
                 }
             }
@@ -323,7 +384,7 @@ impl Executor {
         action: &ActionDesc,
         event: &Value,
         json: &str,
-    ) -> Result<(), Failure> {
+    ) -> Result<Done, Failure> {
         let cx = self.realm.render_cx(event, json, l.name);
         match action {
             ActionDesc::Reply { to, template } => {
@@ -335,7 +396,7 @@ impl Executor {
                         .map(|id| Destination::Direct { user_ids: vec![id] }),
                     ReplyDesc::Channel { channel, topic } => Some(Destination::Channel {
                         channel: (*channel).to_owned(),
-                        topic: render(topic, &cx, true),
+                        topic: render(topic, &cx, false),
                     }),
                 };
                 let Some(dest) = dest else {
@@ -360,35 +421,34 @@ impl Executor {
                         emoji,
                         "replay: would react"
                     );
-                    return Ok(());
+                    return Ok(Done::DryRun);
                 };
                 match client.add_reaction(id, emoji).await {
+                    Ok(()) => Ok(Done::Really),
                     Err(crate::Error::BadRequest { code, .. })
                         if code == "REACTION_ALREADY_EXISTS" =>
                     {
-                        Ok(())
+                        Ok(Done::Really)
                     }
-                    other => other.map_err(Failure::from),
+                    Err(e) => Err(Failure::from(e)),
                 }
             }
             ActionDesc::Forward { channel, topic } => {
                 let m = &event["message"];
+                let original_topic = m["subject"].as_str().unwrap_or("");
                 let topic = match topic {
-                    Some(t) => render(t, &cx, true),
-                    None => m["subject"]
-                        .as_str()
-                        .filter(|t| !t.is_empty())
-                        .unwrap_or("forwarded")
-                        .to_owned(),
+                    Some(t) => render(t, &cx, false),
+                    None if original_topic.is_empty() => "forwarded".to_owned(),
+                    None => original_topic.to_owned(),
                 };
                 let from = match m["display_recipient"].as_str() {
-                    Some(c) => format!("#**{c}>{}**", m["subject"].as_str().unwrap_or("")),
+                    Some(c) => markup::conversation_link(c, original_topic),
                     None => "a direct message".to_owned(),
                 };
                 let content = format!(
-                    "@_**{}** in {from}:\n```quote\n{}\n```",
-                    m["sender_full_name"].as_str().unwrap_or("someone"),
-                    silence_wildcards(m["content"].as_str().unwrap_or(""))
+                    "{} in {from}:\n{}",
+                    markup::silent_mention(m["sender_full_name"].as_str().unwrap_or("someone")),
+                    markup::quote(m["content"].as_str().unwrap_or(""))
                 );
                 self.send(
                     &Destination::Channel {
@@ -403,8 +463,15 @@ impl Executor {
                 url,
                 body,
                 reply_field,
+                allow_private,
                 ..
             } => {
+                if let Some(reason) = crate::net::literal_refusal(url, *allow_private) {
+                    return Err(Failure {
+                        message: reason,
+                        retryable: false,
+                    });
+                }
                 let payload = match body {
                     Some(fields) => {
                         let mut obj = serde_json::Map::new();
@@ -415,7 +482,12 @@ impl Executor {
                     }
                     None => event.clone(),
                 };
-                let mut req = self.http.post(*url).json(&payload);
+                let http = if *allow_private {
+                    &self.http_private
+                } else {
+                    &self.http_public
+                };
+                let mut req = http.post(*url).json(&payload);
                 if let Some(token) = self.tokens.get(i).and_then(Option::as_ref) {
                     req = req.bearer_auth(token.expose());
                 }
@@ -437,24 +509,26 @@ impl Executor {
                             retryable: false,
                         });
                     };
-                    self.send(&dest, &silence_wildcards(text)).await?;
+                    return self.send(&dest, &markup::user_text(text)).await;
                 }
-                Ok(())
+                Ok(Done::Really)
             }
-            ActionDesc::Count { .. } | ActionDesc::Log { .. } | ActionDesc::Store => Ok(()),
+            ActionDesc::Count { .. } | ActionDesc::Log { .. } | ActionDesc::Store => {
+                Ok(Done::Really)
+            }
         }
     }
 
-    async fn send(&self, dest: &Destination, content: &str) -> Result<(), Failure> {
+    async fn send(&self, dest: &Destination, content: &str) -> Result<Done, Failure> {
         match self.zulip() {
             Some(client) => client
                 .send_message(dest, content)
                 .await
-                .map(drop)
+                .map(|_| Done::Really)
                 .map_err(Failure::from),
             None => {
-                tracing::info!(?dest, content, "replay: would send");
-                Ok(())
+                tracing::info!(to = %dest, content, "replay: would send");
+                Ok(Done::DryRun)
             }
         }
     }
@@ -488,11 +562,10 @@ async fn webhook(req: reqwest::RequestBuilder) -> Result<Value, Failure> {
         message,
         retryable: true,
     };
-    let mut resp = req.send().await.map_err(|e| {
-        transient(format!(
-            "webhook request failed: {}",
-            crate::client::describe(&e)
-        ))
+    let mut resp = req.send().await.map_err(|e| Failure {
+        message: format!("webhook request failed: {}", crate::client::describe(&e)),
+        // A refusal by the address guard is a configuration matter: retrying cannot help.
+        retryable: !crate::net::is_refused(&e),
     })?;
     let status = resp.status();
     let mut body = Vec::new();

@@ -16,6 +16,10 @@
 //! | [`pipeline`] | static descriptions of a compiled pipeline |
 //! | [`dispatch`] | the per-connection context generated dispatch functions drive |
 //! | [`exec`] | I/O actions: concurrency, timeouts, retries, circuit breaker |
+//! | [`limit`] | rate limits on what listeners post, per conversation and sender |
+//! | [`markup`] | the one way user text goes into a Zulip message |
+//! | [`logging`] | text (escaped) or JSON logs, colour only on a terminal |
+//! | [`net`] | outbound HTTP to pipeline URLs: the SSRF guard at connect time |
 //! | [`stats`] | statistics in memory, flushed in batches |
 //! | [`template`] | rendering `{{field}}` templates |
 //! | [`app`] | the command line and run loop of generated binaries |
@@ -35,6 +39,10 @@ pub mod dispatch;
 pub mod error;
 pub mod event;
 pub mod exec;
+pub mod limit;
+pub mod logging;
+pub mod markup;
+pub mod net;
 pub mod pipeline;
 pub mod retry;
 pub mod shutdown;

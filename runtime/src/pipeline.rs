@@ -17,8 +17,8 @@ pub struct PipelineDesc {
     pub zlc_version: &'static str,
     /// Realm connections.
     pub realms: &'static [RealmDesc],
-    /// Store URL from the file, if any.
-    pub store_url: Option<&'static str>,
+    /// Where the store is, as the file says (never with a secret in it).
+    pub store: StoreDesc,
     /// What goes to the event log.
     pub event_log: EventLogMode,
     /// Event types to register for (only those the listeners use, plus none else).
@@ -38,6 +38,19 @@ pub struct RealmDesc {
     pub credentials: CredentialsDesc,
     /// Receive every public channel's messages.
     pub all_public_streams: bool,
+}
+
+/// `[store]`: the URL, or where to read it, and where its password comes from.
+#[derive(Debug, Default)]
+pub struct StoreDesc {
+    /// URL without a password.
+    pub url: Option<&'static str>,
+    /// Environment variable holding the whole URL.
+    pub url_env: Option<&'static str>,
+    /// Environment variable holding the password.
+    pub password_env: Option<&'static str>,
+    /// File holding the password.
+    pub password_file: Option<&'static str>,
 }
 
 /// Where credentials come from (never the key itself).
@@ -114,6 +127,19 @@ pub struct PolicyDesc {
     pub breaker_cooldown_ms: u64,
     /// Jobs at once.
     pub concurrency: u32,
+    /// Messages and reactions sent into one conversation.
+    pub limit_per_conversation: RateLimitDesc,
+    /// Messages and reactions sent in answer to one sender.
+    pub limit_per_sender: RateLimitDesc,
+}
+
+/// At most `max` per `per_ms` milliseconds; `max == 0`: no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitDesc {
+    /// How many.
+    pub max: u32,
+    /// In how long.
+    pub per_ms: u64,
 }
 
 impl PolicyDesc {
@@ -169,6 +195,8 @@ pub enum ActionDesc {
         token_env: Option<&'static str>,
         /// Reply with this string field of the JSON response.
         reply_field: Option<&'static str>,
+        /// May reach private, loopback and link-local addresses.
+        allow_private: bool,
     },
 }
 
@@ -178,6 +206,21 @@ impl ActionDesc {
         !matches!(
             self,
             ActionDesc::Count { .. } | ActionDesc::Log { .. } | ActionDesc::Store
+        )
+    }
+
+    /// Whether it posts to Zulip (and so is rate limited): replies, reactions, forwards,
+    /// and webhooks whose answer is posted back.
+    pub fn posts_to_zulip(&self) -> bool {
+        matches!(
+            self,
+            ActionDesc::Reply { .. }
+                | ActionDesc::React { .. }
+                | ActionDesc::Forward { .. }
+                | ActionDesc::Webhook {
+                    reply_field: Some(_),
+                    ..
+                }
         )
     }
 

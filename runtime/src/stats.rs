@@ -3,10 +3,19 @@
 //! Dispatch increments plain counters ([`StatsBuf`]); the run loop merges each batch's
 //! buffer into the shared one and a flusher writes it every few seconds (and at
 //! shutdown) in one transaction. No database write happens per event.
+//!
+//! Counters are kept per listener and *hour of the event*: a message counts in the hour
+//! it was sent (its `timestamp`), so a replayed day or a backfill lands in the hours it
+//! happened, not in the hour it was processed. Events without a time of their own count
+//! in the hour they were processed.
 
 use std::collections::HashMap;
 
 use crate::event::RawEvent;
+
+/// The most bytes of an event stored in the event log; a longer one is stored cut,
+/// marked `truncated`, with its full size in `payload_bytes`.
+pub const MAX_STORED_PAYLOAD: usize = 64 * 1024;
 
 /// Counters of one listener in one hour.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -19,6 +28,8 @@ pub struct Counters {
     pub succeeded: u64,
     /// Matched events whose actions failed for good.
     pub failed: u64,
+    /// Matched events whose posts to Zulip a rate limit held back.
+    pub limited: u64,
     /// Time spent in actions, in microseconds.
     pub time_us: u64,
 }
@@ -29,6 +40,7 @@ impl Counters {
         self.matched += o.matched;
         self.succeeded += o.succeeded;
         self.failed += o.failed;
+        self.limited += o.limited;
         self.time_us += o.time_us;
     }
 }
@@ -64,43 +76,74 @@ pub struct LogRow {
     pub status: String,
     /// Error, for failures.
     pub error: Option<String>,
-    /// The event JSON.
+    /// The event JSON, cut after [`MAX_STORED_PAYLOAD`] bytes.
     pub payload: String,
+    /// The event's full size in bytes.
+    pub payload_bytes: usize,
+    /// Whether `payload` was cut.
+    pub truncated: bool,
     /// Unix time.
     pub at: i64,
 }
 
 impl LogRow {
-    /// A row for `ev`.
+    /// A row for the event `json` (of type `kind`).
     pub fn new(
+        listener: &str,
+        realm_id: u32,
+        kind: &str,
+        (event_id, message_id): (Option<i64>, Option<i64>),
+        json: &str,
+        status: &str,
+        error: Option<String>,
+    ) -> Self {
+        let mut end = json.len().min(MAX_STORED_PAYLOAD);
+        while !json.is_char_boundary(end) {
+            end -= 1;
+        }
+        LogRow {
+            listener: listener.to_owned(),
+            realm_id,
+            kind: kind.to_owned(),
+            event_id,
+            message_id,
+            status: status.to_owned(),
+            error,
+            payload: json[..end].to_owned(),
+            payload_bytes: json.len(),
+            truncated: end < json.len(),
+            at: crate::stats::now_secs(),
+        }
+    }
+
+    /// A row for a dispatched event.
+    pub fn of(
         listener: &str,
         realm_id: u32,
         ev: &RawEvent<'_>,
         message_id: Option<i64>,
         status: &str,
-        error: Option<String>,
     ) -> Self {
-        LogRow {
-            listener: listener.to_owned(),
+        LogRow::new(
+            listener,
             realm_id,
-            kind: ev.kind.to_owned(),
-            event_id: ev.id,
-            message_id,
-            status: status.to_owned(),
-            error,
-            payload: ev.json.to_owned(),
-            at: crate::stats::now_secs(),
-        }
+            ev.kind,
+            (ev.id, message_id),
+            ev.json,
+            status,
+            None,
+        )
     }
 }
 
-/// Counters of a batch or of a flush period.
-#[derive(Debug, Default, Clone)]
+/// Counters of a batch or of a flush period, per hour.
+#[derive(Debug, Clone)]
 pub struct StatsBuf {
-    hour: i64,
-    per_listener: Vec<Counters>,
-    /// Hourly counters already closed (the hour changed mid-period).
-    closed: Vec<(usize, i64, Counters)>,
+    listeners: usize,
+    /// Counters per hour (Unix seconds / 3600); a handful of hours at most.
+    hours: Vec<(i64, Vec<Counters>)>,
+    /// Index in `hours` of the hour being counted.
+    current: usize,
     counts: HashMap<CountKey, u64>,
     names: HashMap<(bool, i64), String>,
     /// Malformed events skipped.
@@ -110,34 +153,49 @@ pub struct StatsBuf {
 }
 
 impl StatsBuf {
-    /// An empty buffer for `listeners` listeners in hour `hour`.
+    /// An empty buffer for `listeners` listeners, counting in hour `hour`.
     pub fn new(listeners: usize, hour: i64) -> Self {
         StatsBuf {
-            hour,
-            per_listener: vec![Counters::default(); listeners],
-            ..Default::default()
+            listeners,
+            hours: vec![(hour, vec![Counters::default(); listeners])],
+            current: 0,
+            counts: HashMap::new(),
+            names: HashMap::new(),
+            malformed: 0,
+            events: 0,
         }
     }
 
-    /// The counters of listener `i` in the current hour.
+    /// The hour being counted.
+    #[inline]
+    pub fn hour(&self) -> i64 {
+        self.hours[self.current].0
+    }
+
+    /// The counters of listener `i` in the hour being counted.
     #[inline]
     pub fn listener(&mut self, i: usize) -> &mut Counters {
-        if i >= self.per_listener.len() {
-            self.per_listener.resize(i + 1, Counters::default());
+        let counters = &mut self.hours[self.current].1;
+        if i >= counters.len() {
+            counters.resize(i + 1, Counters::default());
         }
-        &mut self.per_listener[i]
+        &mut counters[i]
     }
 
-    /// Moves to `hour`, closing the counters of the previous one.
+    /// Counts from now on in `hour`.
+    #[inline]
     pub fn set_hour(&mut self, hour: i64) {
-        if hour != self.hour {
-            for (i, c) in self.per_listener.iter_mut().enumerate() {
-                if *c != Counters::default() {
-                    self.closed.push((i, self.hour, std::mem::take(c)));
-                }
-            }
-            self.hour = hour;
+        if self.hours[self.current].0 == hour {
+            return;
         }
+        self.current = match self.hours.iter().position(|(h, _)| *h == hour) {
+            Some(i) => i,
+            None => {
+                self.hours
+                    .push((hour, vec![Counters::default(); self.listeners]));
+                self.hours.len() - 1
+            }
+        };
     }
 
     /// Adds one to a grouped count, remembering the names behind the ids.
@@ -155,63 +213,70 @@ impl StatsBuf {
         }
     }
 
-    /// Adds `other` into `self`.
+    /// Moves everything of `other` into `self`, leaving `other` empty (and counting in
+    /// the hour it counted in).
     pub fn merge(&mut self, other: &mut StatsBuf) {
-        other.set_hour(self.hour.max(other.hour));
-        self.set_hour(other.hour);
-        for (i, c) in other.per_listener.iter().enumerate() {
-            self.listener(i).add(c);
+        let back_to = self.hour();
+        for (hour, counters) in &mut other.hours {
+            self.set_hour(*hour);
+            for (i, c) in counters.iter_mut().enumerate() {
+                self.listener(i).add(c);
+                *c = Counters::default();
+            }
         }
-        self.closed.append(&mut other.closed);
+        self.set_hour(back_to);
+        other.reset_hours();
         for (k, n) in other.counts.drain() {
             *self.counts.entry(k).or_default() += n;
         }
         for (k, v) in other.names.drain() {
             self.names.entry(k).or_insert(v);
         }
-        self.malformed += other.malformed;
-        self.events += other.events;
-        other
-            .per_listener
-            .iter_mut()
-            .for_each(|c| *c = Counters::default());
-        other.malformed = 0;
-        other.events = 0;
+        self.malformed += std::mem::take(&mut other.malformed);
+        self.events += std::mem::take(&mut other.events);
+    }
+
+    /// Keeps only the hour being counted, zeroed.
+    fn reset_hours(&mut self) {
+        let hour = self.hour();
+        self.hours.clear();
+        self.hours
+            .push((hour, vec![Counters::default(); self.listeners]));
+        self.current = 0;
     }
 
     /// Takes everything out, leaving the buffer empty: (listener, hour, counters) rows
     /// and grouped counts with their names.
     pub fn drain(&mut self) -> Drained {
-        let mut rows = std::mem::take(&mut self.closed);
-        for (i, c) in self.per_listener.iter_mut().enumerate() {
-            if *c != Counters::default() {
-                rows.push((i, self.hour, std::mem::take(c)));
+        let mut rows = Vec::new();
+        for (hour, counters) in &self.hours {
+            for (i, c) in counters.iter().enumerate() {
+                if *c != Counters::default() {
+                    rows.push(StatsRow {
+                        listener: i,
+                        hour: *hour,
+                        counters: *c,
+                    });
+                }
             }
         }
+        self.reset_hours();
         let names = std::mem::take(&mut self.names);
+        let name_of = |channel: bool, id: i64| {
+            names
+                .get(&(channel, id))
+                .cloned()
+                .unwrap_or_else(|| id.to_string())
+        };
         let counts = self
             .counts
             .drain()
-            .map(|(k, n)| {
-                let channel = k.channel.map(|id| {
-                    names
-                        .get(&(true, id))
-                        .cloned()
-                        .unwrap_or_else(|| id.to_string())
-                });
-                let sender = k.sender.map(|id| {
-                    names
-                        .get(&(false, id))
-                        .cloned()
-                        .unwrap_or_else(|| id.to_string())
-                });
-                (
-                    k.listener,
-                    k.hour,
-                    channel.unwrap_or_default(),
-                    sender.unwrap_or_default(),
-                    n,
-                )
+            .map(|(k, n)| CountRow {
+                listener: k.listener,
+                hour: k.hour,
+                channel: k.channel.map(|id| name_of(true, id)).unwrap_or_default(),
+                sender: k.sender.map(|id| name_of(false, id)).unwrap_or_default(),
+                n,
             })
             .collect();
         Drained { rows, counts }
@@ -219,12 +284,14 @@ impl StatsBuf {
 
     /// Totals per listener index (all hours in the buffer), for reports.
     pub fn totals(&self) -> Vec<Counters> {
-        let mut t = self.per_listener.clone();
-        for (i, _, c) in &self.closed {
-            if *i >= t.len() {
-                t.resize(i + 1, Counters::default());
+        let mut t = vec![Counters::default(); self.listeners];
+        for (_, counters) in &self.hours {
+            for (i, c) in counters.iter().enumerate() {
+                if i >= t.len() {
+                    t.resize(i + 1, Counters::default());
+                }
+                t[i].add(c);
             }
-            t[*i].add(c);
         }
         t
     }
@@ -256,13 +323,39 @@ impl RunTotals {
     }
 }
 
+/// Counters of one listener in one hour, ready to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatsRow {
+    /// Listener index.
+    pub listener: usize,
+    /// Hour (Unix seconds / 3600).
+    pub hour: i64,
+    /// The counters.
+    pub counters: Counters,
+}
+
+/// A grouped count, ready to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountRow {
+    /// Listener index.
+    pub listener: usize,
+    /// Hour (Unix seconds / 3600).
+    pub hour: i64,
+    /// Channel name (empty when not grouped by channel).
+    pub channel: String,
+    /// Sender email (empty when not grouped by sender).
+    pub sender: String,
+    /// How many.
+    pub n: u64,
+}
+
 /// What a flush writes.
 #[derive(Debug, Default)]
 pub struct Drained {
-    /// (listener index, hour, counters).
-    pub rows: Vec<(usize, i64, Counters)>,
-    /// (listener index, hour, channel, sender, count).
-    pub counts: Vec<(usize, i64, String, String, u64)>,
+    /// Per listener and hour.
+    pub rows: Vec<StatsRow>,
+    /// Grouped counts.
+    pub counts: Vec<CountRow>,
 }
 
 /// Unix time now, in seconds.
@@ -271,4 +364,42 @@ pub fn now_secs() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_land_in_the_hour_they_are_counted_in_and_merge_by_hour() {
+        let mut batch = StatsBuf::new(2, 100);
+        batch.listener(0).seen += 1;
+        batch.set_hour(90); // an old message
+        batch.listener(0).seen += 1;
+        batch.listener(1).matched += 1;
+        batch.set_hour(100);
+        batch.listener(0).seen += 1;
+        let mut shared = StatsBuf::new(2, 100);
+        shared.merge(&mut batch);
+        assert_eq!(batch.totals(), vec![Counters::default(); 2], "merged away");
+        let mut rows = shared.drain().rows;
+        rows.sort_by_key(|r| (r.hour, r.listener));
+        let got: Vec<(i64, usize, u64, u64)> = rows
+            .iter()
+            .map(|r| (r.hour, r.listener, r.counters.seen, r.counters.matched))
+            .collect();
+        assert_eq!(got, [(90, 0, 1, 0), (90, 1, 0, 1), (100, 0, 2, 0)]);
+        assert!(shared.drain().rows.is_empty());
+    }
+
+    #[test]
+    fn stored_payloads_are_cut_visibly() {
+        let big = format!("{{\"type\":\"message\",\"x\":\"{}\"}}", "é".repeat(40_000));
+        let row = LogRow::new("l", 1, "message", (Some(1), None), &big, "dead", None);
+        assert!(row.truncated);
+        assert_eq!(row.payload_bytes, big.len());
+        assert!(row.payload.len() <= MAX_STORED_PAYLOAD);
+        let small = LogRow::new("l", 1, "message", (Some(1), None), "{}", "dead", None);
+        assert!(!small.truncated && small.payload == "{}" && small.payload_bytes == 2);
+    }
 }

@@ -38,11 +38,15 @@ macro_rules! migrations {
 }
 
 fn sqlite_migrations() -> Migrator {
-    Migrator::with_migrations(migrations!("sqlite": 1 "0001_checkpoints", 2 "0002_listeners"))
+    Migrator::with_migrations(
+        migrations!("sqlite": 1 "0001_checkpoints", 2 "0002_listeners", 3 "0003_limits"),
+    )
 }
 
 fn postgres_migrations() -> Migrator {
-    Migrator::with_migrations(migrations!("postgres": 1 "0001_checkpoints", 2 "0002_listeners"))
+    Migrator::with_migrations(
+        migrations!("postgres": 1 "0001_checkpoints", 2 "0002_listeners", 3 "0003_limits"),
+    )
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +71,27 @@ pub struct Checkpoint {
     pub last_event_id: i64,
     /// The highest processed message id: the anchor for a backfill.
     pub last_message_id: Option<i64>,
+}
+
+/// A listener's statistics over every hour in the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListenerTotals {
+    /// Listener name.
+    pub listener: String,
+    /// Events that reached its filters.
+    pub seen: i64,
+    /// Events that passed them.
+    pub matched: i64,
+    /// Matched events whose actions all succeeded.
+    pub succeeded: i64,
+    /// Matched events whose actions failed for good.
+    pub failed: i64,
+    /// Matched events whose posts a rate limit held back.
+    pub limited: i64,
+    /// Time spent in actions, in microseconds.
+    pub time_us: i64,
+    /// The newest hour with statistics (Unix seconds).
+    pub last_hour: i64,
 }
 
 /// A stretch of events lost when a queue expired (only messages can be backfilled).
@@ -272,42 +297,44 @@ impl Store {
         drained: &crate::stats::Drained,
         log: &[crate::stats::LogRow],
     ) -> Result<()> {
-        const STATS: &str = "INSERT INTO zlc_listener_stats (pipeline, listener, hour, seen, matched, succeeded, failed, time_us) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (pipeline, listener, hour) DO UPDATE SET \
+        const STATS: &str = "INSERT INTO zlc_listener_stats (pipeline, listener, hour, seen, matched, succeeded, failed, limited, time_us) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (pipeline, listener, hour) DO UPDATE SET \
              seen = zlc_listener_stats.seen + excluded.seen, matched = zlc_listener_stats.matched + excluded.matched, \
              succeeded = zlc_listener_stats.succeeded + excluded.succeeded, failed = zlc_listener_stats.failed + excluded.failed, \
-             time_us = zlc_listener_stats.time_us + excluded.time_us";
+             limited = zlc_listener_stats.limited + excluded.limited, time_us = zlc_listener_stats.time_us + excluded.time_us";
         const COUNTS: &str = "INSERT INTO zlc_counts (pipeline, listener, hour, channel, sender, n) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (pipeline, listener, hour, channel, sender) DO UPDATE SET n = zlc_counts.n + excluded.n";
-        const LOG: &str = "INSERT INTO zlc_event_log (pipeline, listener, realm_id, kind, event_id, message_id, status, error, payload, at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+        const LOG: &str = "INSERT INTO zlc_event_log (pipeline, listener, realm_id, kind, event_id, message_id, status, error, payload, payload_bytes, truncated, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
         if drained.rows.is_empty() && drained.counts.is_empty() && log.is_empty() {
             return Ok(());
         }
         let name = |i: usize| names.get(i).copied().unwrap_or("?");
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            for (i, hour, c) in &drained.rows {
+            for row in &drained.rows {
+                let c = &row.counters;
                 sqlx::query(STATS)
                     .bind(pipeline)
-                    .bind(name(*i))
-                    .bind(hour * 3600)
+                    .bind(name(row.listener))
+                    .bind(row.hour * 3600)
                     .bind(c.seen as i64)
                     .bind(c.matched as i64)
                     .bind(c.succeeded as i64)
                     .bind(c.failed as i64)
+                    .bind(c.limited as i64)
                     .bind(c.time_us as i64)
                     .execute(&mut *tx)
                     .await?;
             }
-            for (i, hour, channel, sender, n) in &drained.counts {
+            for row in &drained.counts {
                 sqlx::query(COUNTS)
                     .bind(pipeline)
-                    .bind(name(*i))
-                    .bind(hour * 3600)
-                    .bind(channel)
-                    .bind(sender)
-                    .bind(*n as i64)
+                    .bind(name(row.listener))
+                    .bind(row.hour * 3600)
+                    .bind(&row.channel)
+                    .bind(&row.sender)
+                    .bind(row.n as i64)
                     .execute(&mut *tx)
                     .await?;
             }
@@ -322,6 +349,8 @@ impl Store {
                     .bind(&r.status)
                     .bind(r.error.as_deref())
                     .bind(&r.payload)
+                    .bind(r.payload_bytes as i64)
+                    .bind(r.truncated)
                     .bind(r.at)
                     .execute(&mut *tx)
                     .await?;
@@ -331,20 +360,35 @@ impl Store {
         Ok(())
     }
 
-    /// Totals per listener: (name, seen, matched, succeeded, failed, time_us, last hour).
-    pub async fn listener_totals(&self, pipeline: &str) -> Result<Vec<(String, [i64; 5], i64)>> {
+    /// Totals per listener over every hour, by listener name.
+    pub async fn listener_totals(&self, pipeline: &str) -> Result<Vec<ListenerTotals>> {
         const SQL: &str = "SELECT listener, CAST(SUM(seen) AS BIGINT), CAST(SUM(matched) AS BIGINT), CAST(SUM(succeeded) AS BIGINT), \
-             CAST(SUM(failed) AS BIGINT), CAST(SUM(time_us) AS BIGINT), MAX(hour) FROM zlc_listener_stats WHERE pipeline = $1 GROUP BY listener ORDER BY listener";
-        let rows = fetch_rows!(self, SQL, [pipeline], |r| (
+             CAST(SUM(failed) AS BIGINT), CAST(SUM(limited) AS BIGINT), CAST(SUM(time_us) AS BIGINT), MAX(hour) \
+             FROM zlc_listener_stats WHERE pipeline = $1 GROUP BY listener ORDER BY listener";
+        let rows = fetch_rows!(self, SQL, [pipeline], |r| ListenerTotals {
+            listener: r.try_get(0)?,
+            seen: r.try_get(1)?,
+            matched: r.try_get(2)?,
+            succeeded: r.try_get(3)?,
+            failed: r.try_get(4)?,
+            limited: r.try_get(5)?,
+            time_us: r.try_get(6)?,
+            last_hour: r.try_get(7)?,
+        });
+        Ok(rows)
+    }
+
+    /// Statistics rows of a listener: (hour in Unix seconds, seen, matched), oldest first.
+    pub async fn listener_hours(
+        &self,
+        pipeline: &str,
+        listener: &str,
+    ) -> Result<Vec<(i64, i64, i64)>> {
+        const SQL: &str = "SELECT hour, seen, matched FROM zlc_listener_stats WHERE pipeline = $1 AND listener = $2 ORDER BY hour";
+        let rows = fetch_rows!(self, SQL, [pipeline, listener], |r| (
             r.try_get(0)?,
-            [
-                r.try_get(1)?,
-                r.try_get(2)?,
-                r.try_get(3)?,
-                r.try_get(4)?,
-                r.try_get(5)?,
-            ],
-            r.try_get(6)?,
+            r.try_get(1)?,
+            r.try_get(2)?,
         ));
         Ok(rows)
     }
@@ -450,6 +494,55 @@ impl Store {
     }
 }
 
+/// The store's URL, resolved at run time so that no secret is ever compiled in:
+/// `--store` (`flag`), else the variable named by `url_env`, else `[store] url`, else
+/// `sqlite://PIPELINE.db`. A password from `password_env` or `password_file` is added to
+/// a URL that has none. `env` looks up environment variables.
+pub fn resolve_url(
+    pipeline: &str,
+    desc: &crate::pipeline::StoreDesc,
+    flag: Option<&str>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<String> {
+    let url = match (flag, desc.url_env) {
+        (Some(f), _) => f.to_owned(),
+        (None, Some(var)) => env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
+            Error::Config(format!(
+                "the store URL is read from ${var} ([store] url_env), which is not set"
+            ))
+        })?,
+        (None, None) => desc
+            .url
+            .map_or_else(|| format!("sqlite://{pipeline}.db"), str::to_owned),
+    };
+    let password = match (desc.password_env, desc.password_file) {
+        (Some(var), _) => Some(crate::config::Secret::new(
+            env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
+                Error::Config(format!(
+                    "the store password is read from ${var} ([store] password_env), which is not set"
+                ))
+            })?,
+        )),
+        (None, Some(file)) => Some(crate::config::read_secret_file(
+            std::path::Path::new(file),
+            "the store password",
+        )?),
+        (None, None) => None,
+    };
+    let Some(password) = password else {
+        return Ok(url);
+    };
+    let mut parsed = reqwest::Url::parse(&url)
+        .map_err(|e| Error::Config(format!("store URL {} is not valid: {e}", redact_url(&url))))?;
+    if parsed.password().is_none() && parsed.set_password(Some(password.expose())).is_err() {
+        return Err(Error::Config(format!(
+            "store URL {} cannot carry a password",
+            redact_url(&url)
+        )));
+    }
+    Ok(parsed.to_string())
+}
+
 /// The URL with any password replaced, for messages and logs.
 pub fn redact_url(url: &str) -> String {
     match reqwest::Url::parse(url) {
@@ -534,6 +627,68 @@ mod tests {
         // A fresh connection name per run, so reruns against one database stay independent.
         let conn = format!("test-{}-{}", std::process::id(), now_secs());
         roundtrip(&store, &conn).await;
+    }
+
+    #[test]
+    fn the_store_url_and_its_password_come_at_run_time() {
+        use crate::pipeline::StoreDesc;
+        let env = |k: &str| match k {
+            "DATABASE_URL" => Some("postgres://app@db.internal/zlc".to_owned()),
+            "ZLC_DB_PASSWORD" => Some("s3cret/@:x".to_owned()),
+            _ => None,
+        };
+        let none = StoreDesc::default();
+        assert_eq!(
+            resolve_url("bench", &none, None, env).unwrap(),
+            "sqlite://bench.db"
+        );
+        assert_eq!(
+            resolve_url("bench", &none, Some("sqlite://x.db"), env).unwrap(),
+            "sqlite://x.db"
+        );
+        let from_env = StoreDesc {
+            url_env: Some("DATABASE_URL"),
+            ..Default::default()
+        };
+        assert_eq!(
+            resolve_url("p", &from_env, None, env).unwrap(),
+            "postgres://app@db.internal/zlc"
+        );
+        let with_password = StoreDesc {
+            url: Some("postgres://app@db.internal/zlc"),
+            password_env: Some("ZLC_DB_PASSWORD"),
+            ..Default::default()
+        };
+        let url = resolve_url("p", &with_password, None, env).unwrap();
+        assert_eq!(url, "postgres://app:s3cret%2F%40%3Ax@db.internal/zlc");
+        let missing = StoreDesc {
+            password_env: Some("NOPE"),
+            url: Some("postgres://app@h/db"),
+            ..Default::default()
+        };
+        let e = resolve_url("p", &missing, None, env)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("$NOPE") && e.contains("not set"), "{e}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "from-file\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let path: &'static str = Box::leak(file.display().to_string().into_boxed_str());
+        let from_file = StoreDesc {
+            url: Some("postgres://app@h/db"),
+            password_file: Some(path),
+            ..Default::default()
+        };
+        assert_eq!(
+            resolve_url("p", &from_file, None, env).unwrap(),
+            "postgres://app:from-file@h/db"
+        );
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! Rendering templates that the compiler parsed and checked: a template arrives as
 //! [`Seg`]ments, so rendering is a walk, and a field that an event lacks renders empty.
 //!
-//! Values put into messages are made safe: wildcard mentions (`@**all**`, `@**everyone**`,
-//! `@**channel**`, `@**stream**`, `@**topic**`) become silent mentions, so that echoing
-//! user text never notifies a whole channel by accident.
+//! Values put into messages are made safe by [`crate::markup::user_text`]: mentions are
+//! silenced and a leading `/` cannot start a command, so echoing user text never
+//! notifies anyone or restructures the message.
 
 use std::fmt::Write;
 
@@ -93,16 +93,18 @@ pub struct RenderCx<'a> {
     pub realm: &'a RealmInfo,
 }
 
-/// Renders `segs`. `escape_mentions` neutralizes wildcard mentions in field values.
-pub fn render(segs: &[Seg], cx: &RenderCx<'_>, escape_mentions: bool) -> String {
+/// Renders `segs`. `into_message`: the result is message content, so field values go
+/// through [`crate::markup::user_text`]; otherwise (log lines, webhook bodies, topics)
+/// they are inserted as they are.
+pub fn render(segs: &[Seg], cx: &RenderCx<'_>, into_message: bool) -> String {
     let mut out = String::new();
     for seg in segs {
         match seg {
             Seg::Lit(s) => out.push_str(s),
             Seg::Field(f) => {
                 let v = field(*f, cx);
-                if escape_mentions {
-                    out.push_str(&silence_wildcards(&v));
+                if into_message {
+                    out.push_str(&crate::markup::user_text(&v));
                 } else {
                     out.push_str(&v);
                 }
@@ -208,27 +210,6 @@ pub fn field(f: Field, cx: &RenderCx<'_>) -> String {
     }
 }
 
-/// Turns wildcard mentions into silent ones: `@**all**` → `@_**all**`.
-pub fn silence_wildcards(text: &str) -> String {
-    const WILDCARDS: &[&str] = &["all", "everyone", "channel", "stream", "topic"];
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("@**") {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 3..];
-        let name_end = after.find("**").unwrap_or(after.len());
-        let name = after[..name_end].trim().to_ascii_lowercase();
-        if WILDCARDS.contains(&name.as_str()) {
-            out.push_str("@_**");
-        } else {
-            out.push_str("@**");
-        }
-        rest = after;
-    }
-    out.push_str(rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,7 +237,7 @@ mod tests {
         ];
         assert_eq!(
             render(&segs, &cx, true),
-            "[devel/ci] A: ping @_**all** and @**Iago**"
+            "[devel/ci] A: ping @_**all** and @_**Iago**"
         );
         assert_eq!(
             render(&segs, &cx, false),
@@ -267,9 +248,5 @@ mod tests {
             "https://z.x/#narrow/channel/3/near/17"
         );
         assert_eq!(field(Field::ReactionEmoji, &cx), "");
-        assert_eq!(
-            silence_wildcards("@**Everyone** @**topic** @**topics**"),
-            "@_**Everyone** @_**topic** @**topics**"
-        );
     }
 }

@@ -71,10 +71,80 @@ fn check_reports_every_error_with_its_place_and_exits_1() {
         ),
         "{err}"
     );
-    assert!(err.contains("bad.toml has 2 errors"), "{err}");
+    // One summary, as the last line; every problem line starts with `error:`.
+    assert_eq!(
+        err.trim_end().lines().last(),
+        Some("error: bad.toml has 2 errors"),
+        "{err}"
+    );
+    assert_eq!(err.matches("bad.toml has").count(), 1, "{err}");
+    assert!(!err.contains("failed the check"), "{err}");
     let (code, _, err) = zlc(&["check", "missing.toml"], dir.path());
     assert_eq!(code, 1);
     assert!(err.contains("reading missing.toml"), "{err}");
+
+    // Several files: each file's problems, then one line that sums up.
+    std::fs::write(
+        dir.path().join("good.toml"),
+        "[pipeline]\nname = \"good\"\n\n[[listener]]\nname = \"a\"\nevents = \"message\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = zlc(&["check", "good.toml", "bad.toml"], dir.path());
+    assert_eq!(code, 1);
+    assert!(err.contains("good.toml: ok (1 listener, 1 realm)"), "{err}");
+    assert_eq!(
+        err.trim_end().lines().last(),
+        Some("error: 1 of 2 pipeline files failed the check (bad.toml has 2 errors)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn names_cargo_reserves_and_huge_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = zlc(&["new", "pipeline", "deps"], dir.path());
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("\"deps\" is reserved: cargo uses it for a build directory"),
+        "{err}"
+    );
+    std::fs::write(
+        dir.path().join("deps.toml"),
+        "[pipeline]\nname = \"deps\"\n\n[[listener]]\nname = \"a\"\nevents = \"message\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = zlc(&["check", "deps.toml"], dir.path());
+    assert_eq!(code, 1);
+    assert!(err.contains("pipeline name `deps` is reserved"), "{err}");
+    let (code, _, err) = zlc(&["build", "deps.toml"], dir.path());
+    assert_eq!(code, 1, "refused before cargo runs: {err}");
+    assert!(!err.contains("zlc: building"), "{err}");
+
+    let big = dir.path().join("big.toml");
+    std::fs::write(&big, format!("# {}\n", "x".repeat(2 << 20))).unwrap();
+    let (code, _, err) = zlc(&["check", "big.toml"], dir.path());
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("big.toml is 2097155 bytes; a pipeline file may be at most 1048576 bytes"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_store_url_with_a_password_is_refused_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pw.toml"),
+        "[pipeline]\nname = \"pw\"\n\n[store]\nurl = \"postgres://zlc:hunter2@db/zlc\"\n\n[[listener]]\nname = \"a\"\nevents = \"message\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = zlc(&["build", "pw.toml"], dir.path());
+    assert_eq!(code, 1);
+    assert!(out.is_empty());
+    assert!(
+        err.contains("the store url contains a password") && err.contains("password_env"),
+        "{err}"
+    );
 }
 
 /// Two zlc checkouts (two runtime paths) share one build area without their lockfiles
@@ -94,19 +164,73 @@ fn builds_from_two_runtime_sources_share_the_build_area() {
     let link = other.join("runtime");
     let (code, _, err) = zlc(&["new", "pipeline", "two_sources"], dir.path());
     assert_eq!(code, 0, "{err}");
-    for source in [runtime.as_path(), link.as_path()] {
+    let build = |source: &std::path::Path, file: &str, cwd: &std::path::Path| {
         let out = Command::new(ZLC)
-            .args(["build", "pipelines/two_sources.toml"])
-            .current_dir(dir.path())
+            .args(["build", file])
+            .current_dir(cwd)
             .env("ZLC_RUNTIME_PATH", source)
             .output()
             .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
+        (
             out.status.success(),
-            "building against {}: {err}",
-            source.display()
-        );
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for source in [runtime.as_path(), link.as_path()] {
+        let (ok, err) = build(source, "pipelines/two_sources.toml", dir.path());
+        assert!(ok, "building against {}: {err}", source.display());
         assert!(!err.contains("package collision"), "{err}");
     }
+
+    // Crates cargo cannot build — at the manifest (a `deps` binary, which breaks the
+    // whole workspace) or in the code — are moved out of the area; the other
+    // pipelines keep building. (The second checkout's workspace: nothing else builds
+    // there meanwhile.)
+    let home = zlc::compile::home().unwrap();
+    let area = zlc::compile::area(
+        &home,
+        &zlc_codegen::expand::RuntimeDep::Path(link.display().to_string()),
+    );
+    let broken = |bin: &str, main_rs: &str| zlc_codegen::expand::GeneratedCrate {
+        package: format!("zlc-pipeline-{bin}"),
+        bin: bin.to_owned(),
+        cargo_toml: format!(
+            "[package]\nname = \"zlc-pipeline-{bin}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[[bin]]\nname = \"{bin}\"\npath = \"src/main.rs\"\n"
+        ),
+        main_rs: main_rs.to_owned(),
+    };
+    for g in [
+        broken("deps", "fn main() {}"),
+        broken("does-not-compile", "fn main() { nope }"),
+    ] {
+        let e = zlc::compile::build_crate(&home, &area, &g, zlc::compile::Profile::Release)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("moved out of the build area"), "{e}");
+        assert!(!area.join("pipelines").join(&g.bin).exists());
+        assert!(area.join("failed").join(&g.bin).join("Cargo.toml").exists());
+        let (ok, err) = build(&link, "pipelines/two_sources.toml", dir.path());
+        assert!(ok, "the area is still healthy after {}: {err}", g.bin);
+    }
+
+    // A second file with the same pipeline name does not take the crate over.
+    let other_dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(other_dir.path().join("pipelines")).unwrap();
+    std::fs::copy(
+        dir.path().join("pipelines/two_sources.toml"),
+        other_dir.path().join("pipelines/two_sources.toml"),
+    )
+    .unwrap();
+    let (ok, err) = build(&link, "pipelines/two_sources.toml", other_dir.path());
+    assert!(!ok);
+    assert!(
+        err.contains("the pipeline name `two_sources` is already built from")
+            && err.contains("Rename one of them"),
+        "{err}"
+    );
+    // Once the first file is gone, the name passes to the one that exists.
+    drop(dir);
+    let (ok, err) = build(&link, "pipelines/two_sources.toml", other_dir.path());
+    assert!(ok, "{err}");
+    assert!(err.contains("no longer exists"), "{err}");
 }

@@ -41,3 +41,41 @@ fn a_name_that_tries_to_inject_code_is_rejected() {
         "{d}"
     );
 }
+
+#[test]
+fn a_regex_longer_than_the_limit_is_refused_with_its_length() {
+    let words: Vec<String> = (0..2000).map(|i| format!("word{i}")).collect();
+    let source = format!(
+        "[pipeline]\nname = \"long\"\n\n[[listener]]\nname = \"l\"\nevents = \"message\"\ncontent = '{}'\n",
+        words.join("|")
+    );
+    let d = zlc_codegen::load("long.toml", &source).unwrap_err();
+    assert_eq!(d.len(), 1, "{d}");
+    assert!(
+        d.items[0]
+            .message
+            .starts_with("regex is 16889 bytes long; the limit is 8192 bytes"),
+        "{d}"
+    );
+    // The 17 KB line is shown cut, not whole.
+    assert!(d.to_string().len() < 1000, "{}", d.to_string().len());
+}
+
+#[test]
+fn a_listener_that_sees_its_own_messages_and_replies_is_warned_about() {
+    let source = "[pipeline]\nname = \"echo\"\n\n[[listener]]\nname = \"echo\"\nevents = \"message\"\ninclude_own = true\n\n[[listener.action]]\ntype = \"reply\"\ntemplate = \"{{message.content}}\"\n";
+    let loaded = zlc_codegen::load("echo.toml", source).expect("a warning does not fail");
+    assert_eq!(loaded.warnings.len(), 1);
+    insta::assert_snapshot!("warning_include_own", loaded.warnings.to_string());
+    // Without a reply, seeing its own messages is harmless.
+    let quiet = source.replace(
+        "type = \"reply\"\ntemplate = \"{{message.content}}\"",
+        "type = \"count\"",
+    );
+    assert!(
+        zlc_codegen::load("echo.toml", &quiet)
+            .unwrap()
+            .warnings
+            .is_empty()
+    );
+}

@@ -12,7 +12,9 @@ fn every_example_pipeline_expands_to_its_snapshot() {
     for file in files {
         let source = std::fs::read_to_string(&file).unwrap();
         let name = rel(&file);
-        let p = zlc_codegen::load(&name, &source).unwrap_or_else(|d| panic!("{d}"));
+        let p = zlc_codegen::load(&name, &source)
+            .unwrap_or_else(|d| panic!("{d}"))
+            .pipeline;
         let g = expand(&p, &name, &RuntimeDep::Path("../runtime".into()));
         let stem = file.file_stem().unwrap().to_str().unwrap().to_owned();
         insta::assert_snapshot!(
@@ -39,7 +41,7 @@ topics = ['}} fn evil() {{']
 type = "reply"
 template = '"); std::process::abort(); //{{sender.name}}'
 "#;
-    let p = zlc_codegen::load("safe.toml", source).unwrap();
+    let p = zlc_codegen::load("safe.toml", source).unwrap().pipeline;
     let g = expand(&p, "safe.toml", &RuntimeDep::Path("../runtime".into()));
     let file: syn::File = syn::parse_str(&g.main_rs).unwrap();
     // The hostile text appears only inside string literals: no item or call was added.
@@ -71,12 +73,12 @@ fn output_is_deterministic() {
     )
     .unwrap();
     let a = expand(
-        &zlc_codegen::load("b", &source).unwrap(),
+        &zlc_codegen::load("b", &source).unwrap().pipeline,
         "b",
         &RuntimeDep::Path("r".into()),
     );
     let b = expand(
-        &zlc_codegen::load("b", &source).unwrap(),
+        &zlc_codegen::load("b", &source).unwrap().pipeline,
         "b",
         &RuntimeDep::Path("r".into()),
     );

@@ -22,6 +22,11 @@ pub use payload::*;
 
 use crate::error::EventError;
 
+/// The largest event accepted, in bytes. Zulip's largest events (a realm's whole emoji
+/// set, a long rendered message) are far below it; a bigger one is skipped, counted and
+/// reported, never stored or logged whole.
+pub const MAX_EVENT_BYTES: usize = 4 << 20;
+
 /// The (`type`, `op`) of an event, `op` being `None` for types without one.
 pub type EventKind<'a> = (&'a str, Option<&'a str>);
 
@@ -304,6 +309,12 @@ impl<'a> RawEvent<'a> {
     /// `type` first for nearly all events); the id is then found by a scan of the last
     /// key, and anything unusual falls back to serde.
     pub fn new(json: &'a str) -> Result<Self, EventError> {
+        if json.len() > MAX_EVENT_BYTES {
+            return Err(EventError::TooLarge {
+                bytes: json.len(),
+                excerpt: excerpt(json),
+            });
+        }
         if let Some(raw) = Self::sniff(json) {
             return Ok(raw);
         }
@@ -341,14 +352,10 @@ impl<'a> RawEvent<'a> {
             None => None,
         };
         // Zulip ends events with `"id":N}`; anything else goes through serde.
-        let body = json.trim_end().strip_suffix('}')?;
-        let digits_start = body.rfind(|c: char| !(c.is_ascii_digit() || c == '-'))? + 1;
-        let id = if body[..digits_start].ends_with(r#","id":"#) {
-            Some(body[digits_start..].parse().ok()?)
-        } else if is_id_less(kind) {
-            None
-        } else {
-            return None;
+        let id = match trailing_id(json) {
+            Some(id) => Some(id),
+            None if is_id_less(kind) => None,
+            None => return None,
         };
         Some(RawEvent { kind, op, id, json })
     }
@@ -365,6 +372,19 @@ impl<'a> RawEvent<'a> {
             error: format!("{} event: {e}", self.kind),
             excerpt: excerpt(self.json),
         })
+    }
+}
+
+/// The event id of text ending the way Zulip ends events, `,"id":N}`, read from the
+/// end without parsing the rest (so even an event too large or too broken to read can
+/// be acknowledged and not asked for again).
+pub fn trailing_id(json: &str) -> Option<i64> {
+    let body = json.trim_end().strip_suffix('}')?;
+    let digits_start = body.rfind(|c: char| !(c.is_ascii_digit() || c == '-'))? + 1;
+    if body[..digits_start].ends_with(r#","id":"#) {
+        body[digits_start..].parse().ok()
+    } else {
+        None
     }
 }
 

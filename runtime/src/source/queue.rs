@@ -206,8 +206,8 @@ impl QueueSource {
         if let Some(store) = &self.store
             && let Some(cp) = store.load_checkpoint(&self.opts.connection).await?
         {
-            tracing::info!(queue_id = ?cp.queue_id, last_event_id = cp.last_event_id,
-                last_message_id = ?cp.last_message_id, "resuming from checkpoint");
+            tracing::info!(queue_id = cp.queue_id.as_deref().unwrap_or("none"), last_event_id = cp.last_event_id,
+                last_message_id = %cp.last_message_id.map_or_else(|| "none".to_owned(), |i| i.to_string()), "resuming from checkpoint");
             self.acked_message_id = cp.last_message_id;
             self.delivered_message_id = cp.last_message_id;
             if let Some(id) = &cp.queue_id {
@@ -251,8 +251,11 @@ impl QueueSource {
                     last_event_id: self.persisted.last_event_id,
                     last_message_id: Some(anchor),
                 };
-                tracing::warn!(old_queue = ?gap.old_queue_id, after_message_id = anchor,
-                    "non-message events between the old queue and the new one cannot be recovered; backfilling messages");
+                tracing::warn!(
+                    old_queue = gap.old_queue_id.as_deref().unwrap_or("none"),
+                    after_message_id = anchor,
+                    "non-message events between the old queue and the new one cannot be recovered; backfilling messages"
+                );
                 if let Some(store) = &self.store {
                     store.record_gap(&self.opts.connection, &gap).await?;
                 }
@@ -388,6 +391,12 @@ impl QueueSource {
                 Err(e) => {
                     self.stats.malformed += 1;
                     tracing::warn!(error = %e, "skipping an unreadable event");
+                    // Step past it when its id can be read, so it is not sent again.
+                    if let Some(id) =
+                        crate::event::trailing_id(json).filter(|id| *id > delivered_before)
+                    {
+                        max_event = max_event.max(id);
+                    }
                     continue;
                 }
             };

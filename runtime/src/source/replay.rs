@@ -3,7 +3,9 @@
 //! The format is what `zlc tail` writes (one `GET /events` event object per line), so a
 //! recorded day plays back through the same dispatch as live traffic. Gzip is detected
 //! by its magic bytes, not the file name. Blank lines are skipped; a line that is not
-//! UTF-8 is counted as malformed and skipped; the rest is checked when read.
+//! UTF-8, or longer than [`BATCH_BYTES`], is counted as malformed, reported with its
+//! number and skipped whole; the rest is checked when read (events over
+//! [`crate::event::MAX_EVENT_BYTES`] are refused there).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -14,8 +16,8 @@ use flate2::read::MultiGzDecoder;
 use super::{Ack, Batch, Origin, SourceStats};
 use crate::error::{Error, Result};
 
-/// Bytes of whole lines per batch.
-const BATCH_BYTES: usize = 4 << 20;
+/// Bytes of whole lines per batch, and so the longest line read.
+pub const BATCH_BYTES: usize = 4 << 20;
 /// Bytes asked of the reader at a time.
 const READ_CHUNK: usize = 1 << 20;
 
@@ -102,7 +104,12 @@ impl ReplaySource {
             if !self.done {
                 match memrchr(b'\n', &buf) {
                     Some(i) => self.carry = buf.split_off(i + 1),
-                    None => continue,
+                    None => {
+                        // A whole batch without a line end: one line is longer than any
+                        // event may be. Skip all of it, not just what was read.
+                        self.skip_long_line(buf.len())?;
+                        continue;
+                    }
                 }
             }
             if buf.is_empty() {
@@ -141,6 +148,40 @@ impl ReplaySource {
             };
             return Ok(Some(Batch::new(text, spans, ack, Origin::Replay)));
         }
+    }
+
+    /// Reads past the rest of a line of which `read` bytes were read already, keeps what
+    /// follows its end, and reports it.
+    fn skip_long_line(&mut self, mut read: usize) -> Result<()> {
+        let mut chunk = vec![0; READ_CHUNK];
+        loop {
+            let n = self
+                .reader
+                .read(&mut chunk)
+                .map_err(|e| Error::io(&self.path, e))?;
+            if n == 0 {
+                self.done = true;
+                break;
+            }
+            match chunk[..n].iter().position(|b| *b == b'\n') {
+                Some(i) => {
+                    read += i;
+                    self.carry = chunk[i + 1..n].to_vec();
+                    break;
+                }
+                None => read += n,
+            }
+        }
+        self.line_no += 1;
+        self.stats.malformed += 1;
+        tracing::warn!(
+            path = %self.path,
+            line = self.line_no,
+            bytes = read,
+            limit = BATCH_BYTES,
+            "skipping a line longer than any event may be"
+        );
+        Ok(())
     }
 
     /// Keeps the lines that are UTF-8, counting and logging the others.

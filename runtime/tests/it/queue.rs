@@ -420,3 +420,25 @@ async fn a_rate_limit_longer_than_the_queue_lives_is_capped() {
     );
     assert_eq!(zulip.requests_to("register").len(), 1, "the queue survived");
 }
+
+/// An event over the size limit is skipped, counted and acknowledged (so the server
+/// does not send it again); the events around it are delivered.
+#[tokio::test]
+async fn an_oversized_event_is_skipped_counted_and_acknowledged() {
+    let zulip = FakeZulip::start().await.unwrap();
+    let mut src = source(&zulip, None);
+    let alice = zulip.add_user("alice@x.com", "Alice");
+    let (b, _) = tokio::join!(next(&mut src, 10), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let huge = "x".repeat(zlc_runtime::event::MAX_EVENT_BYTES);
+        zulip.message().channel("devel").content(&huge).send();
+        zulip.push_event(build::reaction("add", &alice, 1, "tada"));
+    });
+    assert_eq!(kinds(&b), ["reaction"]);
+    assert_eq!(src.stats().malformed, 1);
+    src.ack(b.ack()).await.unwrap();
+    let m = zulip.message().channel("devel").content("after").send();
+    let b = next(&mut src, 10).await;
+    assert_eq!(message_ids(&b), [m]);
+    assert_eq!(src.stats().malformed, 1, "not delivered again");
+}

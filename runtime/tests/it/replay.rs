@@ -68,3 +68,50 @@ fn missing_file_is_a_clear_error() {
         .to_string();
     assert!(e.starts_with("/no/such/day.jsonl: "), "{e}");
 }
+
+/// A line longer than any event may be is skipped whole and reported; it used to lose
+/// its first 4 MiB silently and have the rest parsed as an event.
+#[test]
+fn an_overlong_line_is_skipped_whole_and_reported() {
+    use zlc_runtime::event::{MAX_EVENT_BYTES, RawEvent};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.jsonl");
+    let mut f = std::fs::File::create(&path).unwrap();
+    f.write_all(b"{\"type\":\"heartbeat\",\"id\":1}\n").unwrap();
+    // 9 MiB of a line whose tail, read on its own, would be a valid event.
+    let filler = "x".repeat(9 << 20);
+    writeln!(
+        f,
+        "{{\"type\":\"message\",\"pad\":\"{filler}\"}}{{\"type\":\"heartbeat\",\"id\":666}}"
+    )
+    .unwrap();
+    // Just over the event limit, but shorter than a batch: refused by the event reader.
+    let over = "y".repeat(MAX_EVENT_BYTES - 20);
+    writeln!(f, "{{\"type\":\"heartbeat\",\"pad\":\"{over}\",\"id\":3}}").unwrap();
+    f.write_all(b"{\"type\":\"heartbeat\",\"id\":2}\n").unwrap();
+    drop(f);
+    let mut src = ReplaySource::open(&path).unwrap();
+    let mut ids = Vec::new();
+    let mut refused = Vec::new();
+    while let Some(batch) = src.next_batch().unwrap() {
+        for e in batch.events() {
+            match e {
+                Ok(raw) => ids.push(raw.id),
+                Err(err) => refused.push(err.to_string()),
+            }
+        }
+    }
+    assert_eq!(
+        ids,
+        [Some(1), Some(2)],
+        "nothing of the long lines became an event"
+    );
+    assert_eq!(src.stats().malformed, 1, "the line over the batch size");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(
+        refused[0].contains("over the 4194304 byte limit"),
+        "{}",
+        &refused[0][..120]
+    );
+    assert!(RawEvent::new(&"z".repeat(MAX_EVENT_BYTES + 1)).is_err());
+}

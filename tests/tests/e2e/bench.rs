@@ -27,12 +27,12 @@ async fn bench_replay_reports_the_reference_counts() {
     for (name, n) in expected.iter().filter(|(_, n)| *n > 0) {
         let row = totals
             .iter()
-            .find(|(l, _, _)| l == name)
+            .find(|t| t.listener == *name)
             .unwrap_or_else(|| panic!("no stats row for {name}"));
         assert_eq!(
-            row.1[1], *n as i64,
+            row.matched, *n as i64,
             "matched of {name} in zlc_listener_stats"
         );
-        assert_eq!(row.1[0], 50000, "seen of {name}");
+        assert_eq!(row.seen, 50000, "seen of {name}");
     }
 }

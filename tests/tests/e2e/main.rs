@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod bench;
+mod hostile;
 mod receiver;
 mod replay;
 mod scaffold;

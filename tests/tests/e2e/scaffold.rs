@@ -52,8 +52,8 @@ async fn a_new_pipeline_builds_and_answers_mentions() {
         .find(|m| m.sender_id == zulip.bot().id)
         .unwrap();
     assert_eq!(
-        reply.content,
-        "Hello @**Alice**! You said: @**Listener Bot** ping @_**all**"
+        reply.content, "Hello @**Alice**! You said: @_**Listener Bot** ping @_**all**",
+        "the template's own mention notifies; the echoed ones do not"
     );
     let (status, log) = p.stop();
     assert!(status.success(), "{log}");

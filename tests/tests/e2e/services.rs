@@ -135,9 +135,18 @@ async fn analytics_counts_per_channel_and_sender_into_the_store() {
         "bots left out"
     );
     let totals = store.listener_totals("analytics").await.unwrap();
-    let dms = totals.iter().find(|t| t.0 == "direct_messages").unwrap();
-    assert_eq!(dms.1[1], 1, "one direct message matched");
-    assert!(log.contains("totals"), "{log}");
+    let dms = totals
+        .iter()
+        .find(|t| t.listener == "direct_messages")
+        .unwrap();
+    assert_eq!(dms.matched, 1, "one direct message matched");
+    // The end of the run prints a table for people, not log lines.
+    assert!(log.contains("listener "), "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("direct_messages ") && l.split_whitespace().nth(2) == Some("1")),
+        "{log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -410,8 +419,18 @@ async fn the_binary_has_list_check_version_and_dynamic_config() {
     ]);
     assert_eq!(code, 1);
     assert!(
-        out.contains("realm 1: FAILED") && out.contains("Invalid API key"),
+        out.contains("realm 1: error: authentication failed (INVALID_API_KEY): Invalid API key"),
         "{out}{err}"
+    );
+    assert_eq!(
+        out.matches("realm 1").count(),
+        1,
+        "no repeated prefix: {out}"
+    );
+    assert_eq!(
+        err.trim_end().lines().last(),
+        Some("error: 1 of 1 realm failed the check"),
+        "one summary: {err}"
     );
 
     let (code, _, err) = run(&["run", "--listeners", "per_chanel", "--store", &s.store_url]);
