@@ -24,19 +24,8 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "zlc", version, about, propagate_version = true)]
 struct Cli {
-    /// Log level for stderr: error, warn, info, debug or trace (RUST_LOG overrides).
-    #[arg(long, global = true, default_value = "info", value_name = "LEVEL")]
-    log_level: String,
-    /// Log format on stderr: text (for people; control characters escaped) or json
-    /// (one object per line, for log collectors).
-    #[arg(
-        long,
-        global = true,
-        value_enum,
-        default_value_t,
-        value_name = "FORMAT"
-    )]
-    log_format: zlc_runtime::logging::LogFormat,
+    #[command(flatten)]
+    log: zlc_runtime::logging::LogArgs,
 
     #[command(subcommand)]
     command: Command,
@@ -102,7 +91,7 @@ enum New {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    zlc_runtime::logging::init(&cli.log_level, cli.log_format);
+    cli.log.init();
     let sync = match &cli.command {
         Command::New(New::Pipeline { name, dir, force }) => {
             Some(compile::new_pipeline(name, dir, *force).map(|p| {

@@ -39,19 +39,8 @@ pub type DispatchFn = for<'a, 'e> fn(&mut Cx<'a>, &RawEvent<'e>);
 
 #[derive(Debug, Parser)]
 struct Cli {
-    /// Log level for stderr: error, warn, info, debug or trace (RUST_LOG overrides).
-    #[arg(long, global = true, default_value = "info", value_name = "LEVEL")]
-    log_level: String,
-    /// Log format on stderr: text (for people; control characters escaped) or json
-    /// (one object per line, for log collectors).
-    #[arg(
-        long,
-        global = true,
-        value_enum,
-        default_value_t,
-        value_name = "FORMAT"
-    )]
-    log_format: crate::logging::LogFormat,
+    #[command(flatten)]
+    log: crate::logging::LogArgs,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -151,7 +140,7 @@ pub fn main(p: &'static PipelineDesc, dispatch: DispatchFn) -> ExitCode {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
-    crate::logging::init(&cli.log_level, cli.log_format);
+    cli.log.init();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -165,7 +154,7 @@ pub fn main(p: &'static PipelineDesc, dispatch: DispatchFn) -> ExitCode {
     };
     let result = rt.block_on(async {
         match cli.command {
-            Cmd::Run(a) => run(p, dispatch, a, cli.log_format).await,
+            Cmd::Run(a) => run(p, dispatch, a, cli.log.log_format).await,
             Cmd::List(a) => list(p, a).await,
             Cmd::Check(a) => check(p, a).await,
             Cmd::Enable(a) => toggle(p, a, true).await,
@@ -175,7 +164,7 @@ pub fn main(p: &'static PipelineDesc, dispatch: DispatchFn) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            match cli.log_format {
+            match cli.log.log_format {
                 crate::logging::LogFormat::Text => eprintln!("error: {e}"),
                 // Log collectors read stderr as JSON lines: keep it so.
                 crate::logging::LogFormat::Json => tracing::error!(error = %e, "exiting"),

@@ -28,6 +28,31 @@ pub enum LogFormat {
     Json,
 }
 
+/// The logging flags every zlc binary takes (flattened into its command line).
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogArgs {
+    /// Log level for stderr: error, warn, info, debug or trace (RUST_LOG overrides).
+    #[arg(long, global = true, default_value = "info", value_name = "LEVEL")]
+    pub log_level: String,
+    /// Log format on stderr: text (for people; control characters escaped) or json
+    /// (one object per line, for log collectors).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t,
+        value_name = "FORMAT"
+    )]
+    pub log_format: LogFormat,
+}
+
+impl LogArgs {
+    /// Starts logging as the flags say.
+    pub fn init(&self) {
+        init(&self.log_level, self.log_format);
+    }
+}
+
 /// Logs to stderr at `level` for zlc's crates (`warn` for the others); `RUST_LOG`
 /// overrides the filter.
 pub fn init(level: &str, format: LogFormat) {

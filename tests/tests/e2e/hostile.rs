@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use zlc_runtime::store::Store;
-use zlc_runtime::testkit::{FakeZulip, Fault};
+use zlc_runtime::testkit::Fault;
 
 use super::*;
 
@@ -19,57 +19,6 @@ fn pipeline_in(dir: &Path, name: &str, body: &str) -> PathBuf {
     )
     .unwrap();
     build_pipeline(&file)
-}
-
-struct Live {
-    zulip: FakeZulip,
-    dir: tempfile::TempDir,
-    rc: String,
-    store: String,
-}
-
-async fn live() -> Live {
-    let zulip = FakeZulip::start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let rc = dir.path().join("zuliprc");
-    std::fs::write(&rc, zulip.zuliprc(zulip.bot())).unwrap();
-    set_mode(&rc, 0o600);
-    Live {
-        store: format!("sqlite://{}", dir.path().join("zlc.db").display()),
-        rc: rc.display().to_string(),
-        zulip,
-        dir,
-    }
-}
-
-fn set_mode(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-impl Live {
-    fn run(&self, bin: &Path, extra: &[&str]) -> Proc {
-        let mut args = vec!["run", "--config-file", &self.rc, "--store", &self.store];
-        args.extend_from_slice(extra);
-        Proc::spawn(bin, &args, self.dir.path().join("run.log"), &[])
-    }
-
-    async fn connected(&self, p: &Proc) {
-        wait_until(30, "the binary to register a queue", || {
-            !self.zulip.queue_ids().is_empty() || p.log_text().contains("error")
-        })
-        .await;
-        assert!(!self.zulip.queue_ids().is_empty(), "{}", p.log_text());
-    }
-
-    fn bot_messages(&self) -> Vec<zlc_runtime::testkit::StoredMessage> {
-        let bot = self.zulip.bot().id;
-        self.zulip
-            .messages()
-            .into_iter()
-            .filter(|m| m.sender_id == bot)
-            .collect()
-    }
 }
 
 /// No mention that came from user text is live: wildcards, users and groups written in
@@ -89,7 +38,7 @@ fn assert_nothing_notifies(content: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echoed_and_forwarded_text_cannot_notify_or_break_out() {
-    let s = live().await;
+    let s = setup().await;
     s.zulip.add_channel("copies");
     let bin = pipeline_in(
         s.dir.path(),
@@ -109,7 +58,7 @@ type = "forward"
 channel = "copies"
 "#,
     );
-    let p = s.run(&bin, &[]);
+    let p = s.run(&bin, &[], &[]);
     s.connected(&p).await;
     let mallory = s.zulip.add_user("mallory@zulip.example.com", "x** @**all");
     let content = "/poll Who is here?\n@**all** @**everyone** @**channel** @**topic** @*support* @**Iago|12**\n```\nclosing the quote\n```\n````\nstill inside?";
@@ -160,7 +109,7 @@ channel = "copies"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn floods_and_two_bots_answering_each_other_are_held_to_the_limits() {
-    let s = live().await;
+    let s = setup().await;
     let bin = pipeline_in(
         s.dir.path(),
         "hostile_flood",
@@ -176,7 +125,7 @@ type = "reply"
 template = "ack {{message.id}}"
 "#,
     );
-    let p = s.run(&bin, &["--stats-interval", "1"]);
+    let p = s.run(&bin, &[], &[]);
     s.connected(&p).await;
     // One person floods a topic: three answers, the rest held back.
     let alice = s.zulip.add_user("alice@zulip.example.com", "Alice");
@@ -199,7 +148,7 @@ template = "ack {{message.id}}"
         .sender(&other)
         .content("hello bot")
         .send();
-    let loop_topic = |s: &Live| {
+    let loop_topic = |s: &Setup| {
         s.bot_messages()
             .into_iter()
             .filter(|m| m.topic == "loop")
@@ -233,7 +182,7 @@ template = "ack {{message.id}}"
     );
     assert_eq!(loop_topic(&s), 3, "the loop stopped at the sender limit");
     // Held-back posts are counted, and said once per episode, not once per event.
-    let store = Store::open(&s.store).await.unwrap();
+    let store = Store::open(&s.store_url).await.unwrap();
     let totals = store.listener_totals("hostile_flood").await.unwrap();
     assert_eq!(totals[0].succeeded, 6, "{totals:?}");
     assert_eq!(totals[0].limited, 8, "{totals:?}");
@@ -300,13 +249,13 @@ async fn a_replayed_day_is_counted_in_the_hours_it_happened() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_escape_user_text_fill_realm_fields_and_speak_json_on_request() {
-    let s = live().await;
+    let s = setup().await;
     let bin = pipeline_in(
         s.dir.path(),
         "hostile_logs",
         "[[listener]]\nname = \"logger\"\nevents = \"message\"\n\n[[listener.action]]\ntype = \"log\"\ntemplate = \"[{{realm.name}}] {{message.link}} {{message.content}}\"\n",
     );
-    let p = s.run(&bin, &[]);
+    let p = s.run(&bin, &[], &[]);
     s.connected(&p).await;
     let id = s
         .zulip
@@ -330,7 +279,7 @@ async fn logs_escape_user_text_fill_realm_fields_and_speak_json_on_request() {
     assert!(!log.contains('\u{202e}'), "{log}");
 
     // The same run as JSON lines, for log collectors.
-    let p = s.run(&bin, &["--log-format", "json"]);
+    let p = s.run(&bin, &["--log-format", "json"], &[]);
     s.connected(&p).await;
     s.zulip
         .message()
@@ -359,11 +308,11 @@ async fn logs_escape_user_text_fill_realm_fields_and_speak_json_on_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credential_files_others_can_read_are_warned_about_and_writable_ones_refused() {
-    let s = live().await;
+    let s = setup().await;
     let bin = build_pipeline(&pipeline("analytics"));
     let rc = Path::new(&s.rc);
     set_mode(rc, 0o644);
-    let p = s.run(&bin, &[]);
+    let p = s.run(&bin, &[], &[]);
     s.connected(&p).await;
     let (status, log) = p.stop();
     assert!(status.success(), "{log}");
@@ -373,7 +322,7 @@ async fn credential_files_others_can_read_are_warned_about_and_writable_ones_ref
     );
     set_mode(rc, 0o666);
     let out = Command::new(&bin)
-        .args(["run", "--config-file", &s.rc, "--store", &s.store])
+        .args(["run", "--config-file", &s.rc, "--store", &s.store_url])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -388,7 +337,7 @@ async fn credential_files_others_can_read_are_warned_about_and_writable_ones_ref
 /// backoff instead of exiting, and then works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_waits_for_a_restarting_server() {
-    let s = live().await;
+    let s = setup().await;
     let bin = build_pipeline(&pipeline("analytics"));
     s.zulip
         .inject(Some("server_settings"), Fault::Html { status: 502 });
@@ -404,13 +353,13 @@ async fn the_binary_waits_for_a_restarting_server() {
     );
     s.zulip
         .inject(Some("register"), Fault::Html { status: 502 });
-    let p = s.run(&bin, &["--stats-interval", "1"]);
+    let p = s.run(&bin, &[], &[]);
     wait_until(60, "the queue after the restart", || {
         !s.zulip.queue_ids().is_empty() || p.log_text().contains("error:")
     })
     .await;
     s.zulip.message().channel("devel").content("back").send();
-    let store = Store::open(&s.store).await.unwrap();
+    let store = Store::open(&s.store_url).await.unwrap();
     let totals = poll(
         100,
         async || store.listener_totals("analytics").await.unwrap(),

@@ -152,3 +152,69 @@ pub async fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A fake Zulip server, a zuliprc for its bot (mode 600, as it should be) and a SQLite
+/// store in a temporary folder: what a listener binary needs to run for real.
+#[derive(Debug)]
+pub struct Setup {
+    pub zulip: zlc_runtime::testkit::FakeZulip,
+    pub dir: tempfile::TempDir,
+    pub rc: String,
+    pub store_url: String,
+}
+
+pub async fn setup() -> Setup {
+    let zulip = zlc_runtime::testkit::FakeZulip::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rc = dir.path().join("zuliprc");
+    std::fs::write(&rc, zulip.zuliprc(zulip.bot())).unwrap();
+    set_mode(&rc, 0o600);
+    let store_url = format!("sqlite://{}", dir.path().join("zlc.db").display());
+    Setup {
+        rc: rc.display().to_string(),
+        store_url,
+        zulip,
+        dir,
+    }
+}
+
+pub fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+impl Setup {
+    /// `bin run` against the fake server and the store, statistics written every second.
+    pub fn run(&self, bin: &Path, extra: &[&str], env: &[(&str, &str)]) -> Proc {
+        let mut args = vec![
+            "run",
+            "--config-file",
+            &self.rc,
+            "--store",
+            &self.store_url,
+            "--stats-interval",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        Proc::spawn(bin, &args, self.dir.path().join("run.log"), env)
+    }
+
+    /// Waits until the binary registered its queue (fails with its log if it did not).
+    pub async fn connected(&self, p: &Proc) {
+        wait_until(30, "the binary to register a queue", || {
+            !self.zulip.queue_ids().is_empty() || p.log_text().contains("error")
+        })
+        .await;
+        assert!(!self.zulip.queue_ids().is_empty(), "{}", p.log_text());
+    }
+
+    /// The messages the bot sent.
+    pub fn bot_messages(&self) -> Vec<zlc_runtime::testkit::StoredMessage> {
+        let bot = self.zulip.bot().id;
+        self.zulip
+            .messages()
+            .into_iter()
+            .filter(|m| m.sender_id == bot)
+            .collect()
+    }
+}

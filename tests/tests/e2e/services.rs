@@ -2,55 +2,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use zlc_runtime::store::Store;
-use zlc_runtime::testkit::{FakeZulip, build as events};
+use zlc_runtime::testkit::build as events;
 
 use super::receiver::Receiver;
 use super::*;
-
-struct Setup {
-    zulip: FakeZulip,
-    dir: tempfile::TempDir,
-    rc: String,
-    store_url: String,
-}
-
-async fn setup() -> Setup {
-    let zulip = FakeZulip::start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let rc = dir.path().join("zuliprc");
-    std::fs::write(&rc, zulip.zuliprc(zulip.bot())).unwrap();
-    let store_url = format!("sqlite://{}", dir.path().join("zlc.db").display());
-    Setup {
-        rc: rc.display().to_string(),
-        store_url,
-        zulip,
-        dir,
-    }
-}
-
-impl Setup {
-    fn run(&self, bin: &Path, extra: &[&str], env: &[(&str, &str)]) -> Proc {
-        let mut args = vec![
-            "run",
-            "--config-file",
-            &self.rc,
-            "--store",
-            &self.store_url,
-            "--stats-interval",
-            "1",
-        ];
-        args.extend_from_slice(extra);
-        Proc::spawn(bin, &args, self.dir.path().join("run.log"), env)
-    }
-
-    async fn connected(&self, p: &Proc) {
-        wait_until(30, "the binary to register a queue", || {
-            !self.zulip.queue_ids().is_empty() || p.log_text().contains("error")
-        })
-        .await;
-        assert!(!self.zulip.queue_ids().is_empty(), "{}", p.log_text());
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn analytics_counts_per_channel_and_sender_into_the_store() {
