@@ -10,8 +10,10 @@
 //!
 //! The area stays healthy whatever users build in it: a pipeline's crate belongs to the
 //! file it was made from (a second file with the same name is refused instead of
-//! silently sharing the crate and the binary), and a crate cargo cannot build is moved
-//! out of the workspace (to `failed/`), so one broken pipeline never breaks the others.
+//! silently sharing the crate and the binary), each workspace's binaries are delivered
+//! to its own `bin/` (two checkouts never hand out each other's binary), and a crate
+//! cargo cannot build is moved out of the workspace (to `failed/`), so one broken
+//! pipeline never breaks the others.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -250,16 +252,15 @@ pub fn area(home: &Path, runtime: &RuntimeDep) -> PathBuf {
 /// The file in a pipeline's crate folder that names the pipeline file it was made from.
 const SOURCE_CLAIM: &str = "zlc-source.txt";
 
-/// Makes the crate folder of pipeline `name` belong to `file`. Another file that still
-/// exists and has the same pipeline name keeps it: two files sharing one crate would
-/// overwrite each other's code and binary without a word.
+/// Makes the crate folder of pipeline `name` in workspace `area` belong to `file`.
+/// Another file that still exists and has the same pipeline name keeps it: two files
+/// sharing one crate would overwrite each other's code and binary without a word.
 fn claim(area: &Path, name: &str, file: &Path) -> Result<()> {
     let source = file
         .canonicalize()
         .with_context(|| format!("reading {}", file.display()))?;
     let source = source.display().to_string();
-    let dir = area.join("pipelines").join(name);
-    let claim = dir.join(SOURCE_CLAIM);
+    let claim = area.join("pipelines").join(name).join(SOURCE_CLAIM);
     if let Ok(owner) = std::fs::read_to_string(&claim) {
         let owner = owner.trim();
         if owner != source && Path::new(owner).exists() {
@@ -277,14 +278,25 @@ fn claim(area: &Path, name: &str, file: &Path) -> Result<()> {
 }
 
 /// Writes `g` into `area` and builds it with cargo (target in `home`); returns the
-/// binary. A crate cargo cannot build is moved to `area/failed/` so that the workspace
-/// stays buildable for every other pipeline.
+/// binary, delivered to `area/bin/PROFILE/`. A crate cargo cannot build is moved to
+/// `area/failed/` so that the workspace stays buildable for every other pipeline.
+///
+/// Every workspace shares `home/target`, where cargo puts a binary under its bare name:
+/// the same pipeline name built by two zlc checkouts would land on one path. So the
+/// build and the copy to the workspace's own `bin/` happen under a lock on the name.
 pub fn build_crate(
     home: &Path,
     area: &Path,
     g: &GeneratedCrate,
     profile: Profile,
 ) -> Result<PathBuf> {
+    let locks = home.join("locks");
+    std::fs::create_dir_all(&locks).with_context(|| format!("creating {}", locks.display()))?;
+    let lock_path = locks.join(format!("{}.lock", g.bin));
+    let lock = std::fs::File::create(&lock_path)
+        .with_context(|| format!("creating {}", lock_path.display()))?;
+    lock.lock()
+        .with_context(|| format!("locking {}", lock_path.display()))?;
     write_if_changed(&area.join("Cargo.toml"), AREA_MANIFEST)?;
     let dir = area.join("pipelines").join(&g.bin);
     write_if_changed(&dir.join("Cargo.toml"), &g.cargo_toml)?;
@@ -320,10 +332,19 @@ pub fn build_crate(
             }
         }
     }
-    let bin = home.join("target").join(profile.dir()).join(&g.bin);
-    if !bin.exists() {
-        bail!("cargo finished but {} is missing", bin.display());
+    let built = home.join("target").join(profile.dir()).join(&g.bin);
+    if !built.exists() {
+        bail!("cargo finished but {} is missing", built.display());
     }
+    let bin_dir = area.join("bin").join(profile.dir());
+    std::fs::create_dir_all(&bin_dir).with_context(|| format!("creating {}", bin_dir.display()))?;
+    let bin = bin_dir.join(&g.bin);
+    // Copied, not linked: cargo may rewrite the shared file in place later.
+    let staged = bin_dir.join(format!(".{}.new", g.bin));
+    std::fs::copy(&built, &staged)
+        .and_then(|_| std::fs::rename(&staged, &bin))
+        .with_context(|| format!("copying the binary to {}", bin.display()))?;
+    drop(lock);
     Ok(bin)
 }
 

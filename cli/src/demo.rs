@@ -93,8 +93,19 @@ pub async fn sandbox(
             .await
             .with_context(|| format!("listening on {addr}"))?,
     );
-    std::fs::write(zuliprc, zulip.zuliprc(zulip.bot()))
-        .with_context(|| format!("writing {}", zuliprc.display()))?;
+    // It holds an API key: readable by its owner only, as every zuliprc should be.
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::remove_file(zuliprc);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(zuliprc)
+            .and_then(|mut f| f.write_all(zulip.zuliprc(zulip.bot()).as_bytes()))
+            .with_context(|| format!("writing {}", zuliprc.display()))?;
+    }
     eprintln!("fake Zulip at {} (Ctrl-C to stop)", zulip.url());
     eprintln!(
         "bot credentials in {}: e.g. `NAME run --config-file {}`",

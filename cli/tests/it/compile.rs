@@ -171,15 +171,26 @@ fn builds_from_two_runtime_sources_share_the_build_area() {
             .env("ZLC_RUNTIME_PATH", source)
             .output()
             .unwrap();
+        let bin = String::from_utf8_lossy(&out.stdout).trim().to_owned();
         (
             out.status.success(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
+            bin,
         )
     };
+    let mut bins = Vec::new();
     for source in [runtime.as_path(), link.as_path()] {
-        let (ok, err) = build(source, "pipelines/two_sources.toml", dir.path());
+        let (ok, err, bin) = build(source, "pipelines/two_sources.toml", dir.path());
         assert!(ok, "building against {}: {err}", source.display());
         assert!(!err.contains("package collision"), "{err}");
+        bins.push(bin);
+    }
+    // Cargo puts both under one name in the shared target/; each checkout still gets
+    // its own binary.
+    assert_ne!(bins[0], bins[1]);
+    for bin in &bins {
+        let out = Command::new(bin).arg("--version").output().unwrap();
+        assert!(out.status.success(), "{bin}");
     }
 
     // Crates cargo cannot build — at the manifest (a `deps` binary, which breaks the
@@ -209,7 +220,7 @@ fn builds_from_two_runtime_sources_share_the_build_area() {
         assert!(e.contains("moved out of the build area"), "{e}");
         assert!(!area.join("pipelines").join(&g.bin).exists());
         assert!(area.join("failed").join(&g.bin).join("Cargo.toml").exists());
-        let (ok, err) = build(&link, "pipelines/two_sources.toml", dir.path());
+        let (ok, err, _) = build(&link, "pipelines/two_sources.toml", dir.path());
         assert!(ok, "the area is still healthy after {}: {err}", g.bin);
     }
 
@@ -221,7 +232,7 @@ fn builds_from_two_runtime_sources_share_the_build_area() {
         other_dir.path().join("pipelines/two_sources.toml"),
     )
     .unwrap();
-    let (ok, err) = build(&link, "pipelines/two_sources.toml", other_dir.path());
+    let (ok, err, _) = build(&link, "pipelines/two_sources.toml", other_dir.path());
     assert!(!ok);
     assert!(
         err.contains("the pipeline name `two_sources` is already built from")
@@ -230,7 +241,31 @@ fn builds_from_two_runtime_sources_share_the_build_area() {
     );
     // Once the first file is gone, the name passes to the one that exists.
     drop(dir);
-    let (ok, err) = build(&link, "pipelines/two_sources.toml", other_dir.path());
+    let (ok, err, _) = build(&link, "pipelines/two_sources.toml", other_dir.path());
     assert!(ok, "{err}");
     assert!(err.contains("no longer exists"), "{err}");
+}
+
+/// The sandbox's zuliprc holds an API key: it is written readable by its owner only, so
+/// that the first run of a listener against it has nothing to warn about.
+#[test]
+fn the_sandbox_writes_its_zuliprc_for_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let rc = dir.path().join("sandbox.zuliprc");
+    let mut child = Command::new(ZLC)
+        .args(["sandbox", "--addr", "127.0.0.1:0", "--zuliprc"])
+        .arg(&rc)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !rc.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let mode = std::fs::metadata(&rc).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(std::fs::read_to_string(&rc).unwrap().contains("key="));
 }
