@@ -46,14 +46,11 @@ pub fn check(p: &mut Pipeline, d: &mut Diagnostics) {
     let mut ids = HashMap::new();
     for r in &p.realms {
         if let Some(first) = ids.insert(r.id.value, r.id.span.clone()) {
-            let (line, _) = d.line_col(first.start);
             d.error(
                 r.id.span.clone(),
-                format!(
-                    "realm id {} is declared twice (first on line {line})",
-                    r.id.value
-                ),
-            );
+                format!("realm id {} is declared twice", r.id.value),
+            )
+            .related(first, "first");
         }
         if let Credentials::Explicit { api_key_env, .. } = &r.credentials
             && !is_env_name(api_key_env)
@@ -68,22 +65,19 @@ pub fn check(p: &mut Pipeline, d: &mut Diagnostics) {
     declared.sort_unstable();
     declared.dedup();
     let declared: Vec<String> = declared.iter().map(u32::to_string).collect();
-    let mut names: HashMap<&str, usize> = HashMap::new();
+    let mut names: HashMap<&str, crate::diag::Span> = HashMap::new();
     if p.listeners.is_empty() {
         d.error(p.name.span.clone(), "the pipeline has no listeners")
             .help = Some("add a [[listener]] table with `name` and `events`".into());
     }
     for l in &p.listeners {
         check_ident(&l.name, "listener name", d);
-        if let Some(first) = names.insert(&l.name.value, l.name.span.start) {
-            let (line, _) = d.line_col(first);
+        if let Some(first) = names.insert(&l.name.value, l.name.span.clone()) {
             d.error(
                 l.name.span.clone(),
-                format!(
-                    "listener `{}` is declared twice (first on line {line})",
-                    l.name.value
-                ),
-            );
+                format!("listener `{}` is declared twice", l.name.value),
+            )
+            .related(first, "first");
         }
         for r in l.realms.iter().flatten() {
             if !ids.contains_key(&r.value) {

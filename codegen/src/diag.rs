@@ -1,7 +1,11 @@
 //! Diagnostics: every mistake with its place, collected and rendered like a compiler.
 //!
-//! A [`Diagnostic`] holds a byte span into the pipeline file and a message; [`Diagnostics`]
-//! collects them all (loading and checking never stop at the first) and renders:
+//! A [`Diagnostic`] holds a span and a message; [`Diagnostics`] collects them all
+//! (loading and checking never stop at the first). A span is a byte range in the front
+//! end's source text: the pipeline file, or (for `#[listener]`) the attribute's tokens
+//! laid out as text, which the macro maps back to token spans. Checks never speak of
+//! lines: a second place (where a name was first declared) is a *related* span, which
+//! each front end shows its own way. The TOML front end renders:
 //!
 //! ```text
 //! error: unknown key `realm`; did you mean `realms`?
@@ -44,6 +48,8 @@ pub struct Diagnostic {
     pub message: String,
     /// What would be right, if we can say.
     pub help: Option<String>,
+    /// Other places that explain this one (`first`: where a name was first declared).
+    pub related: Vec<(Span, String)>,
 }
 
 impl Diagnostic {
@@ -54,12 +60,19 @@ impl Diagnostic {
             span,
             message: message.into(),
             help: None,
+            related: Vec::new(),
         }
     }
 
     /// Adds what would be right.
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+
+    /// Adds a related place, e.g. `(first_span, "first")`.
+    pub fn related(&mut self, span: Span, label: impl Into<String>) -> &mut Self {
+        self.related.push((span, label.into()));
         self
     }
 }
@@ -182,7 +195,11 @@ impl fmt::Display for Diagnostics {
                 Severity::Error => "error",
                 Severity::Warning => "warning",
             };
-            writeln!(f, "{label}: {}", d.message)?;
+            write!(f, "{label}: {}", d.message)?;
+            for (span, what) in &d.related {
+                write!(f, " ({what} on line {})", self.line_col(span.start).0)?;
+            }
+            writeln!(f)?;
             writeln!(f, "  --> {}:{line}:{col}", self.file)?;
             let full = self.source.lines().nth(line - 1).unwrap_or("");
             // A very long line is shown up to a little past the problem, not whole.

@@ -120,13 +120,27 @@ fn opt_str(s: Option<&str>) -> TokenStream {
     }
 }
 
-/// Collects the regexes of a pipeline, numbered in order of appearance.
-#[derive(Default)]
-struct Regexes {
+/// Collects the regexes of a pipeline (or of one listener), numbered in order of
+/// appearance; each becomes one `static RE_n` compiled once.
+#[derive(Debug, Default)]
+pub struct Regexes {
     patterns: Vec<String>,
 }
 
 impl Regexes {
+    /// The `static` items of the patterns collected.
+    pub fn statics(&self) -> TokenStream {
+        let statics = self.patterns.iter().enumerate().map(|(n, pat)| {
+            let name = format_ident!("RE_{}", n);
+            let pat = lit(pat);
+            let (lazy, regex, compile) = (rt("LazyLock"), rt("Regex"), rt("regex"));
+            quote! {
+                static #name: #lazy<#regex> = #lazy::new(|| #compile(#pat));
+            }
+        });
+        quote!(#(#statics)*)
+    }
+
     fn add(&mut self, pattern: &str) -> proc_macro2::Ident {
         let n = match self.patterns.iter().position(|p| p == pattern) {
             Some(n) => n,
@@ -141,16 +155,19 @@ impl Regexes {
 
 fn main_tokens(p: &Pipeline) -> TokenStream {
     let mut regexes = Regexes::default();
-    let desc = pipeline_desc(p);
-    let dispatch = dispatch_fn(p, &mut regexes);
-    let regex_statics = regexes.patterns.iter().enumerate().map(|(n, pat)| {
-        let name = format_ident!("RE_{}", n);
-        let pat = lit(pat);
-        let (lazy, regex, compile) = (rt("LazyLock"), rt("Regex"), rt("regex"));
-        quote! {
-            static #name: #lazy<#regex> = #lazy::new(|| #compile(#pat));
-        }
-    });
+    let defaults = p.defaults.or(&Policy::builtin());
+    let codes: Vec<ListenerCode> = p
+        .listeners
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let idx = Literal::usize_unsuffixed(i);
+            expand_listener(l, &quote!(#idx), &defaults, &mut regexes)
+        })
+        .collect();
+    let desc = pipeline_desc(p, &codes);
+    let dispatch = dispatch_fn(&codes);
+    let regex_statics = regexes.statics();
     let main = rt("main");
     let doc = lit(&format!(" Pipeline `{}`: {}", p.name.value, p.description));
     quote! {
@@ -159,7 +176,7 @@ fn main_tokens(p: &Pipeline) -> TokenStream {
 
         static PIPELINE: ::zlc_runtime::codegen::PipelineDesc = #desc;
 
-        #(#regex_statics)*
+        #regex_statics
 
         #dispatch
 
@@ -169,7 +186,7 @@ fn main_tokens(p: &Pipeline) -> TokenStream {
     }
 }
 
-fn pipeline_desc(p: &Pipeline) -> TokenStream {
+fn pipeline_desc(p: &Pipeline, codes: &[ListenerCode]) -> TokenStream {
     let name = lit(&p.name.value);
     let description = lit(&p.description);
     let version = lit(env!("CARGO_PKG_VERSION"));
@@ -209,8 +226,7 @@ fn pipeline_desc(p: &Pipeline) -> TokenStream {
     types.sort_unstable();
     types.dedup();
     let types = types.iter().map(|t| lit(t));
-    let defaults = p.defaults.or(&Policy::builtin());
-    let listeners = p.listeners.iter().map(|l| listener_desc(l, &defaults));
+    let listeners = codes.iter().map(|c| &c.desc);
     quote! {
         ::zlc_runtime::codegen::PipelineDesc {
             name: #name,
@@ -454,80 +470,124 @@ pub fn describe_filters(f: &Filters) -> String {
     parts.join("; ")
 }
 
-fn dispatch_fn(p: &Pipeline, regexes: &mut Regexes) -> TokenStream {
-    // Event type -> listeners wanting it, in listener order (BTreeMap: stable output).
-    let mut by_type: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, l) in p.listeners.iter().enumerate() {
-        for e in &l.events {
-            let v = by_type.entry(e.value.kind.as_str()).or_default();
-            if !v.contains(&i) {
-                v.push(i);
+/// One listener's generated code, as a pipeline or the `#[listener]` macro embeds it.
+#[derive(Debug, Clone)]
+pub struct ListenerCode {
+    /// Its `ListenerDesc` value.
+    pub desc: TokenStream,
+    /// Per event type it receives (in the order it names them): the block that counts
+    /// it as seen, runs its filters inline and reports a match. The block expects `cx`,
+    /// `ev` and, for `message`, the parsed view as `e` and its message as `m`.
+    pub checks: Vec<(String, TokenStream)>,
+}
+
+/// Expands one listener; `index` is the expression of its index in the pipeline (a
+/// literal, or a variable where the pipeline is put together later).
+pub fn expand_listener(
+    l: &Listener,
+    index: &TokenStream,
+    defaults: &Policy,
+    regexes: &mut Regexes,
+) -> ListenerCode {
+    let mut kinds: Vec<&str> = Vec::new();
+    for e in &l.events {
+        if !kinds.contains(&e.value.kind.as_str()) {
+            kinds.push(&e.value.kind);
+        }
+    }
+    let checks = kinds
+        .iter()
+        .map(|kind| ((*kind).to_owned(), listener_check(l, kind, index, regexes)))
+        .collect();
+    ListenerCode {
+        desc: listener_desc(l, defaults),
+        checks,
+    }
+}
+
+/// The check of listener `l` for events of type `kind`.
+fn listener_check(
+    l: &Listener,
+    kind: &str,
+    idx: &TokenStream,
+    regexes: &mut Regexes,
+) -> TokenStream {
+    let is_message = kind == "message";
+    let comment = lit(&format!(" listener `{}`", l.name.value));
+    let mut conds: Vec<TokenStream> = Vec::new();
+    let ops: Vec<&str> = l
+        .events
+        .iter()
+        .filter(|e| e.value.kind == kind)
+        .filter_map(|e| e.value.op.as_deref())
+        .collect();
+    let any_op = l
+        .events
+        .iter()
+        .any(|e| e.value.kind == kind && e.value.op.is_none());
+    if !any_op && !ops.is_empty() {
+        let ops = ops.iter().map(|o| lit(o));
+        conds.push(quote!(
+            matches!(ev.op, #(::core::option::Option::Some(#ops))|*)
+        ));
+    }
+    if is_message {
+        conds.extend(message_conditions(&l.filters, regexes));
+    }
+    let msg = if is_message {
+        quote!(::core::option::Option::Some(&e))
+    } else {
+        quote!(::core::option::Option::None)
+    };
+    let cond = if conds.is_empty() {
+        quote!(true)
+    } else {
+        quote!(#(#conds)&&*)
+    };
+    quote! {
+        #[doc = #comment]
+        if cx.enabled(#idx) {
+            cx.seen(#idx);
+            if #cond {
+                cx.matched(#idx, ev, #msg);
             }
+        }
+    }
+}
+
+/// What dispatch does before the checks of event type `kind`: parse a message's view
+/// (every message listener reads the same one), or note a non-message event's time.
+pub fn kind_prelude(kind: &str) -> TokenStream {
+    if kind == "message" {
+        quote! {
+            let ::core::option::Option::Some(e) = cx.message(ev) else { return; };
+            let m = &e.message;
+        }
+    } else {
+        // The runtime knows which event types carry a time of their own.
+        quote!(cx.at_event_time(ev);)
+    }
+}
+
+fn dispatch_fn(codes: &[ListenerCode]) -> TokenStream {
+    // Event type -> (listener, its check), in listener order (BTreeMap: stable output).
+    let mut by_type: BTreeMap<&str, Vec<(usize, &TokenStream)>> = BTreeMap::new();
+    for (i, code) in codes.iter().enumerate() {
+        for (kind, check) in &code.checks {
+            by_type.entry(kind.as_str()).or_default().push((i, check));
         }
     }
     let arms = by_type.iter().map(|(kind, listeners)| {
         let kind_lit = lit(kind);
-        let ids = listeners.iter().map(|i| Literal::usize_unsuffixed(*i));
-        let is_message = *kind == "message";
-        let checks = listeners.iter().map(|&i| {
-            let l = &p.listeners[i];
-            let idx = Literal::usize_unsuffixed(i);
-            let comment = lit(&format!(" listener `{}`", l.name.value));
-            let mut conds: Vec<TokenStream> = Vec::new();
-            let ops: Vec<&str> = l
-                .events
-                .iter()
-                .filter(|e| e.value.kind == *kind)
-                .filter_map(|e| e.value.op.as_deref())
-                .collect();
-            let any_op = l
-                .events
-                .iter()
-                .any(|e| e.value.kind == *kind && e.value.op.is_none());
-            if !any_op && !ops.is_empty() {
-                let ops = ops.iter().map(|o| lit(o));
-                conds.push(quote!(
-                    matches!(ev.op, #(::core::option::Option::Some(#ops))|*)
-                ));
-            }
-            if is_message {
-                conds.extend(message_conditions(&l.filters, regexes));
-            }
-            let msg = if is_message {
-                quote!(::core::option::Option::Some(&e))
-            } else {
-                quote!(::core::option::Option::None)
-            };
-            let cond = if conds.is_empty() {
-                quote!(true)
-            } else {
-                quote!(#(#conds)&&*)
-            };
-            quote! {
-                #[doc = #comment]
-                if cx.enabled(#idx) {
-                    cx.seen(#idx);
-                    if #cond {
-                        cx.matched(#idx, ev, #msg);
-                    }
-                }
-            }
-        });
-        let parse = if is_message {
-            quote! {
-                let ::core::option::Option::Some(e) = cx.message(ev) else { return; };
-                let m = &e.message;
-            }
-        } else {
-            // The runtime knows which event types carry a time of their own.
-            quote!(cx.at_event_time(ev);)
-        };
+        let ids = listeners.iter().map(|(i, _)| Literal::usize_unsuffixed(*i));
+        let checks = listeners.iter().map(|(_, check)| *check);
+        let prelude = kind_prelude(kind);
         quote! {
             #kind_lit => {
                 if !cx.any_enabled(&[#(#ids),*]) {
                     return;
                 }
-                #parse
+                #prelude
                 #(#checks)*
             }
         }

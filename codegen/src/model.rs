@@ -144,9 +144,9 @@ impl RateLimit {
         let max: u32 = n.trim().parse().ok()?;
         let per = per.trim();
         let per_ms = if per.starts_with(|c: char| c.is_ascii_digit()) {
-            crate::toml::parse_duration_ms(per)?
+            parse_duration_ms(per)?
         } else {
-            crate::toml::parse_duration_ms(&format!("1{per}"))?
+            parse_duration_ms(&format!("1{per}"))?
         };
         (max > 0 && per_ms > 0).then_some(RateLimit { max, per_ms })
     }
@@ -405,4 +405,268 @@ pub enum Segment {
     Lit(String),
     /// A field, by its dotted name.
     Field(Sp<String>),
+}
+
+// ---------------------------------------------------------------------------------
+// The vocabulary of pipelines. Every front end (the TOML file, the `#[listener]`
+// attribute) reads values with these parsers, so the same word means the same thing,
+// and the same mistake gets the same message, wherever it is written.
+// ---------------------------------------------------------------------------------
+
+/// A wrong value, as the vocabulary's parsers report it; the front end says where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// What is wrong (lowercase, no trailing period).
+    pub message: String,
+    /// What would be right, if it can be said.
+    pub help: Option<String>,
+}
+
+impl Problem {
+    /// A problem without help.
+    pub fn new(message: impl Into<String>) -> Self {
+        Problem {
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// Adds what would be right.
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// The keys each part of a pipeline accepts.
+pub mod keys {
+    /// Tables of a pipeline file.
+    pub const TOP: &[&str] = &["pipeline", "realm", "store", "defaults", "listener"];
+    /// `[pipeline]`.
+    pub const PIPELINE: &[&str] = &["name", "description"];
+    /// `[[realm]]`.
+    pub const REALM: &[&str] = &[
+        "id",
+        "name",
+        "zuliprc",
+        "site",
+        "email",
+        "api_key_env",
+        "all_public_streams",
+    ];
+    /// `[store]`.
+    pub const STORE: &[&str] = &[
+        "url",
+        "url_env",
+        "password_env",
+        "password_file",
+        "event_log",
+    ];
+    /// Policies (`[defaults]` and every listener).
+    pub const POLICY: &[&str] = &[
+        "timeout",
+        "retries",
+        "backoff",
+        "backoff_max",
+        "breaker_threshold",
+        "breaker_cooldown",
+        "concurrency",
+        "limit_per_conversation",
+        "limit_per_sender",
+    ];
+    /// A listener's own keys (policies come on top).
+    pub const LISTENER: &[&str] = &[
+        "name",
+        "description",
+        "events",
+        "realms",
+        "enabled",
+        "channels",
+        "topics",
+        "senders",
+        "message_type",
+        "mentioned",
+        "content",
+        "exclude_bots",
+        "include_own",
+        "max_age",
+        "action",
+    ];
+    /// Action types.
+    pub const ACTION_TYPES: &[&str] = &[
+        "count", "log", "reply", "react", "forward", "webhook", "store",
+    ];
+
+    /// The keys of an action of type `kind`, or `None` for an unknown type.
+    pub fn action(kind: &str) -> Option<&'static [&'static str]> {
+        Some(match kind {
+            "count" => &["type", "by"],
+            "log" => &["type", "template"],
+            "reply" => &["type", "to", "channel", "topic", "template"],
+            "react" => &["type", "emoji"],
+            "forward" => &["type", "channel", "topic"],
+            "webhook" => &[
+                "type",
+                "url",
+                "body",
+                "token_env",
+                "reply_field",
+                "allow_private",
+            ],
+            "store" => &["type"],
+            _ => return None,
+        })
+    }
+}
+
+/// `unknown key `realm` in [[listener]]; did you mean `realms`?`, with the valid keys.
+pub fn unknown_key(key: &str, allowed: &[&str], what: &str) -> Problem {
+    let message = match crate::diag::suggest(key, allowed.iter().copied()) {
+        Some(s) => format!("unknown key `{key}` in {what}; did you mean `{s}`?"),
+        None => format!("unknown key `{key}` in {what}"),
+    };
+    Problem::new(message).help(format!("valid keys: {}", allowed.join(", ")))
+}
+
+/// An unknown action type, with a suggestion and the valid ones.
+pub fn unknown_action_type(kind: &str) -> Problem {
+    let message = match crate::diag::suggest(kind, keys::ACTION_TYPES.iter().copied()) {
+        Some(s) => format!("unknown action type `{kind}`; did you mean `{s}`?"),
+        None => format!("unknown action type `{kind}`"),
+    };
+    Problem::new(message).help(format!("one of: {}", keys::ACTION_TYPES.join(", ")))
+}
+
+/// Parses `"500ms"`, `"10s"`, `"5m"`, `"2h"`, `"1d"` into milliseconds.
+pub fn parse_duration_ms(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let factor = match unit.trim() {
+        "ms" => 1,
+        "s" | "sec" | "secs" => 1_000,
+        "m" | "min" | "mins" => 60_000,
+        "h" | "hour" | "hours" => 3_600_000,
+        "d" | "day" | "days" => 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(factor)
+}
+
+/// What a duration must look like.
+pub fn not_a_duration(key: &str) -> Problem {
+    Problem::new(format!(
+        "`{key}` must be a duration such as \"500ms\", \"10s\", \"5m\" or \"1h\""
+    ))
+}
+
+impl EventSel {
+    /// `"message"`, `"reaction:add"` or a group (`"@user"`), groups expanded. Whether
+    /// the type and op exist is checked later ([`crate::check`]), with the valid lists.
+    pub fn parse(text: &str) -> Vec<EventSel> {
+        let text = text.trim();
+        if let Some((_, members)) = crate::events::GROUPS.iter().find(|(g, _)| *g == text) {
+            return members
+                .iter()
+                .map(|m| EventSel {
+                    kind: (*m).to_owned(),
+                    op: None,
+                })
+                .collect();
+        }
+        let (kind, op) = match text.split_once(':') {
+            Some((k, o)) => (k, Some(o)),
+            None => (text, None),
+        };
+        vec![EventSel {
+            kind: kind.to_owned(),
+            op: op.map(str::to_owned),
+        }]
+    }
+}
+
+impl TextMatch {
+    /// `"/regex/"` is a regex; anything else is exact text.
+    pub fn parse(text: &str) -> TextMatch {
+        match text.strip_prefix('/').and_then(|r| r.strip_suffix('/')) {
+            Some(re) if text.len() >= 2 => TextMatch::Regex(re.to_owned()),
+            _ => TextMatch::Exact(text.to_owned()),
+        }
+    }
+}
+
+impl MessageKind {
+    /// `"channel"` (or `"stream"`), `"direct"` (or `"private"`, `"dm"`).
+    pub fn parse(text: &str) -> Result<MessageKind, Problem> {
+        match text {
+            "channel" | "stream" => Ok(MessageKind::Channel),
+            "direct" | "private" | "dm" => Ok(MessageKind::Direct),
+            other => Err(Problem::new(format!("unknown message_type `{other}`"))
+                .help("one of: channel, direct")),
+        }
+    }
+}
+
+impl CountKey {
+    /// `"channel"`, `"sender"` or `"hour"`.
+    pub fn parse(text: &str) -> Result<CountKey, Problem> {
+        match text {
+            "channel" => Ok(CountKey::Channel),
+            "sender" => Ok(CountKey::Sender),
+            "hour" => Ok(CountKey::Hour),
+            other => Err(Problem::new(format!("cannot count by `{other}`"))
+                .help("one of: channel, sender, hour")),
+        }
+    }
+}
+
+impl EventLog {
+    /// `"none"`, `"failures"` or `"all"`.
+    pub fn parse(text: &str) -> Result<EventLog, Problem> {
+        match text {
+            "none" => Ok(EventLog::None),
+            "failures" => Ok(EventLog::Failures),
+            "all" => Ok(EventLog::All),
+            other => Err(Problem::new(format!("unknown event_log `{other}`"))
+                .help("one of: none, failures, all")),
+        }
+    }
+}
+
+/// Where a reply goes, before its channel and topic are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyTarget {
+    /// The same conversation.
+    Same,
+    /// A direct message to the sender.
+    Sender,
+    /// A fixed channel and topic.
+    Channel,
+}
+
+impl ReplyTarget {
+    /// `"same"`, `"sender"` or `"channel"`.
+    pub fn parse(text: &str) -> Result<ReplyTarget, Problem> {
+        match text {
+            "same" => Ok(ReplyTarget::Same),
+            "sender" => Ok(ReplyTarget::Sender),
+            "channel" => Ok(ReplyTarget::Channel),
+            other => Err(Problem::new(format!("unknown reply target `{other}`"))
+                .help("one of: same (the conversation), sender (a direct message), channel")),
+        }
+    }
+}
+
+/// An emoji name as Zulip wants it (`:tada:` → `tada`).
+pub fn emoji_name(text: &str) -> String {
+    text.trim_matches(':').to_owned()
+}
+
+/// What a rate limit must look like.
+pub fn not_a_rate_limit(key: &str, value: &str) -> Problem {
+    Problem::new(format!(
+        "`{key}` must be COUNT/DURATION or \"off\", not {value:?}"
+    ))
+    .help("e.g. \"20/1m\" (at most 20 a minute), \"5/10s\" or \"off\"")
 }

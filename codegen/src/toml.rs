@@ -8,60 +8,13 @@
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::diag::{Diagnostics, Span, suggest};
+use crate::diag::{Diagnostics, Span};
 use crate::model::*;
 
 type Value<'i> = Spanned<DeValue<'i>>;
 
-const TOP_KEYS: &[&str] = &["pipeline", "realm", "store", "defaults", "listener"];
-const PIPELINE_KEYS: &[&str] = &["name", "description"];
-const REALM_KEYS: &[&str] = &[
-    "id",
-    "name",
-    "zuliprc",
-    "site",
-    "email",
-    "api_key_env",
-    "all_public_streams",
-];
-const STORE_KEYS: &[&str] = &[
-    "url",
-    "url_env",
-    "password_env",
-    "password_file",
-    "event_log",
-];
-const POLICY_KEYS: &[&str] = &[
-    "timeout",
-    "retries",
-    "backoff",
-    "backoff_max",
-    "breaker_threshold",
-    "breaker_cooldown",
-    "concurrency",
-    "limit_per_conversation",
-    "limit_per_sender",
-];
-const LISTENER_KEYS: &[&str] = &[
-    "name",
-    "description",
-    "events",
-    "realms",
-    "enabled",
-    "channels",
-    "topics",
-    "senders",
-    "message_type",
-    "mentioned",
-    "content",
-    "exclude_bots",
-    "include_own",
-    "max_age",
-    "action",
-];
-const ACTION_TYPES: &[&str] = &[
-    "count", "log", "reply", "react", "forward", "webhook", "store",
-];
+use keys::{LISTENER as LISTENER_KEYS, PIPELINE as PIPELINE_KEYS, POLICY as POLICY_KEYS};
+use keys::{REALM as REALM_KEYS, STORE as STORE_KEYS, TOP as TOP_KEYS};
 
 /// Parses pipeline `source` (named `file` in messages). The pipeline comes back even
 /// when some values were wrong (they are left out), so that later checks can report
@@ -112,16 +65,16 @@ fn type_name(v: &DeValue<'_>) -> &'static str {
 }
 
 impl Walker {
+    /// Reports a problem the vocabulary found, at `span`.
+    fn problem(&mut self, span: Span, p: Problem) {
+        self.d.error(span, p.message).help = p.help;
+    }
+
     fn keys(&mut self, t: &DeTable<'_>, allowed: &[&str], what: &str) {
         for (k, _) in t.iter() {
             let key: &str = k.get_ref();
             if !allowed.contains(&key) {
-                let msg = match suggest(key, allowed.iter().copied()) {
-                    Some(s) => format!("unknown key `{key}` in {what}; did you mean `{s}`?"),
-                    None => format!("unknown key `{key}` in {what}"),
-                };
-                self.d.error(k.span(), msg).help =
-                    Some(format!("valid keys: {}", allowed.join(", ")));
+                self.problem(k.span(), unknown_key(key, allowed, what));
             }
         }
     }
@@ -200,12 +153,7 @@ impl Walker {
         match ms {
             Some(ms) => Some(Sp::new(ms, v.span())),
             None => {
-                self.d.error(
-                    v.span(),
-                    format!(
-                        "`{key}` must be a duration such as \"500ms\", \"10s\", \"5m\" or \"1h\""
-                    ),
-                );
+                self.problem(v.span(), not_a_duration(key));
                 None
             }
         }
@@ -457,17 +405,10 @@ impl Walker {
         self.keys(t, STORE_KEYS, "[store]");
         let event_log = match self.string(t, "event_log") {
             None => EventLog::Failures,
-            Some(s) => match s.value.as_str() {
-                "none" => EventLog::None,
-                "failures" => EventLog::Failures,
-                "all" => EventLog::All,
-                other => {
-                    self.d
-                        .error(s.span, format!("unknown event_log `{other}`"))
-                        .help = Some("one of: none, failures, all".into());
-                    EventLog::Failures
-                }
-            },
+            Some(s) => EventLog::parse(&s.value).unwrap_or_else(|p| {
+                self.problem(s.span, p);
+                EventLog::Failures
+            }),
         };
         Store {
             url: self.string(t, "url"),
@@ -505,15 +446,7 @@ impl Walker {
         let s = self.string(t, key)?;
         let parsed = RateLimit::parse(&s.value);
         if parsed.is_none() {
-            self.d
-                .error(
-                    s.span,
-                    format!(
-                        "`{key}` must be COUNT/DURATION or \"off\", not {:?}",
-                        s.value
-                    ),
-                )
-                .help = Some("e.g. \"20/1m\" (at most 20 a minute), \"5/10s\" or \"off\"".into());
+            self.problem(s.span, not_a_rate_limit(key, &s.value));
         }
         parsed
     }
@@ -587,32 +520,10 @@ impl Walker {
     }
 
     fn event_sel(&mut self, s: Sp<String>) -> Vec<Sp<EventSel>> {
-        let text = s.value.trim();
-        if let Some((_, members)) = crate::events::GROUPS.iter().find(|(g, _)| *g == text) {
-            return members
-                .iter()
-                .map(|m| {
-                    Sp::new(
-                        EventSel {
-                            kind: (*m).to_owned(),
-                            op: None,
-                        },
-                        s.span.clone(),
-                    )
-                })
-                .collect();
-        }
-        let (kind, op) = match text.split_once(':') {
-            Some((k, o)) => (k, Some(o)),
-            None => (text, None),
-        };
-        vec![Sp::new(
-            EventSel {
-                kind: kind.to_owned(),
-                op: op.map(str::to_owned),
-            },
-            s.span,
-        )]
+        EventSel::parse(&s.value)
+            .into_iter()
+            .map(|e| Sp::new(e, s.span.clone()))
+            .collect()
     }
 
     fn filters(&mut self, t: &DeTable<'_>) -> Filters {
@@ -635,26 +546,17 @@ impl Walker {
             .strings(t, "topics")
             .unwrap_or_default()
             .into_iter()
-            .map(|s| {
-                let m = match s.value.strip_prefix('/').and_then(|r| r.strip_suffix('/')) {
-                    Some(re) if s.value.len() >= 2 => TextMatch::Regex(re.to_owned()),
-                    _ => TextMatch::Exact(s.value.clone()),
-                };
-                Sp::new(m, s.span)
-            })
+            .map(|s| Sp::new(TextMatch::parse(&s.value), s.span))
             .collect();
-        let message_type = self
-            .string(t, "message_type")
-            .and_then(|s| match s.value.as_str() {
-                "channel" | "stream" => Some(Sp::new(MessageKind::Channel, s.span)),
-                "direct" | "private" | "dm" => Some(Sp::new(MessageKind::Direct, s.span)),
-                other => {
-                    self.d
-                        .error(s.span, format!("unknown message_type `{other}`"))
-                        .help = Some("one of: channel, direct".into());
-                    None
-                }
-            });
+        let message_type =
+            self.string(t, "message_type")
+                .and_then(|s| match MessageKind::parse(&s.value) {
+                    Ok(k) => Some(Sp::new(k, s.span)),
+                    Err(p) => {
+                        self.problem(s.span, p);
+                        None
+                    }
+                });
         Filters {
             channels,
             topics,
@@ -684,34 +586,13 @@ impl Walker {
             if get(t, "type").is_none() {
                 self.d
                     .error(span.clone(), "[[listener.action]] has no `type`")
-                    .help = Some(format!("one of: {}", ACTION_TYPES.join(", ")));
+                    .help = Some(format!("one of: {}", keys::ACTION_TYPES.join(", ")));
             }
             return None;
         };
-        let allowed: &[&str] = match kind.value.as_str() {
-            "count" => &["type", "by"],
-            "log" => &["type", "template"],
-            "reply" => &["type", "to", "channel", "topic", "template"],
-            "react" => &["type", "emoji"],
-            "forward" => &["type", "channel", "topic"],
-            "webhook" => &[
-                "type",
-                "url",
-                "body",
-                "token_env",
-                "reply_field",
-                "allow_private",
-            ],
-            "store" => &["type"],
-            other => {
-                let msg = match suggest(other, ACTION_TYPES.iter().copied()) {
-                    Some(s) => format!("unknown action type `{other}`; did you mean `{s}`?"),
-                    None => format!("unknown action type `{other}`"),
-                };
-                self.d.error(kind.span, msg).help =
-                    Some(format!("one of: {}", ACTION_TYPES.join(", ")));
-                return None;
-            }
+        let Some(allowed) = keys::action(&kind.value) else {
+            self.problem(kind.span, unknown_action_type(&kind.value));
+            return None;
         };
         self.keys(t, allowed, &format!("a `{}` action", kind.value));
         let required = |w: &mut Self, key: &str| {
@@ -730,14 +611,10 @@ impl Walker {
                     .strings(t, "by")
                     .unwrap_or_default()
                     .into_iter()
-                    .filter_map(|k| match k.value.as_str() {
-                        "channel" => Some(CountKey::Channel),
-                        "sender" => Some(CountKey::Sender),
-                        "hour" => Some(CountKey::Hour),
-                        other => {
-                            self.d
-                                .error(k.span, format!("cannot count by `{other}`"))
-                                .help = Some("one of: channel, sender, hour".into());
+                    .filter_map(|k| match CountKey::parse(&k.value) {
+                        Ok(key) => Some(key),
+                        Err(p) => {
+                            self.problem(k.span, p);
                             None
                         }
                     })
@@ -751,10 +628,10 @@ impl Walker {
                 let template = required(self, "template").map(|s| self.template(s));
                 let to = match self.string(t, "to") {
                     None => ReplyTo::Same,
-                    Some(s) => match s.value.as_str() {
-                        "same" => ReplyTo::Same,
-                        "sender" => ReplyTo::Sender,
-                        "channel" => {
+                    Some(s) => match ReplyTarget::parse(&s.value) {
+                        Ok(ReplyTarget::Same) => ReplyTo::Same,
+                        Ok(ReplyTarget::Sender) => ReplyTo::Sender,
+                        Ok(ReplyTarget::Channel) => {
                             let channel = required(self, "channel");
                             let topic = required(self, "topic").map(|s| self.template(s));
                             match (channel, topic) {
@@ -765,9 +642,8 @@ impl Walker {
                                 _ => return None,
                             }
                         }
-                        other => {
-                            self.d.error(s.span, format!("unknown reply target `{other}`")).help =
-                                Some("one of: same (the conversation), sender (a direct message), channel".into());
+                        Err(p) => {
+                            self.problem(s.span, p);
                             return None;
                         }
                     },
@@ -778,7 +654,7 @@ impl Walker {
                 }
             }
             "react" => Action::React {
-                emoji: required(self, "emoji")?.value.trim_matches(':').to_owned(),
+                emoji: emoji_name(&required(self, "emoji")?.value),
             },
             "forward" => Action::Forward {
                 channel: required(self, "channel")?.value,
@@ -826,21 +702,4 @@ impl Walker {
         };
         Some(Sp::new(action, span))
     }
-}
-
-/// Parses `"500ms"`, `"10s"`, `"5m"`, `"2h"`, `"1d"` into milliseconds.
-pub fn parse_duration_ms(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit())?;
-    let (n, unit) = s.split_at(split);
-    let n: u64 = n.parse().ok()?;
-    let factor = match unit.trim() {
-        "ms" => 1,
-        "s" | "sec" | "secs" => 1_000,
-        "m" | "min" | "mins" => 60_000,
-        "h" | "hour" | "hours" => 3_600_000,
-        "d" | "day" | "days" => 86_400_000,
-        _ => return None,
-    };
-    n.checked_mul(factor)
 }
