@@ -391,6 +391,11 @@ fn check_actions(l: &Listener, d: &mut Diagnostics, known: bool) {
                 format!("`token_env` must name an environment variable, not {env:?}"),
             );
         }
+        if let Action::Handler { function, .. } = &a.value
+            && let Err(p) = handler_path(function)
+        {
+            d.error(a.span.clone(), p.message).help = p.help;
+        }
         if let Action::React { emoji } = &a.value
             && (emoji.is_empty()
                 || !emoji
@@ -402,6 +407,25 @@ fn check_actions(l: &Listener, d: &mut Diagnostics, known: bool) {
                 format!("emoji name {emoji:?} is not valid (e.g. \"tada\", \"+1\")"),
             );
         }
+    }
+}
+
+/// A handler's path: Rust identifiers separated by `::` (`my_bot::on_deploy`).
+pub fn handler_path(path: &str) -> Result<(), crate::model::Problem> {
+    let ok = !path.is_empty()
+        && path.split("::").all(|seg| {
+            !seg.is_empty()
+                && seg.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && syn::parse_str::<syn::Ident>(seg).is_ok()
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(crate::model::Problem::new(format!(
+            "handler {path:?} is not a path to a Rust function"
+        ))
+        .help("write `crate_name::module::function`, e.g. \"my_bot::on_deploy\""))
     }
 }
 
@@ -471,7 +495,9 @@ pub fn templates(a: &Action) -> Vec<&Template> {
         }
         Action::Forward { topic, .. } => topic.iter().collect(),
         Action::Webhook { body, .. } => body.iter().flatten().map(|(_, t)| t).collect(),
-        Action::Count { .. } | Action::React { .. } | Action::Store => Vec::new(),
+        Action::Count { .. } | Action::React { .. } | Action::Store | Action::Handler { .. } => {
+            Vec::new()
+        }
     }
 }
 

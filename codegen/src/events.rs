@@ -1,87 +1,309 @@
 //! The catalog of Zulip event types and ops a pipeline may name, the handler-family
-//! groups, and the template fields each type provides. The runtime's `Event::KNOWN` is
-//! the same list (a test in the CLI keeps them in step).
+//! groups, and the template fields each type provides.
 
-/// Every (`type`, `op`) of the Zulip spec, `None` for types without an op.
-pub const EVENT_KINDS: &[(&str, Option<&str>)] = &[
-    ("message", None),
-    ("heartbeat", None),
-    ("alert_words", None),
-    ("update_display_settings", None),
-    ("update_global_notifications", None),
-    ("user_settings", Some("update")),
-    ("realm_user", Some("update")),
-    ("realm_user", Some("add")),
-    ("realm_user", Some("remove")),
-    ("subscription", Some("add")),
-    ("subscription", Some("remove")),
-    ("subscription", Some("update")),
-    ("subscription", Some("peer_add")),
-    ("subscription", Some("peer_remove")),
-    ("has_zoom_token", None),
-    ("invites_changed", None),
-    ("presence", None),
-    ("stream", Some("create")),
-    ("stream", Some("delete")),
-    ("stream", Some("update")),
-    ("reaction", Some("add")),
-    ("reaction", Some("remove")),
-    ("attachment", Some("add")),
-    ("attachment", Some("update")),
-    ("attachment", Some("remove")),
-    ("submessage", None),
-    ("user_status", None),
-    ("custom_profile_fields", None),
-    ("default_stream_groups", None),
-    ("default_streams", None),
-    ("delete_message", None),
-    ("muted_topics", None),
-    ("user_topic", None),
-    ("muted_users", None),
-    ("onboarding_steps", None),
-    ("update_message", None),
-    ("typing", Some("start")),
-    ("typing", Some("stop")),
-    ("typing_edit_message", Some("start")),
-    ("typing_edit_message", Some("stop")),
-    ("update_message_flags", Some("add")),
-    ("update_message_flags", Some("remove")),
-    ("user_group", Some("add")),
-    ("user_group", Some("update")),
-    ("user_group", Some("add_members")),
-    ("user_group", Some("remove_members")),
-    ("user_group", Some("add_subgroups")),
-    ("user_group", Some("remove_subgroups")),
-    ("user_group", Some("remove")),
-    ("realm_linkifiers", None),
-    ("realm_filters", None),
-    ("realm_playgrounds", None),
-    ("realm_emoji", Some("update")),
-    ("realm_domains", Some("add")),
-    ("realm_domains", Some("change")),
-    ("realm_domains", Some("remove")),
-    ("realm_export", None),
-    ("realm_export_consent", None),
-    ("realm_bot", Some("add")),
-    ("realm_bot", Some("update")),
-    ("realm_bot", Some("remove")),
-    ("realm_bot", Some("delete")),
-    ("realm", Some("update")),
-    ("realm", Some("deactivated")),
-    ("realm", Some("update_dict")),
-    ("restart", None),
-    ("web_reload_client", None),
-    ("realm_user_settings_defaults", Some("update")),
-    ("drafts", Some("add")),
-    ("drafts", Some("update")),
-    ("drafts", Some("remove")),
-    ("saved_snippets", Some("add")),
-    ("saved_snippets", Some("update")),
-    ("saved_snippets", Some("remove")),
-    ("scheduled_messages", Some("add")),
-    ("scheduled_messages", Some("update")),
-    ("scheduled_messages", Some("remove")),
+/// Every (`type`, `op`) of the Zulip spec (`None` for types without an op), with the
+/// runtime's `Event` variant for it and the variant's payload type: what a Rust handler
+/// of those events takes as its argument. The runtime's `Event::VARIANTS` is the same
+/// table (a test in the CLI keeps them in step).
+pub const VARIANTS: &[(&str, Option<&str>, &str, &str)] = &[
+    ("message", None, "Message", "MessageEvent<'a>"),
+    ("heartbeat", None, "Heartbeat", "Heartbeat"),
+    ("alert_words", None, "AlertWords", "AlertWords"),
+    (
+        "update_display_settings",
+        None,
+        "UpdateDisplaySettings",
+        "UpdateDisplaySettings",
+    ),
+    (
+        "update_global_notifications",
+        None,
+        "UpdateGlobalNotifications",
+        "UpdateGlobalNotifications",
+    ),
+    (
+        "user_settings",
+        Some("update"),
+        "UserSettingsUpdate",
+        "UserSettingsUpdate",
+    ),
+    (
+        "realm_user",
+        Some("update"),
+        "RealmUserUpdate",
+        "RealmUserUpdate",
+    ),
+    ("realm_user", Some("add"), "RealmUserAdd", "RealmUserAdd"),
+    (
+        "realm_user",
+        Some("remove"),
+        "RealmUserRemove",
+        "RealmUserRemove",
+    ),
+    (
+        "subscription",
+        Some("add"),
+        "SubscriptionAdd",
+        "SubscriptionAdd",
+    ),
+    (
+        "subscription",
+        Some("remove"),
+        "SubscriptionRemove",
+        "SubscriptionRemove",
+    ),
+    (
+        "subscription",
+        Some("update"),
+        "SubscriptionUpdate",
+        "SubscriptionUpdate",
+    ),
+    (
+        "subscription",
+        Some("peer_add"),
+        "SubscriptionPeerAdd",
+        "SubscriptionPeerAdd",
+    ),
+    (
+        "subscription",
+        Some("peer_remove"),
+        "SubscriptionPeerRemove",
+        "SubscriptionPeerRemove",
+    ),
+    ("has_zoom_token", None, "HasZoomToken", "HasZoomToken"),
+    ("invites_changed", None, "InvitesChanged", "InvitesChanged"),
+    ("presence", None, "Presence", "Presence"),
+    ("stream", Some("create"), "StreamCreate", "StreamCreate"),
+    ("stream", Some("delete"), "StreamDelete", "StreamDelete"),
+    ("stream", Some("update"), "StreamUpdate", "StreamUpdate"),
+    ("reaction", Some("add"), "ReactionAdd", "Reaction"),
+    ("reaction", Some("remove"), "ReactionRemove", "Reaction"),
+    (
+        "attachment",
+        Some("add"),
+        "AttachmentAdd",
+        "AttachmentChange",
+    ),
+    (
+        "attachment",
+        Some("update"),
+        "AttachmentUpdate",
+        "AttachmentChange",
+    ),
+    (
+        "attachment",
+        Some("remove"),
+        "AttachmentRemove",
+        "AttachmentChange",
+    ),
+    ("submessage", None, "Submessage", "Submessage"),
+    ("user_status", None, "UserStatus", "UserStatus"),
+    (
+        "custom_profile_fields",
+        None,
+        "CustomProfileFields",
+        "CustomProfileFields",
+    ),
+    (
+        "default_stream_groups",
+        None,
+        "DefaultStreamGroups",
+        "DefaultStreamGroups",
+    ),
+    ("default_streams", None, "DefaultStreams", "DefaultStreams"),
+    ("delete_message", None, "DeleteMessage", "DeleteMessage"),
+    ("muted_topics", None, "MutedTopics", "MutedTopics"),
+    ("user_topic", None, "UserTopic", "UserTopic"),
+    ("muted_users", None, "MutedUsers", "MutedUsers"),
+    (
+        "onboarding_steps",
+        None,
+        "OnboardingSteps",
+        "OnboardingSteps",
+    ),
+    ("update_message", None, "UpdateMessage", "UpdateMessage"),
+    ("typing", Some("start"), "TypingStart", "Typing"),
+    ("typing", Some("stop"), "TypingStop", "Typing"),
+    (
+        "typing_edit_message",
+        Some("start"),
+        "TypingEditMessageStart",
+        "TypingEditMessage",
+    ),
+    (
+        "typing_edit_message",
+        Some("stop"),
+        "TypingEditMessageStop",
+        "TypingEditMessage",
+    ),
+    (
+        "update_message_flags",
+        Some("add"),
+        "UpdateMessageFlagsAdd",
+        "UpdateMessageFlags",
+    ),
+    (
+        "update_message_flags",
+        Some("remove"),
+        "UpdateMessageFlagsRemove",
+        "UpdateMessageFlags",
+    ),
+    ("user_group", Some("add"), "UserGroupAdd", "UserGroupAdd"),
+    (
+        "user_group",
+        Some("update"),
+        "UserGroupUpdate",
+        "UserGroupUpdate",
+    ),
+    (
+        "user_group",
+        Some("add_members"),
+        "UserGroupAddMembers",
+        "UserGroupMembers",
+    ),
+    (
+        "user_group",
+        Some("remove_members"),
+        "UserGroupRemoveMembers",
+        "UserGroupMembers",
+    ),
+    (
+        "user_group",
+        Some("add_subgroups"),
+        "UserGroupAddSubgroups",
+        "UserGroupSubgroups",
+    ),
+    (
+        "user_group",
+        Some("remove_subgroups"),
+        "UserGroupRemoveSubgroups",
+        "UserGroupSubgroups",
+    ),
+    (
+        "user_group",
+        Some("remove"),
+        "UserGroupRemove",
+        "UserGroupRemove",
+    ),
+    (
+        "realm_linkifiers",
+        None,
+        "RealmLinkifiers",
+        "RealmLinkifiers",
+    ),
+    ("realm_filters", None, "RealmFilters", "RealmFilters"),
+    (
+        "realm_playgrounds",
+        None,
+        "RealmPlaygrounds",
+        "RealmPlaygrounds",
+    ),
+    (
+        "realm_emoji",
+        Some("update"),
+        "RealmEmojiUpdate",
+        "RealmEmojiUpdate",
+    ),
+    (
+        "realm_domains",
+        Some("add"),
+        "RealmDomainsAdd",
+        "RealmDomainsChange",
+    ),
+    (
+        "realm_domains",
+        Some("change"),
+        "RealmDomainsChange",
+        "RealmDomainsChange",
+    ),
+    (
+        "realm_domains",
+        Some("remove"),
+        "RealmDomainsRemove",
+        "RealmDomainsRemove",
+    ),
+    ("realm_export", None, "RealmExport", "RealmExport"),
+    (
+        "realm_export_consent",
+        None,
+        "RealmExportConsent",
+        "RealmExportConsent",
+    ),
+    ("realm_bot", Some("add"), "RealmBotAdd", "RealmBot"),
+    ("realm_bot", Some("update"), "RealmBotUpdate", "RealmBot"),
+    ("realm_bot", Some("remove"), "RealmBotRemove", "RealmBot"),
+    ("realm_bot", Some("delete"), "RealmBotDelete", "RealmBot"),
+    ("realm", Some("update"), "RealmUpdate", "RealmUpdate"),
+    (
+        "realm",
+        Some("deactivated"),
+        "RealmDeactivated",
+        "RealmDeactivated",
+    ),
+    (
+        "realm",
+        Some("update_dict"),
+        "RealmUpdateDict",
+        "RealmUpdateDict",
+    ),
+    ("restart", None, "Restart", "Restart"),
+    (
+        "web_reload_client",
+        None,
+        "WebReloadClient",
+        "WebReloadClient",
+    ),
+    (
+        "realm_user_settings_defaults",
+        Some("update"),
+        "RealmUserSettingsDefaultsUpdate",
+        "RealmUserSettingsDefaultsUpdate",
+    ),
+    ("drafts", Some("add"), "DraftsAdd", "DraftsAdd"),
+    ("drafts", Some("update"), "DraftsUpdate", "DraftsUpdate"),
+    ("drafts", Some("remove"), "DraftsRemove", "DraftsRemove"),
+    (
+        "saved_snippets",
+        Some("add"),
+        "SavedSnippetsAdd",
+        "SavedSnippetsAdd",
+    ),
+    (
+        "saved_snippets",
+        Some("update"),
+        "SavedSnippetsUpdate",
+        "SavedSnippetsUpdate",
+    ),
+    (
+        "saved_snippets",
+        Some("remove"),
+        "SavedSnippetsRemove",
+        "SavedSnippetsRemove",
+    ),
+    (
+        "scheduled_messages",
+        Some("add"),
+        "ScheduledMessagesAdd",
+        "ScheduledMessagesAdd",
+    ),
+    (
+        "scheduled_messages",
+        Some("update"),
+        "ScheduledMessagesUpdate",
+        "ScheduledMessagesUpdate",
+    ),
+    (
+        "scheduled_messages",
+        Some("remove"),
+        "ScheduledMessagesRemove",
+        "ScheduledMessagesRemove",
+    ),
 ];
+
+/// Every (`type`, `op`) of the Zulip spec.
+pub fn kinds() -> impl Iterator<Item = (&'static str, Option<&'static str>)> {
+    VARIANTS.iter().map(|(k, op, _, _)| (*k, *op))
+}
 
 /// Handler families of the original design. The `@` keeps them from ever being
 /// mistaken for a Zulip type.
@@ -92,7 +314,7 @@ pub const GROUPS: &[(&str, &[&str])] = &[
 
 /// The distinct event types, sorted.
 pub fn types() -> Vec<&'static str> {
-    let mut t: Vec<&str> = EVENT_KINDS.iter().map(|(k, _)| *k).collect();
+    let mut t: Vec<&str> = kinds().map(|(k, _)| k).collect();
     t.sort_unstable();
     t.dedup();
     t
@@ -100,12 +322,11 @@ pub fn types() -> Vec<&'static str> {
 
 /// The ops of a type (empty for types without ops; `None` for unknown types).
 pub fn ops_of(kind: &str) -> Option<Vec<&'static str>> {
-    let ops: Vec<&str> = EVENT_KINDS
-        .iter()
+    let ops: Vec<&str> = kinds()
         .filter(|(k, _)| *k == kind)
-        .filter_map(|(_, op)| *op)
+        .filter_map(|(_, op)| op)
         .collect();
-    EVENT_KINDS.iter().any(|(k, _)| *k == kind).then_some(ops)
+    kinds().any(|(k, _)| k == kind).then_some(ops)
 }
 
 /// A template field: its name and the event types that have it (`None`: all types).

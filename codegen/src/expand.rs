@@ -87,7 +87,8 @@ fn crate_files(p: &Pipeline, runtime: &RuntimeDep, main_rs: String) -> Generated
     }
 }
 
-fn toml_string(s: &str) -> String {
+/// `s` as a TOML basic string.
+pub fn toml_string(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
@@ -99,6 +100,18 @@ fn toml_string(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// `k` as a TOML key: bare when it can be, quoted otherwise.
+pub fn toml_key(k: &str) -> String {
+    if !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        k.to_owned()
+    } else {
+        toml_string(k)
+    }
 }
 
 fn rt(name: &str) -> TokenStream {
@@ -286,6 +299,10 @@ fn listener_desc(l: &Listener, defaults: &Policy) -> TokenStream {
         limit(pol.limit_per_sender),
     );
     let actions = l.actions.iter().map(|a| action_desc(&a.value));
+    let config = l.config.iter().map(|(k, v)| {
+        let (k, v) = (lit(k), lit(v));
+        quote!((#k, #v))
+    });
     quote! {
         ::zlc_runtime::codegen::ListenerDesc {
             name: #name,
@@ -305,8 +322,28 @@ fn listener_desc(l: &Listener, defaults: &Policy) -> TokenStream {
                 limit_per_conversation: #per_conversation,
                 limit_per_sender: #per_sender,
             },
+            config: &[#(#config),*],
             actions: &[#(#actions),*],
         }
+    }
+}
+
+/// The thunk `#[listener]` generated for `function`: in the function's own hidden
+/// module (`call`) when the path is a bare name, else beside it in its crate
+/// (`crate::module::__zlc_listener_function::call`).
+pub fn thunk_path(function: &str) -> TokenStream {
+    let segments: Vec<&str> = function.split("::").filter(|s| !s.is_empty()).collect();
+    match segments.split_last() {
+        Some((last, [])) => {
+            let _ = last;
+            quote!(call)
+        }
+        Some((last, parents)) => {
+            let parents = parents.iter().map(|p| format_ident!("{}", p));
+            let module = format_ident!("__zlc_listener_{}", last);
+            quote!(::#(#parents)::*::#module::call)
+        }
+        None => quote!(call),
     }
 }
 
@@ -392,6 +429,14 @@ fn action_desc(a: &Action) -> TokenStream {
                 opt_str(reply_field.as_deref()),
             );
             quote!(::zlc_runtime::codegen::ActionDesc::Webhook { url: #url, body: #body, token_env: #tok, reply_field: #rf, allow_private: #allow_private })
+        }
+        Action::Handler {
+            function,
+            allow_private,
+        } => {
+            let name = lit(function);
+            let call = thunk_path(function);
+            quote!(::zlc_runtime::codegen::ActionDesc::Handler { function: #name, call: #call, allow_private: #allow_private })
         }
     }
 }

@@ -11,16 +11,20 @@
 //! | --- | --- |
 //! | [`model`] | the pipeline: realms, store, policies, listeners, filters, actions |
 //! | [`toml`] | the TOML front end, with a span for every value |
+//! | [`attr`] | the `#[listener]` front end (read by the same code as a file) |
 //! | [`check`] | whole-pipeline checks |
 //! | [`events`] | the catalog of Zulip event types, groups and template fields |
 //! | [`template`] | `{{field}}` templates |
+//! | [`macros`] | the expansions of `#[listener]`, `pipeline!` and `main!` |
 //! | [`expand`] | Rust code generation (`quote!` + prettyplease) |
 //! | [`diag`] | diagnostics rendered as `file:line:col` with the line and a caret |
 
+pub mod attr;
 pub mod check;
 pub mod diag;
 pub mod events;
 pub mod expand;
+pub mod macros;
 pub mod model;
 pub mod template;
 pub mod toml;

@@ -211,6 +211,8 @@ pub struct Listener {
     pub policy: Policy,
     /// Enabled when the binary starts (the store's dynamic config can change it).
     pub enabled: bool,
+    /// `config` values handlers read (never secrets: they are compiled in).
+    pub config: Vec<(String, String)>,
     /// The `[[listener]]` table.
     pub span: Span,
 }
@@ -358,6 +360,14 @@ pub enum Action {
     },
     /// Record the event in the event log.
     Store,
+    /// Call a Rust function annotated with `#[listener]`.
+    Handler {
+        /// Its path: `crate::module::function` in a pipeline file, the bare name in the
+        /// attribute (the function itself).
+        function: String,
+        /// Its HTTP calls may reach private, loopback and link-local addresses.
+        allow_private: bool,
+    },
 }
 
 /// Grouping keys of `count`.
@@ -490,11 +500,14 @@ pub mod keys {
         "exclude_bots",
         "include_own",
         "max_age",
+        "handler",
+        "allow_private",
+        "config",
         "action",
     ];
     /// Action types.
     pub const ACTION_TYPES: &[&str] = &[
-        "count", "log", "reply", "react", "forward", "webhook", "store",
+        "count", "log", "reply", "react", "forward", "webhook", "store", "handler",
     ];
 
     /// The keys of an action of type `kind`, or `None` for an unknown type.
@@ -514,6 +527,7 @@ pub mod keys {
                 "allow_private",
             ],
             "store" => &["type"],
+            "handler" => &["type", "function", "allow_private"],
             _ => return None,
         })
     }

@@ -159,6 +159,32 @@ impl Walker {
         }
     }
 
+    /// A table of strings (`config = { greeting = "hi" }`), in written order.
+    fn string_table(&mut self, t: &DeTable<'_>, key: &str) -> Vec<(String, String)> {
+        let Some(v) = get(t, key) else {
+            return Vec::new();
+        };
+        match v.get_ref() {
+            DeValue::Table(entries) => entries
+                .iter()
+                .filter_map(|(k, v)| match v.get_ref() {
+                    DeValue::String(s) => Some((k.get_ref().to_string(), s.to_string())),
+                    other => {
+                        self.d.error(
+                            v.span(),
+                            format!("`{key}` values must be strings, not {}", type_name(other)),
+                        );
+                        None
+                    }
+                })
+                .collect(),
+            _ => {
+                self.wrong(v, key, "a table of strings");
+                Vec::new()
+            }
+        }
+    }
+
     /// A string or an array of strings.
     fn strings(&mut self, t: &DeTable<'_>, key: &str) -> Option<Vec<Sp<String>>> {
         let v = get(t, key)?;
@@ -495,14 +521,40 @@ impl Walker {
                 .collect()
         });
         let filters = self.filters(t);
-        let actions = match get(t, "action") {
+        let mut actions: Vec<Sp<Action>> = match get(t, "action") {
             Some(v) => self
                 .tables(v, "listener.action")
                 .into_iter()
                 .filter_map(|(a, span)| self.action(a, span))
                 .collect(),
-            None => vec![Sp::new(Action::Count { by: Vec::new() }, span.clone())],
+            None => Vec::new(),
         };
+        // `handler = "crate::function"`: the function runs first, before the actions.
+        let allow_private = self.boolean(t, "allow_private");
+        match self.string(t, "handler") {
+            Some(h) => actions.insert(
+                0,
+                Sp::new(
+                    Action::Handler {
+                        function: h.value,
+                        allow_private: allow_private.is_some_and(|b| b.value),
+                    },
+                    h.span,
+                ),
+            ),
+            None => {
+                if let Some(a) = allow_private {
+                    self.d.error(
+                        a.span,
+                        "`allow_private` on a listener applies to its `handler`, and it has none",
+                    );
+                }
+            }
+        }
+        if actions.is_empty() && get(t, "action").is_none() {
+            actions.push(Sp::new(Action::Count { by: Vec::new() }, span.clone()));
+        }
+        let config = self.string_table(t, "config");
         Some(Listener {
             name: name?,
             description: self
@@ -515,6 +567,7 @@ impl Walker {
             actions,
             policy: self.policy(t),
             enabled: self.boolean(t, "enabled").is_none_or(|b| b.value),
+            config,
             span,
         })
     }
@@ -698,6 +751,10 @@ impl Walker {
                     allow_private,
                 }
             }
+            "handler" => Action::Handler {
+                function: required(self, "function")?.value,
+                allow_private: self.boolean(t, "allow_private").is_some_and(|b| b.value),
+            },
             _ => Action::Store,
         };
         Some(Sp::new(action, span))

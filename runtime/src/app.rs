@@ -21,21 +21,22 @@ use std::time::Duration;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+use crate::actions::Effects;
 use crate::client::{Client, RegisterRequest};
 use crate::config::{ConfigOverrides, Secret, ZulipConfig};
-use crate::dispatch::{Cx, Job, enabled_for};
+use crate::dispatch::enabled_for;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::event::RawEvent;
 use crate::exec::Executor;
-use crate::pipeline::{CredentialsDesc, EventLogMode, PipelineDesc, RealmDesc};
+use crate::outbox::{HttpSink, ZulipSink};
+use crate::pipeline::{CredentialsDesc, PipelineDesc, RealmDesc};
 use crate::retry::{Retry, retrying};
 use crate::source::{QueueOptions, QueueSource, ReplaySource, Source};
 use crate::stats::{LogRow, RunTotals, StatsBuf, now_secs};
 use crate::store::Store;
 use crate::template::RealmInfo;
 
-/// The dispatch function a pipeline compiles to.
-pub type DispatchFn = for<'a, 'e> fn(&mut Cx<'a>, &RawEvent<'e>);
+pub use crate::dispatch::DispatchFn;
 
 #[derive(Debug, Parser)]
 struct Cli {
@@ -496,6 +497,7 @@ struct Connection {
 impl Connection {
     async fn run(self, replay: Option<PathBuf>, config_file: Option<&PathBuf>) -> Result<()> {
         let p = self.p;
+        let dispatch_fn = self.dispatch;
         let label = self.realm.name.unwrap_or("").to_owned();
         let (mut source, client, realm, own_user_id, bots) = match replay {
             Some(path) => {
@@ -541,7 +543,7 @@ impl Connection {
                         .to_owned(),
                 };
                 let register = RegisterRequest {
-                    event_types: Some(p.event_types.iter().map(|s| (*s).to_owned()).collect()),
+                    event_types: Some(p.event_types()),
                     narrow: Vec::new(),
                     all_public_streams: self.realm.all_public_streams,
                     apply_markdown: false,
@@ -558,59 +560,34 @@ impl Connection {
                 (source, Some(client), realm, info.me.user_id, info.bots)
             }
         };
-        let executor = Arc::new(Executor::new(
-            p,
-            client,
+        let settings = self.store.listener_settings(p.name).await?;
+        let zulip = match client {
+            Some(c) => ZulipSink::Live(c),
+            None => ZulipSink::DryRun,
+        };
+        let effects = Effects::new(
+            p.name,
+            zulip,
+            HttpSink::Live,
             Some(self.store.clone()),
-            realm.clone(),
+            realm,
             own_user_id,
-        )?);
-        let log_failures = p.event_log != EventLogMode::None;
-        let log_all = p.event_log == EventLogMode::All;
+        )?;
+        let executor = Arc::new(Executor::new(p, effects, &settings)?);
+        let mut engine = Engine::new(
+            p,
+            dispatch_fn,
+            self.enabled.clone(),
+            own_user_id,
+            bots,
+            executor,
+        );
         let mut buf = StatsBuf::new(p.listeners.len(), now_secs() / 3600);
-        let mut jobs: Vec<Job> = Vec::new();
         let mut log_rows: Vec<LogRow> = Vec::new();
         while let Some(batch) = source.next_batch(&self.cancel).await? {
-            let now = now_secs();
-            {
-                let mut cx = Cx {
-                    pipeline: p,
-                    enabled: &self.enabled,
-                    own_user_id,
-                    bots: &bots,
-                    now,
-                    realm: &realm,
-                    stats: &mut buf,
-                    jobs: &mut jobs,
-                    log_rows: &mut log_rows,
-                    log_all,
-                };
-                for ev in batch.events() {
-                    // Events without a time of their own count in the hour they are
-                    // processed; dispatch moves messages to the hour they were sent.
-                    cx.stats.set_hour(now.div_euclid(3600));
-                    match ev {
-                        Ok(raw) => {
-                            cx.stats.events += 1;
-                            (self.dispatch)(&mut cx, &raw);
-                        }
-                        Err(e) => {
-                            cx.stats.malformed += 1;
-                            tracing::warn!(error = %e, "skipping an unreadable event");
-                        }
-                    }
-                }
-            }
-            if !jobs.is_empty() {
-                executor
-                    .run(
-                        std::mem::take(&mut jobs),
-                        &mut buf,
-                        &mut log_rows,
-                        log_failures,
-                    )
-                    .await;
-            }
+            engine
+                .process(batch.events(), now_secs(), &mut buf, &mut log_rows)
+                .await;
             source.ack(batch.ack()).await?;
             self.totals
                 .lock()

@@ -6,7 +6,11 @@ pub use crate::app::{DispatchFn, main};
 #[doc(hidden)]
 pub use crate::dispatch::Cx;
 #[doc(hidden)]
+pub use crate::event::Event;
+#[doc(hidden)]
 pub use crate::event::{MessageViewEvent, RawEvent};
+#[doc(hidden)]
+pub use crate::handler::{Context, HandlerError, HandlerFuture, HandlerResult};
 #[doc(hidden)]
 pub use crate::pipeline::*;
 #[doc(hidden)]
@@ -27,4 +31,56 @@ pub fn regex(pattern: &str) -> Regex {
             eprintln!("error: regex {pattern:?} does not compile: {e}");
             std::process::exit(2)
         })
+}
+
+/// A pipeline put together by `pipeline!`: its description and dispatch function.
+#[derive(Debug, Clone, Copy)]
+pub struct Pipeline {
+    /// What it is.
+    pub desc: &'static PipelineDesc,
+    /// Its static dispatch.
+    pub dispatch: DispatchFn,
+}
+
+/// The `main` of a binary made with `main!`.
+#[doc(hidden)]
+pub fn run(p: &Pipeline) -> std::process::ExitCode {
+    main(p.desc, p.dispatch)
+}
+
+/// The event a handler was called for, parsed (generated thunks call this).
+#[doc(hidden)]
+pub fn event_of<'a>(cx: &'a Context<'a>) -> Result<(RawEvent<'a>, Event<'a>), HandlerError> {
+    let permanent = |e: crate::error::EventError| HandlerError {
+        message: e.to_string(),
+        retryable: false,
+    };
+    let raw = RawEvent::new(cx.event_json()).map_err(permanent)?;
+    let ev = raw.parse().map_err(permanent)?;
+    Ok((raw, ev))
+}
+
+/// Whether every realm of `wanted` is in `declared` (`pipeline!` asserts it at compile
+/// time for each listener).
+#[doc(hidden)]
+pub const fn realms_declared(declared: &[u32], wanted: Option<&[u32]>) -> bool {
+    let Some(wanted) = wanted else {
+        return true;
+    };
+    let mut i = 0;
+    while i < wanted.len() {
+        let mut found = false;
+        let mut j = 0;
+        while j < declared.len() {
+            if declared[j] == wanted[i] {
+                found = true;
+            }
+            j += 1;
+        }
+        if !found {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }

@@ -14,6 +14,10 @@ use crate::event::{MessageViewEvent, RawEvent};
 use crate::pipeline::{ActionDesc, ListenerDesc, PipelineDesc};
 use crate::stats::{CountKey, StatsBuf};
 
+/// The dispatch function a pipeline compiles to: runs the listeners interested in an
+/// event, with their filters inline.
+pub type DispatchFn = for<'a, 'e> fn(&mut Cx<'a>, &RawEvent<'e>);
+
 /// I/O actions of one matched event, for one listener.
 #[derive(Debug, Clone)]
 pub struct Job {

@@ -51,6 +51,15 @@ pub enum Error {
         /// What happened.
         detail: String,
     },
+    /// An HTTP call of a webhook or a handler failed (or was refused by the address
+    /// rules); `retryable` says whether trying again can help.
+    #[error("{detail}")]
+    Http {
+        /// What happened.
+        detail: String,
+        /// A timeout, a cut connection, a 5xx or a 429.
+        retryable: bool,
+    },
     /// The server rejected the request (4xx other than the above).
     #[error("{endpoint} was rejected ({code}): {msg}")]
     BadRequest {
@@ -97,7 +106,13 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Error::RateLimited { .. } | Error::Transient { .. } | Error::Unreachable { .. }
+            Error::RateLimited { .. }
+                | Error::Transient { .. }
+                | Error::Unreachable { .. }
+                | Error::Http {
+                    retryable: true,
+                    ..
+                }
         )
     }
 

@@ -5,29 +5,28 @@
 //! Side effects are de-duplicated: each (realm, message or event id, action) is recorded
 //! once done, so an event delivered again after a crash does not reply twice. Only what
 //! was really done is recorded: a replay, which only logs its Zulip actions, records
-//! none of them. What a listener posts to Zulip is rate limited ([`crate::limit`]) and
-//! made safe ([`crate::markup`]); webhooks reach only public addresses unless the
-//! action opts in ([`crate::net`]).
+//! none of them. What a listener posts to Zulip is rate limited ([`crate::limit`]).
+//!
+//! A handler (a Rust function, [`crate::handler`]) is one action: its function is
+//! retried like any action, and its posts, performed after it returns `Ok`, are each
+//! de-duplicated, rate limited and retried like a built-in post. Performing an action
+//! once is [`crate::actions`]'s job.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
+use crate::actions::{Done, Effects, Failure};
 use crate::backoff::Backoff;
-use crate::client::{Client, Destination};
 use crate::config::Secret;
 use crate::dispatch::Job;
+use crate::handler::{Context, Post};
 use crate::limit::{Limiter, Over, conversation_key, sender_of};
-use crate::markup;
-use crate::pipeline::{ActionDesc, ListenerDesc, PipelineDesc, ReplyDesc};
+use crate::pipeline::{ActionDesc, ListenerDesc, PipelineDesc};
 use crate::stats::{LogRow, StatsBuf};
-use crate::store::Store;
-use crate::template::{RealmInfo, render};
-
-/// The largest webhook response read.
-const MAX_WEBHOOK_RESPONSE: usize = 1 << 20;
 
 /// Circuit breaker of one listener.
 #[derive(Debug, Default)]
@@ -70,93 +69,81 @@ impl Breaker {
     }
 }
 
-/// Why an attempt failed, and whether trying again can help.
-#[derive(Debug)]
-struct Failure {
-    message: String,
-    retryable: bool,
-}
-
-/// Whether an action really happened or was only logged (Zulip actions in a replay).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Done {
-    Really,
-    DryRun,
-}
-
 /// How a job ended, when it did not fail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    /// Every action ran.
-    Done,
-    /// A rate limit held back at least one action.
-    Limited,
-}
-
-impl From<crate::Error> for Failure {
-    fn from(e: crate::Error) -> Self {
-        Failure {
-            retryable: e.is_retryable(),
-            message: e.to_string(),
-        }
-    }
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct Outcome {
+    /// A rate limit held back at least one post.
+    limited: bool,
+    /// Named counters the job's handlers bumped.
+    counters: Vec<(String, u64)>,
 }
 
 /// Runs jobs for one realm connection.
 #[derive(Debug)]
 pub struct Executor {
     pipeline: &'static PipelineDesc,
-    client: Option<Client>,
-    /// Webhooks to public addresses only (the default).
-    http_public: reqwest::Client,
-    /// Webhooks of actions with `allow_private = true`.
-    http_private: reqwest::Client,
-    store: Option<Store>,
+    effects: Effects,
     semaphores: Vec<Arc<Semaphore>>,
     breakers: Vec<Mutex<Breaker>>,
     limiters: Vec<Mutex<Limiter>>,
-    tokens: Vec<Option<Secret>>,
-    realm: RealmInfo,
-    own_user_id: i64,
+    /// Bearer tokens, by listener and action.
+    tokens: Vec<Vec<Option<Secret>>>,
+    /// Each listener's `config`, with the store's overrides applied.
+    config: Vec<Vec<(String, String)>>,
 }
 
 impl Executor {
-    /// An executor; `client` is `None` in replay mode (Zulip actions are then skipped).
+    /// An executor performing its effects through `effects`. `overrides`: the store's
+    /// config values, by listener name.
     pub fn new(
         pipeline: &'static PipelineDesc,
-        client: Option<Client>,
-        store: Option<Store>,
-        realm: RealmInfo,
-        own_user_id: i64,
+        effects: Effects,
+        overrides: &std::collections::HashMap<String, Vec<(String, String)>>,
     ) -> crate::Result<Self> {
         let mut tokens = Vec::new();
         for l in pipeline.listeners {
-            let mut token = None;
+            let mut per_action = Vec::new();
             for a in l.actions {
-                if let ActionDesc::Webhook {
-                    token_env: Some(var),
-                    ..
-                } = a
-                {
-                    match std::env::var(var) {
-                        Ok(v) if !v.is_empty() => token = Some(Secret::new(v)),
+                let token = match a {
+                    ActionDesc::Webhook {
+                        token_env: Some(var),
+                        ..
+                    } => match std::env::var(var) {
+                        Ok(v) if !v.is_empty() => Some(Secret::new(v)),
                         _ => {
                             return Err(crate::Error::Config(format!(
                                 "listener `{}` needs the webhook token in ${var}, which is not set",
                                 l.name
                             )));
                         }
+                    },
+                    _ => None,
+                };
+                per_action.push(token);
+            }
+            tokens.push(per_action);
+        }
+        let config = pipeline
+            .listeners
+            .iter()
+            .map(|l| {
+                let mut values: Vec<(String, String)> = l
+                    .config
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect();
+                for (k, v) in overrides.get(l.name).into_iter().flatten() {
+                    match values.iter_mut().find(|(key, _)| key == k) {
+                        Some(slot) => slot.1 = v.clone(),
+                        None => values.push((k.clone(), v.clone())),
                     }
                 }
-            }
-            tokens.push(token);
-        }
+                values
+            })
+            .collect();
         Ok(Executor {
             pipeline,
-            client,
-            http_public: crate::net::webhook_client(false)?,
-            http_private: crate::net::webhook_client(true)?,
-            store,
+            effects,
             semaphores: pipeline
                 .listeners
                 .iter()
@@ -173,9 +160,13 @@ impl Executor {
                 .map(|l| Mutex::new(Limiter::new(&l.policy)))
                 .collect(),
             tokens,
-            realm,
-            own_user_id,
+            config,
         })
+    }
+
+    /// The connection's realm.
+    pub fn realm(&self) -> &crate::template::RealmInfo {
+        &self.effects.realm
     }
 
     /// Runs `jobs` (concurrently, within each listener's limit) and waits for all.
@@ -202,8 +193,16 @@ impl Executor {
             let c = stats.listener(job.listener);
             c.time_us += took.as_micros() as u64;
             match result {
-                Ok(Outcome::Done) => c.succeeded += 1,
-                Ok(Outcome::Limited) => c.limited += 1,
+                Ok(outcome) => {
+                    if outcome.limited {
+                        c.limited += 1;
+                    } else {
+                        c.succeeded += 1;
+                    }
+                    for (name, n) in outcome.counters {
+                        stats.named(job.listener, name, n);
+                    }
+                }
                 Err(error) => {
                     c.failed += 1;
                     let l = &self.pipeline.listeners[job.listener];
@@ -214,7 +213,7 @@ impl Executor {
                             .unwrap_or_default();
                         log.push(LogRow::new(
                             l.name,
-                            self.realm.id,
+                            self.effects.realm.id,
                             &kind,
                             (job.event_id, job.message_id),
                             &job.json,
@@ -228,8 +227,9 @@ impl Executor {
     }
 
     async fn run_job(&self, job: &Job) -> Result<Outcome, String> {
-        let l = &self.pipeline.listeners[job.listener];
-        let _permit = self.semaphores[job.listener]
+        let i = job.listener;
+        let l = &self.pipeline.listeners[i];
+        let _permit = self.semaphores[i]
             .acquire()
             .await
             .map_err(|e| e.to_string())?;
@@ -239,44 +239,106 @@ impl Executor {
             || format!("e{}", job.event_id.unwrap_or(-1)),
             |m| format!("m{m}"),
         );
-        let mut outcome = Outcome::Done;
+        let mut outcome = Outcome::default();
         for (n, action) in l.actions.iter().enumerate().filter(|(_, a)| a.is_io()) {
-            let effect = format!("{}:{key}:{n}", self.realm.id);
-            if let Some(store) = &self.store
-                && store
-                    .effect_done(self.pipeline.name, l.name, &effect)
-                    .await
-                    .unwrap_or(false)
+            let effect = format!("{}:{key}:{n}", self.effects.realm.id);
+            if let ActionDesc::Handler {
+                call,
+                allow_private,
+                ..
+            } = action
             {
-                tracing::debug!(listener = l.name, effect, "already done; skipping");
+                let (posts, counters) = self
+                    .retrying(l, i, action.kind(), || async {
+                        let cx = Context {
+                            listener: l,
+                            realm: &self.effects.realm,
+                            json: &job.json,
+                            event: &event,
+                            config: &self.config[i],
+                            effects: &self.effects,
+                            allow_private: *allow_private,
+                            posts: Mutex::new(Vec::new()),
+                            counters: Mutex::new(Vec::new()),
+                        };
+                        call(&cx).await.map_err(|e| Failure {
+                            message: e.message,
+                            retryable: e.retryable,
+                        })?;
+                        let posts = cx.posts.into_inner().unwrap_or_else(|e| e.into_inner());
+                        let counters = cx.counters.into_inner().unwrap_or_else(|e| e.into_inner());
+                        Ok((posts, counters))
+                    })
+                    .await?;
+                outcome.counters.extend(counters);
+                for (k, post) in posts.iter().enumerate() {
+                    let effect = format!("{effect}.{k}");
+                    if self.already_done(l, &effect).await {
+                        continue;
+                    }
+                    if !self.within_limits(i, &event) {
+                        outcome.limited = true;
+                        continue;
+                    }
+                    let done = self
+                        .retrying(l, i, post_kind(post), || self.effects.post(l, post, &event))
+                        .await?;
+                    self.record(l, &effect, done).await;
+                }
                 continue;
             }
-            // A replay posts nothing (and plays a day in seconds): limits are for real posts.
-            if action.posts_to_zulip()
-                && self.client.is_some()
-                && !self.within_limits(job.listener, &event)
-            {
-                outcome = Outcome::Limited;
+            if self.already_done(l, &effect).await {
                 continue;
             }
+            if action.posts_to_zulip() && !self.within_limits(i, &event) {
+                outcome.limited = true;
+                continue;
+            }
+            let token = self.tokens[i].get(n).and_then(Option::as_ref);
             let done = self
-                .attempt_with_retries(l, job.listener, action, &event, &job.json)
+                .retrying(l, i, action.kind(), || {
+                    self.effects.perform(l, action, &event, &job.json, token)
+                })
                 .await?;
-            if done == Done::Really
-                && let Some(store) = &self.store
-                && let Err(e) = store
-                    .record_effect(self.pipeline.name, l.name, &effect)
-                    .await
-            {
-                tracing::warn!(error = %e, "could not record a side effect as done");
-            }
+            self.record(l, &effect, done).await;
         }
         Ok(outcome)
     }
 
+    /// Whether `effect` was done already (by an earlier delivery of the event).
+    async fn already_done(&self, l: &ListenerDesc, effect: &str) -> bool {
+        let Some(store) = &self.effects.store else {
+            return false;
+        };
+        let done = store
+            .effect_done(self.pipeline.name, l.name, effect)
+            .await
+            .unwrap_or(false);
+        if done {
+            tracing::debug!(listener = l.name, effect, "already done; skipping");
+        }
+        done
+    }
+
+    /// Records `effect` as done, if it really was.
+    async fn record(&self, l: &ListenerDesc, effect: &str, done: Done) {
+        if done == Done::Really
+            && let Some(store) = &self.effects.store
+            && let Err(e) = store
+                .record_effect(self.pipeline.name, l.name, effect)
+                .await
+        {
+            tracing::warn!(error = %e, "could not record a side effect as done");
+        }
+    }
+
     /// Takes one post from listener `i`'s rate limits; logs the first refusal of an
-    /// episode (not every one: a flood must not become a flood of log lines).
+    /// episode (not every one: a flood must not become a flood of log lines). A replay
+    /// posts nothing (and plays a day in seconds): limits are for real posts.
     fn within_limits(&self, i: usize, event: &Value) -> bool {
+        if !self.effects.posts_for_real() {
+            return true;
+        }
         let Ok(mut limiter) = self.limiters[i].lock() else {
             return true;
         };
@@ -302,21 +364,26 @@ impl Executor {
         }
     }
 
-    async fn attempt_with_retries(
+    /// Runs `attempt` with listener `i`'s policy: a timeout per attempt, retries of
+    /// retryable failures with backoff, and the circuit breaker.
+    async fn retrying<T, F, Fut>(
         &self,
         l: &ListenerDesc,
         i: usize,
-        action: &ActionDesc,
-        event: &Value,
-        json: &str,
-    ) -> Result<Done, String> {
+        what: &str,
+        mut attempt: F,
+    ) -> Result<T, String>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
         let p = &l.policy;
         let mut backoff = Backoff::new(
             Duration::from_millis(p.backoff_ms.min(1000)),
             Duration::from_millis(p.backoff_ms),
             Duration::from_millis(p.backoff_max_ms),
         );
-        let mut attempt = 0;
+        let mut tries = 0;
         let mut last_error: Option<String> = None;
         loop {
             let allowed = self.breakers[i]
@@ -326,31 +393,26 @@ impl Executor {
             if !allowed {
                 return Err(match &last_error {
                     Some(e) => format!(
-                        "{} failed after {attempt} attempt(s): {e}; circuit breaker now open",
-                        action.kind()
+                        "{what} failed after {tries} attempt(s): {e}; circuit breaker now open"
                     ),
-                    None => format!(
-                        "{} skipped: circuit breaker open after repeated failures",
-                        action.kind()
-                    ),
+                    None => {
+                        format!("{what} skipped: circuit breaker open after repeated failures")
+                    }
                 });
             }
-            let result =
-                match tokio::time::timeout(p.timeout(), self.perform(l, i, action, event, json))
-                    .await
-                {
-                    Ok(r) => r,
-                    Err(_) => Err(Failure {
-                        message: format!("timed out after {} ms", p.timeout_ms),
-                        retryable: true,
-                    }),
-                };
+            let result = match tokio::time::timeout(p.timeout(), attempt()).await {
+                Ok(r) => r,
+                Err(_) => Err(Failure {
+                    message: format!("timed out after {} ms", p.timeout_ms),
+                    retryable: true,
+                }),
+            };
             match result {
-                Ok(done) => {
+                Ok(v) => {
                     if let Ok(mut b) = self.breakers[i].lock() {
                         b.success();
                     }
-                    return Ok(done);
+                    return Ok(v);
                 }
                 Err(f) => {
                     if let Ok(mut b) = self.breakers[i].lock() {
@@ -360,243 +422,30 @@ impl Executor {
                             Duration::from_millis(p.breaker_cooldown_ms),
                         );
                     }
-                    attempt += 1;
-                    if !f.retryable || attempt > p.retries {
+                    tries += 1;
+                    if !f.retryable || tries > p.retries {
                         return Err(format!(
-                            "{} failed after {attempt} attempt(s): {}",
-                            action.kind(),
+                            "{what} failed after {tries} attempt(s): {}",
                             f.message
                         ));
                     }
                     last_error = Some(f.message.clone());
                     let wait = backoff.next_delay();
-                    tracing::warn!(listener = l.name, action = action.kind(), error = %f.message, wait = %crate::retry::human(wait), "retrying");
+                    tracing::warn!(listener = l.name, action = what, error = %f.message, wait = %crate::retry::human(wait), "retrying");
                     tokio::time::sleep(wait).await;
                 }
             }
         }
     }
-
-    fn zulip(&self) -> Option<&Client> {
-        self.client.as_ref()
-    }
-
-    async fn perform(
-        &self,
-        l: &ListenerDesc,
-        i: usize,
-        action: &ActionDesc,
-        event: &Value,
-        json: &str,
-    ) -> Result<Done, Failure> {
-        let cx = self.realm.render_cx(event, json, l.name);
-        match action {
-            ActionDesc::Reply { to, template } => {
-                let content = render(template, &cx, true);
-                let dest = match to {
-                    ReplyDesc::Same => same_conversation(event, self.own_user_id),
-                    ReplyDesc::Sender => event["message"]["sender_id"]
-                        .as_i64()
-                        .map(|id| Destination::Direct { user_ids: vec![id] }),
-                    ReplyDesc::Channel { channel, topic } => Some(Destination::Channel {
-                        channel: (*channel).to_owned(),
-                        topic: render(topic, &cx, false),
-                    }),
-                };
-                let Some(dest) = dest else {
-                    return Err(Failure {
-                        message: "the event has no conversation to reply to".into(),
-                        retryable: false,
-                    });
-                };
-                self.send(&dest, &content).await
-            }
-            ActionDesc::React { emoji } => {
-                let Some(id) = event["message"]["id"].as_i64() else {
-                    return Err(Failure {
-                        message: "the event has no message to react to".into(),
-                        retryable: false,
-                    });
-                };
-                let Some(client) = self.zulip() else {
-                    tracing::info!(
-                        listener = l.name,
-                        message_id = id,
-                        emoji,
-                        "replay: would react"
-                    );
-                    return Ok(Done::DryRun);
-                };
-                match client.add_reaction(id, emoji).await {
-                    Ok(()) => Ok(Done::Really),
-                    Err(crate::Error::BadRequest { code, .. })
-                        if code == "REACTION_ALREADY_EXISTS" =>
-                    {
-                        Ok(Done::Really)
-                    }
-                    Err(e) => Err(Failure::from(e)),
-                }
-            }
-            ActionDesc::Forward { channel, topic } => {
-                let m = &event["message"];
-                let original_topic = m["subject"].as_str().unwrap_or("");
-                let topic = match topic {
-                    Some(t) => render(t, &cx, false),
-                    None if original_topic.is_empty() => "forwarded".to_owned(),
-                    None => original_topic.to_owned(),
-                };
-                let from = match m["display_recipient"].as_str() {
-                    Some(c) => markup::conversation_link(c, original_topic),
-                    None => "a direct message".to_owned(),
-                };
-                let content = format!(
-                    "{} in {from}:\n{}",
-                    markup::silent_mention(m["sender_full_name"].as_str().unwrap_or("someone")),
-                    markup::quote(m["content"].as_str().unwrap_or(""))
-                );
-                self.send(
-                    &Destination::Channel {
-                        channel: (*channel).to_owned(),
-                        topic,
-                    },
-                    &content,
-                )
-                .await
-            }
-            ActionDesc::Webhook {
-                url,
-                body,
-                reply_field,
-                allow_private,
-                ..
-            } => {
-                if let Some(reason) = crate::net::literal_refusal(url, *allow_private) {
-                    return Err(Failure {
-                        message: reason,
-                        retryable: false,
-                    });
-                }
-                let payload = match body {
-                    Some(fields) => {
-                        let mut obj = serde_json::Map::new();
-                        for (k, t) in fields.iter() {
-                            obj.insert((*k).to_owned(), Value::String(render(t, &cx, false)));
-                        }
-                        Value::Object(obj)
-                    }
-                    None => event.clone(),
-                };
-                let http = if *allow_private {
-                    &self.http_private
-                } else {
-                    &self.http_public
-                };
-                let mut req = http.post(*url).json(&payload);
-                if let Some(token) = self.tokens.get(i).and_then(Option::as_ref) {
-                    req = req.bearer_auth(token.expose());
-                }
-                let answer = webhook(req).await?;
-                if let Some(field) = reply_field {
-                    let text =
-                        answer
-                            .get(*field)
-                            .and_then(Value::as_str)
-                            .ok_or_else(|| Failure {
-                                message: format!(
-                                    "the webhook's answer has no string field `{field}`"
-                                ),
-                                retryable: false,
-                            })?;
-                    let Some(dest) = same_conversation(event, self.own_user_id) else {
-                        return Err(Failure {
-                            message: "the event has no conversation to reply to".into(),
-                            retryable: false,
-                        });
-                    };
-                    return self.send(&dest, &markup::user_text(text)).await;
-                }
-                Ok(Done::Really)
-            }
-            ActionDesc::Count { .. } | ActionDesc::Log { .. } | ActionDesc::Store => {
-                Ok(Done::Really)
-            }
-        }
-    }
-
-    async fn send(&self, dest: &Destination, content: &str) -> Result<Done, Failure> {
-        match self.zulip() {
-            Some(client) => client
-                .send_message(dest, content)
-                .await
-                .map(|_| Done::Really)
-                .map_err(Failure::from),
-            None => {
-                tracing::info!(to = %dest, content, "replay: would send");
-                Ok(Done::DryRun)
-            }
-        }
-    }
 }
 
-/// The conversation a message event came from, as a destination for a reply.
-fn same_conversation(event: &Value, own_user_id: i64) -> Option<Destination> {
-    let m = &event["message"];
-    match &m["display_recipient"] {
-        Value::String(channel) => Some(Destination::Channel {
-            channel: channel.clone(),
-            topic: m["subject"].as_str().unwrap_or("").to_owned(),
-        }),
-        Value::Array(users) => {
-            let mut ids: Vec<i64> = users
-                .iter()
-                .filter_map(|u| u["id"].as_i64())
-                .filter(|id| *id != own_user_id)
-                .collect();
-            if ids.is_empty() {
-                ids = m["sender_id"].as_i64().into_iter().collect();
-            }
-            Some(Destination::Direct { user_ids: ids })
-        }
-        _ => None,
+fn post_kind(post: &Post) -> &'static str {
+    match post {
+        Post::Reply(_) => "reply",
+        Post::Send(..) => "send",
+        Post::React(_) => "react",
+        Post::Forward { .. } => "forward",
     }
-}
-
-async fn webhook(req: reqwest::RequestBuilder) -> Result<Value, Failure> {
-    let transient = |message: String| Failure {
-        message,
-        retryable: true,
-    };
-    let mut resp = req.send().await.map_err(|e| Failure {
-        message: format!("webhook request failed: {}", crate::client::describe(&e)),
-        // A refusal by the address guard is a configuration matter: retrying cannot help.
-        retryable: !crate::net::is_refused(&e),
-    })?;
-    let status = resp.status();
-    let mut body = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| transient(format!("webhook response cut: {e}")))?
-    {
-        if body.len() + chunk.len() > MAX_WEBHOOK_RESPONSE {
-            return Err(Failure {
-                message: format!("webhook response exceeds {MAX_WEBHOOK_RESPONSE} bytes"),
-                retryable: false,
-            });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    if !status.is_success() {
-        let text = String::from_utf8_lossy(&body);
-        return Err(Failure {
-            message: format!(
-                "webhook answered HTTP {status}: {}",
-                crate::event::excerpt(&text)
-            ),
-            retryable: status.is_server_error() || status.as_u16() == 429,
-        });
-    }
-    Ok(serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
 #[cfg(test)]
@@ -620,24 +469,5 @@ mod tests {
         );
         b.success();
         assert!(b.allow(t0 + Duration::from_secs(32)));
-    }
-
-    #[test]
-    fn replies_go_back_to_the_conversation_without_ourselves() {
-        let ch = serde_json::json!({"message": {"display_recipient": "devel", "subject": "ci", "sender_id": 5}});
-        assert_eq!(
-            same_conversation(&ch, 9),
-            Some(Destination::Channel {
-                channel: "devel".into(),
-                topic: "ci".into()
-            })
-        );
-        let dm = serde_json::json!({"message": {"display_recipient": [{"id": 5}, {"id": 9}, {"id": 7}], "sender_id": 5}});
-        assert_eq!(
-            same_conversation(&dm, 9),
-            Some(Destination::Direct {
-                user_ids: vec![5, 7]
-            })
-        );
     }
 }

@@ -15,7 +15,11 @@
 //! | [`store`] | the SQL store (SQLite or PostgreSQL): checkpoints, gaps |
 //! | [`pipeline`] | static descriptions of a compiled pipeline |
 //! | [`dispatch`] | the per-connection context generated dispatch functions drive |
-//! | [`exec`] | I/O actions: concurrency, timeouts, retries, circuit breaker |
+//! | [`engine`] | one batch: dispatch, then the jobs (the run loop and the test harness share it) |
+//! | [`exec`] | jobs: concurrency, timeouts, retries, circuit breaker, de-duplication, rate limits |
+//! | [`actions`] | performing one action once: built-ins, a handler's posts, HTTP calls |
+//! | [`handler`] | listeners written in Rust: the `Context` a function gets |
+//! | [`outbox`] | where effects go: live, logged (replay) or recorded (tests) |
 //! | [`limit`] | rate limits on what listeners post, per conversation and sender |
 //! | [`markup`] | the one way user text goes into a Zulip message |
 //! | [`logging`] | text (escaped) or JSON logs, colour only on a terminal |
@@ -29,6 +33,7 @@
 //!
 //! Errors are one enum, [`Error`], which knows whether a failure is retryable.
 
+pub mod actions;
 pub mod app;
 pub mod backoff;
 pub mod client;
@@ -36,13 +41,16 @@ pub mod client;
 pub mod codegen;
 pub mod config;
 pub mod dispatch;
+pub mod engine;
 pub mod error;
 pub mod event;
 pub mod exec;
+pub mod handler;
 pub mod limit;
 pub mod logging;
 pub mod markup;
 pub mod net;
+pub mod outbox;
 pub mod pipeline;
 pub mod retry;
 pub mod shutdown;
@@ -54,3 +62,10 @@ pub mod template;
 pub mod testkit;
 
 pub use error::{Error, EventError, Result};
+pub use event::{Event, Message, MessageEvent};
+pub use handler::{Context, Permanent, permanent};
+
+/// `#[listener]`, `pipeline!` and `main!` (feature `macros`): see the README's "Listeners
+/// in Rust".
+#[cfg(feature = "macros")]
+pub use zlc_macros::{listener, main, pipeline};

@@ -71,6 +71,31 @@ pub fn webhook_client(allow_private: bool) -> crate::Result<reqwest::Client> {
         .map_err(|e| crate::Error::Config(format!("HTTP client: {e}")))
 }
 
+/// Whether an outbound call may go to `url`: `https://`, or `http://` to this machine
+/// with `allow_private`; a literal host that is internal only with `allow_private`.
+/// (Names are judged again, by what they resolve to, at connect time.)
+pub fn check_url(url: &str, allow_private: bool) -> Result<(), String> {
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not a valid URL ({e})"))?;
+    let host = parsed.host_str().unwrap_or_default();
+    match parsed.scheme() {
+        "https" => {}
+        "http"
+            if allow_private
+                && zlc_ssrf::internal_host(host).is_some_and(|r| r.starts_with("loopback")) => {}
+        "http" => {
+            return Err(format!(
+                "{url} uses http://, allowed only to this machine (with allow_private = true)"
+            ));
+        }
+        other => return Err(format!("{url}: scheme `{other}` is not supported")),
+    }
+    match literal_refusal(url, allow_private) {
+        Some(reason) => Err(reason),
+        None => Ok(()),
+    }
+}
+
 /// Why `url`'s literal host may not be reached, if it may not. IP literals never go
 /// through a resolver, so they are checked before each request.
 pub fn literal_refusal(url: &str, allow_private: bool) -> Option<String> {

@@ -21,7 +21,8 @@ pub struct PipelineDesc {
     pub store: StoreDesc,
     /// What goes to the event log.
     pub event_log: EventLogMode,
-    /// Event types to register for (only those the listeners use, plus none else).
+    /// Event types to register for (only those the listeners use); empty: derived from
+    /// the listeners (see [`PipelineDesc::event_types`]).
     pub event_types: &'static [&'static str],
     /// Listeners, indexed as the dispatch function indexes them.
     pub listeners: &'static [ListenerDesc],
@@ -99,11 +100,59 @@ pub struct ListenerDesc {
     pub filters: &'static str,
     /// Retry, timeout, breaker, concurrency.
     pub policy: PolicyDesc,
+    /// `config` values handlers read (`Context::config`), as the pipeline declares them.
+    pub config: &'static [(&'static str, &'static str)],
     /// Actions in order.
     pub actions: &'static [ActionDesc],
 }
 
+impl PipelineDesc {
+    /// The event types to register for: as generated, or (for pipelines put together
+    /// by `pipeline!`) those the listeners name.
+    pub fn event_types(&self) -> Vec<String> {
+        if !self.event_types.is_empty() {
+            return self.event_types.iter().map(|t| (*t).to_owned()).collect();
+        }
+        let mut types: Vec<String> = self
+            .listeners
+            .iter()
+            .flat_map(|l| l.events.iter())
+            .map(|e| e.split(':').next().unwrap_or(e).to_owned())
+            .collect();
+        types.sort_unstable();
+        types.dedup();
+        types
+    }
+}
+
 impl ListenerDesc {
+    /// An inert listener, standing in for one whose `#[listener]` has errors (so that
+    /// `pipeline!` naming it adds no errors of its own).
+    #[doc(hidden)]
+    pub const fn stand_in(name: &'static str) -> Self {
+        ListenerDesc {
+            name,
+            description: "",
+            events: &[],
+            realms: None,
+            enabled: false,
+            filters: "",
+            policy: PolicyDesc {
+                timeout_ms: 0,
+                retries: 0,
+                backoff_ms: 0,
+                backoff_max_ms: 0,
+                breaker_threshold: 0,
+                breaker_cooldown_ms: 0,
+                concurrency: 1,
+                limit_per_conversation: RateLimitDesc { max: 0, per_ms: 0 },
+                limit_per_sender: RateLimitDesc { max: 0, per_ms: 0 },
+            },
+            config: &[],
+            actions: &[],
+        }
+    }
+
     /// Whether any action does I/O (and so runs as a job).
     pub fn has_jobs(&self) -> bool {
         self.actions.iter().any(ActionDesc::is_io)
@@ -185,6 +234,15 @@ pub enum ActionDesc {
         /// Topic; `None`: the original.
         topic: Option<&'static [Seg]>,
     },
+    /// Run a Rust function (job): see [`crate::handler`].
+    Handler {
+        /// The function's path, for messages.
+        function: &'static str,
+        /// The thunk `#[listener]` generated for it.
+        call: crate::handler::HandlerFn,
+        /// Its HTTP calls may reach private, loopback and link-local addresses.
+        allow_private: bool,
+    },
     /// POST JSON (job).
     Webhook {
         /// URL.
@@ -234,6 +292,7 @@ impl ActionDesc {
             ActionDesc::React { .. } => "react",
             ActionDesc::Forward { .. } => "forward",
             ActionDesc::Webhook { .. } => "webhook",
+            ActionDesc::Handler { .. } => "handler",
         }
     }
 }

@@ -146,6 +146,8 @@ pub struct StatsBuf {
     current: usize,
     counts: HashMap<CountKey, u64>,
     names: HashMap<(bool, i64), String>,
+    /// Handlers' named counters: (listener, hour, name) → n.
+    named: HashMap<(usize, i64, String), u64>,
     /// Malformed events skipped.
     pub malformed: u64,
     /// Events dispatched.
@@ -161,6 +163,7 @@ impl StatsBuf {
             current: 0,
             counts: HashMap::new(),
             names: HashMap::new(),
+            named: HashMap::new(),
             malformed: 0,
             events: 0,
         }
@@ -213,6 +216,11 @@ impl StatsBuf {
         }
     }
 
+    /// Adds `n` to listener `i`'s counter `name` in the hour being counted.
+    pub fn named(&mut self, i: usize, name: String, n: u64) {
+        *self.named.entry((i, self.hour(), name)).or_default() += n;
+    }
+
     /// Moves everything of `other` into `self`, leaving `other` empty (and counting in
     /// the hour it counted in).
     pub fn merge(&mut self, other: &mut StatsBuf) {
@@ -231,6 +239,9 @@ impl StatsBuf {
         }
         for (k, v) in other.names.drain() {
             self.names.entry(k).or_insert(v);
+        }
+        for (k, n) in other.named.drain() {
+            *self.named.entry(k).or_default() += n;
         }
         self.malformed += std::mem::take(&mut other.malformed);
         self.events += std::mem::take(&mut other.events);
@@ -279,7 +290,21 @@ impl StatsBuf {
                 n,
             })
             .collect();
-        Drained { rows, counts }
+        let named = self
+            .named
+            .drain()
+            .map(|((listener, hour, name), n)| NamedRow {
+                listener,
+                hour,
+                name,
+                n,
+            })
+            .collect();
+        Drained {
+            rows,
+            counts,
+            named,
+        }
     }
 
     /// Totals per listener index (all hours in the buffer), for reports.
@@ -349,6 +374,19 @@ pub struct CountRow {
     pub n: u64,
 }
 
+/// A handler's named counter, ready to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedRow {
+    /// Listener index.
+    pub listener: usize,
+    /// Hour (Unix seconds / 3600).
+    pub hour: i64,
+    /// The counter's name.
+    pub name: String,
+    /// How many.
+    pub n: u64,
+}
+
 /// What a flush writes.
 #[derive(Debug, Default)]
 pub struct Drained {
@@ -356,6 +394,8 @@ pub struct Drained {
     pub rows: Vec<StatsRow>,
     /// Grouped counts.
     pub counts: Vec<CountRow>,
+    /// Handlers' named counters.
+    pub named: Vec<NamedRow>,
 }
 
 /// Unix time now, in seconds.

@@ -39,13 +39,13 @@ macro_rules! migrations {
 
 fn sqlite_migrations() -> Migrator {
     Migrator::with_migrations(
-        migrations!("sqlite": 1 "0001_checkpoints", 2 "0002_listeners", 3 "0003_limits"),
+        migrations!("sqlite": 1 "0001_checkpoints", 2 "0002_listeners", 3 "0003_limits", 4 "0004_handlers"),
     )
 }
 
 fn postgres_migrations() -> Migrator {
     Migrator::with_migrations(
-        migrations!("postgres": 1 "0001_checkpoints", 2 "0002_listeners", 3 "0003_limits"),
+        migrations!("postgres": 1 "0001_checkpoints", 2 "0002_listeners", 3 "0003_limits", 4 "0004_handlers"),
     )
 }
 
@@ -306,7 +306,13 @@ impl Store {
              ON CONFLICT (pipeline, listener, hour, channel, sender) DO UPDATE SET n = zlc_counts.n + excluded.n";
         const LOG: &str = "INSERT INTO zlc_event_log (pipeline, listener, realm_id, kind, event_id, message_id, status, error, payload, payload_bytes, truncated, at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
-        if drained.rows.is_empty() && drained.counts.is_empty() && log.is_empty() {
+        const NAMED: &str = "INSERT INTO zlc_named_counts (pipeline, listener, hour, name, n) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (pipeline, listener, hour, name) DO UPDATE SET n = zlc_named_counts.n + excluded.n";
+        if drained.rows.is_empty()
+            && drained.counts.is_empty()
+            && drained.named.is_empty()
+            && log.is_empty()
+        {
             return Ok(());
         }
         let name = |i: usize| names.get(i).copied().unwrap_or("?");
@@ -334,6 +340,16 @@ impl Store {
                     .bind(row.hour * 3600)
                     .bind(&row.channel)
                     .bind(&row.sender)
+                    .bind(row.n as i64)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for row in &drained.named {
+                sqlx::query(NAMED)
+                    .bind(pipeline)
+                    .bind(name(row.listener))
+                    .bind(row.hour * 3600)
+                    .bind(&row.name)
                     .bind(row.n as i64)
                     .execute(&mut *tx)
                     .await?;
@@ -452,6 +468,123 @@ impl Store {
                 .bind(now_secs())
                 .execute(pool)
                 .await?;
+        });
+        Ok(())
+    }
+
+    /// A handler's named counters: (name, total), by name.
+    pub async fn named_counts(&self, pipeline: &str, listener: &str) -> Result<Vec<(String, i64)>> {
+        const SQL: &str = "SELECT name, CAST(SUM(n) AS BIGINT) FROM zlc_named_counts WHERE pipeline = $1 AND listener = $2 GROUP BY name ORDER BY name";
+        let rows = fetch_rows!(self, SQL, [pipeline, listener], |r| (
+            r.try_get(0)?,
+            r.try_get(1)?
+        ));
+        Ok(rows)
+    }
+
+    /// The state value of a listener under `key`.
+    pub async fn state_get(
+        &self,
+        pipeline: &str,
+        listener: &str,
+        key: &str,
+    ) -> Result<Option<String>> {
+        const SQL: &str =
+            "SELECT value FROM zlc_state WHERE pipeline = $1 AND listener = $2 AND key = $3";
+        let rows: Vec<String> =
+            fetch_rows!(self, SQL, [pipeline, listener, key], |r| r.try_get(0)?);
+        Ok(rows.into_iter().next())
+    }
+
+    /// Sets a listener's state value under `key`.
+    pub async fn state_set(
+        &self,
+        pipeline: &str,
+        listener: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<()> {
+        const SQL: &str = "INSERT INTO zlc_state (pipeline, listener, key, value, updated_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (pipeline, listener, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
+        on_pool!(self, |pool| {
+            sqlx::query(SQL)
+                .bind(pipeline)
+                .bind(listener)
+                .bind(key)
+                .bind(value)
+                .bind(now_secs())
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Forgets a listener's state value under `key`.
+    pub async fn state_delete(&self, pipeline: &str, listener: &str, key: &str) -> Result<()> {
+        const SQL: &str =
+            "DELETE FROM zlc_state WHERE pipeline = $1 AND listener = $2 AND key = $3";
+        on_pool!(self, |pool| {
+            sqlx::query(SQL)
+                .bind(pipeline)
+                .bind(listener)
+                .bind(key)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Config values set without a rebuild, by listener name.
+    pub async fn listener_settings(
+        &self,
+        pipeline: &str,
+    ) -> Result<std::collections::HashMap<String, Vec<(String, String)>>> {
+        const SQL: &str = "SELECT listener, key, value FROM zlc_listener_settings WHERE pipeline = $1 ORDER BY listener, key";
+        let rows: Vec<(String, String, String)> = fetch_rows!(self, SQL, [pipeline], |r| (
+            r.try_get(0)?,
+            r.try_get(1)?,
+            r.try_get(2)?
+        ));
+        let mut out: std::collections::HashMap<String, Vec<(String, String)>> = Default::default();
+        for (listener, k, v) in rows {
+            out.entry(listener).or_default().push((k, v));
+        }
+        Ok(out)
+    }
+
+    /// Sets (or, with `None`, removes) a listener's config value without a rebuild.
+    pub async fn set_listener_setting(
+        &self,
+        pipeline: &str,
+        listener: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<()> {
+        const SET: &str = "INSERT INTO zlc_listener_settings (pipeline, listener, key, value, updated_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (pipeline, listener, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
+        const UNSET: &str =
+            "DELETE FROM zlc_listener_settings WHERE pipeline = $1 AND listener = $2 AND key = $3";
+        on_pool!(self, |pool| {
+            match value {
+                Some(v) => {
+                    sqlx::query(SET)
+                        .bind(pipeline)
+                        .bind(listener)
+                        .bind(key)
+                        .bind(v)
+                        .bind(now_secs())
+                        .execute(pool)
+                        .await?;
+                }
+                None => {
+                    sqlx::query(UNSET)
+                        .bind(pipeline)
+                        .bind(listener)
+                        .bind(key)
+                        .execute(pool)
+                        .await?;
+                }
+            }
         });
         Ok(())
     }

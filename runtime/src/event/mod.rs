@@ -63,6 +63,11 @@ macro_rules! events {
             pub const KNOWN: &'static [(&'static str, Option<&'static str>)] =
                 &[ $( ($ty, op_val!($($op)?)), )* ];
 
+            /// Every (`type`, `op`) with its variant's name and payload type's name, in
+            /// spec order: what `#[listener]` reads to type a handler's argument.
+            pub const VARIANTS: &'static [(&'static str, Option<&'static str>, &'static str, &'static str)] =
+                &[ $( ($ty, op_val!($($op)?), stringify!($variant), stringify!($payload)), )* ];
+
             /// The event's `type`.
             pub fn type_name(&self) -> &str {
                 match self {

@@ -1,0 +1,394 @@
+//! Performing one action, once: the built-in actions, a handler's posts, and HTTP
+//! calls. Retries, timeouts, the breaker, de-duplication and rate limits are the
+//! executor's ([`crate::exec`]); here an attempt either does its effect or says why
+//! not, and whether trying again can help.
+//!
+//! Effects go through the connection's outbox ([`crate::outbox`]): performed live,
+//! logged in a replay, recorded under test. User text entering a message goes through
+//! [`crate::markup`]; HTTP calls follow the address rules of [`crate::net`].
+
+use serde_json::Value;
+
+use crate::client::Destination;
+use crate::config::Secret;
+use crate::handler::Post;
+use crate::markup;
+use crate::outbox::{HttpSink, ZulipSink};
+use crate::pipeline::{ActionDesc, ListenerDesc, ReplyDesc};
+use crate::store::Store;
+use crate::template::{RealmInfo, render};
+
+/// The largest HTTP answer read.
+const MAX_HTTP_ANSWER: usize = 1 << 20;
+
+/// Whether an effect really happened or was only logged (Zulip posts in a replay).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Done {
+    Really,
+    DryRun,
+}
+
+/// Why an attempt failed, and whether trying again can help.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) message: String,
+    pub(crate) retryable: bool,
+}
+
+impl Failure {
+    pub(crate) fn permanent(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            retryable: false,
+        }
+    }
+}
+
+impl From<crate::Error> for Failure {
+    fn from(e: crate::Error) -> Self {
+        Failure {
+            retryable: e.is_retryable(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// A connection's means of effect: its outbox, HTTP clients, store and realm.
+#[derive(Debug)]
+pub struct Effects {
+    pub(crate) pipeline: &'static str,
+    pub(crate) zulip: ZulipSink,
+    pub(crate) http: HttpSink,
+    http_public: reqwest::Client,
+    http_private: reqwest::Client,
+    pub(crate) store: Option<Store>,
+    pub(crate) realm: RealmInfo,
+    pub(crate) own_user_id: i64,
+}
+
+impl Effects {
+    /// The effects of a connection to `realm` as `own_user_id`.
+    pub fn new(
+        pipeline: &'static str,
+        zulip: ZulipSink,
+        http: HttpSink,
+        store: Option<Store>,
+        realm: RealmInfo,
+        own_user_id: i64,
+    ) -> crate::Result<Self> {
+        Ok(Effects {
+            pipeline,
+            zulip,
+            http,
+            http_public: crate::net::webhook_client(false)?,
+            http_private: crate::net::webhook_client(true)?,
+            store,
+            realm,
+            own_user_id,
+        })
+    }
+
+    pub(crate) fn pipeline(&self) -> &'static str {
+        self.pipeline
+    }
+
+    pub(crate) fn store(&self) -> crate::Result<&Store> {
+        self.store
+            .as_ref()
+            .ok_or_else(|| crate::Error::Store("this connection has no store".into()))
+    }
+
+    /// Whether Zulip posts are really sent (and so rate limited).
+    pub(crate) fn posts_for_real(&self) -> bool {
+        !matches!(self.zulip, ZulipSink::DryRun)
+    }
+
+    /// Performs a built-in action once. `token`: the webhook's bearer token.
+    pub(crate) async fn perform(
+        &self,
+        l: &ListenerDesc,
+        action: &ActionDesc,
+        event: &Value,
+        json: &str,
+        token: Option<&Secret>,
+    ) -> Result<Done, Failure> {
+        let cx = self.realm.render_cx(event, json, l.name);
+        match action {
+            ActionDesc::Reply { to, template } => {
+                let content = render(template, &cx, true);
+                let dest = match to {
+                    ReplyDesc::Same => same_conversation(event, self.own_user_id),
+                    ReplyDesc::Sender => event["message"]["sender_id"]
+                        .as_i64()
+                        .map(|id| Destination::Direct { user_ids: vec![id] }),
+                    ReplyDesc::Channel { channel, topic } => Some(Destination::Channel {
+                        channel: (*channel).to_owned(),
+                        topic: render(topic, &cx, false),
+                    }),
+                };
+                let Some(dest) = dest else {
+                    return Err(Failure::permanent(
+                        "the event has no conversation to reply to",
+                    ));
+                };
+                self.send(l.name, &dest, &content).await
+            }
+            ActionDesc::React { emoji } => self.react(l.name, event, emoji).await,
+            ActionDesc::Forward { channel, topic } => {
+                let topic = topic.map(|t| render(t, &cx, false));
+                self.forward(l.name, event, channel, topic).await
+            }
+            ActionDesc::Webhook {
+                url,
+                body,
+                reply_field,
+                allow_private,
+                ..
+            } => {
+                let payload = match body {
+                    Some(fields) => {
+                        let mut obj = serde_json::Map::new();
+                        for (k, t) in fields.iter() {
+                            obj.insert((*k).to_owned(), Value::String(render(t, &cx, false)));
+                        }
+                        Value::Object(obj)
+                    }
+                    None => event.clone(),
+                };
+                let answer = self
+                    .http(l.name, "POST", url, Some(&payload), token, *allow_private)
+                    .await
+                    .map_err(Failure::from)?;
+                if let Some(field) = reply_field {
+                    let text = answer.get(*field).and_then(Value::as_str).ok_or_else(|| {
+                        Failure::permanent(format!(
+                            "the webhook's answer has no string field `{field}`"
+                        ))
+                    })?;
+                    let Some(dest) = same_conversation(event, self.own_user_id) else {
+                        return Err(Failure::permanent(
+                            "the event has no conversation to reply to",
+                        ));
+                    };
+                    return self.send(l.name, &dest, &markup::user_text(text)).await;
+                }
+                Ok(Done::Really)
+            }
+            // A handler is run by the executor (it needs a context); inline actions
+            // were done by dispatch.
+            ActionDesc::Handler { .. }
+            | ActionDesc::Count { .. }
+            | ActionDesc::Log { .. }
+            | ActionDesc::Store => Ok(Done::Really),
+        }
+    }
+
+    /// Performs one post a handler asked for.
+    pub(crate) async fn post(
+        &self,
+        l: &ListenerDesc,
+        post: &Post,
+        event: &Value,
+    ) -> Result<Done, Failure> {
+        match post {
+            Post::Reply(text) => match same_conversation(event, self.own_user_id) {
+                Some(dest) => self.send(l.name, &dest, text).await,
+                None => Err(Failure::permanent(
+                    "the event has no conversation to reply to",
+                )),
+            },
+            Post::Send(dest, text) => self.send(l.name, dest, text).await,
+            Post::React(emoji) => self.react(l.name, event, emoji).await,
+            Post::Forward { channel, topic } => {
+                self.forward(l.name, event, channel, topic.clone()).await
+            }
+        }
+    }
+
+    async fn send(
+        &self,
+        listener: &str,
+        dest: &Destination,
+        content: &str,
+    ) -> Result<Done, Failure> {
+        match &self.zulip {
+            ZulipSink::Live(client) => client
+                .send_message(dest, content)
+                .await
+                .map(|_| Done::Really)
+                .map_err(Failure::from),
+            ZulipSink::DryRun => {
+                tracing::info!(listener, to = %dest, content, "replay: would send");
+                Ok(Done::DryRun)
+            }
+            ZulipSink::Record(r) => {
+                r.message(listener, dest, content);
+                Ok(Done::Really)
+            }
+        }
+    }
+
+    async fn react(&self, listener: &str, event: &Value, emoji: &str) -> Result<Done, Failure> {
+        let Some(id) = event["message"]["id"].as_i64() else {
+            return Err(Failure::permanent("the event has no message to react to"));
+        };
+        match &self.zulip {
+            ZulipSink::Live(client) => match client.add_reaction(id, emoji).await {
+                Ok(()) => Ok(Done::Really),
+                Err(crate::Error::BadRequest { code, .. }) if code == "REACTION_ALREADY_EXISTS" => {
+                    Ok(Done::Really)
+                }
+                Err(e) => Err(Failure::from(e)),
+            },
+            ZulipSink::DryRun => {
+                tracing::info!(listener, message_id = id, emoji, "replay: would react");
+                Ok(Done::DryRun)
+            }
+            ZulipSink::Record(r) => {
+                r.reaction(listener, id, emoji);
+                Ok(Done::Really)
+            }
+        }
+    }
+
+    async fn forward(
+        &self,
+        listener: &str,
+        event: &Value,
+        channel: &str,
+        topic: Option<String>,
+    ) -> Result<Done, Failure> {
+        let m = &event["message"];
+        let original_topic = m["subject"].as_str().unwrap_or("");
+        let topic = match topic {
+            Some(t) => t,
+            None if original_topic.is_empty() => "forwarded".to_owned(),
+            None => original_topic.to_owned(),
+        };
+        let from = match m["display_recipient"].as_str() {
+            Some(c) => markup::conversation_link(c, original_topic),
+            None => "a direct message".to_owned(),
+        };
+        let content = format!(
+            "{} in {from}:\n{}",
+            markup::silent_mention(m["sender_full_name"].as_str().unwrap_or("someone")),
+            markup::quote(m["content"].as_str().unwrap_or(""))
+        );
+        let dest = Destination::Channel {
+            channel: channel.to_owned(),
+            topic,
+        };
+        self.send(listener, &dest, &content).await
+    }
+
+    /// An HTTP call with a JSON answer (`null` when the answer is not JSON), under the
+    /// address rules: public addresses only unless `allow_private`, `https://` or
+    /// `http://` to loopback, no redirects, at most 1 MiB of answer. A 5xx or 429 answer,
+    /// a timeout or a cut connection is retryable; anything else is not.
+    pub(crate) async fn http(
+        &self,
+        listener: &str,
+        method: &str,
+        url: &str,
+        body: Option<&Value>,
+        token: Option<&Secret>,
+        allow_private: bool,
+    ) -> crate::Result<Value> {
+        let refuse = |detail: String| crate::Error::Http {
+            detail,
+            retryable: false,
+        };
+        crate::net::check_url(url, allow_private).map_err(refuse)?;
+        if let HttpSink::Record(r) = &self.http {
+            return Ok(r.http(listener, method, url, body.unwrap_or(&Value::Null)));
+        }
+        let client = if allow_private {
+            &self.http_private
+        } else {
+            &self.http_public
+        };
+        let mut req = match method {
+            "GET" => client.get(url),
+            _ => client.post(url).json(body.unwrap_or(&Value::Null)),
+        };
+        if let Some(token) = token {
+            req = req.bearer_auth(token.expose());
+        }
+        let mut resp = req.send().await.map_err(|e| crate::Error::Http {
+            detail: format!("request to {url} failed: {}", crate::client::describe(&e)),
+            // A refusal by the address guard is a configuration matter.
+            retryable: !crate::net::is_refused(&e),
+        })?;
+        let status = resp.status();
+        let mut answer = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| crate::Error::Http {
+            detail: format!("the answer of {url} was cut: {e}"),
+            retryable: true,
+        })? {
+            if answer.len() + chunk.len() > MAX_HTTP_ANSWER {
+                return Err(refuse(format!(
+                    "the answer of {url} exceeds {MAX_HTTP_ANSWER} bytes"
+                )));
+            }
+            answer.extend_from_slice(&chunk);
+        }
+        if !status.is_success() {
+            let text = String::from_utf8_lossy(&answer);
+            return Err(crate::Error::Http {
+                detail: format!(
+                    "{url} answered HTTP {status}: {}",
+                    crate::event::excerpt(&text)
+                ),
+                retryable: status.is_server_error() || status.as_u16() == 429,
+            });
+        }
+        Ok(serde_json::from_slice(&answer).unwrap_or(Value::Null))
+    }
+}
+
+/// The conversation a message event came from, as a destination for a reply.
+pub(crate) fn same_conversation(event: &Value, own_user_id: i64) -> Option<Destination> {
+    let m = &event["message"];
+    match &m["display_recipient"] {
+        Value::String(channel) => Some(Destination::Channel {
+            channel: channel.clone(),
+            topic: m["subject"].as_str().unwrap_or("").to_owned(),
+        }),
+        Value::Array(users) => {
+            let mut ids: Vec<i64> = users
+                .iter()
+                .filter_map(|u| u["id"].as_i64())
+                .filter(|id| *id != own_user_id)
+                .collect();
+            if ids.is_empty() {
+                ids = m["sender_id"].as_i64().into_iter().collect();
+            }
+            Some(Destination::Direct { user_ids: ids })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_go_back_to_the_conversation_without_ourselves() {
+        let ch = serde_json::json!({"message": {"display_recipient": "devel", "subject": "ci", "sender_id": 5}});
+        assert_eq!(
+            same_conversation(&ch, 9),
+            Some(Destination::Channel {
+                channel: "devel".into(),
+                topic: "ci".into()
+            })
+        );
+        let dm = serde_json::json!({"message": {"display_recipient": [{"id": 5}, {"id": 9}, {"id": 7}], "sender_id": 5}});
+        assert_eq!(
+            same_conversation(&dm, 9),
+            Some(Destination::Direct {
+                user_ids: vec![5, 7]
+            })
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! Where a connection's effects go: posts to Zulip (messages, reactions) and webhook
+//! calls. Live, they are performed; in a replay, Zulip posts are only logged; under
+//! test (`zlc test`, the testkit's harness) everything is recorded for assertions, and
+//! webhooks get canned answers instead of a network.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::client::{Client, Destination};
+
+/// Where posts to Zulip go.
+#[derive(Debug, Clone)]
+pub enum ZulipSink {
+    /// Sent to the server.
+    Live(Client),
+    /// Logged, not sent (a replay).
+    DryRun,
+    /// Recorded (tests).
+    Record(Arc<Recorder>),
+}
+
+/// Where webhook calls (and handlers' HTTP calls) go.
+#[derive(Debug, Clone, Default)]
+pub enum HttpSink {
+    /// Over the network, under the address rules of [`crate::net`].
+    #[default]
+    Live,
+    /// Recorded, and answered from the recorder's canned answers (tests).
+    Record(Arc<Recorder>),
+}
+
+/// One effect, as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Effect {
+    /// A message sent (a reply, a forward, a handler's post).
+    Message {
+        /// The listener that sent it.
+        listener: String,
+        /// Where (`#channel > topic`, or a direct message).
+        to: String,
+        /// The channel, for channel messages.
+        channel: Option<String>,
+        /// The topic, for channel messages.
+        topic: Option<String>,
+        /// The content.
+        content: String,
+    },
+    /// A reaction added.
+    Reaction {
+        /// The listener.
+        listener: String,
+        /// The message reacted to.
+        message_id: i64,
+        /// The emoji.
+        emoji: String,
+    },
+    /// A webhook or HTTP call made.
+    Http {
+        /// The listener.
+        listener: String,
+        /// The method.
+        method: String,
+        /// The URL.
+        url: String,
+        /// The JSON body sent (null for a GET).
+        body: Value,
+    },
+}
+
+impl Effect {
+    /// The listener that caused it.
+    pub fn listener(&self) -> &str {
+        match self {
+            Effect::Message { listener, .. }
+            | Effect::Reaction { listener, .. }
+            | Effect::Http { listener, .. } => listener,
+        }
+    }
+}
+
+/// Records effects and answers recorded HTTP calls.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    effects: Mutex<Vec<Effect>>,
+    answers: Mutex<HashMap<String, Value>>,
+}
+
+impl Recorder {
+    /// An empty recorder (HTTP calls are answered with `{}`).
+    pub fn new() -> Arc<Self> {
+        Arc::new(Recorder::default())
+    }
+
+    /// Answers HTTP calls of `listener` with `body` from now on.
+    pub fn answer(&self, listener: &str, body: Value) {
+        lock(&self.answers).insert(listener.to_owned(), body);
+    }
+
+    /// Everything recorded so far, in order.
+    pub fn effects(&self) -> Vec<Effect> {
+        lock(&self.effects).clone()
+    }
+
+    /// Forgets what was recorded.
+    pub fn clear(&self) {
+        lock(&self.effects).clear();
+    }
+
+    pub(crate) fn message(&self, listener: &str, to: &Destination, content: &str) {
+        let (channel, topic) = match to {
+            Destination::Channel { channel, topic } => (Some(channel.clone()), Some(topic.clone())),
+            Destination::Direct { .. } => (None, None),
+        };
+        lock(&self.effects).push(Effect::Message {
+            listener: listener.to_owned(),
+            to: to.to_string(),
+            channel,
+            topic,
+            content: content.to_owned(),
+        });
+    }
+
+    pub(crate) fn reaction(&self, listener: &str, message_id: i64, emoji: &str) {
+        lock(&self.effects).push(Effect::Reaction {
+            listener: listener.to_owned(),
+            message_id,
+            emoji: emoji.to_owned(),
+        });
+    }
+
+    pub(crate) fn http(&self, listener: &str, method: &str, url: &str, body: &Value) -> Value {
+        lock(&self.effects).push(Effect::Http {
+            listener: listener.to_owned(),
+            method: method.to_owned(),
+            url: url.to_owned(),
+            body: body.clone(),
+        });
+        lock(&self.answers)
+            .get(listener)
+            .cloned()
+            .unwrap_or_else(|| Value::Object(Default::default()))
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
