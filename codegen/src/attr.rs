@@ -283,8 +283,19 @@ pub fn parse(function: &Ident, args: TokenStream) -> Parsed {
     t.spanned(&crate::expand::toml_string(&name), function.span());
     t.raw("\n");
     let mut actions = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
     for e in &entries {
         let key = e.key.unraw().to_string();
+        if key != "action" {
+            if seen.contains(&key) {
+                t.errors.push(syn::Error::new(
+                    e.key.span(),
+                    format!("duplicate key `{key}`: each key is given once"),
+                ));
+                continue;
+            }
+            seen.push(key.clone());
+        }
         match (key.as_str(), &e.value) {
             ("action", Value::Call(entries, span)) => actions.push((entries, *span)),
             ("action", other) => t.errors.push(syn::Error::new(
@@ -309,7 +320,17 @@ pub fn parse(function: &Ident, args: TokenStream) -> Parsed {
     for (entries, span) in actions {
         t.spanned("[[listener.action]]", span);
         t.raw("\n");
+        let mut seen: Vec<String> = Vec::new();
         for e in entries {
+            let key = e.key.unraw().to_string();
+            if seen.contains(&key) {
+                t.errors.push(syn::Error::new(
+                    e.key.span(),
+                    format!("duplicate key `{key}`: each key is given once"),
+                ));
+                continue;
+            }
+            seen.push(key);
             t.key(&e.key);
             t.value(&e.value);
             t.raw("\n");

@@ -1,0 +1,8 @@
+use zlc_runtime::{Context, Message, listener};
+
+#[listener(events = "message", channels = ["devel"], channels = ["general"])]
+async fn on_message(_m: &Message<'_>, _cx: &Context<'_>) -> Result<(), zlc_runtime::Error> {
+    Ok(())
+}
+
+zlc_runtime::main!(on_message);
