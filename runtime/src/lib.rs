@@ -18,6 +18,7 @@
 //! | [`engine`] | one batch: dispatch, then the jobs (the run loop and the test harness share it) |
 //! | [`exec`] | jobs: concurrency, timeouts, retries, circuit breaker, de-duplication, rate limits |
 //! | [`actions`] | performing one action once: built-ins, a handler's posts, HTTP calls |
+//! | [`harness`] | running listeners without a server (tests, `zlc test`) |
 //! | [`handler`] | listeners written in Rust: the `Context` a function gets |
 //! | [`outbox`] | where effects go: live, logged (replay) or recorded (tests) |
 //! | [`limit`] | rate limits on what listeners post, per conversation and sender |
@@ -46,6 +47,7 @@ pub mod error;
 pub mod event;
 pub mod exec;
 pub mod handler;
+pub mod harness;
 pub mod limit;
 pub mod logging;
 pub mod markup;

@@ -181,6 +181,38 @@ impl Store {
         })
     }
 
+    /// A private in-memory SQLite store, gone when dropped (tests, `zlc test`).
+    pub async fn memory() -> Result<Self> {
+        let opts = SqliteConnectOptions::from_str("sqlite::memory:")
+            .map_err(|e| Error::Store(format!("in-memory SQLite: {e}")))?;
+        // One connection that never closes: every connection to `:memory:` is its own
+        // database.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(opts)
+            .await
+            .map_err(|e| Error::Store(format!("in-memory SQLite: {e}")))?;
+        sqlite_migrations().run(&pool).await?;
+        Ok(Store {
+            pool: Pool::Sqlite(pool),
+            url: "sqlite::memory:".into(),
+        })
+    }
+
+    /// Dead letters of a pipeline: (listener, error, message id), oldest first.
+    pub async fn dead_letters(&self, pipeline: &str) -> Result<Vec<(String, String, Option<i64>)>> {
+        const SQL: &str = "SELECT listener, COALESCE(error, ''), message_id FROM zlc_event_log WHERE pipeline = $1 AND status = 'dead' ORDER BY id";
+        let rows = fetch_rows!(self, SQL, [pipeline], |r| (
+            r.try_get(0)?,
+            r.try_get(1)?,
+            r.try_get(2)?
+        ));
+        Ok(rows)
+    }
+
     /// The URL, with any password removed.
     pub fn url(&self) -> &str {
         &self.url
