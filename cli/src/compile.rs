@@ -102,7 +102,7 @@ fn plural(n: usize, what: &str) -> String {
 
 /// Loads and checks, printing warnings; on errors, prints every diagnostic and fails
 /// with a one-line summary (the caller reports it once).
-fn load(file: &Path) -> Result<zlc_codegen::Pipeline> {
+pub fn load(file: &Path) -> Result<zlc_codegen::Pipeline> {
     let source = read(file)?;
     match zlc_codegen::load(&file.display().to_string(), &source) {
         Ok(loaded) => {

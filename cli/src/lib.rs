@@ -3,3 +3,4 @@
 //! `zlc build` does.
 
 pub mod compile;
+pub mod testing;

@@ -7,6 +7,7 @@
 //! | `expand` | print the Rust code a pipeline compiles to |
 //! | `build` | compile a pipeline into a listener binary |
 //! | `run` | build if needed, then run the binary |
+//! | `test` | run the test cases pipeline files carry ([`zlc::testing`]) |
 //! | `tail` | follow one realm and print each event as a JSON line ([`tail`]) |
 //! | `sandbox` | run the built-in fake Zulip server |
 //!
@@ -54,6 +55,11 @@ enum Command {
     Build(compile::BuildArgs),
     /// Build a pipeline if needed and run its binary (`zlc run FILE -- run --replay day.jsonl`).
     Run(compile::RunArgs),
+    /// Run the test cases (`[[test]]`) of pipeline files, without a server.
+    ///
+    /// Every case gets fresh listeners; Zulip posts and HTTP calls are recorded, not
+    /// made. Exit status 1 when a case fails.
+    Test(zlc::testing::TestArgs),
     /// Follow one realm and print every event as one JSON line on stdout.
     ///
     /// The output is what replay files contain: `zlc tail > day.jsonl` records a day
@@ -95,7 +101,12 @@ fn main() -> std::process::ExitCode {
     let sync = match &cli.command {
         Command::New(New::Pipeline { name, dir, force }) => {
             Some(compile::new_pipeline(name, dir, *force).map(|p| {
-                eprintln!("wrote {}; next: zlc build {}", p.display(), p.display());
+                eprintln!(
+                    "wrote {}; next: zlc test {} (its test cases), then zlc build {}",
+                    p.display(),
+                    p.display(),
+                    p.display()
+                );
                 std::process::ExitCode::SUCCESS
             }))
         }
@@ -110,6 +121,13 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::SUCCESS
         })),
         Command::Run(args) => Some(compile::run(args)),
+        Command::Test(args) => Some(zlc::testing::test(args).map(|ok| {
+            if ok {
+                std::process::ExitCode::SUCCESS
+            } else {
+                std::process::ExitCode::FAILURE
+            }
+        })),
         Command::Tail(_) | Command::Sandbox { .. } => None,
     };
     if let Some(result) = sync {

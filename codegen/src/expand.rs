@@ -679,7 +679,7 @@ fn message_conditions(f: &Filters, regexes: &mut Regexes) -> Vec<TokenStream> {
             .senders
             .iter()
             .filter_map(|s| match &s.value {
-                SenderRef::Email(e) => Some(lit(e)),
+                SenderRef::Email(e) => Some(lit(&e.to_lowercase())),
                 _ => None,
             })
             .collect();
@@ -693,7 +693,11 @@ fn message_conditions(f: &Filters, regexes: &mut Regexes) -> Vec<TokenStream> {
             .collect();
         let mut alts = Vec::new();
         if !emails.is_empty() {
-            alts.push(quote!(matches!(m.sender_email(), #(#emails)|*)));
+            let same = rt("same_name");
+            alts.push(quote!({
+                let s = m.sender_email();
+                #(#same(s, #emails))||*
+            }));
         }
         if !ids.is_empty() {
             alts.push(quote!(matches!(m.sender_id, #(#ids)|*)));
@@ -705,7 +709,7 @@ fn message_conditions(f: &Filters, regexes: &mut Regexes) -> Vec<TokenStream> {
             .channels
             .iter()
             .filter_map(|s| match &s.value {
-                ChannelRef::Name(n) => Some(lit(n)),
+                ChannelRef::Name(n) => Some(lit(&n.to_lowercase())),
                 _ => None,
             })
             .collect();
@@ -719,8 +723,9 @@ fn message_conditions(f: &Filters, regexes: &mut Regexes) -> Vec<TokenStream> {
             .collect();
         let mut alts = Vec::new();
         if !names.is_empty() {
+            let same = rt("same_name");
             alts.push(quote!(
-                matches!(m.channel_name(), ::core::option::Option::Some(#(#names)|*))
+                m.channel_name().is_some_and(|n| #(#same(n, #names))||*)
             ));
         }
         if !ids.is_empty() {
@@ -735,13 +740,17 @@ fn message_conditions(f: &Filters, regexes: &mut Regexes) -> Vec<TokenStream> {
             .topics
             .iter()
             .filter_map(|t| match &t.value {
-                TextMatch::Exact(s) => Some(lit(s)),
+                TextMatch::Exact(s) => Some(lit(&s.to_lowercase())),
                 _ => None,
             })
             .collect();
         let mut alts = Vec::new();
         if !exact.is_empty() {
-            alts.push(quote!(m.is_channel() && matches!(m.topic(), #(#exact)|*)));
+            let same = rt("same_name");
+            alts.push(quote!(m.is_channel() && {
+                let t = m.topic();
+                #(#same(t, #exact))||*
+            }));
         }
         for t in &f.topics {
             if let TextMatch::Regex(r) = &t.value {

@@ -34,6 +34,27 @@ pub struct Pipeline {
     pub defaults: Policy,
     /// The listeners, in file order.
     pub listeners: Vec<Listener>,
+    /// Test cases (`[[test]]`), run by `zlc test`; they do not change the binary.
+    pub tests: Vec<TestCase>,
+}
+
+/// One `[[test]]`: events in, expectations out. The case itself is kept as the JSON
+/// the binary's `test` command reads (`zlc_runtime::pipetest::Case`); what the checks
+/// need is beside it, with places.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestCase {
+    /// Its name, as reports show it.
+    pub name: Sp<String>,
+    /// The case as JSON, in the runtime's shape.
+    pub json: String,
+    /// Every listener name the case refers to.
+    pub listeners: Vec<Sp<String>>,
+    /// The realm its events come from, when given.
+    pub realm: Option<Sp<u32>>,
+    /// Event files it reads (relative to the pipeline file).
+    pub files: Vec<Sp<String>>,
+    /// The `[[test]]` table.
+    pub span: Span,
 }
 
 /// One realm connection: a Zulip site and a bot account.
@@ -451,7 +472,44 @@ impl Problem {
 /// The keys each part of a pipeline accepts.
 pub mod keys {
     /// Tables of a pipeline file.
-    pub const TOP: &[&str] = &["pipeline", "realm", "store", "defaults", "listener"];
+    pub const TOP: &[&str] = &["pipeline", "realm", "store", "defaults", "listener", "test"];
+    /// `[[test]]`.
+    pub const TEST: &[&str] = &["name", "realm", "event", "http", "config", "expect"];
+    /// A message written in a test's `[[test.event]]` (the harness's `MessageSpec`).
+    pub const TEST_MESSAGE: &[&str] = &[
+        "id",
+        "channel",
+        "channel_id",
+        "topic",
+        "sender",
+        "sender_name",
+        "sender_id",
+        "direct_to",
+        "content",
+        "timestamp",
+        "mentioned",
+    ];
+    /// `[test.expect]`.
+    pub const EXPECT: &[&str] = &[
+        "matched",
+        "not_matched",
+        "messages",
+        "reactions",
+        "webhooks",
+        "counts",
+        "state",
+        "dead_letters",
+    ];
+    /// An entry of `expect.messages`.
+    pub const EXPECT_MESSAGE: &[&str] = &["to", "text", "contains", "listener"];
+    /// An entry of `expect.reactions`.
+    pub const EXPECT_REACTION: &[&str] = &["emoji", "message_id", "listener"];
+    /// An entry of `expect.webhooks`.
+    pub const EXPECT_WEBHOOK: &[&str] = &["listener", "url", "method", "body"];
+    /// An entry of `expect.counts`.
+    pub const EXPECT_COUNT: &[&str] = &["listener", "n", "channel", "sender", "name"];
+    /// An entry of `expect.state`.
+    pub const EXPECT_STATE: &[&str] = &["listener", "key", "value"];
     /// `[pipeline]`.
     pub const PIPELINE: &[&str] = &["name", "description"];
     /// `[[realm]]`.

@@ -11,6 +11,10 @@ use toml::de::{DeTable, DeValue};
 use crate::diag::{Diagnostics, Span};
 use crate::model::*;
 
+mod cases;
+
+pub use cases::check as check_tests;
+
 type Value<'i> = Spanned<DeValue<'i>>;
 
 use keys::{LISTENER as LISTENER_KEYS, PIPELINE as PIPELINE_KEYS, POLICY as POLICY_KEYS};
@@ -347,6 +351,14 @@ impl Walker {
                 .collect(),
             None => Vec::new(),
         };
+        let tests = match get(root, "test") {
+            Some(v) => self
+                .tables(v, "test")
+                .into_iter()
+                .filter_map(|(t, span)| self.test_case(t, span))
+                .collect(),
+            None => Vec::new(),
+        };
         Some(Pipeline {
             name: name?,
             description,
@@ -354,6 +366,7 @@ impl Walker {
             store,
             defaults,
             listeners,
+            tests,
         })
     }
 

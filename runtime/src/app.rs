@@ -5,6 +5,7 @@
 //! NAME list  [--stats] [--config] [--status enabled|disabled] [--store URL]
 //! NAME check [--realm ID] [--config-file PATH]
 //! NAME enable|disable LISTENER [--store URL]
+//! NAME config LISTENER [KEY [VALUE | --unset]] [--store URL]
 //! ```
 //!
 //! It mirrors the original design's management commands (`run_event_listeners`,
@@ -58,6 +59,37 @@ enum Cmd {
     Enable(ToggleArgs),
     /// Disable a listener (takes effect when a connection starts).
     Disable(ToggleArgs),
+    /// Show or change a listener's config without a rebuild (takes effect when a
+    /// connection starts): `config LISTENER` shows all of it, `config LISTENER KEY VALUE`
+    /// sets a value, `config LISTENER KEY --unset` goes back to the pipeline's.
+    Config(ConfigArgs),
+    /// Run test cases (`zlc test` writes them from the pipeline's `[[test]]` tables)
+    /// and print a JSON report; exit status 1 when one fails.
+    #[command(hide = true)]
+    Test(TestArgs),
+}
+
+#[derive(Debug, Args)]
+struct ConfigArgs {
+    /// The listener.
+    listener: String,
+    /// A key the listener's `config` declares.
+    key: Option<String>,
+    /// Its new value.
+    value: Option<String>,
+    /// Remove the value set here: the pipeline's applies again.
+    #[arg(long, requires = "key", conflicts_with = "value")]
+    unset: bool,
+    /// Database URL.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct TestArgs {
+    /// A JSON array of cases.
+    #[arg(long, value_name = "FILE")]
+    cases: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -155,15 +187,18 @@ pub fn main(p: &'static PipelineDesc, dispatch: DispatchFn) -> ExitCode {
     };
     let result = rt.block_on(async {
         match cli.command {
-            Cmd::Run(a) => run(p, dispatch, a, cli.log.log_format).await,
-            Cmd::List(a) => list(p, a).await,
-            Cmd::Check(a) => check(p, a).await,
-            Cmd::Enable(a) => toggle(p, a, true).await,
-            Cmd::Disable(a) => toggle(p, a, false).await,
+            Cmd::Run(a) => run(p, dispatch, a, cli.log.log_format).await.map(|()| true),
+            Cmd::List(a) => list(p, a).await.map(|()| true),
+            Cmd::Check(a) => check(p, a).await.map(|()| true),
+            Cmd::Enable(a) => toggle(p, a, true).await.map(|()| true),
+            Cmd::Disable(a) => toggle(p, a, false).await.map(|()| true),
+            Cmd::Config(a) => config(p, a).await.map(|()| true),
+            Cmd::Test(a) => test(p, dispatch, a).await,
         }
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             match cli.log.log_format {
                 crate::logging::LogFormat::Text => eprintln!("error: {e}"),
@@ -173,6 +208,22 @@ pub fn main(p: &'static PipelineDesc, dispatch: DispatchFn) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs test cases; `Ok(false)` when one failed.
+async fn test(p: &'static PipelineDesc, dispatch: DispatchFn, a: TestArgs) -> Result<bool> {
+    let name = a.cases.display().to_string();
+    let text = std::fs::read_to_string(&a.cases).map_err(|source| Error::Io {
+        path: name.clone(),
+        source,
+    })?;
+    let cases: Vec<crate::pipetest::Case> = serde_json::from_str(&text)
+        .map_err(|e| Error::Config(format!("{name}: not a list of test cases: {e}")))?;
+    let reports = crate::pipetest::run_cases(p, dispatch, cases).await;
+    let passed = reports.iter().all(|r| r.passed);
+    let out = serde_json::json!({ "pipeline": p.name, "cases": reports });
+    println!("{out}");
+    Ok(passed)
 }
 
 async fn open_store(p: &PipelineDesc, flag: Option<&str>) -> Result<Store> {
@@ -736,15 +787,65 @@ async fn check(p: &'static PipelineDesc, args: CheckArgs) -> Result<()> {
     }
 }
 
-async fn toggle(p: &'static PipelineDesc, args: ToggleArgs, enabled: bool) -> Result<()> {
-    if !p.listeners.iter().any(|l| l.name == args.name) {
+fn listener<'p>(p: &'p PipelineDesc, name: &str) -> Result<&'p crate::pipeline::ListenerDesc> {
+    p.listeners.iter().find(|l| l.name == name).ok_or_else(|| {
         let names: Vec<&str> = p.listeners.iter().map(|l| l.name).collect();
-        return Err(Error::Config(format!(
-            "no listener named `{}` (listeners: {})",
-            args.name,
+        Error::Config(format!(
+            "no listener named `{name}` (listeners: {})",
             names.join(", ")
-        )));
+        ))
+    })
+}
+
+async fn config(p: &'static PipelineDesc, args: ConfigArgs) -> Result<()> {
+    let l = listener(p, &args.listener)?;
+    if let Some(key) = &args.key
+        && !l.config.iter().any(|(k, _)| k == key)
+    {
+        let declared: Vec<&str> = l.config.iter().map(|(k, _)| *k).collect();
+        return Err(Error::Config(if declared.is_empty() {
+            format!(
+                "listener `{}` declares no config (add `config = {{ {key} = \"...\" }}` to it)",
+                l.name
+            )
+        } else {
+            format!(
+                "listener `{}` has no config key `{key}` (keys: {})",
+                l.name,
+                declared.join(", ")
+            )
+        }));
     }
+    let store = open_store(p, args.store.as_deref()).await?;
+    match (&args.key, &args.value, args.unset) {
+        (Some(key), Some(value), _) => {
+            store
+                .set_listener_setting(p.name, l.name, key, Some(value))
+                .await?;
+        }
+        (Some(key), None, true) => {
+            store
+                .set_listener_setting(p.name, l.name, key, None)
+                .await?;
+        }
+        _ => {}
+    }
+    let set = store.listener_settings(p.name).await?;
+    let set = set.get(l.name);
+    for (k, default) in l.config {
+        if args.key.as_deref().is_some_and(|key| key != *k) {
+            continue;
+        }
+        match set.and_then(|s| s.iter().find(|(sk, _)| sk == k)) {
+            Some((_, v)) => println!("{k} = {v:?} (set here; the pipeline says {default:?})"),
+            None => println!("{k} = {default:?}"),
+        }
+    }
+    Ok(())
+}
+
+async fn toggle(p: &'static PipelineDesc, args: ToggleArgs, enabled: bool) -> Result<()> {
+    listener(p, &args.name)?;
     let store = open_store(p, args.store.as_deref()).await?;
     store
         .set_listener_enabled(p.name, &args.name, enabled)

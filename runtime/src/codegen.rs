@@ -20,6 +20,21 @@ pub use regex::Regex;
 #[doc(hidden)]
 pub use std::sync::LazyLock;
 
+/// Whether `actual` is the name `lower` (already lowercased) as Zulip compares channel
+/// names, topics and emails: without regard to case.
+#[doc(hidden)]
+#[inline]
+pub fn same_name(actual: &str, lower: &str) -> bool {
+    if lower.is_ascii() {
+        actual.eq_ignore_ascii_case(lower)
+    } else {
+        actual
+            .chars()
+            .flat_map(char::to_lowercase)
+            .eq(lower.chars())
+    }
+}
+
 /// Compiles a regex the compiler already checked.
 #[doc(hidden)]
 pub fn regex(pattern: &str) -> Regex {
@@ -83,4 +98,19 @@ pub const fn realms_declared(declared: &[u32], wanted: Option<&[u32]>) -> bool {
         i += 1;
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_name;
+
+    #[test]
+    fn names_compare_as_zulip_compares_them() {
+        assert!(same_name("Outage", "outage"));
+        assert!(same_name("DEVEL", "devel"));
+        assert!(!same_name("devel2", "devel"));
+        assert!(same_name("Ärger", "ärger"));
+        assert!(same_name("ÄRGER", "ärger"));
+        assert!(!same_name("Ärgern", "ärger"));
+    }
 }

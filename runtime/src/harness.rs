@@ -200,6 +200,18 @@ impl Harness {
         let id = spec.id.unwrap_or(self.next_message_id);
         self.next_message_id = self.next_message_id.max(id) + 1;
         let event = spec.event(id);
+        // Direct messages are recorded by their recipients' emails.
+        let m = &event["message"];
+        if let (Some(id), Some(email)) = (m["sender_id"].as_i64(), m["sender_email"].as_str()) {
+            self.recorder.know_user(id, email);
+        }
+        if let Some(users) = m["display_recipient"].as_array() {
+            for u in users {
+                if let (Some(id), Some(email)) = (u["id"].as_i64(), u["email"].as_str()) {
+                    self.recorder.know_user(id, email);
+                }
+            }
+        }
         self.feed([event]).await?;
         Ok(id)
     }

@@ -19,6 +19,7 @@
 //! | [`exec`] | jobs: concurrency, timeouts, retries, circuit breaker, de-duplication, rate limits |
 //! | [`actions`] | performing one action once: built-ins, a handler's posts, HTTP calls |
 //! | [`harness`] | running listeners without a server (tests, `zlc test`) |
+//! | [`pipetest`] | a pipeline file's `[[test]]` cases, run for `zlc test` |
 //! | [`handler`] | listeners written in Rust: the `Context` a function gets |
 //! | [`outbox`] | where effects go: live, logged (replay) or recorded (tests) |
 //! | [`limit`] | rate limits on what listeners post, per conversation and sender |
@@ -54,6 +55,7 @@ pub mod markup;
 pub mod net;
 pub mod outbox;
 pub mod pipeline;
+pub mod pipetest;
 pub mod retry;
 pub mod shutdown;
 pub mod source;

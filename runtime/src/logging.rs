@@ -138,6 +138,25 @@ fn needs_escape(c: char) -> bool {
         || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
+/// `text` with line breaks, control characters and reordering marks escaped as the
+/// text logs escape them: for user text printed to a terminal outside the logs.
+pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if needs_escape(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.into()
+}
+
 /// `text` cut to at most `max` bytes (at a character boundary), saying how much was
 /// left out: for values logged whole, such as a `log` action's rendered line.
 pub fn cap(text: &str, max: usize) -> std::borrow::Cow<'_, str> {

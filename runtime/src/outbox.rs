@@ -40,7 +40,8 @@ pub enum Effect {
     Message {
         /// The listener that sent it.
         listener: String,
-        /// Where (`#channel > topic`, or a direct message).
+        /// Where: `#channel > topic`, or the recipients of a direct message (emails the
+        /// recorder knows, else `user ID`), comma-separated.
         to: String,
         /// The channel, for channel messages.
         channel: Option<String>,
@@ -87,6 +88,7 @@ impl Effect {
 pub struct Recorder {
     effects: Mutex<Vec<Effect>>,
     answers: Mutex<HashMap<String, Value>>,
+    emails: Mutex<HashMap<i64, String>>,
 }
 
 impl Recorder {
@@ -100,6 +102,11 @@ impl Recorder {
         lock(&self.answers).insert(listener.to_owned(), body);
     }
 
+    /// Names user `id` by `email` in recorded direct messages.
+    pub fn know_user(&self, id: i64, email: &str) {
+        lock(&self.emails).insert(id, email.to_owned());
+    }
+
     /// Everything recorded so far, in order.
     pub fn effects(&self) -> Vec<Effect> {
         lock(&self.effects).clone()
@@ -111,13 +118,27 @@ impl Recorder {
     }
 
     pub(crate) fn message(&self, listener: &str, to: &Destination, content: &str) {
-        let (channel, topic) = match to {
-            Destination::Channel { channel, topic } => (Some(channel.clone()), Some(topic.clone())),
-            Destination::Direct { .. } => (None, None),
+        let (channel, topic, to) = match to {
+            Destination::Channel { channel, topic } => {
+                (Some(channel.clone()), Some(topic.clone()), to.to_string())
+            }
+            Destination::Direct { user_ids } => {
+                let emails = lock(&self.emails);
+                let names: Vec<String> = user_ids
+                    .iter()
+                    .map(|id| {
+                        emails
+                            .get(id)
+                            .cloned()
+                            .unwrap_or_else(|| format!("user {id}"))
+                    })
+                    .collect();
+                (None, None, names.join(", "))
+            }
         };
         lock(&self.effects).push(Effect::Message {
             listener: listener.to_owned(),
-            to: to.to_string(),
+            to,
             channel,
             topic,
             content: content.to_owned(),

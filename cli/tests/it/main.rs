@@ -4,3 +4,4 @@
 
 mod compile;
 mod tail;
+mod testing;
