@@ -37,7 +37,7 @@ pub enum Profile {
 }
 
 impl Profile {
-    fn cargo_name(self) -> &'static str {
+    pub(crate) fn cargo_name(self) -> &'static str {
         match self {
             Profile::Release => "release",
             Profile::Dist => "dist",
@@ -57,7 +57,7 @@ impl Profile {
 /// Options of `zlc build`.
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// The pipeline file.
+    /// The pipeline file, or the folder of a project made with `zlc new project`.
     pub file: PathBuf,
     /// Copy the binary here (default: print where it is).
     #[arg(short = 'o', long, value_name = "PATH")]
@@ -70,7 +70,7 @@ pub struct BuildArgs {
 /// Options of `zlc run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The pipeline file.
+    /// The pipeline file, or a project folder.
     pub file: PathBuf,
     /// Build profile.
     #[arg(long, value_enum, default_value_t = Profile::Release)]
@@ -148,7 +148,8 @@ pub fn check(files: &[PathBuf]) -> Result<()> {
     }
 }
 
-fn runtime_dep() -> Result<RuntimeDep> {
+/// The runtime generated crates depend on: `$ZLC_RUNTIME_PATH`, else this checkout's.
+pub fn runtime_dep() -> Result<RuntimeDep> {
     if let Ok(p) = std::env::var("ZLC_RUNTIME_PATH") {
         return Ok(RuntimeDep::Path(p));
     }
@@ -218,12 +219,17 @@ const AREA_MANIFEST: &str = "# A zlc build-area workspace: the pipelines made wi
 /// `zlc build FILE`: returns the binary's path.
 pub fn build(args: &BuildArgs) -> Result<PathBuf> {
     let started = Instant::now();
-    let runtime = runtime_dep()?;
-    let g = generate(&args.file, &runtime)?;
-    let home = home()?;
-    let area = area(&home, &runtime);
-    claim(&area, &g.bin, &args.file)?;
-    let bin = build_crate(&home, &area, &g, args.profile)?;
+    let bin = match crate::project::manifest_of(&args.file) {
+        Some(manifest) => crate::project::build_project(&manifest, args.profile, None)?,
+        None => {
+            let runtime = runtime_dep()?;
+            let g = generate(&args.file, &runtime)?;
+            let home = home()?;
+            let area = area(&home, &runtime);
+            claim(&area, &g.bin, &args.file)?;
+            build_crate(&home, &area, &g, args.profile)?
+        }
+    };
     let out = match &args.output {
         Some(o) => {
             std::fs::copy(&bin, o)

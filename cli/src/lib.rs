@@ -3,4 +3,5 @@
 //! `zlc build` does.
 
 pub mod compile;
+pub mod project;
 pub mod testing;

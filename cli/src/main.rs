@@ -3,6 +3,7 @@
 //! | command | what it does |
 //! | --- | --- |
 //! | `new pipeline` | write a commented pipeline file to start from |
+//! | `new project` | write a crate of listeners in Rust, with tests ([`zlc::project`]) |
 //! | `check` | check pipeline files, reporting every mistake with its place |
 //! | `expand` | print the Rust code a pipeline compiles to |
 //! | `build` | compile a pipeline into a listener binary |
@@ -51,7 +52,7 @@ enum Command {
         #[arg(long)]
         cargo_toml: bool,
     },
-    /// Compile a pipeline into a listener binary.
+    /// Compile a pipeline (or build a project) into a listener binary.
     Build(compile::BuildArgs),
     /// Build a pipeline if needed and run its binary (`zlc run FILE -- run --replay day.jsonl`).
     Run(compile::RunArgs),
@@ -93,6 +94,15 @@ enum New {
         #[arg(long)]
         force: bool,
     },
+    /// Write NAME/, a crate of listeners written in Rust (`#[listener]`), with tests,
+    /// a README and a zuliprc template. Nothing is overwritten.
+    Project {
+        /// The project's name: the crate's and the binary's (letters, digits, `_`, `-`).
+        name: String,
+        /// Folder to create it in.
+        #[arg(long, default_value = ".")]
+        dir: std::path::PathBuf,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -110,6 +120,17 @@ fn main() -> std::process::ExitCode {
                 std::process::ExitCode::SUCCESS
             }))
         }
+        Command::New(New::Project { name, dir }) => Some(
+            compile::runtime_dep()
+                .and_then(|rt| zlc::project::new_project(name, dir, &rt))
+                .map(|p| {
+                    eprintln!(
+                        "wrote {d}/; next: cd {d} && cargo test, then zlc build {d}",
+                        d = p.display()
+                    );
+                    std::process::ExitCode::SUCCESS
+                }),
+        ),
         Command::Check { files } => {
             Some(compile::check(files).map(|()| std::process::ExitCode::SUCCESS))
         }

@@ -468,8 +468,8 @@ fn pipeline_items(args: &PipelineArgs) -> TokenStream {
     });
     let indices = (0..modules.len()).map(Literal::usize_unsuffixed);
     quote! {
-        /// The pipeline these listeners make: hand it to `zlc_runtime::codegen::run`, or to
-        /// the testkit's `Harness`.
+        /// The pipeline these listeners make: `PIPELINE.main()` is a binary's `main`;
+        /// `zlc_runtime::harness::Harness::of(&PIPELINE)` runs it in tests.
         pub static PIPELINE: #rt::Pipeline = #rt::Pipeline {
             desc: &__ZLC_PIPELINE,
             dispatch: __zlc_dispatch,

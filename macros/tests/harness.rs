@@ -138,9 +138,7 @@ async fn http_calls_reach_a_local_receiver_and_failures_become_dead_letters() {
     // The listener reads its URL from its config, as `NAME config ask url ...` sets it.
     let opts =
         HarnessOptions::default().config("ask", "url", &format!("http://127.0.0.1:{port}/ask"));
-    let mut h = Harness::new(PIPELINE.desc, PIPELINE.dispatch, opts)
-        .await
-        .unwrap();
+    let mut h = Harness::with_options(&PIPELINE, opts).await.unwrap();
     h.send(
         MessageSpec::channel("general", "help")
             .content("@**Listener Bot** why?")

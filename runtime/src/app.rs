@@ -688,6 +688,10 @@ async fn list(p: &'static PipelineDesc, args: ListArgs) -> Result<()> {
             .collect(),
         _ => HashMap::new(),
     };
+    let settings = match &store {
+        Some(s) if args.config => s.listener_settings(p.name).await?,
+        _ => HashMap::new(),
+    };
     println!("pipeline {} — {}", p.name, p.description);
     for l in p.listeners {
         let enabled = overrides.get(l.name).copied().unwrap_or(l.enabled);
@@ -731,6 +735,9 @@ async fn list(p: &'static PipelineDesc, args: ListArgs) -> Result<()> {
                 pol.breaker_cooldown_ms,
                 pol.concurrency
             );
+            for line in config_lines(l, settings.get(l.name), None) {
+                println!("    config: {line}");
+            }
         }
         if args.stats {
             let t = totals.get(l.name).cloned().unwrap_or_default();
@@ -743,6 +750,11 @@ async fn list(p: &'static PipelineDesc, args: ListArgs) -> Result<()> {
                 t.limited,
                 t.time_us / 1000
             );
+            if let Some(store) = &store {
+                for (name, n) in store.named_counts(p.name, l.name).await? {
+                    println!("    count {name:?}: {n}");
+                }
+            }
         }
     }
     Ok(())
@@ -797,6 +809,25 @@ fn listener<'p>(p: &'p PipelineDesc, name: &str) -> Result<&'p crate::pipeline::
     })
 }
 
+/// `key = "value"` for each config key of `l` (or only `only`), saying where values
+/// set in the store differ from the pipeline's.
+fn config_lines(
+    l: &crate::pipeline::ListenerDesc,
+    set: Option<&Vec<(String, String)>>,
+    only: Option<&str>,
+) -> Vec<String> {
+    l.config
+        .iter()
+        .filter(|(k, _)| only.is_none_or(|o| o == *k))
+        .map(
+            |(k, default)| match set.and_then(|s| s.iter().find(|(sk, _)| sk == k)) {
+                Some((_, v)) => format!("{k} = {v:?} (set here; the pipeline says {default:?})"),
+                None => format!("{k} = {default:?}"),
+            },
+        )
+        .collect()
+}
+
 async fn config(p: &'static PipelineDesc, args: ConfigArgs) -> Result<()> {
     let l = listener(p, &args.listener)?;
     if let Some(key) = &args.key
@@ -831,15 +862,8 @@ async fn config(p: &'static PipelineDesc, args: ConfigArgs) -> Result<()> {
         _ => {}
     }
     let set = store.listener_settings(p.name).await?;
-    let set = set.get(l.name);
-    for (k, default) in l.config {
-        if args.key.as_deref().is_some_and(|key| key != *k) {
-            continue;
-        }
-        match set.and_then(|s| s.iter().find(|(sk, _)| sk == k)) {
-            Some((_, v)) => println!("{k} = {v:?} (set here; the pipeline says {default:?})"),
-            None => println!("{k} = {default:?}"),
-        }
+    for line in config_lines(l, set.get(l.name), args.key.as_deref()) {
+        println!("{line}");
     }
     Ok(())
 }

@@ -57,6 +57,14 @@ pub struct Pipeline {
     pub dispatch: DispatchFn,
 }
 
+impl Pipeline {
+    /// The binary's `main`: its command line (`run`, `list`, `check`, `config`, ...).
+    /// `fn main() -> std::process::ExitCode { my_bot::PIPELINE.main() }`
+    pub fn main(&self) -> std::process::ExitCode {
+        main(self.desc, self.dispatch)
+    }
+}
+
 /// The `main` of a binary made with `main!`.
 #[doc(hidden)]
 pub fn run(p: &Pipeline) -> std::process::ExitCode {

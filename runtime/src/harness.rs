@@ -100,6 +100,14 @@ impl Harness {
         Self::new(pipeline.desc, pipeline.dispatch, HarnessOptions::default()).await
     }
 
+    /// A harness for a pipeline put together by `pipeline!`, run as `opts` say.
+    pub async fn with_options(
+        pipeline: &crate::codegen::Pipeline,
+        opts: HarnessOptions,
+    ) -> Result<Self> {
+        Self::new(pipeline.desc, pipeline.dispatch, opts).await
+    }
+
     /// A harness for a pipeline's description and dispatch function.
     pub async fn new(
         pipeline: &'static PipelineDesc,

@@ -65,6 +65,7 @@ pub mod template;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+pub use codegen::Pipeline;
 pub use error::{Error, EventError, Result};
 pub use event::{Event, Message, MessageEvent};
 pub use handler::{Context, Permanent, permanent};

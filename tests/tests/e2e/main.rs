@@ -6,6 +6,7 @@
 
 mod bench;
 mod hostile;
+mod project;
 mod receiver;
 mod replay;
 mod scaffold;

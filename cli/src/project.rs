@@ -1,0 +1,176 @@
+//! `zlc new project NAME` and `zlc build DIR`: listeners written in Rust, as a crate of
+//! their own that depends on the runtime the way any user's crate would.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+use zlc_codegen::expand::{RuntimeDep, toml_string};
+
+use crate::compile::Profile;
+
+/// The scaffold's files: (path in the project, template).
+const FILES: &[(&str, &str)] = &[
+    (
+        "Cargo.toml",
+        include_str!("../../templates/project/Cargo.toml"),
+    ),
+    (
+        "src/lib.rs",
+        include_str!("../../templates/project/src/lib.rs"),
+    ),
+    (
+        "src/main.rs",
+        include_str!("../../templates/project/src/main.rs"),
+    ),
+    (
+        "tests/listeners.rs",
+        include_str!("../../templates/project/tests/listeners.rs"),
+    ),
+    (
+        "README.md",
+        include_str!("../../templates/project/README.md"),
+    ),
+    (
+        "zuliprc.example",
+        include_str!("../../templates/project/zuliprc.example"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../../templates/project/gitignore"),
+    ),
+];
+
+/// `zlc new project NAME`: writes the crate into `parent/NAME`, which must not exist or
+/// be empty (nothing is ever overwritten). Returns the project's folder.
+pub fn new_project(name: &str, parent: &Path, runtime: &RuntimeDep) -> Result<PathBuf> {
+    if !zlc_codegen::check::is_ident(name) {
+        bail!(
+            "project name {name:?} is not allowed: use 1 to 64 ASCII letters, digits, `_` or `-`, starting with a letter"
+        );
+    }
+    if let Some(reason) = zlc_codegen::check::reserved_name(name) {
+        bail!("project name {name:?} is reserved: {reason}");
+    }
+    let dir = parent.join(name);
+    if let Ok(mut entries) = std::fs::read_dir(&dir)
+        && entries.next().is_some()
+    {
+        bail!(
+            "{} exists and is not empty; nothing was written (choose another name, or --dir)",
+            dir.display()
+        );
+    }
+    if dir.exists() && !dir.is_dir() {
+        bail!("{} exists and is not a folder", dir.display());
+    }
+    let dep = match runtime {
+        RuntimeDep::Path(p) => format!(
+            "zlc-runtime = {{ path = {}, features = [\"macros\"] }}",
+            toml_string(p)
+        ),
+        RuntimeDep::Version(v) => format!(
+            "zlc-runtime = {{ version = {}, features = [\"macros\"] }}",
+            toml_string(v)
+        ),
+    };
+    let krate = name.replace('-', "_");
+    for (path, template) in FILES {
+        let text = template
+            .replace("{{runtime_dep}}", &dep)
+            .replace("{{crate}}", &krate)
+            .replace("{{name}}", name);
+        let target = dir.join(path);
+        if let Some(d) = target.parent() {
+            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+        }
+        // `create_new`: a file that appeared meanwhile is not overwritten either.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&target)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+            .with_context(|| format!("writing {}", target.display()))?;
+    }
+    // Start from the lockfile zlc itself is tested with: the same dependency versions,
+    // and a first build that needs no registry update.
+    if let RuntimeDep::Path(p) = runtime {
+        let lock = Path::new(p).join("../Cargo.lock");
+        if lock.is_file() {
+            std::fs::copy(&lock, dir.join("Cargo.lock"))
+                .with_context(|| format!("copying {}", lock.display()))?;
+        }
+    }
+    Ok(dir)
+}
+
+/// Whether `path` names a Rust project (a folder with `Cargo.toml`, or that file).
+pub fn manifest_of(path: &Path) -> Option<PathBuf> {
+    if path.is_dir() {
+        let m = path.join("Cargo.toml");
+        return m.is_file().then_some(m);
+    }
+    (path.file_name().is_some_and(|n| n == "Cargo.toml") && path.is_file()).then(|| path.to_owned())
+}
+
+/// `zlc build DIR`: `cargo build` in the project (in `target_dir`, else where cargo
+/// builds it by default); returns the listener binary.
+pub fn build_project(
+    manifest: &Path,
+    profile: Profile,
+    target_dir: Option<&Path>,
+) -> Result<PathBuf> {
+    let manifest = manifest
+        .canonicalize()
+        .with_context(|| format!("reading {}", manifest.display()))?;
+    eprintln!("zlc: building {}", manifest.display());
+    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo
+        .args(["build", "--profile", profile.cargo_name()])
+        .args(["--message-format", "json-render-diagnostics"])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .stdout(Stdio::piped());
+    if let Some(t) = target_dir {
+        cargo.env("CARGO_TARGET_DIR", t);
+    }
+    let mut child = cargo
+        .spawn()
+        .context("running cargo (is it installed and on PATH?)")?;
+    let mut bins = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(out).lines() {
+            let line = line.context("reading cargo's output")?;
+            let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            let ours = msg["manifest_path"].as_str().map(Path::new) == Some(manifest.as_path());
+            if msg["reason"] == "compiler-artifact"
+                && ours
+                && msg["target"]["kind"]
+                    .as_array()
+                    .is_some_and(|k| k.iter().any(|k| k == "bin"))
+                && let Some(exe) = msg["executable"].as_str()
+            {
+                bins.push(PathBuf::from(exe));
+            }
+        }
+    }
+    let status = child.wait().context("waiting for cargo")?;
+    if !status.success() {
+        bail!(
+            "cargo could not build {} (its errors are above)",
+            manifest.display()
+        );
+    }
+    match bins.len() {
+        1 => Ok(bins.remove(0)),
+        0 => bail!("{} has no binary target (src/main.rs)", manifest.display()),
+        _ => bail!(
+            "{} has {} binaries; build the one you want with cargo",
+            manifest.display(),
+            bins.len()
+        ),
+    }
+}
