@@ -104,7 +104,13 @@ fn plural(n: usize, what: &str) -> String {
 /// with a one-line summary (the caller reports it once).
 pub fn load(file: &Path) -> Result<zlc_codegen::Pipeline> {
     let source = read(file)?;
-    match zlc_codegen::load(&file.display().to_string(), &source) {
+    let base = file.parent().unwrap_or(Path::new("."));
+    let base = if base.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        base
+    };
+    match zlc_codegen::load_with(&file.display().to_string(), &source, Some(base)) {
         Ok(loaded) => {
             if !loaded.warnings.is_empty() {
                 eprintln!("{}", loaded.warnings);
@@ -165,11 +171,49 @@ pub fn runtime_dep() -> Result<RuntimeDep> {
 
 fn generate(file: &Path, runtime: &RuntimeDep) -> Result<GeneratedCrate> {
     let p = load(file)?;
+    for c in &p.crates {
+        if let (Some((_, dir)), RuntimeDep::Path(rt)) = (&c.found, runtime) {
+            same_runtime(&c.name.value, Path::new(dir), Path::new(rt))?;
+        }
+    }
     Ok(zlc_codegen::expand::expand(
         &p,
         &file.display().to_string(),
         runtime,
     ))
+}
+
+/// A handler crate must use the runtime the pipeline is built with: two copies of
+/// `zlc-runtime` would be two sets of types, and cargo's errors would not say why.
+fn same_runtime(name: &str, dir: &Path, runtime: &Path) -> Result<()> {
+    let manifest = dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .with_context(|| format!("reading {}", manifest.display()))?;
+    let Ok(t) = text.parse::<toml::Table>() else {
+        return Ok(()); // reported by the checks
+    };
+    let dep = t
+        .get("dependencies")
+        .and_then(|d| d.get("zlc-runtime"))
+        .and_then(|d| d.get("path"))
+        .and_then(toml::Value::as_str);
+    let Some(dep) = dep else {
+        bail!(
+            "crate `{name}` ({}) does not depend on zlc-runtime by path; its handlers need the runtime this pipeline is built with: zlc-runtime = {{ path = \"{}\", features = [\"macros\"] }}",
+            dir.display(),
+            runtime.display()
+        );
+    };
+    let theirs = dir.join(dep).canonicalize().ok();
+    let ours = runtime.canonicalize().ok();
+    if theirs.is_none() || theirs != ours {
+        bail!(
+            "crate `{name}` depends on the zlc runtime at {}, but this pipeline is built with {}: point its zlc-runtime path there",
+            dir.join(dep).display(),
+            runtime.display()
+        );
+    }
+    Ok(())
 }
 
 /// A stable 64-bit FNV-1a hash, for naming workspaces (std's hasher may change).

@@ -129,7 +129,7 @@ fn run_file(file: &Path, profile: Profile) -> Result<Value> {
     std::fs::write(&cases_file, Value::Array(cases).to_string())
         .with_context(|| format!("writing {}", cases_file.display()))?;
     let output = Command::new(&bin)
-        .args(["--log-level", "error", "test", "--cases"])
+        .args(["--log-level", "off", "test", "--cases"])
         .arg(&cases_file)
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())

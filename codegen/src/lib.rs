@@ -13,6 +13,7 @@
 //! | [`toml`] | the TOML front end, with a span for every value |
 //! | [`attr`] | the `#[listener]` front end (read by the same code as a file) |
 //! | [`check`] | whole-pipeline checks |
+//! | [`crates`] | Rust handlers in files: declared crates, their `#[listener]` joined to the listener |
 //! | [`events`] | the catalog of Zulip event types, groups and template fields |
 //! | [`template`] | `{{field}}` templates |
 //! | [`macros`] | the expansions of `#[listener]`, `pipeline!` and `main!` |
@@ -21,6 +22,7 @@
 
 pub mod attr;
 pub mod check;
+pub mod crates;
 pub mod diag;
 pub mod events;
 pub mod expand;
@@ -42,13 +44,44 @@ pub struct Loaded {
 }
 
 /// Parses and checks a pipeline file's text. All problems come back together: `Err`
-/// holds every error and warning when there is at least one error.
+/// holds every error and warning when there is at least one error. Handlers' crates
+/// are not read: see [`load_with`].
 pub fn load(file: &str, source: &str) -> Result<Loaded, Diagnostics> {
+    load_with(file, source, None)
+}
+
+/// [`load`], reading the crates the pipeline declares (`[crates]`, relative to `base`,
+/// the file's folder) to join each handler's `#[listener]` to its listener.
+pub fn load_with(
+    file: &str,
+    source: &str,
+    base: Option<&std::path::Path>,
+) -> Result<Loaded, Diagnostics> {
+    load_inner(file, source, |p, d| {
+        if let Some(base) = base {
+            crates::resolve(p, base, d);
+        }
+        crates::check_declared(p, d, base.is_some());
+    })
+}
+
+/// Parses and checks a one-listener text the attribute front end wrote (the rules of
+/// files about crates do not apply: the function is the handler).
+pub(crate) fn load_attribute_text(file: &str, source: &str) -> Result<Loaded, Diagnostics> {
+    load_inner(file, source, |_, _| {})
+}
+
+fn load_inner(
+    file: &str,
+    source: &str,
+    before_checks: impl FnOnce(&mut Pipeline, &mut Diagnostics),
+) -> Result<Loaded, Diagnostics> {
     let (pipeline, mut d) = toml::parse(file, source);
     let Some(mut pipeline) = pipeline else {
         d.sort();
         return Err(d);
     };
+    before_checks(&mut pipeline, &mut d);
     check::check(&mut pipeline, &mut d);
     d.sort();
     if d.errors() == 0 {

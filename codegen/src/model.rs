@@ -36,6 +36,19 @@ pub struct Pipeline {
     pub listeners: Vec<Listener>,
     /// Test cases (`[[test]]`), run by `zlc test`; they do not change the binary.
     pub tests: Vec<TestCase>,
+    /// Rust crates whose functions listeners name as handlers (`[crates]`).
+    pub crates: Vec<CrateDecl>,
+}
+
+/// A crate of handlers: `name = "path"` under `[crates]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrateDecl {
+    /// The crate's name in Rust (its library name: `my_bot`, not `my-bot`).
+    pub name: Sp<String>,
+    /// Its folder, relative to the pipeline file.
+    pub path: Sp<String>,
+    /// Found on disk (by [`crate::crates::resolve`]): its package name and absolute folder.
+    pub found: Option<(String, String)>,
 }
 
 /// One `[[test]]`: events in, expectations out. The case itself is kept as the JSON
@@ -226,6 +239,9 @@ pub struct Listener {
     pub realms: Option<Vec<Sp<u32>>>,
     /// Per-event filters.
     pub filters: Filters,
+    /// The list filters (channels, topics, senders, content) of its handler's
+    /// `#[listener]`, which a message must pass too.
+    pub handler_filters: Filters,
     /// Actions, run in order.
     pub actions: Vec<Sp<Action>>,
     /// Policy overrides.
@@ -245,6 +261,15 @@ pub struct EventSel {
     pub kind: String,
     /// Zulip `op`; `None`: any.
     pub op: Option<String>,
+}
+
+impl std::fmt::Display for EventSel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.op {
+            Some(op) => write!(f, "{}:{op}", self.kind),
+            None => f.write_str(&self.kind),
+        }
+    }
 }
 
 /// Per-event filters. Empty lists and `None` mean "no condition".
@@ -472,7 +497,9 @@ impl Problem {
 /// The keys each part of a pipeline accepts.
 pub mod keys {
     /// Tables of a pipeline file.
-    pub const TOP: &[&str] = &["pipeline", "realm", "store", "defaults", "listener", "test"];
+    pub const TOP: &[&str] = &[
+        "pipeline", "crates", "realm", "store", "defaults", "listener", "test",
+    ];
     /// `[[test]]`.
     pub const TEST: &[&str] = &["name", "realm", "event", "http", "config", "expect"];
     /// A message written in a test's `[[test.event]]` (the harness's `MessageSpec`).

@@ -351,6 +351,29 @@ impl Walker {
                 .collect(),
             None => Vec::new(),
         };
+        let crates = match self.table(root, "crates") {
+            Some((t, _)) => t
+                .iter()
+                .filter_map(|(k, v)| match v.get_ref() {
+                    DeValue::String(s) => Some(CrateDecl {
+                        name: Sp::new(k.get_ref().to_string(), k.span()),
+                        path: Sp::new(s.to_string(), v.span()),
+                        found: None,
+                    }),
+                    other => {
+                        self.d.error(
+                            v.span(),
+                            format!(
+                                "a crate is declared with its folder, relative to this file (`my_bot = \"rust/my_bot\"`), not {}",
+                                type_name(other)
+                            ),
+                        );
+                        None
+                    }
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         let tests = match get(root, "test") {
             Some(v) => self
                 .tables(v, "test")
@@ -367,6 +390,7 @@ impl Walker {
             defaults,
             listeners,
             tests,
+            crates,
         })
     }
 
@@ -498,10 +522,22 @@ impl Walker {
         if name.is_none() && get(t, "name").is_none() {
             self.d.error(span.clone(), "[[listener]] has no `name`");
         }
+        // A listener with a handler may leave `events` out: its `#[listener]` says which
+        // it accepts ([`crate::crates`]).
+        let has_handler = get(t, "handler").is_some()
+            || get(t, "action").is_some_and(|a| match a.get_ref() {
+                DeValue::Array(items) => items.iter().any(|i| match i.get_ref() {
+                    DeValue::Table(a) => get(a, "type").is_some_and(
+                        |k| matches!(k.get_ref(), DeValue::String(s) if s.as_ref() == "handler"),
+                    ),
+                    _ => false,
+                }),
+                _ => false,
+            });
         let events = match self.strings(t, "events") {
             Some(list) => list.into_iter().flat_map(|s| self.event_sel(s)).collect(),
             None => {
-                if get(t, "events").is_none() {
+                if get(t, "events").is_none() && !has_handler {
                     self.d
                         .error(span.clone(), "[[listener]] has no `events`")
                         .help = Some(
@@ -577,6 +613,7 @@ impl Walker {
             events,
             realms,
             filters,
+            handler_filters: Filters::default(),
             actions,
             policy: self.policy(t),
             enabled: self.boolean(t, "enabled").is_none_or(|b| b.value),

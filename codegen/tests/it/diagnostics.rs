@@ -79,3 +79,46 @@ fn a_listener_that_sees_its_own_messages_and_replies_is_warned_about() {
             .is_empty()
     );
 }
+
+#[test]
+fn handlers_that_contradict_their_listeners_are_reported() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mixed");
+    let file = dir.join("contradictions.toml");
+    let source = std::fs::read_to_string(&file).unwrap();
+    let d = zlc_codegen::load_with(&rel(&file), &source, Some(&dir)).unwrap_err();
+    insta::assert_snapshot!("mixed_contradictions", d.to_string());
+}
+
+#[test]
+fn handlers_join_their_listeners() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mixed");
+    let file = dir.join("fine.toml");
+    let source = std::fs::read_to_string(&file).unwrap();
+    let loaded =
+        zlc_codegen::load_with(&rel(&file), &source, Some(&dir)).unwrap_or_else(|d| panic!("{d}"));
+    let warnings = loaded.warnings.to_string();
+    assert!(
+        warnings.contains("lists 1 action, which does not run here"),
+        "{warnings}"
+    );
+    let p = loaded.pipeline;
+    let answers = &p.listeners[0];
+    assert_eq!(
+        answers.events[0].value.kind, "message",
+        "taken from the handler"
+    );
+    assert!(answers.filters.mentioned.as_ref().unwrap().value);
+    assert_eq!(answers.handler_filters.channels.len(), 1);
+    assert_eq!(answers.filters.topics.len(), 1);
+    assert_eq!(
+        answers.policy.timeout_ms,
+        Some(9000),
+        "the listener's policy wins"
+    );
+    assert_eq!(answers.config, [("tone".to_owned(), "dry".to_owned())]);
+    assert_eq!(answers.realms.as_ref().unwrap()[0].value, 1);
+    let tally = &p.listeners[1];
+    assert_eq!(tally.events[0].value.kind, "reaction");
+    let found = p.crates[0].found.as_ref().unwrap();
+    assert_eq!(found.0, "mixed-handlers");
+}

@@ -552,3 +552,70 @@ async fn repeated_deliveries_do_not_repeat_side_effects() {
         "one call per message over two replays: {got:?}"
     );
 }
+
+/// The example that mixes Rust handlers with built-in actions, run as a process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploys_runs_rust_handlers_between_built_in_actions() {
+    let s = setup().await;
+    let bin = build_pipeline(&pipeline("deploys"));
+    let p = s.run(&bin, &[], &[]);
+    s.connected(&p).await;
+    let dana = s.zulip.add_user("dana@zulip.example.com", "Dana");
+    // Copies go to #deploy-log, which must exist (Zulip refuses to post elsewhere).
+    let (ops, log_channel) = (
+        s.zulip.add_channel("ops"),
+        s.zulip.add_channel("deploy-log"),
+    );
+    for (channel, topic, content) in [
+        ("ops", "release 4.2", "deploy #41"),
+        ("ops", "lunch", "deploy #42"),
+        ("random", "release 4.2", "deploy #43"),
+    ] {
+        s.zulip
+            .message()
+            .channel(channel)
+            .topic(topic)
+            .sender(&dana)
+            .content(content)
+            .send();
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while (s.bot_messages().len() < 2 || s.zulip.reactions().is_empty())
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!s.zulip.reactions().is_empty(), "{}", p.log_text());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (status, log) = p.stop();
+    assert!(status.success(), "{log}");
+    let name = |id: Option<i64>| match id {
+        Some(i) if i == ops => "ops",
+        Some(i) if i == log_channel => "deploy-log",
+        _ => "elsewhere",
+    };
+    let sent: Vec<(String, String, String)> = s
+        .bot_messages()
+        .into_iter()
+        .map(|m| (name(m.channel_id).to_owned(), m.topic, m.content))
+        .collect();
+    assert_eq!(sent.len(), 2, "only the release topic in #ops: {sent:?}");
+    assert_eq!(
+        sent[0],
+        (
+            "ops".to_owned(),
+            "release 4.2".to_owned(),
+            "Deploying #41 to production (deploy 1 so far)".to_owned()
+        )
+    );
+    assert_eq!(sent[1].0, "deploy-log");
+    assert!(sent[1].2.contains("deploy #41"), "{sent:?}");
+    let store = Store::open(&s.store_url).await.unwrap();
+    assert_eq!(
+        store
+            .named_counts("deploys", "deploy_announcements")
+            .await
+            .unwrap(),
+        [("deploys".to_owned(), 1)]
+    );
+}
