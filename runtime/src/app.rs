@@ -229,17 +229,17 @@ async fn test(p: &'static PipelineDesc, dispatch: DispatchFn, a: TestArgs) -> Re
 async fn open_store(p: &PipelineDesc, flag: Option<&str>) -> Result<Store> {
     let url = crate::store::resolve_url(p.name, &p.store, flag, |k| std::env::var(k).ok())?;
     let store = Store::open(&url).await?;
-    let rows: Vec<(String, String, String, String)> = p
+    let rows: Vec<crate::store::ListenerRow> = p
         .listeners
         .iter()
         .map(|l| {
             let actions: Vec<&str> = l.actions.iter().map(|a| a.kind()).collect();
-            (
-                l.name.to_owned(),
-                l.description.to_owned(),
-                l.events.join(","),
-                actions.join(","),
-            )
+            crate::store::ListenerRow {
+                name: l.name.to_owned(),
+                description: l.description.to_owned(),
+                events: l.events.join(","),
+                actions: actions.join(","),
+            }
         })
         .collect();
     store.register_listeners(p.name, &rows).await?;
@@ -751,8 +751,8 @@ async fn list(p: &'static PipelineDesc, args: ListArgs) -> Result<()> {
                 t.time_us / 1000
             );
             if let Some(store) = &store {
-                for (name, n) in store.named_counts(p.name, l.name).await? {
-                    println!("    count {name:?}: {n}");
+                for c in store.named_counts(p.name, l.name).await? {
+                    println!("    count {:?}: {}", c.name, c.n);
                 }
             }
         }

@@ -275,8 +275,8 @@ impl Harness {
             .named_counts(self.pipeline.name, listener)
             .await?
             .into_iter()
-            .find(|(n, _)| n == name)
-            .map_or(0, |(_, v)| v))
+            .find(|c| c.name == name)
+            .map_or(0, |c| c.n))
     }
 
     /// The state value of `listener` under `key` (`Context::state_set`).
@@ -293,7 +293,7 @@ impl Harness {
             .dead_letters(self.pipeline.name)
             .await?
             .into_iter()
-            .map(|(l, e, _)| (l, e))
+            .map(|d| (d.listener, d.error))
             .collect())
     }
 }

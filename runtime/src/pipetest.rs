@@ -474,11 +474,11 @@ async fn counts(h: &Harness, pipeline: &str, want: &[CountExpect]) -> Result<Che
                 .counts(pipeline, &w.listener)
                 .await?
                 .into_iter()
-                .filter(|(_, channel, sender, _)| {
-                    w.channel.as_deref().is_none_or(|c| c == channel)
-                        && w.sender.as_deref().is_none_or(|s| s == sender)
+                .filter(|row| {
+                    w.channel.as_deref().is_none_or(|c| c == row.channel)
+                        && w.sender.as_deref().is_none_or(|s| s == row.sender)
                 })
-                .map(|(.., n)| n)
+                .map(|row| row.n)
                 .sum(),
         };
         actual.push((w, n));

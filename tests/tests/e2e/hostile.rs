@@ -241,7 +241,7 @@ async fn a_replayed_day_is_counted_in_the_hours_it_happened() {
         .unwrap();
     // Every message of the sample was sent in the hour starting at 1795723200.
     assert_eq!(
-        hours.iter().map(|h| h.0).collect::<Vec<_>>(),
+        hours.iter().map(|h| h.hour).collect::<Vec<_>>(),
         [1795723200],
         "{hours:?}"
     );

@@ -56,7 +56,7 @@ async fn analytics_counts_per_channel_and_sender_into_the_store() {
     let last = poll(
         100,
         async || store.counts("analytics", "per_channel").await.unwrap(),
-        |last| last.iter().map(|r| r.3).sum::<i64>() >= 6,
+        |last| last.iter().map(|r| r.n).sum::<i64>() >= 6,
     )
     .await;
     let (status, log) = p.stop();
@@ -67,7 +67,7 @@ async fn analytics_counts_per_channel_and_sender_into_the_store() {
         .await
         .unwrap()
         .into_iter()
-        .map(|r| (r.1, r.3))
+        .map(|r| (r.channel, r.n))
         .collect();
     assert_eq!(
         per_channel,
@@ -79,7 +79,7 @@ async fn analytics_counts_per_channel_and_sender_into_the_store() {
         .await
         .unwrap()
         .into_iter()
-        .map(|r| (r.2, r.3))
+        .map(|r| (r.sender, r.n))
         .collect();
     assert_eq!(
         per_sender,
@@ -247,9 +247,12 @@ async fn incident_webhook_retries_posts_reacts_forwards_and_dead_letters() {
     assert!(status.success(), "{log}");
     assert_eq!(hook.received().len(), 3);
     assert_eq!(dead.len(), 1, "{dead:?}");
-    assert_eq!((dead[0].1.as_str(), dead[0].3), ("dead", Some(id2)));
+    assert_eq!(
+        (dead[0].status.as_str(), dead[0].message_id),
+        ("dead", Some(id2))
+    );
     assert!(
-        dead[0].2.as_deref().unwrap().contains("HTTP 400"),
+        dead[0].error.as_deref().unwrap().contains("HTTP 400"),
         "{dead:?}"
     );
     assert_eq!(
@@ -477,11 +480,14 @@ async fn timeouts_retries_and_the_circuit_breaker() {
     let (status, log) = p.stop();
     assert!(status.success(), "{log}");
     // Jobs run concurrently (concurrency 2), so the order of dead letters may vary.
-    let mut dead_ids: Vec<i64> = dead.iter().filter_map(|d| d.3).collect();
+    let mut dead_ids: Vec<i64> = dead.iter().filter_map(|d| d.message_id).collect();
     dead_ids.sort_unstable();
     assert_eq!(dead_ids, ids, "{dead:?}");
-    assert!(dead.iter().all(|d| d.1 == "dead"));
-    let errors: Vec<&str> = dead.iter().map(|d| d.2.as_deref().unwrap_or("")).collect();
+    assert!(dead.iter().all(|d| d.status == "dead"));
+    let errors: Vec<&str> = dead
+        .iter()
+        .map(|d| d.error.as_deref().unwrap_or(""))
+        .collect();
     // Whether the three messages came in one batch (two jobs time out concurrently) or
     // in several (one job times out twice), exactly two requests reach the endpoint:
     // then the breaker is open and the rest are refused without a request.
@@ -616,6 +622,9 @@ async fn deploys_runs_rust_handlers_between_built_in_actions() {
             .named_counts("deploys", "deploy_announcements")
             .await
             .unwrap(),
-        [("deploys".to_owned(), 1)]
+        [zlc_runtime::store::NamedCount {
+            name: "deploys".to_owned(),
+            n: 1
+        }]
     );
 }

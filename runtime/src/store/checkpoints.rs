@@ -1,0 +1,104 @@
+//! `zlc_checkpoints` and `zlc_gaps`: where each realm connection's queue stands, and
+//! the stretches of events lost when a queue expired.
+
+use sqlx::Row;
+
+use super::{Pool, Store};
+use crate::error::Result;
+use crate::stats::now_secs;
+
+/// Where a realm connection's queue stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The queue to resume (none before the first registration).
+    pub queue_id: Option<String>,
+    /// Everything up to this event id is processed.
+    pub last_event_id: i64,
+    /// The highest processed message id: the anchor for a backfill.
+    pub last_message_id: Option<i64>,
+}
+
+/// A stretch of events lost when a queue expired (only messages can be backfilled).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gap {
+    /// The queue that expired.
+    pub old_queue_id: Option<String>,
+    /// The queue registered in its place.
+    pub new_queue_id: String,
+    /// Events after this id on the old queue are lost unless they were messages.
+    pub last_event_id: i64,
+    /// Messages after this id were backfilled.
+    pub last_message_id: Option<i64>,
+}
+
+impl Store {
+    /// The checkpoint of `connection`, if one was saved.
+    pub async fn load_checkpoint(&self, connection: &str) -> Result<Option<Checkpoint>> {
+        const SQL: &str = "SELECT queue_id, last_event_id, last_message_id FROM zlc_checkpoints WHERE connection = $1";
+        let row = on_pool!(self, |pool| {
+            sqlx::query(SQL)
+                .bind(connection)
+                .fetch_optional(pool)
+                .await?
+                .map(|r| {
+                    Ok::<_, sqlx::Error>(Checkpoint {
+                        queue_id: r.try_get(0)?,
+                        last_event_id: r.try_get(1)?,
+                        last_message_id: r.try_get(2)?,
+                    })
+                })
+        });
+        Ok(row.transpose()?)
+    }
+
+    /// Saves the checkpoint of `connection`.
+    pub async fn save_checkpoint(&self, connection: &str, cp: &Checkpoint) -> Result<()> {
+        const SQL: &str = "INSERT INTO zlc_checkpoints (connection, queue_id, last_event_id, last_message_id, updated_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (connection) DO UPDATE SET queue_id = excluded.queue_id, \
+             last_event_id = excluded.last_event_id, last_message_id = excluded.last_message_id, \
+             updated_at = excluded.updated_at";
+        on_pool!(self, |pool| {
+            sqlx::query(SQL)
+                .bind(connection)
+                .bind(cp.queue_id.as_deref())
+                .bind(cp.last_event_id)
+                .bind(cp.last_message_id)
+                .bind(now_secs())
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Records a gap of unrecoverable non-message events.
+    pub async fn record_gap(&self, connection: &str, gap: &Gap) -> Result<()> {
+        const SQL: &str = "INSERT INTO zlc_gaps (connection, old_queue_id, new_queue_id, last_event_id, last_message_id, detected_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)";
+        on_pool!(self, |pool| {
+            sqlx::query(SQL)
+                .bind(connection)
+                .bind(gap.old_queue_id.as_deref())
+                .bind(&gap.new_queue_id)
+                .bind(gap.last_event_id)
+                .bind(gap.last_message_id)
+                .bind(now_secs())
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// The gaps recorded for `connection`, oldest first.
+    pub async fn gaps(&self, connection: &str) -> Result<Vec<Gap>> {
+        const SQL: &str = "SELECT old_queue_id, new_queue_id, last_event_id, last_message_id FROM zlc_gaps \
+             WHERE connection = $1 ORDER BY id";
+        let rows = fetch_rows!(self, SQL, [connection], |r| Gap {
+            old_queue_id: r.try_get(0)?,
+            new_queue_id: r.try_get(1)?,
+            last_event_id: r.try_get(2)?,
+            last_message_id: r.try_get(3)?,
+        });
+        Ok(rows)
+    }
+}

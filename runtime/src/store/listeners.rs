@@ -1,0 +1,138 @@
+//! `zlc_listeners`, `zlc_listener_config` and `zlc_listener_settings`: the listeners a
+//! pipeline binary declared, and what can change without a rebuild.
+
+use sqlx::Row;
+
+use super::{Pool, Store};
+use crate::error::Result;
+use crate::stats::now_secs;
+
+/// A listener as a binary declares it to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerRow {
+    /// Its name.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// Its event types, comma-separated.
+    pub events: String,
+    /// Its action types, comma-separated.
+    pub actions: String,
+}
+
+impl Store {
+    /// Records the pipeline's listeners (name, description, events, actions).
+    pub async fn register_listeners(
+        &self,
+        pipeline: &str,
+        listeners: &[ListenerRow],
+    ) -> Result<()> {
+        const SQL: &str = "INSERT INTO zlc_listeners (pipeline, name, description, events, actions, first_seen, last_seen) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (pipeline, name) DO UPDATE SET \
+             description = excluded.description, events = excluded.events, actions = excluded.actions, last_seen = excluded.last_seen";
+        let now = now_secs();
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for l in listeners {
+                sqlx::query(SQL)
+                    .bind(pipeline)
+                    .bind(&l.name)
+                    .bind(&l.description)
+                    .bind(&l.events)
+                    .bind(&l.actions)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Dynamic enable/disable overrides of a pipeline's listeners.
+    pub async fn listener_overrides(
+        &self,
+        pipeline: &str,
+    ) -> Result<std::collections::HashMap<String, bool>> {
+        const SQL: &str = "SELECT listener, enabled FROM zlc_listener_config WHERE pipeline = $1";
+        let rows: Vec<(String, bool)> =
+            fetch_rows!(self, SQL, [pipeline], |r| (r.try_get(0)?, r.try_get(1)?));
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Enables or disables a listener without a rebuild (read when a connection starts).
+    pub async fn set_listener_enabled(
+        &self,
+        pipeline: &str,
+        listener: &str,
+        enabled: bool,
+    ) -> Result<()> {
+        const SQL: &str = "INSERT INTO zlc_listener_config (pipeline, listener, enabled, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (pipeline, listener) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at";
+        on_pool!(self, |pool| {
+            sqlx::query(SQL)
+                .bind(pipeline)
+                .bind(listener)
+                .bind(enabled)
+                .bind(now_secs())
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Config values set without a rebuild, by listener name.
+    pub async fn listener_settings(
+        &self,
+        pipeline: &str,
+    ) -> Result<std::collections::HashMap<String, Vec<(String, String)>>> {
+        const SQL: &str = "SELECT listener, key, value FROM zlc_listener_settings WHERE pipeline = $1 ORDER BY listener, key";
+        let rows: Vec<(String, String, String)> = fetch_rows!(self, SQL, [pipeline], |r| (
+            r.try_get(0)?,
+            r.try_get(1)?,
+            r.try_get(2)?
+        ));
+        let mut out: std::collections::HashMap<String, Vec<(String, String)>> = Default::default();
+        for (listener, k, v) in rows {
+            out.entry(listener).or_default().push((k, v));
+        }
+        Ok(out)
+    }
+
+    /// Sets (or, with `None`, removes) a listener's config value without a rebuild.
+    pub async fn set_listener_setting(
+        &self,
+        pipeline: &str,
+        listener: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<()> {
+        const SET: &str = "INSERT INTO zlc_listener_settings (pipeline, listener, key, value, updated_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (pipeline, listener, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
+        const UNSET: &str =
+            "DELETE FROM zlc_listener_settings WHERE pipeline = $1 AND listener = $2 AND key = $3";
+        on_pool!(self, |pool| {
+            match value {
+                Some(v) => {
+                    sqlx::query(SET)
+                        .bind(pipeline)
+                        .bind(listener)
+                        .bind(key)
+                        .bind(v)
+                        .bind(now_secs())
+                        .execute(pool)
+                        .await?;
+                }
+                None => {
+                    sqlx::query(UNSET)
+                        .bind(pipeline)
+                        .bind(listener)
+                        .bind(key)
+                        .execute(pool)
+                        .await?;
+                }
+            }
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,201 @@
+//! `zlc_listener_stats`, `zlc_counts` and `zlc_named_counts`: statistics per listener
+//! and hour of the event, written in batches.
+
+use sqlx::Row;
+
+use super::{Pool, Store};
+use crate::error::Result;
+
+/// A listener's statistics over every hour in the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListenerTotals {
+    /// Listener name.
+    pub listener: String,
+    /// Events that reached its filters.
+    pub seen: i64,
+    /// Events that passed them.
+    pub matched: i64,
+    /// Matched events whose actions all succeeded.
+    pub succeeded: i64,
+    /// Matched events whose actions failed for good.
+    pub failed: i64,
+    /// Matched events whose posts a rate limit held back.
+    pub limited: i64,
+    /// Time spent in actions, in microseconds.
+    pub time_us: i64,
+    /// The newest hour with statistics (Unix seconds).
+    pub last_hour: i64,
+}
+
+/// One listener's statistics in one hour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourRow {
+    /// The hour (Unix seconds).
+    pub hour: i64,
+    /// Events that reached the listener's filters.
+    pub seen: i64,
+    /// Events that passed them.
+    pub matched: i64,
+}
+
+/// A `count` action's group in one hour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountRow {
+    /// The hour (Unix seconds).
+    pub hour: i64,
+    /// The channel (empty when not grouped by channel).
+    pub channel: String,
+    /// The sender (empty when not grouped by sender).
+    pub sender: String,
+    /// How many.
+    pub n: i64,
+}
+
+/// A handler's named counter, over every hour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedCount {
+    /// Its name.
+    pub name: String,
+    /// Its total.
+    pub n: i64,
+}
+
+impl Store {
+    /// Writes statistics, grouped counts and event-log rows in one transaction.
+    pub async fn flush(
+        &self,
+        pipeline: &str,
+        names: &[&str],
+        drained: &crate::stats::Drained,
+        log: &[crate::stats::LogRow],
+    ) -> Result<()> {
+        const STATS: &str = "INSERT INTO zlc_listener_stats (pipeline, listener, hour, seen, matched, succeeded, failed, limited, time_us) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (pipeline, listener, hour) DO UPDATE SET \
+             seen = zlc_listener_stats.seen + excluded.seen, matched = zlc_listener_stats.matched + excluded.matched, \
+             succeeded = zlc_listener_stats.succeeded + excluded.succeeded, failed = zlc_listener_stats.failed + excluded.failed, \
+             limited = zlc_listener_stats.limited + excluded.limited, time_us = zlc_listener_stats.time_us + excluded.time_us";
+        const COUNTS: &str = "INSERT INTO zlc_counts (pipeline, listener, hour, channel, sender, n) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (pipeline, listener, hour, channel, sender) DO UPDATE SET n = zlc_counts.n + excluded.n";
+        const LOG: &str = "INSERT INTO zlc_event_log (pipeline, listener, realm_id, kind, event_id, message_id, status, error, payload, payload_bytes, truncated, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+        const NAMED: &str = "INSERT INTO zlc_named_counts (pipeline, listener, hour, name, n) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (pipeline, listener, hour, name) DO UPDATE SET n = zlc_named_counts.n + excluded.n";
+        if drained.rows.is_empty()
+            && drained.counts.is_empty()
+            && drained.named.is_empty()
+            && log.is_empty()
+        {
+            return Ok(());
+        }
+        let name = |i: usize| names.get(i).copied().unwrap_or("?");
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for row in &drained.rows {
+                let c = &row.counters;
+                sqlx::query(STATS)
+                    .bind(pipeline)
+                    .bind(name(row.listener))
+                    .bind(row.hour * 3600)
+                    .bind(c.seen as i64)
+                    .bind(c.matched as i64)
+                    .bind(c.succeeded as i64)
+                    .bind(c.failed as i64)
+                    .bind(c.limited as i64)
+                    .bind(c.time_us as i64)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for row in &drained.counts {
+                sqlx::query(COUNTS)
+                    .bind(pipeline)
+                    .bind(name(row.listener))
+                    .bind(row.hour * 3600)
+                    .bind(&row.channel)
+                    .bind(&row.sender)
+                    .bind(row.n as i64)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for row in &drained.named {
+                sqlx::query(NAMED)
+                    .bind(pipeline)
+                    .bind(name(row.listener))
+                    .bind(row.hour * 3600)
+                    .bind(&row.name)
+                    .bind(row.n as i64)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for r in log {
+                sqlx::query(LOG)
+                    .bind(pipeline)
+                    .bind(&r.listener)
+                    .bind(i64::from(r.realm_id))
+                    .bind(&r.kind)
+                    .bind(r.event_id)
+                    .bind(r.message_id)
+                    .bind(&r.status)
+                    .bind(r.error.as_deref())
+                    .bind(&r.payload)
+                    .bind(r.payload_bytes as i64)
+                    .bind(r.truncated)
+                    .bind(r.at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Totals per listener over every hour, by listener name.
+    pub async fn listener_totals(&self, pipeline: &str) -> Result<Vec<ListenerTotals>> {
+        const SQL: &str = "SELECT listener, CAST(SUM(seen) AS BIGINT), CAST(SUM(matched) AS BIGINT), CAST(SUM(succeeded) AS BIGINT), \
+             CAST(SUM(failed) AS BIGINT), CAST(SUM(limited) AS BIGINT), CAST(SUM(time_us) AS BIGINT), MAX(hour) \
+             FROM zlc_listener_stats WHERE pipeline = $1 GROUP BY listener ORDER BY listener";
+        let rows = fetch_rows!(self, SQL, [pipeline], |r| ListenerTotals {
+            listener: r.try_get(0)?,
+            seen: r.try_get(1)?,
+            matched: r.try_get(2)?,
+            succeeded: r.try_get(3)?,
+            failed: r.try_get(4)?,
+            limited: r.try_get(5)?,
+            time_us: r.try_get(6)?,
+            last_hour: r.try_get(7)?,
+        });
+        Ok(rows)
+    }
+
+    /// Statistics rows of a listener, oldest hour first.
+    pub async fn listener_hours(&self, pipeline: &str, listener: &str) -> Result<Vec<HourRow>> {
+        const SQL: &str = "SELECT hour, seen, matched FROM zlc_listener_stats WHERE pipeline = $1 AND listener = $2 ORDER BY hour";
+        let rows = fetch_rows!(self, SQL, [pipeline, listener], |r| HourRow {
+            hour: r.try_get(0)?,
+            seen: r.try_get(1)?,
+            matched: r.try_get(2)?,
+        });
+        Ok(rows)
+    }
+
+    /// Grouped counts of a listener, newest hour first.
+    pub async fn counts(&self, pipeline: &str, listener: &str) -> Result<Vec<CountRow>> {
+        const SQL: &str = "SELECT hour, channel, sender, n FROM zlc_counts WHERE pipeline = $1 AND listener = $2 ORDER BY hour DESC, n DESC, channel, sender";
+        let rows = fetch_rows!(self, SQL, [pipeline, listener], |r| CountRow {
+            hour: r.try_get(0)?,
+            channel: r.try_get(1)?,
+            sender: r.try_get(2)?,
+            n: r.try_get(3)?,
+        });
+        Ok(rows)
+    }
+
+    /// A handler's named counters, by name.
+    pub async fn named_counts(&self, pipeline: &str, listener: &str) -> Result<Vec<NamedCount>> {
+        const SQL: &str = "SELECT name, CAST(SUM(n) AS BIGINT) FROM zlc_named_counts WHERE pipeline = $1 AND listener = $2 GROUP BY name ORDER BY name";
+        let rows = fetch_rows!(self, SQL, [pipeline, listener], |r| NamedCount {
+            name: r.try_get(0)?,
+            n: r.try_get(1)?,
+        });
+        Ok(rows)
+    }
+}
