@@ -1,10 +1,10 @@
-//! Exponential backoff with full jitter, as a small pure type.
+//! Exponential backoff with full jitter, and the circuit breaker: small pure types.
 //!
 //! Delay *n* is drawn uniformly from `[floor, min(cap, base · 2ⁿ)]`: full jitter spreads
 //! many clients apart after a shared outage, and the floor (1 s by default) makes a
 //! tight retry loop impossible whatever the random draw.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Backoff state for one retried operation.
 #[derive(Debug, Clone)]
@@ -62,6 +62,47 @@ impl Backoff {
     }
 }
 
+/// Circuit breaker of one listener.
+#[derive(Debug, Default)]
+pub struct Breaker {
+    failures: u32,
+    open_until: Option<Instant>,
+}
+
+impl Breaker {
+    /// Whether a call may go ahead now (after the cool-down, one trial call may).
+    pub fn allow(&mut self, now: Instant) -> bool {
+        match self.open_until {
+            Some(until) if now < until => false,
+            Some(_) => {
+                self.open_until = None;
+                true
+            }
+            None => true,
+        }
+    }
+
+    /// Records a success: closes the breaker.
+    pub fn success(&mut self) {
+        self.failures = 0;
+        self.open_until = None;
+    }
+
+    /// Records a failure; opens the breaker after `threshold` in a row.
+    pub fn failure(&mut self, now: Instant, threshold: u32, cooldown: Duration) {
+        self.failures += 1;
+        if threshold > 0 && self.failures >= threshold {
+            self.open_until = Some(now + cooldown);
+            self.failures = 0;
+        }
+    }
+
+    /// Whether it is open.
+    pub fn is_open(&self, now: Instant) -> bool {
+        self.open_until.is_some_and(|u| now < u)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +140,24 @@ mod tests {
             );
         }
         assert_eq!(b.attempts(), 1000);
+    }
+
+    #[test]
+    fn breaker_opens_after_threshold_and_half_opens_after_cooldown() {
+        let t0 = Instant::now();
+        let mut b = Breaker::default();
+        for _ in 0..2 {
+            b.failure(t0, 3, Duration::from_secs(30));
+            assert!(b.allow(t0));
+        }
+        b.failure(t0, 3, Duration::from_secs(30));
+        assert!(!b.allow(t0 + Duration::from_secs(29)));
+        assert!(b.is_open(t0 + Duration::from_secs(1)));
+        assert!(
+            b.allow(t0 + Duration::from_secs(31)),
+            "one trial after the cool-down"
+        );
+        b.success();
+        assert!(b.allow(t0 + Duration::from_secs(32)));
     }
 }

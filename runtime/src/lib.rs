@@ -10,13 +10,13 @@
 //! | [`config`] | credentials from flags, `ZULIP_*` variables and zuliprc; [`config::Secret`] |
 //! | [`client`] | the REST client and the one place errors are classified |
 //! | [`source`] | event sources: the Zulip event queue (with recovery) and replay files |
-//! | [`backoff`] | exponential backoff with full jitter |
+//! | [`backoff`] | exponential backoff with full jitter; the circuit breaker |
 //! | [`retry`] | what a connection does after a failed request (one policy for every request) |
 //! | [`store`] | the SQL store (SQLite or PostgreSQL): checkpoints, gaps |
 //! | [`pipeline`] | static descriptions of a compiled pipeline |
 //! | [`dispatch`] | the per-connection context generated dispatch functions drive |
 //! | [`engine`] | one batch: dispatch, then the jobs (the run loop and the test harness share it) |
-//! | [`exec`] | jobs: concurrency, timeouts, retries, circuit breaker, de-duplication, rate limits |
+//! | [`exec`] | jobs: concurrency, de-duplication, rate limits; the retry policy around each attempt |
 //! | [`actions`] | performing one action once: built-ins, a handler's posts, HTTP calls |
 //! | [`harness`] | running listeners without a server (tests, `zlc test`) |
 //! | [`pipetest`] | a pipeline file's `[[test]]` cases, run for `zlc test` |
@@ -28,7 +28,7 @@
 //! | [`net`] | outbound HTTP to pipeline URLs: the SSRF guard at connect time |
 //! | [`stats`] | statistics in memory, flushed in batches |
 //! | [`template`] | rendering `{{field}}` templates |
-//! | [`app`] | the command line and run loop of generated binaries |
+//! | [`app`] | the command line of generated binaries: the supervisor, each connection's loop, the management commands |
 //! | [`shutdown`] | SIGINT/SIGTERM handling |
 //! | [`codegen`] | the one module generated code uses |
 //! | [`testkit`] | (feature `testkit`) a fake Zulip server with fault injection |

@@ -1,8 +1,9 @@
 //! Statistics in memory, flushed to the store in batches.
 //!
-//! Dispatch increments plain counters ([`StatsBuf`]); the run loop merges each batch's
-//! buffer into the shared one and a flusher writes it every few seconds (and at
-//! shutdown) in one transaction. No database write happens per event.
+//! Dispatch increments plain counters ([`StatsBuf`]); each connection hands its batch's
+//! buffer to the run's [`Recorder`], which keeps the run's totals and writes what it
+//! gathered to its outlet, the store, every few seconds (and at shutdown) in one
+//! transaction. No database write happens per event.
 //!
 //! Counters are kept per listener and *hour of the event*: a message counts in the hour
 //! it was sent (its `timestamp`), so a replayed day or a backfill lands in the hours it
@@ -396,6 +397,58 @@ pub struct Drained {
     pub counts: Vec<CountRow>,
     /// Handlers' named counters.
     pub named: Vec<NamedRow>,
+}
+
+/// The run's statistics, shared by its connections: the totals for the final report,
+/// and what its outlet (the store) has not been given yet.
+#[derive(Debug)]
+pub struct Recorder {
+    totals: std::sync::Mutex<RunTotals>,
+    pending: std::sync::Mutex<(StatsBuf, Vec<LogRow>)>,
+}
+
+impl Recorder {
+    /// A recorder for `listeners` listeners.
+    pub fn new(listeners: usize) -> Self {
+        Recorder {
+            totals: std::sync::Mutex::new(RunTotals::default()),
+            pending: std::sync::Mutex::new((
+                StatsBuf::new(listeners, now_secs() / 3600),
+                Vec::new(),
+            )),
+        }
+    }
+
+    /// Takes a batch's counters and event-log rows, leaving `buf` and `log` empty.
+    pub fn record(&self, buf: &mut StatsBuf, log: &mut Vec<LogRow>) {
+        lock(&self.totals).add(buf);
+        let mut pending = lock(&self.pending);
+        pending.0.merge(buf);
+        pending.1.append(log);
+    }
+
+    /// Writes what was recorded since the last flush to `store`, in one transaction.
+    pub async fn flush(
+        &self,
+        store: &crate::store::Store,
+        pipeline: &str,
+        names: &[&str],
+    ) -> crate::error::Result<()> {
+        let (drained, log) = {
+            let mut pending = lock(&self.pending);
+            (pending.0.drain(), std::mem::take(&mut pending.1))
+        };
+        store.flush(pipeline, names, &drained, &log).await
+    }
+
+    /// The run's totals so far.
+    pub fn totals(&self) -> RunTotals {
+        lock(&self.totals).clone()
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Unix time now, in seconds.

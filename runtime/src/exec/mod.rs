@@ -10,9 +10,10 @@
 //! A handler (a Rust function, [`crate::handler`]) is one action: its function is
 //! retried like any action, and its posts, performed after it returns `Ok`, are each
 //! de-duplicated, rate limited and retried like a built-in post. Performing an action
-//! once is [`crate::actions`]'s job.
+//! once is [`crate::actions`]'s job; the retry policy around each attempt is [`policy`]'s.
 
-use std::future::Future;
+mod policy;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,54 +21,13 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use crate::actions::{Done, Effects, Failure};
-use crate::backoff::Backoff;
+use crate::backoff::Breaker;
 use crate::config::Secret;
 use crate::dispatch::Job;
 use crate::handler::{Context, Post};
 use crate::limit::{Limiter, Over, conversation_key, sender_of};
 use crate::pipeline::{ActionDesc, ListenerDesc, PipelineDesc};
 use crate::stats::{LogRow, StatsBuf};
-
-/// Circuit breaker of one listener.
-#[derive(Debug, Default)]
-pub struct Breaker {
-    failures: u32,
-    open_until: Option<Instant>,
-}
-
-impl Breaker {
-    /// Whether a call may go ahead now (after the cool-down, one trial call may).
-    pub fn allow(&mut self, now: Instant) -> bool {
-        match self.open_until {
-            Some(until) if now < until => false,
-            Some(_) => {
-                self.open_until = None;
-                true
-            }
-            None => true,
-        }
-    }
-
-    /// Records a success: closes the breaker.
-    pub fn success(&mut self) {
-        self.failures = 0;
-        self.open_until = None;
-    }
-
-    /// Records a failure; opens the breaker after `threshold` in a row.
-    pub fn failure(&mut self, now: Instant, threshold: u32, cooldown: Duration) {
-        self.failures += 1;
-        if threshold > 0 && self.failures >= threshold {
-            self.open_until = Some(now + cooldown);
-            self.failures = 0;
-        }
-    }
-
-    /// Whether it is open.
-    pub fn is_open(&self, now: Instant) -> bool {
-        self.open_until.is_some_and(|u| now < u)
-    }
-}
 
 /// How a job ended, when it did not fail.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -367,80 +327,6 @@ impl Executor {
             }
         }
     }
-
-    /// Runs `attempt` with listener `i`'s policy: a timeout per attempt, retries of
-    /// retryable failures with backoff, and the circuit breaker.
-    async fn retrying<T, F, Fut>(
-        &self,
-        l: &ListenerDesc,
-        i: usize,
-        what: &str,
-        mut attempt: F,
-    ) -> Result<T, String>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, Failure>>,
-    {
-        let p = &l.policy;
-        let mut backoff = Backoff::new(
-            Duration::from_millis(p.backoff_ms.min(1000)),
-            Duration::from_millis(p.backoff_ms),
-            Duration::from_millis(p.backoff_max_ms),
-        );
-        let mut tries = 0;
-        let mut last_error: Option<String> = None;
-        loop {
-            let allowed = self.breakers[i]
-                .lock()
-                .map(|mut b| b.allow(Instant::now()))
-                .unwrap_or(true);
-            if !allowed {
-                return Err(match &last_error {
-                    Some(e) => format!(
-                        "{what} failed after {tries} attempt(s): {e}; circuit breaker now open"
-                    ),
-                    None => {
-                        format!("{what} skipped: circuit breaker open after repeated failures")
-                    }
-                });
-            }
-            let result = match tokio::time::timeout(p.timeout(), attempt()).await {
-                Ok(r) => r,
-                Err(_) => Err(Failure {
-                    message: format!("timed out after {} ms", p.timeout_ms),
-                    retryable: true,
-                }),
-            };
-            match result {
-                Ok(v) => {
-                    if let Ok(mut b) = self.breakers[i].lock() {
-                        b.success();
-                    }
-                    return Ok(v);
-                }
-                Err(f) => {
-                    if let Ok(mut b) = self.breakers[i].lock() {
-                        b.failure(
-                            Instant::now(),
-                            p.breaker_threshold,
-                            Duration::from_millis(p.breaker_cooldown_ms),
-                        );
-                    }
-                    tries += 1;
-                    if !f.retryable || tries > p.retries {
-                        return Err(format!(
-                            "{what} failed after {tries} attempt(s): {}",
-                            f.message
-                        ));
-                    }
-                    last_error = Some(f.message.clone());
-                    let wait = backoff.next_delay();
-                    tracing::warn!(listener = l.name, action = what, error = %f.message, wait = %crate::retry::human(wait), "retrying");
-                    tokio::time::sleep(wait).await;
-                }
-            }
-        }
-    }
 }
 
 fn post_kind(post: &Post) -> &'static str {
@@ -449,29 +335,5 @@ fn post_kind(post: &Post) -> &'static str {
         Post::Send(..) => "send",
         Post::React(_) => "react",
         Post::Forward { .. } => "forward",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn breaker_opens_after_threshold_and_half_opens_after_cooldown() {
-        let t0 = Instant::now();
-        let mut b = Breaker::default();
-        for _ in 0..2 {
-            b.failure(t0, 3, Duration::from_secs(30));
-            assert!(b.allow(t0));
-        }
-        b.failure(t0, 3, Duration::from_secs(30));
-        assert!(!b.allow(t0 + Duration::from_secs(29)));
-        assert!(b.is_open(t0 + Duration::from_secs(1)));
-        assert!(
-            b.allow(t0 + Duration::from_secs(31)),
-            "one trial after the cool-down"
-        );
-        b.success();
-        assert!(b.allow(t0 + Duration::from_secs(32)));
     }
 }

@@ -1,0 +1,105 @@
+//! The end-of-run totals: a small table for people, log lines in JSON mode, and one
+//! JSON object on stdout on request.
+
+use crate::pipeline::PipelineDesc;
+
+pub(super) struct RunFigures {
+    pub(super) events: u64,
+    pub(super) malformed: u64,
+    pub(super) seconds: f64,
+}
+
+pub(super) fn report(
+    p: &PipelineDesc,
+    totals: &[crate::stats::Counters],
+    run: RunFigures,
+    json: bool,
+    log_format: crate::logging::LogFormat,
+) {
+    let rate = if run.seconds > 0.0 {
+        run.events as f64 / run.seconds
+    } else {
+        0.0
+    };
+    match log_format {
+        crate::logging::LogFormat::Text => eprint!("{}", totals_table(p, totals, &run, rate)),
+        crate::logging::LogFormat::Json => {
+            for (i, l) in p.listeners.iter().enumerate() {
+                let c = totals.get(i).copied().unwrap_or_default();
+                tracing::info!(
+                    listener = l.name,
+                    seen = c.seen,
+                    matched = c.matched,
+                    succeeded = c.succeeded,
+                    failed = c.failed,
+                    limited = c.limited,
+                    "totals"
+                );
+            }
+            tracing::info!(
+                events = run.events,
+                malformed = run.malformed,
+                seconds = run.seconds,
+                events_per_s = rate,
+                "run finished"
+            );
+        }
+    }
+    if json {
+        let mut obj = serde_json::Map::new();
+        // Listener names start with a letter, so `_run` cannot collide with one.
+        obj.insert("_run".into(), serde_json::json!({"events": run.events, "malformed": run.malformed, "seconds": run.seconds, "events_per_s": rate}));
+        for (i, l) in p.listeners.iter().enumerate() {
+            let c = totals.get(i).copied().unwrap_or_default();
+            obj.insert(
+                l.name.to_owned(),
+                serde_json::json!({"seen": c.seen, "matched": c.matched, "succeeded": c.succeeded, "failed": c.failed, "limited": c.limited}),
+            );
+        }
+        println!("{}", serde_json::Value::Object(obj));
+    }
+}
+
+/// The end-of-run totals as a small table for people.
+fn totals_table(
+    p: &PipelineDesc,
+    totals: &[crate::stats::Counters],
+    run: &RunFigures,
+    rate: f64,
+) -> String {
+    use std::fmt::Write;
+    let width = p
+        .listeners
+        .iter()
+        .map(|l| l.name.len())
+        .max()
+        .unwrap_or(0)
+        .max("listener".len());
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:>9}  {:>9}  {:>9}  {:>7}  {:>7}",
+        "listener", "seen", "matched", "succeeded", "failed", "limited"
+    );
+    for (i, l) in p.listeners.iter().enumerate() {
+        let c = totals.get(i).copied().unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:>9}  {:>9}  {:>9}  {:>7}  {:>7}",
+            l.name, c.seen, c.matched, c.succeeded, c.failed, c.limited
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{} events in {:.2} s ({:.0} events/s){}",
+        run.events,
+        run.seconds,
+        rate,
+        if run.malformed > 0 {
+            format!("; {} unreadable, skipped", run.malformed)
+        } else {
+            String::new()
+        }
+    );
+    out
+}

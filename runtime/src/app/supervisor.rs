@@ -1,0 +1,131 @@
+//! `NAME run`: opens the store, starts one task per realm connection, flushes
+//! statistics, stops everything on a signal or the first fatal error, and reports.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::RunArgs;
+use super::connection::{self, Connection};
+use super::manage::open_store;
+use super::realms::pick_realms;
+use super::report::{RunFigures, report};
+use crate::dispatch::{DispatchFn, enabled_for};
+use crate::error::{Error, Result};
+use crate::pipeline::PipelineDesc;
+use crate::stats::Recorder;
+
+pub(super) async fn run(
+    p: &'static PipelineDesc,
+    dispatch: DispatchFn,
+    args: RunArgs,
+    log_format: crate::logging::LogFormat,
+) -> Result<()> {
+    for name in &args.listeners {
+        super::manage::listener(p, name)?;
+    }
+    let only = (!args.listeners.is_empty()).then_some(args.listeners.as_slice());
+    let realms = pick_realms(p, args.realm)?;
+    if args.replay.is_some() && realms.len() > 1 {
+        return Err(Error::Config(
+            "--replay plays one realm: choose it with --realm".into(),
+        ));
+    }
+    let store = open_store(p, args.store.as_deref()).await?;
+    let overrides = store.listener_overrides(p.name).await?;
+    let cancel = CancellationToken::new();
+    crate::shutdown::cancel_on_signal(cancel.clone());
+    let recorder = Arc::new(Recorder::new(p.listeners.len()));
+    let names: Vec<&'static str> = p.listeners.iter().map(|l| l.name).collect();
+
+    let flusher = {
+        let (store, recorder, stop) = (store.clone(), recorder.clone(), cancel.clone());
+        let names = names.clone();
+        let every = Duration::from_secs(args.stats_interval.max(1));
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(every) => {}
+                }
+                if let Err(e) = recorder.flush(&store, p.name, &names).await {
+                    tracing::warn!(error = %e, "statistics flush failed; will retry");
+                }
+            }
+        })
+    };
+
+    let started = std::time::Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for realm in realms {
+        let enabled = enabled_for(p, realm.id, only, &overrides);
+        if !enabled.iter().any(|e| *e) {
+            tracing::warn!(
+                realm = realm.id,
+                "no listener runs on this realm; not connecting"
+            );
+            continue;
+        }
+        let conn = Connection {
+            p,
+            dispatch,
+            enabled,
+            store: store.clone(),
+            recorder: recorder.clone(),
+            cancel: cancel.clone(),
+        };
+        let replay = args.replay.clone();
+        let config_file = args.config_file.clone();
+        let id = realm.id;
+        tasks.spawn(async move {
+            let connected = match &replay {
+                Some(path) => Some(connection::replay(realm, path)),
+                None => {
+                    connection::connect(p, realm, &conn.store, config_file.as_deref(), &conn.cancel)
+                        .await
+                        .transpose()
+                }
+            };
+            let result = match connected {
+                Some(Ok(c)) => conn.run(c).await,
+                Some(Err(e)) => Err(e),
+                None => Ok(()),
+            };
+            result.map_err(|e| Error::Config(format!("realm {id}: {e}")))
+        });
+    }
+    let mut first_error = None;
+    while let Some(done) = tasks.join_next().await {
+        let result =
+            done.unwrap_or_else(|e| Err(Error::Config(format!("a connection task failed: {e}"))));
+        if let Err(e) = result {
+            tracing::error!(error = %e, "connection stopped");
+            first_error.get_or_insert(e);
+            cancel.cancel();
+        }
+    }
+    let elapsed = started.elapsed();
+    cancel.cancel();
+    let _ = flusher.await;
+    recorder.flush(&store, p.name, &names).await?;
+    store.close().await;
+
+    let t = recorder.totals();
+    let (totals, events, malformed) = (t.counters, t.events, t.malformed);
+    report(
+        p,
+        &totals,
+        RunFigures {
+            events,
+            malformed,
+            seconds: elapsed.as_secs_f64(),
+        },
+        args.summary_json,
+        log_format,
+    );
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
