@@ -303,11 +303,13 @@ fn listener_desc(l: &Listener, defaults: &Policy) -> TokenStream {
         n64(pol.backoff_max_ms),
         n64(pol.breaker_cooldown_ms),
     );
-    let (retries, threshold, concurrency) = (
+    let (retries, threshold, concurrency, max_in_flight) = (
         n32(pol.retries),
         n32(pol.breaker_threshold),
         n32(pol.concurrency),
+        n32(pol.max_in_flight),
     );
+    let ordered = pol.ordered.unwrap_or(true);
     let limit = |r: Option<RateLimit>| {
         let r = r.unwrap_or(RateLimit::OFF);
         let (max, per) = (
@@ -341,6 +343,8 @@ fn listener_desc(l: &Listener, defaults: &Policy) -> TokenStream {
                 breaker_threshold: #threshold,
                 breaker_cooldown_ms: #cooldown,
                 concurrency: #concurrency,
+                max_in_flight: #max_in_flight,
+                ordered: #ordered,
                 limit_per_conversation: #per_conversation,
                 limit_per_sender: #per_sender,
             },

@@ -149,6 +149,10 @@ pub struct Policy {
     pub breaker_cooldown_ms: Option<u64>,
     /// Jobs of this listener running at once.
     pub concurrency: Option<u32>,
+    /// Jobs of this listener waiting or running; at the bound, polling pauses.
+    pub max_in_flight: Option<u32>,
+    /// Events of one conversation reach the listener in order (`false`: any order).
+    pub ordered: Option<bool>,
     /// Messages and reactions this listener may send into one conversation.
     pub limit_per_conversation: Option<RateLimit>,
     /// Messages and reactions this listener may send in answer to one sender.
@@ -197,6 +201,8 @@ impl Policy {
             breaker_threshold: self.breaker_threshold.or(fallback.breaker_threshold),
             breaker_cooldown_ms: self.breaker_cooldown_ms.or(fallback.breaker_cooldown_ms),
             concurrency: self.concurrency.or(fallback.concurrency),
+            max_in_flight: self.max_in_flight.or(fallback.max_in_flight),
+            ordered: self.ordered.or(fallback.ordered),
             limit_per_conversation: self
                 .limit_per_conversation
                 .or(fallback.limit_per_conversation),
@@ -214,6 +220,8 @@ impl Policy {
             breaker_threshold: Some(5),
             breaker_cooldown_ms: Some(30_000),
             concurrency: Some(4),
+            max_in_flight: Some(1000),
+            ordered: Some(true),
             limit_per_conversation: Some(RateLimit {
                 max: 20,
                 per_ms: 60_000,
@@ -566,6 +574,8 @@ pub mod keys {
         "breaker_threshold",
         "breaker_cooldown",
         "concurrency",
+        "max_in_flight",
+        "ordered",
         "limit_per_conversation",
         "limit_per_sender",
     ];

@@ -500,6 +500,14 @@ impl Walker {
                 }
                 v => v.map(|v| v.value as u32),
             },
+            max_in_flight: match self.uint(t, "max_in_flight", 1_000_000) {
+                Some(v) if v.value == 0 => {
+                    self.d.error(v.span, "`max_in_flight` must be at least 1");
+                    None
+                }
+                v => v.map(|v| v.value as u32),
+            },
+            ordered: self.boolean(t, "ordered").map(|b| b.value),
             limit_per_conversation: self.rate_limit(t, "limit_per_conversation"),
             limit_per_sender: self.rate_limit(t, "limit_per_sender"),
         }

@@ -33,6 +33,8 @@ pub(crate) enum Done {
 pub(crate) struct Failure {
     pub(crate) message: String,
     pub(crate) retryable: bool,
+    /// The wait the other side asked for (a 429's `Retry-After`).
+    pub(crate) retry_after: Option<std::time::Duration>,
 }
 
 impl Failure {
@@ -40,6 +42,15 @@ impl Failure {
         Failure {
             message: message.into(),
             retryable: false,
+            retry_after: None,
+        }
+    }
+
+    pub(crate) fn retryable(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            retryable: true,
+            retry_after: None,
         }
     }
 }
@@ -48,6 +59,7 @@ impl From<crate::Error> for Failure {
     fn from(e: crate::Error) -> Self {
         Failure {
             retryable: e.is_retryable(),
+            retry_after: e.retry_after(),
             message: e.to_string(),
         }
     }
@@ -297,6 +309,7 @@ impl Effects {
         let refuse = |detail: String| crate::Error::Http {
             detail,
             retryable: false,
+            retry_after: None,
         };
         crate::net::check_url(url, allow_private).map_err(refuse)?;
         if let HttpSink::Record(r) = &self.http {
@@ -318,12 +331,17 @@ impl Effects {
             detail: format!("request to {url} failed: {}", crate::client::describe(&e)),
             // A refusal by the address guard is a configuration matter.
             retryable: !crate::net::is_refused(&e),
+            retry_after: None,
         })?;
         let status = resp.status();
+        let retry_after = (status.as_u16() == 429)
+            .then(|| retry_after_header(resp.headers()))
+            .flatten();
         let mut answer = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(|e| crate::Error::Http {
             detail: format!("the answer of {url} was cut: {e}"),
             retryable: true,
+            retry_after: None,
         })? {
             if answer.len() + chunk.len() > MAX_HTTP_ANSWER {
                 return Err(refuse(format!(
@@ -340,10 +358,28 @@ impl Effects {
                     crate::event::excerpt(&text)
                 ),
                 retryable: status.is_server_error() || status.as_u16() == 429,
+                retry_after,
             });
         }
         Ok(serde_json::from_slice(&answer).unwrap_or(Value::Null))
     }
+}
+
+/// A 429's `Retry-After` (seconds, or an HTTP date), capped at an hour.
+fn retry_after_header(headers: &reqwest::header::HeaderMap) -> Option<std::time::Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    let secs = match value.parse::<f64>() {
+        Ok(s) if s.is_finite() && s >= 0.0 => s,
+        _ => httpdate::parse_http_date(value)
+            .ok()?
+            .duration_since(std::time::SystemTime::now())
+            .map_or(0.0, |d| d.as_secs_f64()),
+    };
+    Some(std::time::Duration::from_secs_f64(secs.min(3600.0)))
 }
 
 /// The conversation a message event came from, as a destination for a reply.

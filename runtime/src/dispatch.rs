@@ -29,6 +29,9 @@ pub struct Job {
     pub event_id: Option<i64>,
     /// Message id, for message events (the de-duplication key).
     pub message_id: Option<i64>,
+    /// The conversation (channel and topic, or direct-message group) whose events the
+    /// listener takes in order; `None`: no order to keep.
+    pub conversation: Option<u64>,
 }
 
 /// What dispatch may read and write for one connection.
@@ -190,17 +193,39 @@ impl<'a> Cx<'a> {
             ));
         }
         if has_jobs {
+            let conversation = if l.policy.ordered {
+                msg.map(|m| conversation_of(&m.message))
+            } else {
+                None
+            };
             self.jobs.push(Job {
                 listener: i,
                 json: ev.json.to_owned(),
                 event_id: ev.id,
                 message_id: msg.map(|m| m.message.id),
+                conversation,
             });
         } else {
             // Counting takes nanoseconds: not worth two clock reads per event.
             self.stats.listener(i).succeeded += 1;
         }
     }
+}
+
+/// A message's conversation as Zulip groups them: a channel's topic (topics compared
+/// without case), or the set of people in a direct message.
+fn conversation_of(m: &crate::event::MessageView<'_>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    match m.channel_id() {
+        Some(channel) => (0u8, channel, m.topic().to_lowercase()).hash(&mut h),
+        None => {
+            let mut ids: Vec<i64> = m.recipients().iter().map(|r| r.id).collect();
+            ids.sort_unstable();
+            (1u8, ids).hash(&mut h);
+        }
+    }
+    h.finish()
 }
 
 fn log_line(

@@ -1,8 +1,9 @@
-//! One connection's processing of a batch of events: the generated dispatch function
-//! runs each event through the listeners' filters (cheap actions at once, I/O actions
-//! queued as jobs), then the executor runs the batch's jobs. The run loop feeds it
-//! batches from a source; the test harness ([`crate::harness`]) feeds it events
-//! directly. Both see the same behaviour because they share this code.
+//! One connection's processing of events: the generated dispatch function runs each
+//! event through the listeners' filters (cheap actions at once, I/O actions as jobs for
+//! the [`Scheduler`]). The run loop dispatches batch after batch and learns of jobs'
+//! ends as they come ([`Engine::next_finished`]); the test harness
+//! ([`crate::harness`]) dispatches and waits for every job ([`Engine::process`]). Both
+//! see the same behaviour because they share this code.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use crate::dispatch::{Cx, DispatchFn, Job};
 use crate::error::EventError;
 use crate::event::RawEvent;
-use crate::exec::Executor;
+use crate::exec::{Executor, Finished, Scheduler};
 use crate::pipeline::{EventLogMode, PipelineDesc};
 use crate::stats::{LogRow, StatsBuf};
 
@@ -22,7 +23,7 @@ pub struct Engine {
     enabled: Vec<bool>,
     own_user_id: i64,
     bots: HashSet<i64>,
-    executor: Arc<Executor>,
+    scheduler: Scheduler,
     jobs: Vec<Job>,
 }
 
@@ -44,21 +45,22 @@ impl Engine {
             enabled,
             own_user_id,
             bots,
-            executor,
+            scheduler: Scheduler::new(executor),
             jobs: Vec::new(),
         }
     }
 
-    /// Dispatches `events` and runs their jobs. Counters land in `buf`, event-log rows
-    /// in `log`. `now` is the Unix time of the batch (events without a time of their
-    /// own count in its hour).
-    pub async fn process<'e>(
+    /// Dispatches `events`: counters land in `buf`, event-log rows in `log`, and I/O jobs
+    /// go to the scheduler under `ticket`. Returns how many jobs were submitted. `now` is
+    /// the Unix time of the batch (events without a time of their own count in its hour).
+    pub fn dispatch<'e>(
         &mut self,
         events: impl Iterator<Item = Result<RawEvent<'e>, EventError>>,
+        ticket: u64,
         now: i64,
         buf: &mut StatsBuf,
         log: &mut Vec<LogRow>,
-    ) {
+    ) -> usize {
         let p = self.pipeline;
         {
             let mut cx = Cx {
@@ -67,7 +69,7 @@ impl Engine {
                 own_user_id: self.own_user_id,
                 bots: &self.bots,
                 now,
-                realm: self.executor.realm(),
+                realm: self.scheduler.executor().realm(),
                 stats: &mut *buf,
                 jobs: &mut self.jobs,
                 log_rows: &mut *log,
@@ -89,15 +91,57 @@ impl Engine {
                 }
             }
         }
-        if !self.jobs.is_empty() {
-            self.executor
-                .run(
-                    std::mem::take(&mut self.jobs),
-                    buf,
-                    log,
-                    p.event_log != EventLogMode::None,
-                )
-                .await;
+        let n = self.jobs.len();
+        for job in self.jobs.drain(..) {
+            self.scheduler.submit(ticket, job);
+        }
+        n
+    }
+
+    /// The next job to end (`None` when none is in flight).
+    pub async fn next_finished(&mut self) -> Option<Finished> {
+        self.scheduler.next().await
+    }
+
+    /// A job that has ended, without waiting.
+    pub fn try_finished(&mut self) -> Option<Finished> {
+        self.scheduler.try_next()
+    }
+
+    /// Counts how `f` ended in `buf` (and its dead letter in `log`).
+    pub fn account(&self, f: Finished, buf: &mut StatsBuf, log: &mut Vec<LogRow>) {
+        let log_failures = self.pipeline.event_log != EventLogMode::None;
+        self.scheduler.executor().account(f, buf, log, log_failures);
+    }
+
+    /// Whether new events must wait for jobs to end (`max_total` in flight, or a
+    /// listener at its bound).
+    pub fn is_full(&self, max_total: usize) -> bool {
+        self.scheduler.is_full(max_total)
+    }
+
+    /// Jobs waiting or running.
+    pub fn in_flight(&self) -> usize {
+        self.scheduler.in_flight()
+    }
+
+    /// Stops every job in flight.
+    pub fn abort(&mut self) {
+        self.scheduler.abort();
+    }
+
+    /// Dispatches `events` and waits for all their jobs, counting everything in `buf`
+    /// and `log`.
+    pub async fn process<'e>(
+        &mut self,
+        events: impl Iterator<Item = Result<RawEvent<'e>, EventError>>,
+        now: i64,
+        buf: &mut StatsBuf,
+        log: &mut Vec<LogRow>,
+    ) {
+        self.dispatch(events, 0, now, buf, log);
+        while let Some(f) = self.next_finished().await {
+            self.account(f, buf, log);
         }
     }
 }

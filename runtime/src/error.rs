@@ -59,6 +59,8 @@ pub enum Error {
         detail: String,
         /// A timeout, a cut connection, a 5xx or a 429.
         retryable: bool,
+        /// The wait a 429 asked for (`Retry-After`).
+        retry_after: Option<Duration>,
     },
     /// The server rejected the request (4xx other than the above).
     #[error("{endpoint} was rejected ({code}): {msg}")]
@@ -120,6 +122,7 @@ impl Error {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Error::RateLimited { retry_after } => Some(*retry_after),
+            Error::Http { retry_after, .. } => *retry_after,
             _ => None,
         }
     }

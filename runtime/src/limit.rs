@@ -201,6 +201,8 @@ mod tests {
             breaker_threshold: 0,
             breaker_cooldown_ms: 1,
             concurrency: 1,
+            max_in_flight: 1000,
+            ordered: true,
             limit_per_conversation: RateLimitDesc {
                 max: conv,
                 per_ms: 60_000,

@@ -273,6 +273,7 @@ mod tests {
             json: String::new(),
             event_id: e,
             message_id: m,
+            conversation: None,
         };
         assert_eq!(
             EventRef::of(&job(Some(1101), Some(4))).to_string(),

@@ -145,6 +145,8 @@ impl ListenerDesc {
                 breaker_threshold: 0,
                 breaker_cooldown_ms: 0,
                 concurrency: 1,
+                max_in_flight: 1000,
+                ordered: true,
                 limit_per_conversation: RateLimitDesc { max: 0, per_ms: 0 },
                 limit_per_sender: RateLimitDesc { max: 0, per_ms: 0 },
             },
@@ -176,6 +178,10 @@ pub struct PolicyDesc {
     pub breaker_cooldown_ms: u64,
     /// Jobs at once.
     pub concurrency: u32,
+    /// Jobs waiting or running; at the bound, polling pauses.
+    pub max_in_flight: u32,
+    /// Events of one conversation reach the listener in order.
+    pub ordered: bool,
     /// Messages and reactions sent into one conversation.
     pub limit_per_conversation: RateLimitDesc,
     /// Messages and reactions sent in answer to one sender.

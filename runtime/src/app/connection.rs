@@ -2,9 +2,10 @@
 //! source; [`Connection::run`] then loops over its batches: dispatch, jobs,
 //! acknowledgement, statistics.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
@@ -14,11 +15,11 @@ use crate::client::{Client, RegisterRequest};
 use crate::dispatch::DispatchFn;
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::exec::Executor;
+use crate::exec::{Executor, Finished};
 use crate::outbox::{HttpSink, ZulipSink};
 use crate::pipeline::{PipelineDesc, RealmDesc};
 use crate::retry::{Retry, retrying};
-use crate::source::{QueueOptions, QueueSource, ReplaySource, Source};
+use crate::source::{Ack, QueueOptions, QueueSource, ReplaySource, Source};
 use crate::stats::{LogRow, Recorder, StatsBuf, now_secs};
 use crate::store::Store;
 use crate::template::RealmInfo;
@@ -124,11 +125,32 @@ pub(super) struct Connection {
     pub(super) store: Store,
     pub(super) recorder: Arc<Recorder>,
     pub(super) cancel: CancellationToken,
+    /// Jobs in flight at most, over all listeners.
+    pub(super) max_in_flight: usize,
+    /// How long jobs may take to end at shutdown.
+    pub(super) drain_timeout: Duration,
 }
+
+/// A batch whose jobs have not all ended: what its acknowledgement waits for, and what
+/// it counted so far.
+struct Pending {
+    ticket: u64,
+    ack: Ack,
+    remaining: usize,
+    stats: StatsBuf,
+    log: Vec<LogRow>,
+}
+
+/// How long polling may pause for jobs before one poll keeps the Zulip queue alive (it
+/// expires after about ten idle minutes).
+const KEEPALIVE: Duration = Duration::from_secs(240);
 
 impl Connection {
     /// Runs the listeners over `connected`'s events until the source ends or the run is
-    /// cancelled.
+    /// cancelled. Polling goes on while jobs run; a batch is acknowledged once all its
+    /// jobs have ended (and every batch before it), so the acknowledgement is always
+    /// the highest event whose work is done. At the bound on jobs in flight, polling
+    /// pauses until some end.
     pub(super) async fn run(self, connected: Connected) -> Result<()> {
         let p = self.p;
         let Connected {
@@ -148,16 +170,118 @@ impl Connection {
             own_user_id,
         )?;
         let executor = Arc::new(Executor::new(p, effects, &settings)?);
-        let mut engine = Engine::new(p, self.dispatch, self.enabled, own_user_id, bots, executor);
-        let mut buf = StatsBuf::new(p.listeners.len(), now_secs() / 3600);
-        let mut log_rows: Vec<LogRow> = Vec::new();
-        while let Some(batch) = source.next_batch(&self.cancel).await? {
-            engine
-                .process(batch.events(), now_secs(), &mut buf, &mut log_rows)
-                .await;
-            source.ack(batch.ack()).await?;
-            self.recorder.record(&mut buf, &mut log_rows);
+        let mut engine = Engine::new(
+            p,
+            self.dispatch,
+            self.enabled.clone(),
+            own_user_id,
+            bots,
+            executor,
+        );
+        let mut pending: VecDeque<Pending> = VecDeque::new();
+        let mut next_ticket: u64 = 0;
+        loop {
+            while let Some(f) = engine.try_finished() {
+                settle(&engine, &mut pending, f);
+            }
+            self.acknowledge(&mut source, &mut pending).await?;
+            if self.cancel.is_cancelled() {
+                break;
+            }
+            if engine.is_full(self.max_in_flight) {
+                // Memory stays flat however slow an action is: wait for jobs, not events.
+                match tokio::time::timeout(KEEPALIVE, engine.next_finished()).await {
+                    Ok(Some(f)) => {
+                        settle(&engine, &mut pending, f);
+                        continue;
+                    }
+                    Ok(None) => continue,
+                    Err(_) => tracing::info!(
+                        in_flight = engine.in_flight(),
+                        "jobs are slow; polling once to keep the event queue alive"
+                    ),
+                }
+            }
+            let Some(batch) = source.next_batch(&self.cancel).await? else {
+                break;
+            };
+            let ticket = next_ticket;
+            next_ticket += 1;
+            let mut job = Pending {
+                ticket,
+                ack: batch.ack(),
+                remaining: 0,
+                stats: StatsBuf::new(p.listeners.len(), now_secs() / 3600),
+                log: Vec::new(),
+            };
+            job.remaining = engine.dispatch(
+                batch.events(),
+                ticket,
+                now_secs(),
+                &mut job.stats,
+                &mut job.log,
+            );
+            pending.push_back(job);
         }
+        // Stop polling; let the jobs in flight end (up to the deadline) and acknowledge
+        // what they finish. The events of jobs cut off come again at the next start.
+        let deadline = tokio::time::Instant::now() + self.drain_timeout;
+        while engine.in_flight() > 0 {
+            match tokio::time::timeout_at(deadline, engine.next_finished()).await {
+                Ok(Some(f)) => settle(&engine, &mut pending, f),
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::warn!(
+                        jobs = engine.in_flight(),
+                        "jobs still running at the drain deadline are stopped; their events come again at the next start"
+                    );
+                    engine.abort();
+                    break;
+                }
+            }
+            self.acknowledge(&mut source, &mut pending).await?;
+        }
+        self.acknowledge(&mut source, &mut pending).await?;
         Ok(())
     }
+
+    /// Acknowledges the batches at the front whose jobs have all ended (one cumulative
+    /// acknowledgement), and hands their statistics to the recorder.
+    async fn acknowledge(
+        &self,
+        source: &mut Source,
+        pending: &mut VecDeque<Pending>,
+    ) -> Result<()> {
+        let mut ack: Option<Ack> = None;
+        while pending.front().is_some_and(|b| b.remaining == 0) {
+            let Some(mut done) = pending.pop_front() else {
+                break;
+            };
+            self.recorder.record(&mut done.stats, &mut done.log);
+            ack = Some(match ack {
+                Some(earlier) => earlier.then(done.ack),
+                None => done.ack,
+            });
+        }
+        match ack {
+            Some(ack) => source.ack(ack).await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// Counts a job's end in its batch.
+fn settle(engine: &Engine, pending: &mut VecDeque<Pending>, f: Finished) {
+    let Some(first) = pending.front().map(|b| b.ticket) else {
+        return;
+    };
+    let Some(batch) = f
+        .ticket
+        .checked_sub(first)
+        .and_then(|i| pending.get_mut(i as usize))
+    else {
+        return;
+    };
+    batch.remaining = batch.remaining.saturating_sub(1);
+    engine.account(f, &mut batch.stats, &mut batch.log);
 }

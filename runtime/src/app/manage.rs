@@ -116,14 +116,20 @@ pub(super) async fn list(p: &'static PipelineDesc, args: ListArgs) -> Result<()>
             );
             let pol = &l.policy;
             println!(
-                "    policy: timeout={}ms retries={} backoff={}..{}ms breaker={} failures/{}ms concurrency={}",
+                "    policy: timeout={}ms retries={} backoff={}..{}ms breaker={} failures/{}ms concurrency={} max_in_flight={}{}",
                 pol.timeout_ms,
                 pol.retries,
                 pol.backoff_ms,
                 pol.backoff_max_ms,
                 pol.breaker_threshold,
                 pol.breaker_cooldown_ms,
-                pol.concurrency
+                pol.concurrency,
+                pol.max_in_flight,
+                if pol.ordered {
+                    " ordered"
+                } else {
+                    " unordered"
+                }
             );
             for line in config_lines(l, settings.get(l.name), None) {
                 println!("    config: {line}");

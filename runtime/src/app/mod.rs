@@ -112,6 +112,14 @@ pub(crate) struct RunArgs {
     /// Seconds between statistics flushes.
     #[arg(long, default_value_t = 5, value_name = "SECS")]
     stats_interval: u64,
+    /// Jobs waiting or running at once, over all listeners (each listener also has its
+    /// own `max_in_flight`); at the bound, polling pauses until jobs end.
+    #[arg(long, default_value_t = 2000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_in_flight: u32,
+    /// At shutdown, how long jobs in flight may take to end; the events of those that
+    /// do not come again at the next start.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    drain_timeout: u64,
     /// Print the per-listener totals as one JSON object on stdout when done.
     #[arg(long)]
     summary_json: bool,

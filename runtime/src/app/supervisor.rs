@@ -74,6 +74,8 @@ pub(super) async fn run(
             store: store.clone(),
             recorder: recorder.clone(),
             cancel: cancel.clone(),
+            max_in_flight: args.max_in_flight as usize,
+            drain_timeout: Duration::from_secs(args.drain_timeout),
         };
         let replay = args.replay.clone();
         let config_file = args.config_file.clone();

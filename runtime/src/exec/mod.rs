@@ -13,6 +13,9 @@
 //! once is [`crate::actions`]'s job; the retry policy around each attempt is [`policy`]'s.
 
 mod policy;
+mod scheduler;
+
+pub use scheduler::{Finished, Scheduler};
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -31,7 +34,7 @@ use crate::stats::{LogRow, StatsBuf};
 
 /// How a job ended, when it did not fail.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-struct Outcome {
+pub(crate) struct Outcome {
     /// A rate limit held back at least one post.
     limited: bool,
     /// Named counters the job's handlers bumped.
@@ -128,69 +131,64 @@ impl Executor {
         })
     }
 
+    /// The pipeline.
+    pub fn pipeline(&self) -> &'static PipelineDesc {
+        self.pipeline
+    }
+
     /// The connection's realm.
     pub fn realm(&self) -> &crate::template::RealmInfo {
         &self.effects.realm
     }
 
-    /// Runs `jobs` (concurrently, within each listener's limit) and waits for all.
-    pub async fn run(
-        self: &Arc<Self>,
-        jobs: Vec<Job>,
+    /// Counts how `f` ended in `stats`; a job that failed for good becomes a dead letter
+    /// (logged, and an event-log row when `log_failures`).
+    pub fn account(
+        &self,
+        f: Finished,
         stats: &mut StatsBuf,
         log: &mut Vec<LogRow>,
         log_failures: bool,
     ) {
-        let mut set = tokio::task::JoinSet::new();
-        for job in jobs {
-            let me = self.clone();
-            set.spawn(async move {
-                let start = Instant::now();
-                let result = me.run_job(&job).await;
-                (job, result, start.elapsed())
-            });
-        }
-        while let Some(done) = set.join_next().await {
-            let Ok((job, result, took)) = done else {
-                continue;
-            };
-            let c = stats.listener(job.listener);
-            c.time_us += took.as_micros() as u64;
-            match result {
-                Ok(outcome) => {
-                    if outcome.limited {
-                        c.limited += 1;
-                    } else {
-                        c.succeeded += 1;
-                    }
-                    for (name, n) in outcome.counters {
-                        stats.named(job.listener, name, n);
-                    }
+        let Finished {
+            job, result, took, ..
+        } = f;
+        let c = stats.listener(job.listener);
+        c.time_us += took.as_micros() as u64;
+        match result {
+            Ok(outcome) => {
+                if outcome.limited {
+                    c.limited += 1;
+                } else {
+                    c.succeeded += 1;
                 }
-                Err(error) => {
-                    c.failed += 1;
-                    let l = &self.pipeline.listeners[job.listener];
-                    tracing::error!(listener = l.name, event = %crate::logging::EventRef::of(&job), %error, "action failed for good (dead letter)");
-                    if log_failures {
-                        let kind = crate::event::RawEvent::new(&job.json)
-                            .map(|r| r.kind.to_owned())
-                            .unwrap_or_default();
-                        log.push(LogRow::new(
-                            l.name,
-                            self.effects.realm.id,
-                            &kind,
-                            (job.event_id, job.message_id),
-                            &job.json,
-                            "dead",
-                            Some(error),
-                        ));
-                    }
+                for (name, n) in outcome.counters {
+                    stats.named(job.listener, name, n);
+                }
+            }
+            Err(error) => {
+                c.failed += 1;
+                let l = &self.pipeline.listeners[job.listener];
+                tracing::error!(listener = l.name, event = %crate::logging::EventRef::of(&job), %error, "action failed for good (dead letter)");
+                if log_failures {
+                    let kind = crate::event::RawEvent::new(&job.json)
+                        .map(|r| r.kind.to_owned())
+                        .unwrap_or_default();
+                    log.push(LogRow::new(
+                        l.name,
+                        self.effects.realm.id,
+                        &kind,
+                        (job.event_id, job.message_id),
+                        &job.json,
+                        "dead",
+                        Some(error),
+                    ));
                 }
             }
         }
     }
 
-    async fn run_job(&self, job: &Job) -> Result<Outcome, String> {
+    pub(crate) async fn run_job(&self, job: &Job) -> Result<Outcome, String> {
         let i = job.listener;
         let l = &self.pipeline.listeners[i];
         let _permit = self.semaphores[i]
@@ -228,6 +226,7 @@ impl Executor {
                         call(&cx).await.map_err(|e| Failure {
                             message: e.message,
                             retryable: e.retryable,
+                            retry_after: None,
                         })?;
                         let posts = cx.posts.into_inner().unwrap_or_else(|e| e.into_inner());
                         let counters = cx.counters.into_inner().unwrap_or_else(|e| e.into_inner());

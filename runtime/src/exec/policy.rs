@@ -1,6 +1,7 @@
 //! The policy around every attempt of an action: a timeout per attempt, retries of
-//! retryable failures with exponential backoff and full jitter, and the listener's
-//! circuit breaker.
+//! retryable failures with exponential backoff and full jitter (or the wait a 429 asked
+//! for), and the listener's circuit breaker, which counts jobs: one failed job is one
+//! failure, however many attempts it made.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -10,9 +11,30 @@ use crate::actions::Failure;
 use crate::backoff::Backoff;
 use crate::pipeline::ListenerDesc;
 
+/// The longest wait a 429 may impose on a job.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
 impl Executor {
+    /// Records how a job of listener `i` ended, for its circuit breaker.
+    pub(crate) fn job_ended(&self, i: usize, ok: bool) {
+        let Ok(mut b) = self.breakers[i].lock() else {
+            return;
+        };
+        if ok {
+            b.success();
+        } else {
+            let p = &self.pipeline.listeners[i].policy;
+            b.failure(
+                Instant::now(),
+                p.breaker_threshold,
+                Duration::from_millis(p.breaker_cooldown_ms),
+            );
+        }
+    }
+
     /// Runs `attempt` with listener `i`'s policy: a timeout per attempt, retries of
-    /// retryable failures with backoff, and the circuit breaker.
+    /// retryable failures with backoff (a 429 waits its `Retry-After`, up to five
+    /// minutes), and no attempt while the breaker is open.
     pub(super) async fn retrying<T, F, Fut>(
         &self,
         l: &ListenerDesc,
@@ -49,26 +71,14 @@ impl Executor {
             }
             let result = match tokio::time::timeout(p.timeout(), attempt()).await {
                 Ok(r) => r,
-                Err(_) => Err(Failure {
-                    message: format!("timed out after {} ms", p.timeout_ms),
-                    retryable: true,
-                }),
+                Err(_) => Err(Failure::retryable(format!(
+                    "timed out after {} ms",
+                    p.timeout_ms
+                ))),
             };
             match result {
-                Ok(v) => {
-                    if let Ok(mut b) = self.breakers[i].lock() {
-                        b.success();
-                    }
-                    return Ok(v);
-                }
+                Ok(v) => return Ok(v),
                 Err(f) => {
-                    if let Ok(mut b) = self.breakers[i].lock() {
-                        b.failure(
-                            Instant::now(),
-                            p.breaker_threshold,
-                            Duration::from_millis(p.breaker_cooldown_ms),
-                        );
-                    }
                     tries += 1;
                     if !f.retryable || tries > p.retries {
                         return Err(format!(
@@ -77,7 +87,10 @@ impl Executor {
                         ));
                     }
                     last_error = Some(f.message.clone());
-                    let wait = backoff.next_delay();
+                    let wait = match f.retry_after {
+                        Some(asked) => asked.min(MAX_RETRY_AFTER),
+                        None => backoff.next_delay(),
+                    };
                     tracing::warn!(listener = l.name, action = what, error = %f.message, wait = %crate::retry::human(wait), "retrying");
                     tokio::time::sleep(wait).await;
                 }

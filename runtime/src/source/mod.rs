@@ -51,6 +51,20 @@ impl Ack {
     pub fn message_id(&self) -> Option<i64> {
         self.message_id
     }
+
+    /// One acknowledgement for this batch and the `later` one (and all between).
+    pub fn then(self, later: Ack) -> Ack {
+        let event_id = if later.generation == self.generation {
+            later.event_id.max(self.event_id)
+        } else {
+            later.event_id
+        };
+        Ack {
+            event_id,
+            message_id: self.message_id.max(later.message_id),
+            ..later
+        }
+    }
 }
 
 /// A batch of raw events sharing one text buffer.

@@ -81,6 +81,9 @@ pub struct QueueSource {
     backfill: Option<Backfill>,
     backfilled: HashSet<i64>,
     retry: Retry,
+    /// How long to wait before polling again when the server only re-sent what is
+    /// still being worked on (grows while that lasts).
+    resend_wait: Duration,
     stats: SourceStats,
 }
 
@@ -110,6 +113,7 @@ impl QueueSource {
             backfill: None,
             backfilled: HashSet::new(),
             retry,
+            resend_wait: Duration::ZERO,
             stats: SourceStats::default(),
         }
     }
@@ -143,7 +147,8 @@ impl QueueSource {
     }
 
     /// The next batch of events; `None` when `cancel` fires. Errors only for what
-    /// waiting cannot fix (authentication, bad requests, the store).
+    /// waiting cannot fix (authentication, bad requests, the store). A batch may be
+    /// empty: the server only re-sent events whose work is not acknowledged yet.
     pub async fn next_batch(&mut self, cancel: &CancellationToken) -> Result<Option<Batch>> {
         loop {
             if cancel.is_cancelled() {
@@ -442,12 +447,25 @@ impl QueueSource {
                     self.auto_finished = Some((max_event, delivered_before));
                 }
             } else if resent > 0 {
-                // The caller has not acknowledged yet and the server re-sent what we
-                // have; don't spin on it.
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                // Jobs are still running on what the server re-sent: don't spin on it.
+                // The wait grows to 2 s while only re-sends come (new events are then
+                // seen within 2 s; a job's end is acknowledged within as long).
+                self.resend_wait = (self.resend_wait * 2)
+                    .clamp(Duration::from_millis(100), Duration::from_secs(2));
+                tokio::time::sleep(self.resend_wait).await;
+                // An empty batch hands control back, so that jobs that ended meanwhile
+                // are acknowledged before the next poll.
+                let ack = self.next_ack(None, None);
+                return Ok(Some(Batch::new(
+                    String::new(),
+                    Vec::new(),
+                    ack,
+                    Origin::Queue,
+                )));
             }
             return Ok(None);
         }
+        self.resend_wait = Duration::ZERO;
         let ack = self.next_ack(Some(max_event), max_message);
         Ok(Some(self.hand_out(body, spans, ack, Origin::Queue)))
     }

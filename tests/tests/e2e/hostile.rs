@@ -10,17 +10,6 @@ use zlc_runtime::testkit::Fault;
 
 use super::*;
 
-/// Writes a pipeline file named after `name` into `dir` and builds it.
-fn pipeline_in(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let file = dir.join(format!("{name}.toml"));
-    std::fs::write(
-        &file,
-        format!("[pipeline]\nname = \"{name}\"\n\n[[realm]]\nid = 1\nname = \"main\"\n\n{body}"),
-    )
-    .unwrap();
-    build_pipeline(&file)
-}
-
 /// No mention that came from user text is live: wildcards, users and groups written in
 /// the message, the sender's name or the topic all arrive silenced (`@_**`, `@_*`).
 fn assert_nothing_notifies(content: &str) {

@@ -6,6 +6,7 @@
 
 mod bench;
 mod hostile;
+mod jobs;
 mod project;
 mod receiver;
 mod replay;
@@ -58,6 +59,17 @@ pub fn variant(dir: &Path, name: &str, new_name: &str, replace: &[(&str, &str)])
     path
 }
 
+/// Writes a pipeline file named after `name` into `dir` (with realm 1) and builds it.
+pub fn pipeline_in(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &file,
+        format!("[pipeline]\nname = \"{name}\"\n\n[[realm]]\nid = 1\nname = \"main\"\n\n{body}"),
+    )
+    .unwrap();
+    build_pipeline(&file)
+}
+
 /// A running listener binary with its stderr in a file.
 #[derive(Debug)]
 pub struct Proc {
@@ -82,6 +94,13 @@ impl Proc {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL: no drain, no last write.
+    pub fn kill_9(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.log_text()
     }
 
     /// SIGTERM, then the exit status (within 20 s).

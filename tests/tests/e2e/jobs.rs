@@ -1,0 +1,177 @@
+//! Jobs that do not block each other: polling goes on while a slow action runs, one
+//! conversation keeps its order while others run beside it, a job cut by `kill -9` runs
+//! again without answering twice, and a 429 waits what it asks.
+
+use zlc_runtime::store::Store;
+
+use super::receiver::{Receiver, Reply};
+use super::*;
+
+/// A slow webhook listener and a quick reply listener on the same messages.
+fn slow_and_quick(port: u16, slow: &str) -> String {
+    format!(
+        r#"[[listener]]
+name = "slow"
+events = "message"
+channels = ["alerts"]
+{slow}
+[[listener.action]]
+type = "webhook"
+url = "http://127.0.0.1:{port}/hook"
+allow_private = true
+body = {{ text = "{{{{message.content}}}}" }}
+
+[[listener]]
+name = "quick"
+events = "message"
+channels = ["alerts"]
+
+[[listener.action]]
+type = "reply"
+template = "seen: {{{{message.content}}}}"
+"#
+    )
+}
+
+fn texts(hook: &Receiver) -> Vec<String> {
+    hook.received()
+        .iter()
+        .map(|r| r.body["text"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_listener_holds_up_no_other_and_a_conversation_keeps_its_order() {
+    let s = setup().await;
+    let hook = Receiver::start_with(Vec::new(), Reply::ok_after(Duration::from_secs(3))).await;
+    let bin = pipeline_in(
+        s.dir.path(),
+        "jobs_order_e2e",
+        &slow_and_quick(hook.port, "timeout = \"20s\"\nretries = 0"),
+    );
+    let p = s.run(&bin, &[], &[]);
+    s.connected(&p).await;
+    let alice = s.zulip.add_user("alice@zulip.example.com", "Alice");
+    for (topic, content) in [("a", "one"), ("a", "two"), ("b", "three")] {
+        s.zulip
+            .message()
+            .channel("alerts")
+            .topic(topic)
+            .sender(&alice)
+            .content(content)
+            .send();
+    }
+    // The quick listener answers all three while the slow one still waits for its
+    // first answers: polling and other listeners do not wait for a slow action.
+    wait_until(10, "three quick replies", || s.bot_messages().len() >= 3).await;
+    assert!(
+        hook.received().iter().all(|r| r.answered.is_none()),
+        "the quick replies came before any webhook answer"
+    );
+    wait_until(20, "three webhook calls answered", || {
+        let r = hook.received();
+        r.len() == 3 && r.iter().all(|r| r.answered.is_some())
+    })
+    .await;
+    let (status, log) = p.stop();
+    assert!(status.success(), "{log}");
+    let r = hook.received();
+    let at = |text: &str| r.iter().find(|x| x.body["text"] == text).unwrap();
+    let (one, two, three) = (at("one"), at("two"), at("three"));
+    // Topic a: "two" reaches the listener only after "one" is done; topic b does not
+    // wait for topic a.
+    assert!(two.arrived >= one.answered.unwrap(), "{:?}", texts(&hook));
+    assert!(three.arrived < one.answered.unwrap(), "{:?}", texts(&hook));
+    let store = Store::open(&s.store_url).await.unwrap();
+    let totals = store.listener_totals("jobs_order_e2e").await.unwrap();
+    let slow = totals.iter().find(|t| t.listener == "slow").unwrap();
+    assert_eq!((slow.matched, slow.succeeded), (3, 3), "{totals:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_cut_by_kill_9_runs_again_and_nothing_is_answered_twice() {
+    let s = setup().await;
+    // The first call never gets an answer (the process is killed meanwhile).
+    let hook = Receiver::start_with(
+        vec![Reply {
+            status: 0,
+            body: String::new(),
+            delay: Duration::ZERO,
+            retry_after: None,
+        }],
+        Reply::ok_after(Duration::ZERO),
+    )
+    .await;
+    let bin = pipeline_in(
+        s.dir.path(),
+        "jobs_kill_e2e",
+        &slow_and_quick(hook.port, "timeout = \"60s\"\nretries = 0"),
+    );
+    let p = s.run(&bin, &[], &[]);
+    s.connected(&p).await;
+    let alice = s.zulip.add_user("alice@zulip.example.com", "Alice");
+    s.zulip
+        .message()
+        .channel("alerts")
+        .topic("a")
+        .sender(&alice)
+        .content("one")
+        .send();
+    wait_until(10, "the quick reply and the first webhook call", || {
+        s.bot_messages().len() == 1 && hook.received().len() == 1
+    })
+    .await;
+    let _ = p.kill_9();
+    // Its batch was not acknowledged (a job was still running): the event comes again.
+    let p = s.run(&bin, &[], &[]);
+    wait_until(20, "the webhook call made again and answered", || {
+        let r = hook.received();
+        r.len() == 2 && r[1].answered.is_some()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (status, log) = p.stop();
+    assert!(status.success(), "{log}");
+    assert_eq!(
+        s.bot_messages().len(),
+        1,
+        "the reply done before the kill is not sent again"
+    );
+    assert_eq!(texts(&hook), ["one", "one"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_waits_what_its_retry_after_asks() {
+    let s = setup().await;
+    let hook = Receiver::start_with(
+        vec![Reply {
+            status: 429,
+            body: "{}".into(),
+            delay: Duration::ZERO,
+            retry_after: Some(2),
+        }],
+        Reply::ok_after(Duration::ZERO),
+    )
+    .await;
+    let bin = pipeline_in(
+        s.dir.path(),
+        "jobs_429_e2e",
+        &slow_and_quick(hook.port, "retries = 2\nbackoff = \"100ms\""),
+    );
+    let p = s.run(&bin, &[], &[]);
+    s.connected(&p).await;
+    let alice = s.zulip.add_user("alice@zulip.example.com", "Alice");
+    s.zulip
+        .message()
+        .channel("alerts")
+        .sender(&alice)
+        .content("one")
+        .send();
+    wait_until(15, "the retried call", || hook.received().len() == 2).await;
+    let (status, log) = p.stop();
+    assert!(status.success(), "{log}");
+    let r = hook.received();
+    let waited = r[1].arrived - r[0].arrived;
+    // The backoff alone would have waited 100 ms to 1 s.
+    assert!(waited >= Duration::from_millis(1900), "waited {waited:?}");
+}
