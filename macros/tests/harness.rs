@@ -110,6 +110,12 @@ async fn replies_reactions_counters_and_state_without_a_server() {
     };
     h.send(again).await.unwrap();
     assert_eq!(h.messages().len(), 2, "de-duplicated");
+
+    // Twice in one batch (a server re-sending while the first is still being worked on):
+    // answered once.
+    let twice = MessageSpec::channel("devel", "ci").content("deploy #15").event(5000);
+    h.feed([twice.clone(), twice]).await.unwrap();
+    assert_eq!(h.messages().len(), 3, "one answer for two deliveries in one batch");
 }
 
 #[tokio::test]

@@ -76,6 +76,8 @@ pub struct Effects {
     pub(crate) store: Option<Store>,
     pub(crate) realm: RealmInfo,
     pub(crate) own_user_id: i64,
+    /// Who claims side effects: this process.
+    pub(crate) owner: String,
 }
 
 impl Effects {
@@ -97,6 +99,7 @@ impl Effects {
             store,
             realm,
             own_user_id,
+            owner: crate::store::effects::this_process().to_owned(),
         })
     }
 

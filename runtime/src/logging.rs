@@ -157,6 +157,27 @@ pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
+/// Unix time `secs` as people read it in a list: `2026-11-30 07:12:05Z`.
+pub fn utc(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // The civil date of a day count (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 /// `text` cut to at most `max` bytes (at a character boundary), saying how much was
 /// left out: for values logged whole, such as a `log` action's rendered line.
 pub fn cap(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
@@ -264,6 +285,13 @@ mod tests {
         assert!(!colour(false, None));
         assert!(!colour(true, Some("1".into())));
         assert!(colour(true, Some("".into())));
+    }
+
+    #[test]
+    fn times_read_as_utc() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00Z");
+        assert_eq!(utc(1_795_723_200), "2026-11-26 20:00:00Z");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00Z");
     }
 
     #[test]

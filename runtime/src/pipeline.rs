@@ -273,6 +273,14 @@ impl ActionDesc {
         )
     }
 
+    /// Whether all it does is post to Zulip (a reply, a reaction, a forward).
+    pub fn posts_only_to_zulip(&self) -> bool {
+        matches!(
+            self,
+            ActionDesc::Reply { .. } | ActionDesc::React { .. } | ActionDesc::Forward { .. }
+        )
+    }
+
     /// Whether it posts to Zulip (and so is rate limited): replies, reactions, forwards,
     /// and webhooks whose answer is posted back.
     pub fn posts_to_zulip(&self) -> bool {

@@ -1,9 +1,9 @@
 //! Statistics in memory, flushed to the store in batches.
 //!
-//! Dispatch increments plain counters ([`StatsBuf`]); each connection hands its batch's
-//! buffer to the run's [`Recorder`], which keeps the run's totals and writes what it
-//! gathered to its outlet, the store, every few seconds (and at shutdown) in one
-//! transaction. No database write happens per event.
+//! Dispatch increments plain counters ([`StatsBuf`]); a connection gathers the counters
+//! of acknowledged batches and writes them with the checkpoint that passes them, in one
+//! transaction (every second or so, and at shutdown), then hands them to the run's
+//! [`Recorder`] for the final report. No database write happens per event.
 //!
 //! Counters are kept per listener and *hour of the event*: a message counts in the hour
 //! it was sent (its `timestamp`), so a replayed day or a backfill lands in the hours it
@@ -248,6 +248,18 @@ impl StatsBuf {
         self.events += std::mem::take(&mut other.events);
     }
 
+    /// Whether nothing was counted.
+    pub fn is_empty(&self) -> bool {
+        self.events == 0
+            && self.malformed == 0
+            && self.counts.is_empty()
+            && self.named.is_empty()
+            && self
+                .hours
+                .iter()
+                .all(|(_, c)| c.iter().all(|c| *c == Counters::default()))
+    }
+
     /// Keeps only the hour being counted, zeroed.
     fn reset_hours(&mut self) {
         let hour = self.hour();
@@ -399,46 +411,22 @@ pub struct Drained {
     pub named: Vec<NamedRow>,
 }
 
-/// The run's statistics, shared by its connections: the totals for the final report,
-/// and what its outlet (the store) has not been given yet.
-#[derive(Debug)]
+/// The run's statistics, shared by its connections: what they wrote to the store (each
+/// with its own checkpoint), kept for the final report.
+#[derive(Debug, Default)]
 pub struct Recorder {
     totals: std::sync::Mutex<RunTotals>,
-    pending: std::sync::Mutex<(StatsBuf, Vec<LogRow>)>,
 }
 
 impl Recorder {
-    /// A recorder for `listeners` listeners.
-    pub fn new(listeners: usize) -> Self {
-        Recorder {
-            totals: std::sync::Mutex::new(RunTotals::default()),
-            pending: std::sync::Mutex::new((
-                StatsBuf::new(listeners, now_secs() / 3600),
-                Vec::new(),
-            )),
-        }
+    /// An empty recorder.
+    pub fn new() -> Self {
+        Recorder::default()
     }
 
-    /// Takes a batch's counters and event-log rows, leaving `buf` and `log` empty.
-    pub fn record(&self, buf: &mut StatsBuf, log: &mut Vec<LogRow>) {
+    /// Adds written counters to the run's totals.
+    pub fn record(&self, buf: &StatsBuf) {
         lock(&self.totals).add(buf);
-        let mut pending = lock(&self.pending);
-        pending.0.merge(buf);
-        pending.1.append(log);
-    }
-
-    /// Writes what was recorded since the last flush to `store`, in one transaction.
-    pub async fn flush(
-        &self,
-        store: &crate::store::Store,
-        pipeline: &str,
-        names: &[&str],
-    ) -> crate::error::Result<()> {
-        let (drained, log) = {
-            let mut pending = lock(&self.pending);
-            (pending.0.drain(), std::mem::take(&mut pending.1))
-        };
-        store.flush(pipeline, names, &drained, &log).await
     }
 
     /// The run's totals so far.

@@ -5,7 +5,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
@@ -54,15 +54,22 @@ pub(super) fn replay(realm: &RealmDesc, path: &Path) -> Result<Connected> {
     })
 }
 
-/// Connects to realm `realm` and prepares its event queue (resumed from the store's
-/// checkpoint). `None` when cancelled while waiting for the server.
-pub(super) async fn connect(
-    p: &'static PipelineDesc,
+/// A realm connection that answered: its client (and retry state), who the bot is.
+pub(super) struct Hello {
+    pub(super) client: Client,
+    pub(super) retry: Retry,
+    pub(super) realm: RealmInfo,
+    pub(super) own_user_id: i64,
+    pub(super) bots: HashSet<i64>,
+}
+
+/// Says hello to realm `realm` (waiting out a restarting server). `None` when cancelled
+/// meanwhile.
+pub(super) async fn hello(
     realm: &RealmDesc,
-    store: &Store,
     config_file: Option<&Path>,
     cancel: &CancellationToken,
-) -> Result<Option<Connected>> {
+) -> Result<Option<Hello>> {
     let config = realm_config(realm, config_file.map(Path::to_path_buf).as_ref())?;
     let client = Client::new(&config)?;
     // The first requests wait out a restarting or overloaded server with the same
@@ -94,6 +101,27 @@ pub(super) async fn connect(
             .trim_end_matches('/')
             .to_owned(),
     };
+    Ok(Some(Hello {
+        client,
+        retry,
+        realm: realm_info,
+        own_user_id: info.me.user_id,
+        bots: info.bots,
+    }))
+}
+
+/// Connects to realm `realm` and prepares its event queue (resumed from the store's
+/// checkpoint). `None` when cancelled while waiting for the server.
+pub(super) async fn connect(
+    p: &'static PipelineDesc,
+    realm: &RealmDesc,
+    store: &Store,
+    config_file: Option<&Path>,
+    cancel: &CancellationToken,
+) -> Result<Option<Connected>> {
+    let Some(h) = hello(realm, config_file, cancel).await? else {
+        return Ok(None);
+    };
     let register = RegisterRequest {
         event_types: Some(p.event_types()),
         narrow: Vec::new(),
@@ -106,13 +134,13 @@ pub(super) async fn connect(
         connection: format!("{}/realm-{}", p.name, realm.id),
         register,
     };
-    let q = QueueSource::new(client.clone(), Some(store.clone()), opts).with_retry(retry);
+    let q = QueueSource::new(h.client.clone(), Some(store.clone()), opts).with_retry(h.retry);
     Ok(Some(Connected {
         source: Source::Queue(Box::new(q)),
-        zulip: ZulipSink::Live(client),
-        realm: realm_info,
-        own_user_id: info.me.user_id,
-        bots: info.bots,
+        zulip: ZulipSink::Live(h.client),
+        realm: h.realm,
+        own_user_id: h.own_user_id,
+        bots: h.bots,
     }))
 }
 
@@ -129,6 +157,8 @@ pub(super) struct Connection {
     pub(super) max_in_flight: usize,
     /// How long jobs may take to end at shutdown.
     pub(super) drain_timeout: Duration,
+    /// How often acknowledged work is written.
+    pub(super) write_every: Duration,
 }
 
 /// A batch whose jobs have not all ended: what its acknowledgement waits for, and what
@@ -141,6 +171,17 @@ struct Pending {
     log: Vec<LogRow>,
 }
 
+/// Acknowledged work not written yet: it is written, with the checkpoint that passes
+/// it, in one transaction; only then is Zulip told.
+struct Unwritten {
+    ack: Option<Ack>,
+    stats: StatsBuf,
+    log: Vec<LogRow>,
+    /// The last write (attempted), and whether it failed.
+    last: Instant,
+    failing: Option<crate::backoff::Backoff>,
+}
+
 /// How long polling may pause for jobs before one poll keeps the Zulip queue alive (it
 /// expires after about ten idle minutes).
 const KEEPALIVE: Duration = Duration::from_secs(240);
@@ -149,8 +190,10 @@ impl Connection {
     /// Runs the listeners over `connected`'s events until the source ends or the run is
     /// cancelled. Polling goes on while jobs run; a batch is acknowledged once all its
     /// jobs have ended (and every batch before it), so the acknowledgement is always
-    /// the highest event whose work is done. At the bound on jobs in flight, polling
-    /// pauses until some end.
+    /// the highest event whose work is done. Acknowledged work (statistics, dead
+    /// letters) is written with the checkpoint that passes it, in one transaction, and
+    /// only then acknowledged to Zulip. At the bound on jobs in flight, or while the
+    /// store cannot be written, polling pauses.
     pub(super) async fn run(self, connected: Connected) -> Result<()> {
         let p = self.p;
         let Connected {
@@ -179,14 +222,34 @@ impl Connection {
             executor,
         );
         let mut pending: VecDeque<Pending> = VecDeque::new();
+        let mut unwritten = Unwritten {
+            ack: None,
+            stats: self.new_stats(),
+            log: Vec::new(),
+            last: Instant::now(),
+            failing: None,
+        };
         let mut next_ticket: u64 = 0;
         loop {
             while let Some(f) = engine.try_finished() {
                 settle(&engine, &mut pending, f);
             }
-            self.acknowledge(&mut source, &mut pending).await?;
+            acknowledge(&mut pending, &mut unwritten);
+            self.write(&mut source, &mut unwritten, false).await;
             if self.cancel.is_cancelled() {
                 break;
+            }
+            if let Some(backoff) = &mut unwritten.failing {
+                // The store cannot be written: acknowledge nothing more, poll nothing more;
+                // let jobs end meanwhile.
+                let wait = backoff.next_delay().min(Duration::from_secs(10));
+                tokio::select! {
+                    _ = self.cancel.cancelled() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                    Some(f) = engine.next_finished() => settle(&engine, &mut pending, f),
+                }
+                self.write(&mut source, &mut unwritten, true).await;
+                continue;
             }
             if engine.is_full(self.max_in_flight) {
                 // Memory stays flat however slow an action is: wait for jobs, not events.
@@ -211,7 +274,7 @@ impl Connection {
                 ticket,
                 ack: batch.ack(),
                 remaining: 0,
-                stats: StatsBuf::new(p.listeners.len(), now_secs() / 3600),
+                stats: self.new_stats(),
                 log: Vec::new(),
             };
             job.remaining = engine.dispatch(
@@ -223,8 +286,8 @@ impl Connection {
             );
             pending.push_back(job);
         }
-        // Stop polling; let the jobs in flight end (up to the deadline) and acknowledge
-        // what they finish. The events of jobs cut off come again at the next start.
+        // Stop polling; let the jobs in flight end (up to the deadline) and write what
+        // they finish. The events of jobs cut off come again at the next start.
         let deadline = tokio::time::Instant::now() + self.drain_timeout;
         while engine.in_flight() > 0 {
             match tokio::time::timeout_at(deadline, engine.next_finished()).await {
@@ -239,34 +302,79 @@ impl Connection {
                     break;
                 }
             }
-            self.acknowledge(&mut source, &mut pending).await?;
+            acknowledge(&mut pending, &mut unwritten);
+            self.write(&mut source, &mut unwritten, false).await;
         }
-        self.acknowledge(&mut source, &mut pending).await?;
+        acknowledge(&mut pending, &mut unwritten);
+        self.write(&mut source, &mut unwritten, true).await;
+        if unwritten.failing.is_some() {
+            tracing::warn!(
+                "stopping with acknowledged work the store could not take; its events come again at the next start"
+            );
+        }
         Ok(())
     }
 
-    /// Acknowledges the batches at the front whose jobs have all ended (one cumulative
-    /// acknowledgement), and hands their statistics to the recorder.
-    async fn acknowledge(
-        &self,
-        source: &mut Source,
-        pending: &mut VecDeque<Pending>,
-    ) -> Result<()> {
-        let mut ack: Option<Ack> = None;
-        while pending.front().is_some_and(|b| b.remaining == 0) {
-            let Some(mut done) = pending.pop_front() else {
-                break;
-            };
-            self.recorder.record(&mut done.stats, &mut done.log);
-            ack = Some(match ack {
-                Some(earlier) => earlier.then(done.ack),
-                None => done.ack,
-            });
+    fn new_stats(&self) -> StatsBuf {
+        StatsBuf::new(self.p.listeners.len(), now_secs() / 3600)
+    }
+
+    /// Writes the unwritten work with its checkpoint, in one transaction (when `force`,
+    /// or when the last write is `write_every` old), then tells the source (and so
+    /// Zulip). A failed write keeps everything for the next try.
+    async fn write(&self, source: &mut Source, w: &mut Unwritten, force: bool) {
+        let nothing = w.ack.is_none() && w.log.is_empty() && w.stats.is_empty();
+        if nothing || (!force && w.failing.is_none() && w.last.elapsed() < self.write_every) {
+            return;
         }
-        match ack {
-            Some(ack) => source.ack(ack).await,
-            None => Ok(()),
+        w.last = Instant::now();
+        let prepared = w.ack.map(|ack| source.prepare_ack(ack));
+        let checkpoint = prepared
+            .as_ref()
+            .and_then(|p| p.checkpoint())
+            .zip(source.connection())
+            .map(|(cp, conn)| (conn, cp));
+        let names: Vec<&str> = self.p.listeners.iter().map(|l| l.name).collect();
+        let drained = w.stats.clone().drain();
+        match self
+            .store
+            .commit(self.p.name, &names, &drained, &w.log, checkpoint)
+            .await
+        {
+            Ok(()) => {
+                if w.failing.take().is_some() {
+                    tracing::info!("the store takes writes again; acknowledged work written");
+                }
+                if let Some(prepared) = prepared {
+                    source.complete_ack(prepared);
+                }
+                self.recorder.record(&w.stats);
+                w.stats = self.new_stats();
+                w.log.clear();
+                w.ack = None;
+            }
+            Err(e) => {
+                if w.failing.is_none() {
+                    tracing::warn!(error = %e, "cannot write to the store; acknowledged work waits in memory, and nothing more is acknowledged to Zulip until it is written");
+                    w.failing = Some(crate::backoff::Backoff::default());
+                }
+            }
         }
+    }
+}
+
+/// Moves the batches at the front whose jobs have all ended into the unwritten work.
+fn acknowledge(pending: &mut VecDeque<Pending>, w: &mut Unwritten) {
+    while pending.front().is_some_and(|b| b.remaining == 0) {
+        let Some(mut done) = pending.pop_front() else {
+            break;
+        };
+        w.stats.merge(&mut done.stats);
+        w.log.append(&mut done.log);
+        w.ack = Some(match w.ack {
+            Some(earlier) => earlier.then(done.ack),
+            None => done.ack,
+        });
     }
 }
 

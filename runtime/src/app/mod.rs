@@ -20,9 +20,11 @@
 //! | [`connection`] | one realm connection: connecting, then its loop over a source |
 //! | [`realms`] | which realms run, and their credentials |
 //! | [`manage`] | `list`, `check`, `config`, `enable`, `disable`, `test` |
+//! | [`dead`] | `dead-letters list`, `replay`, `drop` |
 //! | [`report`] | the end-of-run totals |
 
 mod connection;
+mod dead;
 mod manage;
 mod realms;
 mod report;
@@ -58,6 +60,9 @@ pub(crate) enum Cmd {
     Enable(ToggleArgs),
     /// Disable a listener (takes effect when a connection starts).
     Disable(ToggleArgs),
+    /// Show, replay or drop dead letters: events whose actions failed for good.
+    #[command(name = "dead-letters", subcommand)]
+    DeadLetters(DeadCmd),
     /// Show or change a listener's config without a rebuild (takes effect when a
     /// connection starts): `config LISTENER` shows all of it, `config LISTENER KEY VALUE`
     /// sets a value, `config LISTENER KEY --unset` goes back to the pipeline's.
@@ -79,6 +84,53 @@ pub(crate) struct ConfigArgs {
     /// Remove the value set here: the pipeline's applies again.
     #[arg(long, requires = "key", conflicts_with = "value")]
     unset: bool,
+    /// Database URL.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DeadCmd {
+    /// List them, oldest first.
+    List(DeadListArgs),
+    /// Run their listeners' actions again (not the filters); side effects already done
+    /// are not repeated. Those that succeed leave the list.
+    Replay(DeadPickArgs),
+    /// Remove them.
+    Drop(DeadPickArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DeadListArgs {
+    /// Only this listener's.
+    #[arg(long, value_name = "NAME")]
+    listener: Option<String>,
+    /// One JSON object per line (with the event), for scripts.
+    #[arg(long)]
+    json: bool,
+    /// Database URL.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DeadPickArgs {
+    /// The dead letters (ids from `dead-letters list`).
+    #[arg(
+        value_name = "ID",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    ids: Vec<i64>,
+    /// All of them (of `--listener`, if given).
+    #[arg(long)]
+    all: bool,
+    /// Only this listener's.
+    #[arg(long, value_name = "NAME")]
+    listener: Option<String>,
+    /// zuliprc to use for replaying, overriding the pipeline's credentials.
+    #[arg(long, value_name = "PATH")]
+    config_file: Option<PathBuf>,
     /// Database URL.
     #[arg(long, value_name = "URL")]
     store: Option<String>,
@@ -109,8 +161,9 @@ pub(crate) struct RunArgs {
     /// zuliprc to use for the realm(s), overriding the pipeline's credentials.
     #[arg(long, value_name = "PATH")]
     config_file: Option<PathBuf>,
-    /// Seconds between statistics flushes.
-    #[arg(long, default_value_t = 5, value_name = "SECS")]
+    /// Seconds between writes of acknowledged work (statistics, dead letters and the
+    /// checkpoint that passes them, in one transaction).
+    #[arg(long, default_value_t = 1, value_name = "SECS")]
     stats_interval: u64,
     /// Jobs waiting or running at once, over all listeners (each listener also has its
     /// own `max_in_flight`); at the bound, polling pauses until jobs end.
@@ -201,6 +254,7 @@ pub fn main(p: &'static PipelineDesc, dispatch: DispatchFn) -> ExitCode {
             Cmd::Check(a) => manage::check(p, a).await.map(|()| true),
             Cmd::Enable(a) => manage::toggle(p, a, true).await.map(|()| true),
             Cmd::Disable(a) => manage::toggle(p, a, false).await.map(|()| true),
+            Cmd::DeadLetters(c) => dead::run(p, c).await.map(|()| true),
             Cmd::Config(a) => manage::config(p, a).await.map(|()| true),
             Cmd::Test(a) => manage::test(p, dispatch, a).await,
         }

@@ -1,5 +1,6 @@
-//! `NAME run`: opens the store, starts one task per realm connection, flushes
-//! statistics, stops everything on a signal or the first fatal error, and reports.
+//! `NAME run`: opens the store, announces this process as a live owner of side-effect
+//! claims (a heartbeat), starts one task per realm connection, stops everything on a
+//! signal or the first fatal error, and reports.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,9 @@ use crate::dispatch::{DispatchFn, enabled_for};
 use crate::error::{Error, Result};
 use crate::pipeline::PipelineDesc;
 use crate::stats::Recorder;
+
+/// How often this process tells the store it lives.
+const HEARTBEAT: Duration = Duration::from_secs(5);
 
 pub(super) async fn run(
     p: &'static PipelineDesc,
@@ -36,21 +40,19 @@ pub(super) async fn run(
     let overrides = store.listener_overrides(p.name).await?;
     let cancel = CancellationToken::new();
     crate::shutdown::cancel_on_signal(cancel.clone());
-    let recorder = Arc::new(Recorder::new(p.listeners.len()));
-    let names: Vec<&'static str> = p.listeners.iter().map(|l| l.name).collect();
-
-    let flusher = {
-        let (store, recorder, stop) = (store.clone(), recorder.clone(), cancel.clone());
-        let names = names.clone();
-        let every = Duration::from_secs(args.stats_interval.max(1));
+    let recorder = Arc::new(Recorder::new());
+    let owner = crate::store::effects::this_process();
+    store.owner_heartbeat(owner, p.name).await?;
+    let heartbeat = {
+        let (store, stop) = (store.clone(), cancel.clone());
         tokio::spawn(async move {
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => break,
-                    _ = tokio::time::sleep(every) => {}
+                    _ = tokio::time::sleep(HEARTBEAT) => {}
                 }
-                if let Err(e) = recorder.flush(&store, p.name, &names).await {
-                    tracing::warn!(error = %e, "statistics flush failed; will retry");
+                if let Err(e) = store.owner_heartbeat(owner, p.name).await {
+                    tracing::debug!(error = %e, "heartbeat not written");
                 }
             }
         })
@@ -76,6 +78,7 @@ pub(super) async fn run(
             cancel: cancel.clone(),
             max_in_flight: args.max_in_flight as usize,
             drain_timeout: Duration::from_secs(args.drain_timeout),
+            write_every: Duration::from_secs(args.stats_interval.max(1)),
         };
         let replay = args.replay.clone();
         let config_file = args.config_file.clone();
@@ -109,8 +112,10 @@ pub(super) async fn run(
     }
     let elapsed = started.elapsed();
     cancel.cancel();
-    let _ = flusher.await;
-    recorder.flush(&store, p.name, &names).await?;
+    let _ = heartbeat.await;
+    if let Err(e) = store.owner_gone(owner).await {
+        tracing::debug!(error = %e, "could not sign off");
+    }
     store.close().await;
 
     let t = recorder.totals();

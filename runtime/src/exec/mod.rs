@@ -31,6 +31,7 @@ use crate::handler::{Context, Post};
 use crate::limit::{Limiter, Over, conversation_key, sender_of};
 use crate::pipeline::{ActionDesc, ListenerDesc, PipelineDesc};
 use crate::stats::{LogRow, StatsBuf};
+use crate::store::effects::Claim;
 
 /// How a job ended, when it did not fail.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -236,24 +237,30 @@ impl Executor {
                 outcome.counters.extend(counters);
                 for (k, post) in posts.iter().enumerate() {
                     let effect = format!("{effect}.{k}");
-                    if self.already_done(l, &effect).await {
+                    let real = self.effects.posts_for_real();
+                    if !self.claim(l, &effect, real).await? {
                         continue;
                     }
                     if !self.within_limits(i, &event) {
+                        self.release(l, &effect, real).await;
                         outcome.limited = true;
                         continue;
                     }
                     let done = self
                         .retrying(l, i, post_kind(post), || self.effects.post(l, post, &event))
-                        .await?;
-                    self.record(l, &effect, done).await;
+                        .await;
+                    self.settle(l, &effect, real, &done).await;
+                    done?;
                 }
                 continue;
             }
-            if self.already_done(l, &effect).await {
+            // A post to Zulip in a replay is only logged: nothing to claim.
+            let real = self.effects.posts_for_real() || !action.posts_only_to_zulip();
+            if !self.claim(l, &effect, real).await? {
                 continue;
             }
             if action.posts_to_zulip() && !self.within_limits(i, &event) {
+                self.release(l, &effect, real).await;
                 outcome.limited = true;
                 continue;
             }
@@ -262,36 +269,91 @@ impl Executor {
                 .retrying(l, i, action.kind(), || {
                     self.effects.perform(l, action, &event, &job.json, token)
                 })
-                .await?;
-            self.record(l, &effect, done).await;
+                .await;
+            self.settle(l, &effect, real, &done).await;
+            done?;
         }
         Ok(outcome)
     }
 
-    /// Whether `effect` was done already (by an earlier delivery of the event).
-    async fn already_done(&self, l: &ListenerDesc, effect: &str) -> bool {
+    /// Claims `effect` for this process before it is performed: `Ok(true)` when it is
+    /// ours to do, `Ok(false)` when it was done. While another job or process holds it,
+    /// this waits (it finishes, gives it back, or dies and it is taken over).
+    /// `real`: whether it will be performed for real (a replay's Zulip posts are only
+    /// logged, so they are not claimed, only skipped when done). While the store cannot
+    /// be reached, this waits for it (the job's retries are not spent on the store).
+    async fn claim(&self, l: &ListenerDesc, effect: &str, real: bool) -> Result<bool, String> {
         let Some(store) = &self.effects.store else {
-            return false;
+            return Ok(true);
         };
-        let done = store
-            .effect_done(self.pipeline.name, l.name, effect)
-            .await
-            .unwrap_or(false);
-        if done {
-            tracing::debug!(listener = l.name, effect, "already done; skipping");
+        let mut backoff = crate::backoff::Backoff::default();
+        let mut warned = false;
+        loop {
+            let result = if real {
+                store
+                    .claim_effect(self.pipeline.name, l.name, effect, &self.effects.owner)
+                    .await
+            } else {
+                store
+                    .is_effect_done(self.pipeline.name, l.name, effect)
+                    .await
+                    .map(|done| if done { Claim::Done } else { Claim::Ours })
+            };
+            match result {
+                Ok(Claim::Ours) => return Ok(true),
+                Ok(Claim::Done) => {
+                    tracing::debug!(listener = l.name, effect, "already done; skipping");
+                    return Ok(false);
+                }
+                Ok(Claim::Busy) => {
+                    // Another job or process is on it: wait until it is done, given
+                    // back, or its owner is gone.
+                    tracing::debug!(listener = l.name, effect, "being done elsewhere; waiting");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+                Err(e) => {
+                    if !warned {
+                        tracing::warn!(listener = l.name, error = %e, "cannot claim a side effect in the store; waiting for it");
+                        warned = true;
+                    }
+                    tokio::time::sleep(
+                        backoff.next_delay().min(std::time::Duration::from_secs(10)),
+                    )
+                    .await;
+                }
+            }
         }
-        done
     }
 
-    /// Records `effect` as done, if it really was.
-    async fn record(&self, l: &ListenerDesc, effect: &str, done: Done) {
-        if done == Done::Really
+    /// After an attempt: a side effect really done is marked done; anything else gives
+    /// the claim back, so that a later delivery may try.
+    async fn settle<T>(&self, l: &ListenerDesc, effect: &str, real: bool, done: &Result<Done, T>) {
+        if !real {
+            return;
+        }
+        match done {
+            Ok(Done::Really) => {
+                if let Some(store) = &self.effects.store
+                    && let Err(e) = store
+                        .effect_done(self.pipeline.name, l.name, effect, &self.effects.owner)
+                        .await
+                {
+                    tracing::warn!(error = %e, "could not mark a side effect done (a later delivery may repeat it)");
+                }
+            }
+            _ => self.release(l, effect, real).await,
+        }
+    }
+
+    /// Gives back the claim on `effect`.
+    async fn release(&self, l: &ListenerDesc, effect: &str, real: bool) {
+        if real
             && let Some(store) = &self.effects.store
             && let Err(e) = store
-                .record_effect(self.pipeline.name, l.name, effect)
+                .release_effect(self.pipeline.name, l.name, effect, &self.effects.owner)
                 .await
         {
-            tracing::warn!(error = %e, "could not record a side effect as done");
+            tracing::debug!(error = %e, "could not release a side-effect claim (it is taken over once this process is gone)");
         }
     }
 

@@ -148,6 +148,25 @@ pub struct SourceStats {
     pub malformed: u64,
 }
 
+/// An acknowledgement worked out but not applied.
+#[derive(Debug, Clone)]
+pub enum PreparedAck {
+    /// A queue's: a checkpoint to persist, maybe.
+    Queue(queue::PreparedAck),
+    /// A replay's.
+    Replay(Ack),
+}
+
+impl PreparedAck {
+    /// The checkpoint to persist with it, if it changes one.
+    pub fn checkpoint(&self) -> Option<&crate::store::Checkpoint> {
+        match self {
+            PreparedAck::Queue(p) => p.checkpoint.as_ref(),
+            PreparedAck::Replay(_) => None,
+        }
+    }
+}
+
 /// Any source, behind one non-generic type (generated binaries call this, not generics).
 #[derive(Debug)]
 pub enum Source {
@@ -168,6 +187,32 @@ impl Source {
                 }
                 r.next_batch()
             }
+        }
+    }
+
+    /// Works out acknowledging `ack` (and every batch before it) without applying it:
+    /// its checkpoint, if any, is to be persisted before [`Source::complete_ack`].
+    pub fn prepare_ack(&self, ack: Ack) -> PreparedAck {
+        match self {
+            Source::Queue(q) => PreparedAck::Queue(q.prepare_ack(ack)),
+            Source::Replay(_) => PreparedAck::Replay(ack),
+        }
+    }
+
+    /// Applies a prepared acknowledgement.
+    pub fn complete_ack(&mut self, prepared: PreparedAck) {
+        match (self, prepared) {
+            (Source::Queue(q), PreparedAck::Queue(p)) => q.complete_ack(p),
+            (Source::Replay(r), PreparedAck::Replay(ack)) => r.ack(ack),
+            _ => {}
+        }
+    }
+
+    /// The checkpoint key of this source, for sources that keep one.
+    pub fn connection(&self) -> Option<&str> {
+        match self {
+            Source::Queue(q) => Some(q.connection()),
+            Source::Replay(_) => None,
         }
     }
 

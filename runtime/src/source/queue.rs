@@ -59,6 +59,18 @@ struct Backfill {
     anchor: i64,
 }
 
+/// An acknowledgement worked out by [`QueueSource::prepare_ack`], not yet applied.
+#[derive(Debug, Clone)]
+pub struct PreparedAck {
+    acked_event_id: i64,
+    acked_message_id: Option<i64>,
+    auto_finished: Option<(i64, i64)>,
+    commit_at: Option<(u64, String, i64)>,
+    persisted: Checkpoint,
+    /// The checkpoint to persist with it, when it changes.
+    pub checkpoint: Option<Checkpoint>,
+}
+
 /// Follows one Zulip event queue; see the module docs for the contract.
 #[derive(Debug)]
 pub struct QueueSource {
@@ -494,29 +506,82 @@ impl QueueSource {
 
     /// Acknowledges `ack`'s batch and all before it, and persists the checkpoint.
     pub async fn ack(&mut self, ack: Ack) -> Result<()> {
-        if let Some(mid) = ack.message_id {
-            self.acked_message_id = self.acked_message_id.max(Some(mid));
+        let prepared = self.prepare_ack(ack);
+        if let (Some(store), Some(cp)) = (&self.store, &prepared.checkpoint) {
+            store.save_checkpoint(&self.opts.connection, cp).await?;
         }
-        if let Some((seq, queue_id, event_id)) = self.commit_at.take() {
+        self.complete_ack(prepared);
+        Ok(())
+    }
+
+    /// Works out what acknowledging `ack` (and all before it) leads to, changing
+    /// nothing: the caller persists its checkpoint (with whatever must be written with
+    /// it), then applies it with [`QueueSource::complete_ack`]. Until then, Zulip is not
+    /// told either.
+    pub fn prepare_ack(&self, ack: Ack) -> PreparedAck {
+        let mut next = PreparedAck {
+            acked_event_id: self.acked_event_id,
+            acked_message_id: self.acked_message_id,
+            auto_finished: self.auto_finished,
+            commit_at: self.commit_at.clone(),
+            persisted: self.persisted.clone(),
+            checkpoint: None,
+        };
+        if let Some(mid) = ack.message_id {
+            next.acked_message_id = next.acked_message_id.max(Some(mid));
+        }
+        if let Some((seq, queue_id, event_id)) = next.commit_at.take() {
             if ack.seq >= seq {
-                self.persisted.queue_id = Some(queue_id);
-                self.persisted.last_event_id = event_id;
+                next.persisted.queue_id = Some(queue_id);
+                next.persisted.last_event_id = event_id;
             } else {
-                self.commit_at = Some((seq, queue_id, event_id));
+                next.commit_at = Some((seq, queue_id, event_id));
             }
         }
         if ack.generation == self.generation
             && let Some(id) = ack.event_id
         {
-            self.acked_event_id = self.acked_event_id.max(id);
-            if let Some((upto, after)) = self.auto_finished
-                && self.acked_event_id >= after
+            next.acked_event_id = next.acked_event_id.max(id);
+            if let Some((upto, after)) = next.auto_finished
+                && next.acked_event_id >= after
             {
-                self.acked_event_id = self.acked_event_id.max(upto);
-                self.auto_finished = None;
+                next.acked_event_id = next.acked_event_id.max(upto);
+                next.auto_finished = None;
             }
         }
-        self.sync_persisted().await
+        let cp = self.checkpoint_of(&next);
+        if cp != self.persisted {
+            next.checkpoint = Some(cp);
+        }
+        next
+    }
+
+    /// Applies an acknowledgement whose checkpoint was persisted.
+    pub fn complete_ack(&mut self, p: PreparedAck) {
+        self.acked_event_id = p.acked_event_id;
+        self.acked_message_id = p.acked_message_id;
+        self.auto_finished = p.auto_finished;
+        self.commit_at = p.commit_at;
+        self.persisted = p.checkpoint.unwrap_or(p.persisted);
+    }
+
+    /// The checkpoint key of this connection.
+    pub fn connection(&self) -> &str {
+        &self.opts.connection
+    }
+
+    /// The checkpoint for an acknowledgement state.
+    fn checkpoint_of(&self, state: &PreparedAck) -> Checkpoint {
+        let mut next = state.persisted.clone();
+        next.last_message_id = state.acked_message_id;
+        if state.commit_at.is_none()
+            && self.backfill.is_none()
+            && let Some(q) = &self.queue
+            && next.queue_id.as_deref() == Some(q.id.as_str())
+        {
+            next.last_event_id = state.acked_event_id;
+        }
+        next
     }
 
     async fn sync_persisted(&mut self) -> Result<()> {

@@ -31,6 +31,14 @@ pub struct Gap {
     pub last_message_id: Option<i64>,
 }
 
+/// Upserts a checkpoint: `$1` connection, `$2` queue id, `$3` last event id, `$4` last
+/// message id, `$5` now.
+pub(super) const SAVE_CHECKPOINT: &str = "INSERT INTO zlc_checkpoints (connection, queue_id, last_event_id, last_message_id, updated_at) \
+     VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (connection) DO UPDATE SET queue_id = excluded.queue_id, \
+     last_event_id = excluded.last_event_id, last_message_id = excluded.last_message_id, \
+     updated_at = excluded.updated_at";
+
 impl Store {
     /// The checkpoint of `connection`, if one was saved.
     pub async fn load_checkpoint(&self, connection: &str) -> Result<Option<Checkpoint>> {
@@ -53,13 +61,8 @@ impl Store {
 
     /// Saves the checkpoint of `connection`.
     pub async fn save_checkpoint(&self, connection: &str, cp: &Checkpoint) -> Result<()> {
-        const SQL: &str = "INSERT INTO zlc_checkpoints (connection, queue_id, last_event_id, last_message_id, updated_at) \
-             VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (connection) DO UPDATE SET queue_id = excluded.queue_id, \
-             last_event_id = excluded.last_event_id, last_message_id = excluded.last_message_id, \
-             updated_at = excluded.updated_at";
         on_pool!(self, |pool| {
-            sqlx::query(SQL)
+            sqlx::query(SAVE_CHECKPOINT)
                 .bind(connection)
                 .bind(cp.queue_id.as_deref())
                 .bind(cp.last_event_id)

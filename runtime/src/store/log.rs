@@ -18,6 +18,31 @@ pub struct LogEntry {
     pub message_id: Option<i64>,
 }
 
+/// A dead letter with what replaying it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetterRow {
+    /// Its id.
+    pub id: i64,
+    /// The listener.
+    pub listener: String,
+    /// The realm connection the event came from.
+    pub realm_id: i64,
+    /// The event type.
+    pub kind: String,
+    /// The queue event id.
+    pub event_id: Option<i64>,
+    /// The message, for message events.
+    pub message_id: Option<i64>,
+    /// What went wrong (the last time).
+    pub error: String,
+    /// The event as received (cut if `truncated`).
+    pub payload: String,
+    /// Whether the payload was stored cut (such a letter cannot be replayed).
+    pub truncated: bool,
+    /// When it failed (Unix seconds).
+    pub at: i64,
+}
+
 /// An event whose actions failed for good.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter {
@@ -40,6 +65,71 @@ impl Store {
             message_id: r.try_get(3)?,
         });
         Ok(rows)
+    }
+
+    /// Dead letters of a pipeline with their events, oldest first: of `listener` if
+    /// given, and only `ids` unless empty.
+    pub async fn dead_letter_rows(
+        &self,
+        pipeline: &str,
+        listener: Option<&str>,
+        ids: &[i64],
+    ) -> Result<Vec<DeadLetterRow>> {
+        const SQL: &str = "SELECT id, listener, realm_id, kind, event_id, message_id, COALESCE(error, ''), payload, truncated, at \
+             FROM zlc_event_log WHERE pipeline = $1 AND status = 'dead' AND ($2 = '' OR listener = $2) ORDER BY id";
+        let rows = fetch_rows!(self, SQL, [pipeline, listener.unwrap_or("")], |r| {
+            DeadLetterRow {
+                id: r.try_get(0)?,
+                listener: r.try_get(1)?,
+                realm_id: r.try_get(2)?,
+                kind: r.try_get(3)?,
+                event_id: r.try_get(4)?,
+                message_id: r.try_get(5)?,
+                error: r.try_get(6)?,
+                payload: r.try_get(7)?,
+                truncated: r.try_get(8)?,
+                at: r.try_get(9)?,
+            }
+        });
+        Ok(rows
+            .into_iter()
+            .filter(|r| ids.is_empty() || ids.contains(&r.id))
+            .collect())
+    }
+
+    /// Removes dead letter `id` (dropped, or replayed with success).
+    pub async fn remove_dead_letter(&self, pipeline: &str, id: i64) -> Result<()> {
+        const SQL: &str =
+            "DELETE FROM zlc_event_log WHERE pipeline = $1 AND id = $2 AND status = 'dead'";
+        on_pool!(self, |pool| {
+            sqlx::query(SQL)
+                .bind(pipeline)
+                .bind(id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Records that replaying dead letter `id` failed again, with `error`.
+    pub async fn dead_letter_failed_again(
+        &self,
+        pipeline: &str,
+        id: i64,
+        error: &str,
+    ) -> Result<()> {
+        const SQL: &str =
+            "UPDATE zlc_event_log SET error = $3, at = $4 WHERE pipeline = $1 AND id = $2";
+        on_pool!(self, |pool| {
+            sqlx::query(SQL)
+                .bind(pipeline)
+                .bind(id)
+                .bind(error)
+                .bind(crate::stats::now_secs())
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
     }
 
     /// Dead letters of a pipeline, oldest first.

@@ -47,13 +47,13 @@ macro_rules! migrations {
 
 fn sqlite_migrations() -> Migrator {
     Migrator::with_migrations(
-        migrations!("sqlite": 1 "0001_checkpoints", 2 "0002_listeners", 3 "0003_limits", 4 "0004_handlers"),
+        migrations!("sqlite": 1 "0001_checkpoints", 2 "0002_listeners", 3 "0003_limits", 4 "0004_handlers", 5 "0005_claims"),
     )
 }
 
 fn postgres_migrations() -> Migrator {
     Migrator::with_migrations(
-        migrations!("postgres": 1 "0001_checkpoints", 2 "0002_listeners", 3 "0003_limits", 4 "0004_handlers"),
+        migrations!("postgres": 1 "0001_checkpoints", 2 "0002_listeners", 3 "0003_limits", 4 "0004_handlers", 5 "0005_claims"),
     )
 }
 

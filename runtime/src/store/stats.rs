@@ -69,6 +69,20 @@ impl Store {
         drained: &crate::stats::Drained,
         log: &[crate::stats::LogRow],
     ) -> Result<()> {
+        self.commit(pipeline, names, drained, log, None).await
+    }
+
+    /// Writes acknowledged work in one transaction: its statistics, grouped counts and
+    /// event-log rows (dead letters among them), and the checkpoint that passes it
+    /// (`connection`, `checkpoint`). Either all of it is written or none.
+    pub async fn commit(
+        &self,
+        pipeline: &str,
+        names: &[&str],
+        drained: &crate::stats::Drained,
+        log: &[crate::stats::LogRow],
+        checkpoint: Option<(&str, &super::Checkpoint)>,
+    ) -> Result<()> {
         const STATS: &str = "INSERT INTO zlc_listener_stats (pipeline, listener, hour, seen, matched, succeeded, failed, limited, time_us) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (pipeline, listener, hour) DO UPDATE SET \
              seen = zlc_listener_stats.seen + excluded.seen, matched = zlc_listener_stats.matched + excluded.matched, \
@@ -84,6 +98,7 @@ impl Store {
             && drained.counts.is_empty()
             && drained.named.is_empty()
             && log.is_empty()
+            && checkpoint.is_none()
         {
             return Ok(());
         }
@@ -140,6 +155,16 @@ impl Store {
                     .bind(r.payload_bytes as i64)
                     .bind(r.truncated)
                     .bind(r.at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if let Some((connection, cp)) = checkpoint {
+                sqlx::query(super::checkpoints::SAVE_CHECKPOINT)
+                    .bind(connection)
+                    .bind(cp.queue_id.as_deref())
+                    .bind(cp.last_event_id)
+                    .bind(cp.last_message_id)
+                    .bind(crate::stats::now_secs())
                     .execute(&mut *tx)
                     .await?;
             }

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod bench;
+mod durable;
 mod hostile;
 mod jobs;
 mod project;
