@@ -10,6 +10,7 @@
 //! | `run` | build if needed, then run the binary |
 //! | `test` | run the test cases pipeline files carry ([`zlc::testing`]) |
 //! | `tail` | follow one realm and print each event as a JSON line ([`tail`]) |
+//! | `stats` | what a store says about its pipelines |
 //! | `sandbox` | run the built-in fake Zulip server |
 //!
 //! Logs and progress go to stderr; data goes to stdout. Errors are reported once, by
@@ -67,6 +68,21 @@ enum Command {
     /// that listeners can play back. With `--store`, the place in the event stream is
     /// saved after every batch, so a restart resumes where the last run stopped.
     Tail(tail::TailArgs),
+    /// What a store says about its pipelines: per-listener statistics, dead letters,
+    /// handlers' counters, and where each realm connection stands.
+    Stats {
+        /// Database URL (`sqlite://analytics.db`, `postgres://...`).
+        #[arg(long, value_name = "URL", env = "ZLC_STORE_URL")]
+        store: String,
+        /// Only these pipelines (default: every one in the store).
+        pipelines: Vec<String>,
+        /// Only the hours this recent: `30m`, `2h`, `7d` (default: all time).
+        #[arg(long, value_name = "DURATION", value_parser = zlc_runtime::overview::parse_since)]
+        since: Option<i64>,
+        /// One JSON object per pipeline instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the built-in fake Zulip server, to try listeners without an organization.
     Sandbox {
         /// Address to listen on.
@@ -149,7 +165,7 @@ fn main() -> std::process::ExitCode {
                 std::process::ExitCode::FAILURE
             }
         })),
-        Command::Tail(_) | Command::Sandbox { .. } => None,
+        Command::Tail(_) | Command::Sandbox { .. } | Command::Stats { .. } => None,
     };
     if let Some(result) = sync {
         return match result {
@@ -174,6 +190,12 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Tail(args) => tail::run(args).await,
+            Command::Stats {
+                store,
+                pipelines,
+                since,
+                json,
+            } => stats(&store, pipelines, since, json).await,
             Command::Sandbox {
                 addr,
                 zuliprc,
@@ -193,4 +215,47 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `zlc stats`: every pipeline in the store (or those named), as tables or JSON.
+async fn stats(url: &str, only: Vec<String>, since: Option<i64>, json: bool) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    if !url.starts_with("postgres") {
+        let path = url
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:");
+        let path = path.split('?').next().unwrap_or(path);
+        if !std::path::Path::new(path).exists() {
+            anyhow::bail!(
+                "there is no store at {path} (a pipeline's binary creates it when it runs)"
+            );
+        }
+    }
+    let store = zlc_runtime::store::Store::open(url)
+        .await
+        .with_context(|| format!("opening {}", zlc_runtime::store::redact_url(url)))?;
+    let pipelines = if only.is_empty() {
+        store.pipelines().await?
+    } else {
+        only
+    };
+    if pipelines.is_empty() {
+        anyhow::bail!(
+            "{} holds no pipeline yet (a pipeline's binary writes there when it runs)",
+            store.url()
+        );
+    }
+    for (i, name) in pipelines.iter().enumerate() {
+        let overview = zlc_runtime::overview::Overview::load(&store, name, since).await?;
+        if json {
+            println!("{}", overview.json());
+        } else {
+            if i > 0 {
+                println!();
+            }
+            print!("{}", overview.text());
+        }
+    }
+    store.close().await;
+    Ok(())
 }

@@ -113,9 +113,15 @@ async fn replies_reactions_counters_and_state_without_a_server() {
 
     // Twice in one batch (a server re-sending while the first is still being worked on):
     // answered once.
-    let twice = MessageSpec::channel("devel", "ci").content("deploy #15").event(5000);
+    let twice = MessageSpec::channel("devel", "ci")
+        .content("deploy #15")
+        .event(5000);
     h.feed([twice.clone(), twice]).await.unwrap();
-    assert_eq!(h.messages().len(), 3, "one answer for two deliveries in one batch");
+    assert_eq!(
+        h.messages().len(),
+        3,
+        "one answer for two deliveries in one batch"
+    );
 }
 
 #[tokio::test]

@@ -278,6 +278,18 @@ fn log_line(
     }
 }
 
+/// Which listeners may run on a connection to `realm_id` at all (their realms, and
+/// `--listeners`), whether enabled or not.
+pub fn eligible_for(p: &PipelineDesc, realm_id: u32, only: Option<&[String]>) -> Vec<bool> {
+    p.listeners
+        .iter()
+        .map(|l| {
+            l.realms.is_none_or(|r| r.contains(&realm_id))
+                && only.is_none_or(|names| names.iter().any(|n| n == l.name))
+        })
+        .collect()
+}
+
 /// Which listeners run on a connection to `realm_id`.
 pub fn enabled_for(
     p: &PipelineDesc,

@@ -5,7 +5,7 @@
 //! ([`crate::harness`]) dispatches and waits for every job ([`Engine::process`]). Both
 //! see the same behaviour because they share this code.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::dispatch::{Cx, DispatchFn, Job};
@@ -96,6 +96,26 @@ impl Engine {
             self.scheduler.submit(ticket, job);
         }
         n
+    }
+
+    /// Whether listener `name` runs on this connection.
+    pub fn is_enabled(&self, name: &str) -> bool {
+        self.pipeline
+            .listeners
+            .iter()
+            .position(|l| l.name == name)
+            .and_then(|i| self.enabled.get(i).copied())
+            .unwrap_or(false)
+    }
+
+    /// Which listeners run from now on (a live enable or disable).
+    pub fn set_enabled(&mut self, enabled: Vec<bool>) {
+        self.enabled = enabled;
+    }
+
+    /// Replaces the listeners' config overrides (a live change).
+    pub fn set_config(&self, overrides: &HashMap<String, Vec<(String, String)>>) {
+        self.scheduler.executor().set_config(overrides);
     }
 
     /// The next job to end (`None` when none is in flight).

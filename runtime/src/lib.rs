@@ -21,6 +21,7 @@
 //! | [`harness`] | running listeners without a server (tests, `zlc test`) |
 //! | [`pipetest`] | a pipeline file's `[[test]]` cases, run for `zlc test` |
 //! | [`handler`] | listeners written in Rust: the `Context` a function gets |
+//! | [`overview`] | what the store says about a pipeline (`stats`) |
 //! | [`outbox`] | where effects go: live, logged (replay) or recorded (tests) |
 //! | [`limit`] | rate limits on what listeners post, per conversation and sender |
 //! | [`markup`] | the one way user text goes into a Zulip message |
@@ -54,6 +55,7 @@ pub mod logging;
 pub mod markup;
 pub mod net;
 pub mod outbox;
+pub mod overview;
 pub mod pipeline;
 pub mod pipetest;
 pub mod retry;

@@ -7,12 +7,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::live::LiveConfig;
 use super::realms::realm_config;
 use crate::actions::Effects;
 use crate::client::{Client, RegisterRequest};
-use crate::dispatch::DispatchFn;
+use crate::dispatch::{DispatchFn, enabled_for};
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::exec::{Executor, Finished};
@@ -148,8 +150,12 @@ pub(super) async fn connect(
 pub(super) struct Connection {
     pub(super) p: &'static PipelineDesc,
     pub(super) dispatch: DispatchFn,
-    /// Which listeners run on this realm.
-    pub(super) enabled: Vec<bool>,
+    /// The realm connection.
+    pub(super) realm_id: u32,
+    /// `--listeners`, if given.
+    pub(super) only: Option<Vec<String>>,
+    /// Enable/disable and config values, as they change.
+    pub(super) live: watch::Receiver<Arc<LiveConfig>>,
     pub(super) store: Store,
     pub(super) recorder: Arc<Recorder>,
     pub(super) cancel: CancellationToken,
@@ -203,7 +209,8 @@ impl Connection {
             own_user_id,
             bots,
         } = connected;
-        let settings = self.store.listener_settings(p.name).await?;
+        let mut live = self.live.clone();
+        let cfg = live.borrow_and_update().clone();
         let effects = Effects::new(
             p.name,
             zulip,
@@ -212,15 +219,9 @@ impl Connection {
             realm,
             own_user_id,
         )?;
-        let executor = Arc::new(Executor::new(p, effects, &settings)?);
-        let mut engine = Engine::new(
-            p,
-            self.dispatch,
-            self.enabled.clone(),
-            own_user_id,
-            bots,
-            executor,
-        );
+        let executor = Arc::new(Executor::new(p, effects, &cfg.settings)?);
+        let enabled = enabled_for(p, self.realm_id, self.only.as_deref(), &cfg.enabled);
+        let mut engine = Engine::new(p, self.dispatch, enabled, own_user_id, bots, executor);
         let mut pending: VecDeque<Pending> = VecDeque::new();
         let mut unwritten = Unwritten {
             ack: None,
@@ -268,6 +269,11 @@ impl Connection {
             let Some(batch) = source.next_batch(&self.cancel).await? else {
                 break;
             };
+            // A change made while waiting for events applies to them.
+            if live.has_changed().unwrap_or(false) {
+                let cfg = live.borrow_and_update().clone();
+                self.apply(&mut engine, &cfg);
+            }
             let ticket = next_ticket;
             next_ticket += 1;
             let mut job = Pending {
@@ -313,6 +319,23 @@ impl Connection {
             );
         }
         Ok(())
+    }
+
+    /// Applies a live configuration change between batches.
+    fn apply(&self, engine: &mut Engine, cfg: &LiveConfig) {
+        let enabled = enabled_for(self.p, self.realm_id, self.only.as_deref(), &cfg.enabled);
+        for (l, on) in self.p.listeners.iter().zip(&enabled) {
+            if engine.is_enabled(l.name) != *on {
+                let now = if *on { "enabled" } else { "disabled" };
+                tracing::info!(
+                    realm = self.realm_id,
+                    listener = l.name,
+                    "listener {now} while running"
+                );
+            }
+        }
+        engine.set_enabled(enabled);
+        engine.set_config(&cfg.settings);
     }
 
     fn new_stats(&self) -> StatsBuf {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::realms::{pick_realms, realm_config};
-use super::{CheckArgs, ConfigArgs, ListArgs, TestArgs, ToggleArgs};
+use super::{CheckArgs, ConfigArgs, ListArgs, StatsArgs, TestArgs, ToggleArgs};
 use crate::client::Client;
 use crate::dispatch::DispatchFn;
 use crate::error::{Error, Result};
@@ -29,6 +29,18 @@ pub(super) async fn test(
     let out = serde_json::json!({ "pipeline": p.name, "cases": reports });
     println!("{out}");
     Ok(passed)
+}
+
+/// `NAME stats`.
+pub(super) async fn stats(p: &'static PipelineDesc, a: StatsArgs) -> Result<()> {
+    let store = open_store(p, a.store.as_deref()).await?;
+    let overview = crate::overview::Overview::load(&store, p.name, a.since).await?;
+    if a.json {
+        println!("{}", overview.json());
+    } else {
+        print!("{}", overview.text());
+    }
+    Ok(())
 }
 
 pub(super) async fn open_store(p: &PipelineDesc, flag: Option<&str>) -> Result<Store> {

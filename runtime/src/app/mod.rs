@@ -6,6 +6,8 @@
 //! NAME check [--realm ID] [--config-file PATH]
 //! NAME enable|disable LISTENER [--store URL]
 //! NAME config LISTENER [KEY [VALUE | --unset]] [--store URL]
+//! NAME dead-letters list|replay|drop ...
+//! NAME stats [--since DURATION] [--json] [--store URL]
 //! ```
 //!
 //! It mirrors the original design's management commands (`run_event_listeners`,
@@ -20,11 +22,13 @@
 //! | [`connection`] | one realm connection: connecting, then its loop over a source |
 //! | [`realms`] | which realms run, and their credentials |
 //! | [`manage`] | `list`, `check`, `config`, `enable`, `disable`, `test` |
+//! | [`live`] | enable/disable and config changes reaching running processes |
 //! | [`dead`] | `dead-letters list`, `replay`, `drop` |
 //! | [`report`] | the end-of-run totals |
 
 mod connection;
 mod dead;
+mod live;
 mod manage;
 mod realms;
 mod report;
@@ -56,15 +60,18 @@ pub(crate) enum Cmd {
     List(ListArgs),
     /// Check the configuration and each realm's credentials.
     Check(CheckArgs),
-    /// Enable a listener (takes effect when a connection starts).
+    /// Enable a listener; running processes apply it within seconds.
     Enable(ToggleArgs),
-    /// Disable a listener (takes effect when a connection starts).
+    /// Disable a listener; running processes apply it within seconds.
     Disable(ToggleArgs),
+    /// Per-listener statistics from the store, dead letters, handlers' counters, and
+    /// where each realm connection stands.
+    Stats(StatsArgs),
     /// Show, replay or drop dead letters: events whose actions failed for good.
     #[command(name = "dead-letters", subcommand)]
     DeadLetters(DeadCmd),
-    /// Show or change a listener's config without a rebuild (takes effect when a
-    /// connection starts): `config LISTENER` shows all of it, `config LISTENER KEY VALUE`
+    /// Show or change a listener's config without a rebuild (running processes apply it
+    /// within seconds): `config LISTENER` shows all of it, `config LISTENER KEY VALUE`
     /// sets a value, `config LISTENER KEY --unset` goes back to the pipeline's.
     Config(ConfigArgs),
     /// Run test cases (`zlc test` writes them from the pipeline's `[[test]]` tables)
@@ -84,6 +91,19 @@ pub(crate) struct ConfigArgs {
     /// Remove the value set here: the pipeline's applies again.
     #[arg(long, requires = "key", conflicts_with = "value")]
     unset: bool,
+    /// Database URL.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StatsArgs {
+    /// Only the hours this recent: `30m`, `2h`, `7d` (default: all time).
+    #[arg(long, value_name = "DURATION", value_parser = crate::overview::parse_since)]
+    since: Option<i64>,
+    /// One JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
     /// Database URL.
     #[arg(long, value_name = "URL")]
     store: Option<String>,
@@ -254,6 +274,7 @@ pub fn main(p: &'static PipelineDesc, dispatch: DispatchFn) -> ExitCode {
             Cmd::Check(a) => manage::check(p, a).await.map(|()| true),
             Cmd::Enable(a) => manage::toggle(p, a, true).await.map(|()| true),
             Cmd::Disable(a) => manage::toggle(p, a, false).await.map(|()| true),
+            Cmd::Stats(a) => manage::stats(p, a).await.map(|()| true),
             Cmd::DeadLetters(c) => dead::run(p, c).await.map(|()| true),
             Cmd::Config(a) => manage::config(p, a).await.map(|()| true),
             Cmd::Test(a) => manage::test(p, dispatch, a).await,

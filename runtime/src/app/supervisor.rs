@@ -9,10 +9,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::RunArgs;
 use super::connection::{self, Connection};
+use super::live;
 use super::manage::open_store;
 use super::realms::pick_realms;
 use super::report::{RunFigures, report};
-use crate::dispatch::{DispatchFn, enabled_for};
+use crate::dispatch::{DispatchFn, eligible_for};
 use crate::error::{Error, Result};
 use crate::pipeline::PipelineDesc;
 use crate::stats::Recorder;
@@ -37,9 +38,14 @@ pub(super) async fn run(
         ));
     }
     let store = open_store(p, args.store.as_deref()).await?;
-    let overrides = store.listener_overrides(p.name).await?;
     let cancel = CancellationToken::new();
     crate::shutdown::cancel_on_signal(cancel.clone());
+    let live = live::watch(
+        store.clone(),
+        p,
+        live::load(&store, p).await?,
+        cancel.clone(),
+    );
     let recorder = Arc::new(Recorder::new());
     let owner = crate::store::effects::this_process();
     store.owner_heartbeat(owner, p.name).await?;
@@ -61,8 +67,7 @@ pub(super) async fn run(
     let started = std::time::Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for realm in realms {
-        let enabled = enabled_for(p, realm.id, only, &overrides);
-        if !enabled.iter().any(|e| *e) {
+        if !eligible_for(p, realm.id, only).iter().any(|e| *e) {
             tracing::warn!(
                 realm = realm.id,
                 "no listener runs on this realm; not connecting"
@@ -72,7 +77,9 @@ pub(super) async fn run(
         let conn = Connection {
             p,
             dispatch,
-            enabled,
+            realm_id: realm.id,
+            only: only.map(<[String]>::to_vec),
+            live: live.clone(),
             store: store.clone(),
             recorder: recorder.clone(),
             cancel: cancel.clone(),

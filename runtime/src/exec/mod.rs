@@ -52,9 +52,13 @@ pub struct Executor {
     limiters: Vec<Mutex<Limiter>>,
     /// Bearer tokens, by listener and action.
     tokens: Vec<Vec<Option<Secret>>>,
-    /// Each listener's `config`, with the store's overrides applied.
-    config: Vec<Vec<(String, String)>>,
+    /// Each listener's `config`, with the store's overrides applied (replaced whole
+    /// when they change while running).
+    config: std::sync::RwLock<Arc<ListenerConfigs>>,
 }
+
+/// Each listener's config values, in the pipeline's listener order.
+type ListenerConfigs = Vec<Vec<(String, String)>>;
 
 impl Executor {
     /// An executor performing its effects through `effects`. `overrides`: the store's
@@ -91,24 +95,6 @@ impl Executor {
             }
             tokens.push(per_action);
         }
-        let config = pipeline
-            .listeners
-            .iter()
-            .map(|l| {
-                let mut values: Vec<(String, String)> = l
-                    .config
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                    .collect();
-                for (k, v) in overrides.get(l.name).into_iter().flatten() {
-                    match values.iter_mut().find(|(key, _)| key == k) {
-                        Some(slot) => slot.1 = v.clone(),
-                        None => values.push((k.clone(), v.clone())),
-                    }
-                }
-                values
-            })
-            .collect();
         Ok(Executor {
             pipeline,
             effects,
@@ -128,8 +114,14 @@ impl Executor {
                 .map(|l| Mutex::new(Limiter::new(&l.policy)))
                 .collect(),
             tokens,
-            config,
+            config: std::sync::RwLock::new(Arc::new(config_with(pipeline, overrides))),
         })
+    }
+
+    /// Replaces the store's config overrides (a change made while running).
+    pub fn set_config(&self, overrides: &std::collections::HashMap<String, Vec<(String, String)>>) {
+        let config = Arc::new(config_with(self.pipeline, overrides));
+        *self.config.write().unwrap_or_else(|e| e.into_inner()) = config;
     }
 
     /// The pipeline.
@@ -211,6 +203,11 @@ impl Executor {
                 ..
             } = action
             {
+                let config = self
+                    .config
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
                 let (posts, counters) = self
                     .retrying(l, i, action.kind(), || async {
                         let cx = Context {
@@ -218,7 +215,7 @@ impl Executor {
                             realm: &self.effects.realm,
                             json: &job.json,
                             event: &event,
-                            config: &self.config[i],
+                            config: &config[i],
                             effects: &self.effects,
                             allow_private: *allow_private,
                             posts: Mutex::new(Vec::new()),
@@ -388,6 +385,32 @@ impl Executor {
             }
         }
     }
+}
+
+/// Each listener's `config` as the pipeline declares it, with `overrides` (by listener
+/// name) applied.
+fn config_with(
+    pipeline: &PipelineDesc,
+    overrides: &std::collections::HashMap<String, Vec<(String, String)>>,
+) -> ListenerConfigs {
+    pipeline
+        .listeners
+        .iter()
+        .map(|l| {
+            let mut values: Vec<(String, String)> = l
+                .config
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            for (k, v) in overrides.get(l.name).into_iter().flatten() {
+                match values.iter_mut().find(|(key, _)| key == k) {
+                    Some(slot) => slot.1 = v.clone(),
+                    None => values.push((k.clone(), v.clone())),
+                }
+            }
+            values
+        })
+        .collect()
 }
 
 fn post_kind(post: &Post) -> &'static str {

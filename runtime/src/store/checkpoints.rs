@@ -39,6 +39,19 @@ pub(super) const SAVE_CHECKPOINT: &str = "INSERT INTO zlc_checkpoints (connectio
      last_event_id = excluded.last_event_id, last_message_id = excluded.last_message_id, \
      updated_at = excluded.updated_at";
 
+/// A connection's checkpoint as the store has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionState {
+    /// The connection key (`PIPELINE/realm-ID`).
+    pub connection: String,
+    /// Where it stands.
+    pub checkpoint: Checkpoint,
+    /// When it was written (Unix seconds).
+    pub updated_at: i64,
+    /// Gaps recorded (expired queues).
+    pub gaps: i64,
+}
+
 impl Store {
     /// The checkpoint of `connection`, if one was saved.
     pub async fn load_checkpoint(&self, connection: &str) -> Result<Option<Checkpoint>> {
@@ -72,6 +85,25 @@ impl Store {
                 .await?;
         });
         Ok(())
+    }
+
+    /// The checkpoints whose connection key starts with `prefix` (`PIPELINE/`), with
+    /// when each was written and how many gaps each recorded.
+    pub async fn checkpoints_under(&self, prefix: &str) -> Result<Vec<ConnectionState>> {
+        const SQL: &str = "SELECT c.connection, c.queue_id, c.last_event_id, c.last_message_id, c.updated_at, \
+             (SELECT COUNT(*) FROM zlc_gaps g WHERE g.connection = c.connection) \
+             FROM zlc_checkpoints c WHERE substr(c.connection, 1, length($1)) = $1 ORDER BY c.connection";
+        let rows = fetch_rows!(self, SQL, [prefix], |r| ConnectionState {
+            connection: r.try_get(0)?,
+            checkpoint: Checkpoint {
+                queue_id: r.try_get(1)?,
+                last_event_id: r.try_get(2)?,
+                last_message_id: r.try_get(3)?,
+            },
+            updated_at: r.try_get(4)?,
+            gaps: r.try_get(5)?,
+        });
+        Ok(rows)
     }
 
     /// Records a gap of unrecoverable non-message events.

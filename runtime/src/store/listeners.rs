@@ -20,6 +20,10 @@ pub struct ListenerRow {
     pub actions: String,
 }
 
+/// Raises a pipeline's config version (`$1`).
+const BUMP: &str = "INSERT INTO zlc_config_versions (pipeline, version) VALUES ($1, 1) \
+     ON CONFLICT (pipeline) DO UPDATE SET version = zlc_config_versions.version + 1";
+
 impl Store {
     /// Records the pipeline's listeners (name, description, events, actions).
     pub async fn register_listeners(
@@ -49,6 +53,25 @@ impl Store {
         Ok(())
     }
 
+    /// The pipelines this store has seen.
+    pub async fn pipelines(&self) -> Result<Vec<String>> {
+        const SQL: &str = "SELECT DISTINCT pipeline FROM zlc_listeners ORDER BY pipeline";
+        let rows = fetch_rows!(self, SQL, [], |r| r.try_get(0)?);
+        Ok(rows)
+    }
+
+    /// The listeners `pipeline`'s binaries declared, by name.
+    pub async fn listeners_of(&self, pipeline: &str) -> Result<Vec<ListenerRow>> {
+        const SQL: &str = "SELECT name, description, events, actions FROM zlc_listeners WHERE pipeline = $1 ORDER BY name";
+        let rows = fetch_rows!(self, SQL, [pipeline], |r| ListenerRow {
+            name: r.try_get(0)?,
+            description: r.try_get(1)?,
+            events: r.try_get(2)?,
+            actions: r.try_get(3)?,
+        });
+        Ok(rows)
+    }
+
     /// Dynamic enable/disable overrides of a pipeline's listeners.
     pub async fn listener_overrides(
         &self,
@@ -60,7 +83,8 @@ impl Store {
         Ok(rows.into_iter().collect())
     }
 
-    /// Enables or disables a listener without a rebuild (read when a connection starts).
+    /// Enables or disables a listener without a rebuild; running processes see it
+    /// within seconds (the pipeline's config version goes up).
     pub async fn set_listener_enabled(
         &self,
         pipeline: &str,
@@ -70,15 +94,26 @@ impl Store {
         const SQL: &str = "INSERT INTO zlc_listener_config (pipeline, listener, enabled, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (pipeline, listener) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at";
         on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
             sqlx::query(SQL)
                 .bind(pipeline)
                 .bind(listener)
                 .bind(enabled)
                 .bind(now_secs())
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
+            sqlx::query(BUMP).bind(pipeline).execute(&mut *tx).await?;
+            tx.commit().await?;
         });
         Ok(())
+    }
+
+    /// The pipeline's config version: it goes up with every change of enable/disable
+    /// or config values (0 before the first).
+    pub async fn config_version(&self, pipeline: &str) -> Result<i64> {
+        const SQL: &str = "SELECT version FROM zlc_config_versions WHERE pipeline = $1";
+        let rows: Vec<i64> = fetch_rows!(self, SQL, [pipeline], |r| r.try_get(0)?);
+        Ok(rows.into_iter().next().unwrap_or(0))
     }
 
     /// Config values set without a rebuild, by listener name.
@@ -99,7 +134,8 @@ impl Store {
         Ok(out)
     }
 
-    /// Sets (or, with `None`, removes) a listener's config value without a rebuild.
+    /// Sets (or, with `None`, removes) a listener's config value without a rebuild;
+    /// running processes see it within seconds.
     pub async fn set_listener_setting(
         &self,
         pipeline: &str,
@@ -112,6 +148,7 @@ impl Store {
         const UNSET: &str =
             "DELETE FROM zlc_listener_settings WHERE pipeline = $1 AND listener = $2 AND key = $3";
         on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
             match value {
                 Some(v) => {
                     sqlx::query(SET)
@@ -120,7 +157,7 @@ impl Store {
                         .bind(key)
                         .bind(v)
                         .bind(now_secs())
-                        .execute(pool)
+                        .execute(&mut *tx)
                         .await?;
                 }
                 None => {
@@ -128,10 +165,12 @@ impl Store {
                         .bind(pipeline)
                         .bind(listener)
                         .bind(key)
-                        .execute(pool)
+                        .execute(&mut *tx)
                         .await?;
                 }
             }
+            sqlx::query(BUMP).bind(pipeline).execute(&mut *tx).await?;
+            tx.commit().await?;
         });
         Ok(())
     }

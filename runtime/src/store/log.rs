@@ -132,6 +132,13 @@ impl Store {
         Ok(())
     }
 
+    /// How many dead letters each listener of a pipeline has.
+    pub async fn dead_letter_counts(&self, pipeline: &str) -> Result<Vec<(String, i64)>> {
+        const SQL: &str = "SELECT listener, COUNT(*) FROM zlc_event_log WHERE pipeline = $1 AND status = 'dead' GROUP BY listener ORDER BY listener";
+        let rows = fetch_rows!(self, SQL, [pipeline], |r| (r.try_get(0)?, r.try_get(1)?));
+        Ok(rows)
+    }
+
     /// Dead letters of a pipeline, oldest first.
     pub async fn dead_letters(&self, pipeline: &str) -> Result<Vec<DeadLetter>> {
         const SQL: &str = "SELECT listener, COALESCE(error, ''), message_id FROM zlc_event_log WHERE pipeline = $1 AND status = 'dead' ORDER BY id";

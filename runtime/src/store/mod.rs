@@ -47,13 +47,13 @@ macro_rules! migrations {
 
 fn sqlite_migrations() -> Migrator {
     Migrator::with_migrations(
-        migrations!("sqlite": 1 "0001_checkpoints", 2 "0002_listeners", 3 "0003_limits", 4 "0004_handlers", 5 "0005_claims"),
+        migrations!("sqlite": 1 "0001_checkpoints", 2 "0002_listeners", 3 "0003_limits", 4 "0004_handlers", 5 "0005_claims", 6 "0006_live_config"),
     )
 }
 
 fn postgres_migrations() -> Migrator {
     Migrator::with_migrations(
-        migrations!("postgres": 1 "0001_checkpoints", 2 "0002_listeners", 3 "0003_limits", 4 "0004_handlers", 5 "0005_claims"),
+        migrations!("postgres": 1 "0001_checkpoints", 2 "0002_listeners", 3 "0003_limits", 4 "0004_handlers", 5 "0005_claims", 6 "0006_live_config"),
     )
 }
 
@@ -109,7 +109,7 @@ pub mod log;
 pub mod state;
 pub mod stats;
 
-pub use checkpoints::{Checkpoint, Gap};
+pub use checkpoints::{Checkpoint, ConnectionState, Gap};
 pub use listeners::ListenerRow;
 pub use log::{DeadLetter, LogEntry};
 pub use stats::{CountRow, HourRow, ListenerTotals, NamedCount};

@@ -175,10 +175,20 @@ impl Store {
 
     /// Totals per listener over every hour, by listener name.
     pub async fn listener_totals(&self, pipeline: &str) -> Result<Vec<ListenerTotals>> {
+        self.listener_totals_since(pipeline, 0).await
+    }
+
+    /// Totals per listener over the hours from `since` (Unix seconds) on.
+    pub async fn listener_totals_since(
+        &self,
+        pipeline: &str,
+        since: i64,
+    ) -> Result<Vec<ListenerTotals>> {
         const SQL: &str = "SELECT listener, CAST(SUM(seen) AS BIGINT), CAST(SUM(matched) AS BIGINT), CAST(SUM(succeeded) AS BIGINT), \
              CAST(SUM(failed) AS BIGINT), CAST(SUM(limited) AS BIGINT), CAST(SUM(time_us) AS BIGINT), MAX(hour) \
-             FROM zlc_listener_stats WHERE pipeline = $1 GROUP BY listener ORDER BY listener";
-        let rows = fetch_rows!(self, SQL, [pipeline], |r| ListenerTotals {
+             FROM zlc_listener_stats WHERE pipeline = $1 AND hour >= $2 GROUP BY listener ORDER BY listener";
+        let since_hour = since - since.rem_euclid(3600);
+        let rows = fetch_rows!(self, SQL, [pipeline, since_hour], |r| ListenerTotals {
             listener: r.try_get(0)?,
             seen: r.try_get(1)?,
             matched: r.try_get(2)?,
@@ -216,10 +226,23 @@ impl Store {
 
     /// A handler's named counters, by name.
     pub async fn named_counts(&self, pipeline: &str, listener: &str) -> Result<Vec<NamedCount>> {
-        const SQL: &str = "SELECT name, CAST(SUM(n) AS BIGINT) FROM zlc_named_counts WHERE pipeline = $1 AND listener = $2 GROUP BY name ORDER BY name";
-        let rows = fetch_rows!(self, SQL, [pipeline, listener], |r| NamedCount {
-            name: r.try_get(0)?,
-            n: r.try_get(1)?,
+        self.named_counts_since(pipeline, listener, 0).await
+    }
+
+    /// A handler's named counters over the hours from `since` on, by name.
+    pub async fn named_counts_since(
+        &self,
+        pipeline: &str,
+        listener: &str,
+        since: i64,
+    ) -> Result<Vec<NamedCount>> {
+        const SQL: &str = "SELECT name, CAST(SUM(n) AS BIGINT) FROM zlc_named_counts WHERE pipeline = $1 AND listener = $2 AND hour >= $3 GROUP BY name ORDER BY name";
+        let since_hour = since - since.rem_euclid(3600);
+        let rows = fetch_rows!(self, SQL, [pipeline, listener, since_hour], |r| {
+            NamedCount {
+                name: r.try_get(0)?,
+                n: r.try_get(1)?,
+            }
         });
         Ok(rows)
     }

@@ -8,6 +8,7 @@ mod bench;
 mod durable;
 mod hostile;
 mod jobs;
+mod live;
 mod project;
 mod receiver;
 mod replay;

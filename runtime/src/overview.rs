@@ -1,0 +1,223 @@
+//! What the store says about a pipeline, for people and scripts: per-listener statistics
+//! (over all time, or since some time ago), dead letters, handlers' counters, and where
+//! each realm connection stands. `NAME stats` shows its own pipeline; `zlc stats
+//! --store URL` any pipeline in a store.
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result};
+use crate::stats::now_secs;
+use crate::store::Store;
+
+/// One pipeline's overview.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    /// The pipeline.
+    pub pipeline: String,
+    /// From when (Unix seconds), or `None` for all time.
+    pub since: Option<i64>,
+    /// A row per listener, by name.
+    pub listeners: Vec<ListenerLine>,
+    /// The realm connections' checkpoints.
+    pub connections: Vec<crate::store::ConnectionState>,
+}
+
+/// One listener's figures.
+#[derive(Debug, Clone, Default)]
+pub struct ListenerLine {
+    /// Its name.
+    pub name: String,
+    /// Events that reached its filters, matched, and how its jobs ended.
+    pub seen: i64,
+    /// Matched.
+    pub matched: i64,
+    /// Succeeded.
+    pub succeeded: i64,
+    /// Failed for good.
+    pub failed: i64,
+    /// Held back by a rate limit.
+    pub limited: i64,
+    /// Time in actions (microseconds).
+    pub time_us: i64,
+    /// Dead letters now in the store (whatever the period).
+    pub dead_letters: i64,
+    /// Handlers' named counters.
+    pub counters: Vec<(String, i64)>,
+}
+
+/// Parses `30s`, `15m`, `2h`, `7d` (or a number of seconds) into seconds.
+pub fn parse_since(s: &str) -> std::result::Result<i64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration such as 30m, 2h or 7d"))?;
+    let factor = match unit.trim() {
+        "" | "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(format!("{s:?} is not a duration such as 30m, 2h or 7d")),
+    };
+    Ok(n * factor)
+}
+
+impl Overview {
+    /// Reads `pipeline`'s overview from `store`; `since_secs`: only the hours that
+    /// recent.
+    pub async fn load(store: &Store, pipeline: &str, since_secs: Option<i64>) -> Result<Self> {
+        let since = since_secs.map(|s| now_secs() - s);
+        let registered = store.listeners_of(pipeline).await?;
+        let totals = store
+            .listener_totals_since(pipeline, since.unwrap_or(0))
+            .await?;
+        let dead = store.dead_letter_counts(pipeline).await?;
+        if registered.is_empty() && totals.is_empty() {
+            return Err(Error::Config(format!(
+                "the store has nothing about pipeline `{pipeline}`"
+            )));
+        }
+        let mut names: Vec<String> = registered.into_iter().map(|l| l.name).collect();
+        for t in &totals {
+            if !names.contains(&t.listener) {
+                names.push(t.listener.clone());
+            }
+        }
+        let mut listeners = Vec::with_capacity(names.len());
+        for name in names {
+            let t = totals.iter().find(|t| t.listener == name);
+            let counters = store
+                .named_counts_since(pipeline, &name, since.unwrap_or(0))
+                .await?
+                .into_iter()
+                .map(|c| (c.name, c.n))
+                .collect();
+            listeners.push(ListenerLine {
+                seen: t.map_or(0, |t| t.seen),
+                matched: t.map_or(0, |t| t.matched),
+                succeeded: t.map_or(0, |t| t.succeeded),
+                failed: t.map_or(0, |t| t.failed),
+                limited: t.map_or(0, |t| t.limited),
+                time_us: t.map_or(0, |t| t.time_us),
+                dead_letters: dead.iter().find(|(l, _)| *l == name).map_or(0, |d| d.1),
+                counters,
+                name,
+            });
+        }
+        Ok(Overview {
+            pipeline: pipeline.to_owned(),
+            since,
+            listeners,
+            connections: store.checkpoints_under(&format!("{pipeline}/")).await?,
+        })
+    }
+
+    /// As a table for people.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let period = match self.since {
+            Some(t) => format!("since {}", crate::logging::utc(t - t.rem_euclid(3600))),
+            None => "all time".into(),
+        };
+        let _ = writeln!(out, "pipeline {} ({period})", self.pipeline);
+        let width = self
+            .listeners
+            .iter()
+            .map(|l| l.name.len())
+            .max()
+            .unwrap_or(0)
+            .max("listener".len());
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {:>9}  {:>9}  {:>9}  {:>7}  {:>7}  {:>8}  {:>5}",
+            "listener", "seen", "matched", "succeeded", "failed", "limited", "ms/job", "dead"
+        );
+        for l in &self.listeners {
+            let jobs = l.succeeded + l.failed + l.limited;
+            let per_job = if jobs > 0 {
+                format!("{:.1}", l.time_us as f64 / 1000.0 / jobs as f64)
+            } else {
+                "-".into()
+            };
+            let _ = writeln!(
+                out,
+                "  {:<width$}  {:>9}  {:>9}  {:>9}  {:>7}  {:>7}  {:>8}  {:>5}",
+                l.name,
+                l.seen,
+                l.matched,
+                l.succeeded,
+                l.failed,
+                l.limited,
+                per_job,
+                l.dead_letters
+            );
+            for (name, n) in &l.counters {
+                let _ = writeln!(out, "  {:<width$}    count {:?}: {n}", "", name);
+            }
+        }
+        for c in &self.connections {
+            let cp = &c.checkpoint;
+            let _ = writeln!(
+                out,
+                "  {}: queue {}, event {}, message {}, written {} ago{}",
+                c.connection,
+                cp.queue_id.as_deref().unwrap_or("none"),
+                cp.last_event_id,
+                cp.last_message_id
+                    .map_or_else(|| "none".into(), |m| m.to_string()),
+                crate::retry::human(std::time::Duration::from_secs(
+                    (now_secs() - c.updated_at).max(0) as u64
+                )),
+                if c.gaps > 0 {
+                    format!(
+                        ", {} gap{} (expired queues)",
+                        c.gaps,
+                        if c.gaps == 1 { "" } else { "s" }
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
+        out
+    }
+
+    /// As one JSON object.
+    pub fn json(&self) -> Value {
+        json!({
+            "pipeline": self.pipeline,
+            "since": self.since,
+            "listeners": self.listeners.iter().map(|l| json!({
+                "name": l.name, "seen": l.seen, "matched": l.matched, "succeeded": l.succeeded,
+                "failed": l.failed, "limited": l.limited, "time_us": l.time_us,
+                "dead_letters": l.dead_letters,
+                "counters": l.counters.iter().map(|(n, v)| (n.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            })).collect::<Vec<_>>(),
+            "connections": self.connections.iter().map(|c| json!({
+                "connection": c.connection, "queue_id": c.checkpoint.queue_id,
+                "last_event_id": c.checkpoint.last_event_id,
+                "last_message_id": c.checkpoint.last_message_id,
+                "updated_at": c.updated_at, "gaps": c.gaps,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_read_as_people_write_them() {
+        assert_eq!(parse_since("90"), Ok(90));
+        assert_eq!(parse_since("30m"), Ok(1800));
+        assert_eq!(parse_since("2h"), Ok(7200));
+        assert_eq!(parse_since("7d"), Ok(604_800));
+        assert!(parse_since("soon").is_err());
+        assert!(parse_since("5y").is_err());
+    }
+}
