@@ -95,6 +95,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Another process took over a realm connection: this one may no longer move its
+    /// checkpoint (the write was refused by the lease's fence).
+    #[error("another process took over {connection}")]
+    LeaseLost {
+        /// The connection key.
+        connection: String,
+    },
     /// The database failed.
     #[error("store: {0}")]
     Store(String),

@@ -22,6 +22,8 @@ pub struct Overview {
     pub listeners: Vec<ListenerLine>,
     /// The realm connections' checkpoints.
     pub connections: Vec<crate::store::ConnectionState>,
+    /// Which process polls each connection.
+    pub leases: Vec<crate::store::leases::LeaseRow>,
 }
 
 /// One listener's figures.
@@ -113,6 +115,7 @@ impl Overview {
             since,
             listeners,
             connections: store.checkpoints_under(&format!("{pipeline}/")).await?,
+            leases: store.leases_of(pipeline).await?,
         })
     }
 
@@ -163,7 +166,7 @@ impl Overview {
             let cp = &c.checkpoint;
             let _ = writeln!(
                 out,
-                "  {}: queue {}, event {}, message {}, written {} ago{}",
+                "  {}: queue {}, event {}, message {}, written {} ago{}{}",
                 c.connection,
                 cp.queue_id.as_deref().unwrap_or("none"),
                 cp.last_event_id,
@@ -172,6 +175,10 @@ impl Overview {
                 crate::retry::human(std::time::Duration::from_secs(
                     (now_secs() - c.updated_at).max(0) as u64
                 )),
+                match self.leases.iter().find(|l| l.connection == c.connection) {
+                    Some(l) if !l.is_free(now_secs()) => format!(", polled by {}", l.owner),
+                    _ => ", not polled now".into(),
+                },
                 if c.gaps > 0 {
                     format!(
                         ", {} gap{} (expired queues)",
@@ -202,6 +209,9 @@ impl Overview {
                 "last_event_id": c.checkpoint.last_event_id,
                 "last_message_id": c.checkpoint.last_message_id,
                 "updated_at": c.updated_at, "gaps": c.gaps,
+                "polled_by": self.leases.iter()
+                    .find(|l| l.connection == c.connection && !l.is_free(now_secs()))
+                    .map(|l| l.owner.clone()),
             })).collect::<Vec<_>>(),
         })
     }

@@ -112,11 +112,27 @@ pub(super) async fn hello(
     }))
 }
 
-/// Connects to realm `realm` and prepares its event queue (resumed from the store's
-/// checkpoint). `None` when cancelled while waiting for the server.
+/// The key of a realm connection in the store (checkpoint, lease): `PIPELINE/realm-ID`,
+/// and the listeners when only some run (`--listeners`): a process running some of the
+/// listeners has a queue of its own.
+pub(super) fn connection_key(p: &PipelineDesc, realm_id: u32, only: Option<&[String]>) -> String {
+    let mut key = format!("{}/realm-{realm_id}", p.name);
+    if let Some(only) = only {
+        let mut names: Vec<&str> = only.iter().map(String::as_str).collect();
+        names.sort_unstable();
+        names.dedup();
+        key.push_str("/listeners-");
+        key.push_str(&names.join(","));
+    }
+    key
+}
+
+/// Connects to realm `realm` and prepares the event queue of connection `key` (resumed
+/// from the store's checkpoint). `None` when cancelled while waiting for the server.
 pub(super) async fn connect(
     p: &'static PipelineDesc,
     realm: &RealmDesc,
+    key: String,
     store: &Store,
     config_file: Option<&Path>,
     cancel: &CancellationToken,
@@ -133,7 +149,7 @@ pub(super) async fn connect(
         queue_lifespan_secs: None,
     };
     let opts = QueueOptions {
-        connection: format!("{}/realm-{}", p.name, realm.id),
+        connection: key,
         register,
     };
     let q = QueueSource::new(h.client.clone(), Some(store.clone()), opts).with_retry(h.retry);
@@ -158,7 +174,11 @@ pub(super) struct Connection {
     pub(super) live: watch::Receiver<Arc<LiveConfig>>,
     pub(super) store: Store,
     pub(super) recorder: Arc<Recorder>,
+    /// Stops the connection (drained and written): shutdown, or the lease handed over.
     pub(super) cancel: CancellationToken,
+    /// Cancelled when another process took the connection over: stop at once, write
+    /// nothing more (its events are the new holder's).
+    pub(super) lost: CancellationToken,
     /// Jobs in flight at most, over all listeners.
     pub(super) max_in_flight: usize,
     /// How long jobs may take to end at shutdown.
@@ -292,10 +312,16 @@ impl Connection {
             );
             pending.push_back(job);
         }
+        if self.lost.is_cancelled() {
+            engine.abort();
+            return Err(crate::error::Error::LeaseLost {
+                connection: source.connection().unwrap_or_default().to_owned(),
+            });
+        }
         // Stop polling; let the jobs in flight end (up to the deadline) and write what
         // they finish. The events of jobs cut off come again at the next start.
         let deadline = tokio::time::Instant::now() + self.drain_timeout;
-        while engine.in_flight() > 0 {
+        while engine.in_flight() > 0 && !self.lost.is_cancelled() {
             match tokio::time::timeout_at(deadline, engine.next_finished()).await {
                 Ok(Some(f)) => settle(&engine, &mut pending, f),
                 Ok(None) => break,
@@ -310,6 +336,10 @@ impl Connection {
             }
             acknowledge(&mut pending, &mut unwritten);
             self.write(&mut source, &mut unwritten, false).await;
+        }
+        if self.lost.is_cancelled() {
+            engine.abort();
+            return Ok(());
         }
         acknowledge(&mut pending, &mut unwritten);
         self.write(&mut source, &mut unwritten, true).await;
@@ -352,16 +382,19 @@ impl Connection {
         }
         w.last = Instant::now();
         let prepared = w.ack.map(|ack| source.prepare_ack(ack));
-        let checkpoint = prepared
-            .as_ref()
-            .and_then(|p| p.checkpoint())
-            .zip(source.connection())
-            .map(|(cp, conn)| (conn, cp));
+        let checkpoint = prepared.as_ref().and_then(|p| p.checkpoint());
         let names: Vec<&str> = self.p.listeners.iter().map(|l| l.name).collect();
         let drained = w.stats.clone().drain();
         match self
             .store
-            .commit(self.p.name, &names, &drained, &w.log, checkpoint)
+            .commit(
+                self.p.name,
+                &names,
+                &drained,
+                &w.log,
+                source.connection(),
+                checkpoint,
+            )
             .await
         {
             Ok(()) => {
@@ -375,6 +408,11 @@ impl Connection {
                 w.stats = self.new_stats();
                 w.log.clear();
                 w.ack = None;
+            }
+            Err(e @ crate::error::Error::LeaseLost { .. }) => {
+                tracing::warn!(error = %e, "the checkpoint was not written: this process no longer holds the connection's lease; stopping it here");
+                self.lost.cancel();
+                self.cancel.cancel();
             }
             Err(e) => {
                 if w.failing.is_none() {

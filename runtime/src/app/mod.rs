@@ -28,6 +28,7 @@
 
 mod connection;
 mod dead;
+mod fleet;
 mod live;
 mod manage;
 mod realms;
@@ -193,6 +194,11 @@ pub(crate) struct RunArgs {
     /// do not come again at the next start.
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     drain_timeout: u64,
+    /// Seconds a realm connection's lease lives unless renewed (renewed every third of
+    /// it): when its holder dies, another process of the pipeline takes over after this
+    /// long at most (at once when the holder ran on the same host).
+    #[arg(long, default_value_t = 15, value_name = "SECS", value_parser = clap::value_parser!(u64).range(6..=3600))]
+    lease_ttl: u64,
     /// Print the per-listener totals as one JSON object on stdout when done.
     #[arg(long)]
     summary_json: bool,

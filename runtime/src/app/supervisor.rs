@@ -8,18 +8,19 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::RunArgs;
-use super::connection::{self, Connection};
+use super::connection::{self, Connection, connection_key};
+use super::fleet::{Fleet, Held};
 use super::live;
 use super::manage::open_store;
 use super::realms::pick_realms;
 use super::report::{RunFigures, report};
 use crate::dispatch::{DispatchFn, eligible_for};
 use crate::error::{Error, Result};
-use crate::pipeline::PipelineDesc;
+use crate::pipeline::{PipelineDesc, RealmDesc};
 use crate::stats::Recorder;
 
 /// How often this process tells the store it lives.
-const HEARTBEAT: Duration = Duration::from_secs(5);
+pub(super) const HEARTBEAT: Duration = Duration::from_secs(5);
 
 pub(super) async fn run(
     p: &'static PipelineDesc,
@@ -66,46 +67,45 @@ pub(super) async fn run(
 
     let started = std::time::Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
+    let realms: Vec<_> = realms
+        .into_iter()
+        .filter(|realm| {
+            let any = eligible_for(p, realm.id, only).iter().any(|e| *e);
+            if !any {
+                tracing::warn!(
+                    realm = realm.id,
+                    "no listener runs on this realm; not connecting"
+                );
+            }
+            any
+        })
+        .collect();
+    // A replay is this process's alone; a live connection is polled by one process of
+    // the fleet at a time.
+    let fleet = args.replay.is_none().then(|| {
+        Fleet::new(
+            store.clone(),
+            p,
+            owner,
+            Duration::from_secs(args.lease_ttl),
+            realms.len(),
+        )
+    });
     for realm in realms {
-        if !eligible_for(p, realm.id, only).iter().any(|e| *e) {
-            tracing::warn!(
-                realm = realm.id,
-                "no listener runs on this realm; not connecting"
-            );
-            continue;
-        }
-        let conn = Connection {
+        let task = RealmTask {
             p,
             dispatch,
-            realm_id: realm.id,
+            realm,
             only: only.map(<[String]>::to_vec),
             live: live.clone(),
             store: store.clone(),
             recorder: recorder.clone(),
             cancel: cancel.clone(),
-            max_in_flight: args.max_in_flight as usize,
-            drain_timeout: Duration::from_secs(args.drain_timeout),
-            write_every: Duration::from_secs(args.stats_interval.max(1)),
-        };
-        let replay = args.replay.clone();
-        let config_file = args.config_file.clone();
-        let id = realm.id;
-        tasks.spawn(async move {
-            let connected = match &replay {
-                Some(path) => Some(connection::replay(realm, path)),
-                None => {
-                    connection::connect(p, realm, &conn.store, config_file.as_deref(), &conn.cancel)
-                        .await
-                        .transpose()
-                }
-            };
-            let result = match connected {
-                Some(Ok(c)) => conn.run(c).await,
-                Some(Err(e)) => Err(e),
-                None => Ok(()),
-            };
-            result.map_err(|e| Error::Config(format!("realm {id}: {e}")))
-        });
+            fleet: fleet.clone(),
+            args: &args,
+        }
+        .into_future();
+        tasks.spawn(task);
     }
     let mut first_error = None;
     while let Some(done) = tasks.join_next().await {
@@ -141,5 +141,113 @@ pub(super) async fn run(
     match first_error {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// One realm connection of `NAME run`: (with a fleet) wait for its lease, connect, run
+/// until shutdown, the lease lost or handed over, and then (unless shutting down) wait
+/// for the lease again.
+struct RealmTask<'a> {
+    p: &'static PipelineDesc,
+    dispatch: DispatchFn,
+    realm: &'static RealmDesc,
+    only: Option<Vec<String>>,
+    live: tokio::sync::watch::Receiver<Arc<live::LiveConfig>>,
+    store: crate::store::Store,
+    recorder: Arc<Recorder>,
+    cancel: CancellationToken,
+    fleet: Option<Arc<Fleet>>,
+    args: &'a RunArgs,
+}
+
+impl RealmTask<'_> {
+    /// The task, owning what it needs.
+    fn into_future(self) -> impl std::future::Future<Output = Result<()>> + Send + 'static {
+        let (replay, config_file) = (self.args.replay.clone(), self.args.config_file.clone());
+        let max_in_flight = self.args.max_in_flight as usize;
+        let drain_timeout = Duration::from_secs(self.args.drain_timeout);
+        let write_every = Duration::from_secs(self.args.stats_interval.max(1));
+        let RealmTask {
+            p,
+            dispatch,
+            realm,
+            only,
+            live,
+            store,
+            recorder,
+            cancel,
+            fleet,
+            args: _,
+        } = self;
+        async move {
+            let id = realm.id;
+            let key = connection_key(p, id, only.as_deref());
+            loop {
+                let held: Option<Held> = match &fleet {
+                    Some(fleet) => match fleet.acquire(&key, &cancel).await? {
+                        Some(h) => Some(h),
+                        None => return Ok(()),
+                    },
+                    None => None,
+                };
+                let (stop, lost) = match &held {
+                    Some(h) => (h.stop.clone(), h.lost.clone()),
+                    None => (cancel.clone(), CancellationToken::new()),
+                };
+                let conn = Connection {
+                    p,
+                    dispatch,
+                    realm_id: id,
+                    only: only.clone(),
+                    live: live.clone(),
+                    store: store.clone(),
+                    recorder: recorder.clone(),
+                    cancel: stop.clone(),
+                    lost: lost.clone(),
+                    max_in_flight,
+                    drain_timeout,
+                    write_every,
+                };
+                let connected = match &replay {
+                    Some(path) => Some(connection::replay(realm, path)),
+                    None => connection::connect(
+                        p,
+                        realm,
+                        key.clone(),
+                        &store,
+                        config_file.as_deref(),
+                        &stop,
+                    )
+                    .await
+                    .transpose(),
+                };
+                let result = match connected {
+                    Some(Ok(c)) => conn.run(c).await,
+                    Some(Err(e)) => Err(e),
+                    None => Ok(()),
+                };
+                let handed_over = held.as_ref().is_some_and(Held::handed_over);
+                if let (Some(fleet), Some(h)) = (&fleet, held) {
+                    fleet.finish(h).await;
+                }
+                match result {
+                    _ if cancel.is_cancelled() => return Ok(()),
+                    Err(Error::LeaseLost { .. }) => {}
+                    Ok(()) if lost.is_cancelled() || handed_over => {}
+                    Ok(()) => return Ok(()),
+                    Err(e) if lost.is_cancelled() => {
+                        tracing::debug!(error = %e, "after the lease was lost");
+                    }
+                    Err(e) => return Err(Error::Config(format!("realm {id}: {e}"))),
+                }
+                if handed_over {
+                    // Leave it to the others for a while.
+                    tokio::select! {
+                        _ = cancel.cancelled() => return Ok(()),
+                        _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+                    }
+                }
+            }
+        }
     }
 }

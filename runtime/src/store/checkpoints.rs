@@ -72,17 +72,21 @@ impl Store {
         Ok(row.transpose()?)
     }
 
-    /// Saves the checkpoint of `connection`.
+    /// Saves the checkpoint of `connection` (fenced by its lease when this process holds
+    /// it: [`crate::error::Error::LeaseLost`] when another process took it over).
     pub async fn save_checkpoint(&self, connection: &str, cp: &Checkpoint) -> Result<()> {
         on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            super::leases::check_fence!(self, tx, connection);
             sqlx::query(SAVE_CHECKPOINT)
                 .bind(connection)
                 .bind(cp.queue_id.as_deref())
                 .bind(cp.last_event_id)
                 .bind(cp.last_message_id)
                 .bind(now_secs())
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
+            tx.commit().await?;
         });
         Ok(())
     }

@@ -36,7 +36,7 @@ pub fn this_process() -> &'static str {
 /// `/proc/PID`). Its heartbeat may still look fresh; its claims need not wait for it to
 /// go stale. A pid taken by another process since makes this `false` (the heartbeat
 /// decides then).
-fn gone_from_this_host(owner: &str) -> bool {
+pub(crate) fn gone_from_this_host(owner: &str) -> bool {
     let mut parts = owner.rsplitn(3, ':');
     let (Some(_random), Some(pid), Some(host)) = (parts.next(), parts.next(), parts.next()) else {
         return false;

@@ -15,7 +15,8 @@
 //! | [`log`] | `zlc_event_log`: failures, dead letters, stored events |
 //! | [`listeners`] | `zlc_listeners`, `zlc_listener_config`, `zlc_listener_settings`: what runs, and its dynamic config |
 //! | [`state`] | `zlc_state`: handlers' key-value state |
-//! | [`effects`] | `zlc_effects`: side effects done |
+//! | [`effects`] | `zlc_effects`, `zlc_owners`: side effects claimed, and the processes that claim them |
+//! | [`leases`] | `zlc_leases`: which process polls each connection, and the fence its checkpoint writes check |
 
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -47,13 +48,13 @@ macro_rules! migrations {
 
 fn sqlite_migrations() -> Migrator {
     Migrator::with_migrations(
-        migrations!("sqlite": 1 "0001_checkpoints", 2 "0002_listeners", 3 "0003_limits", 4 "0004_handlers", 5 "0005_claims", 6 "0006_live_config"),
+        migrations!("sqlite": 1 "0001_checkpoints", 2 "0002_listeners", 3 "0003_limits", 4 "0004_handlers", 5 "0005_claims", 6 "0006_live_config", 7 "0007_leases"),
     )
 }
 
 fn postgres_migrations() -> Migrator {
     Migrator::with_migrations(
-        migrations!("postgres": 1 "0001_checkpoints", 2 "0002_listeners", 3 "0003_limits", 4 "0004_handlers", 5 "0005_claims", 6 "0006_live_config"),
+        migrations!("postgres": 1 "0001_checkpoints", 2 "0002_listeners", 3 "0003_limits", 4 "0004_handlers", 5 "0005_claims", 6 "0006_live_config", 7 "0007_leases"),
     )
 }
 
@@ -68,6 +69,9 @@ enum Pool {
 pub struct Store {
     pool: Pool,
     url: String,
+    /// The leases this process holds, by connection: their checkpoint writes are
+    /// fenced (see [`leases`]).
+    fences: leases::Fences,
 }
 
 // Runs one query text on whichever pool this is; the binds are the same for both.
@@ -104,6 +108,7 @@ macro_rules! fetch_rows {
 
 pub mod checkpoints;
 pub mod effects;
+pub mod leases;
 pub mod listeners;
 pub mod log;
 pub mod state;
@@ -153,6 +158,7 @@ impl Store {
         Ok(Store {
             pool,
             url: redacted,
+            fences: leases::Fences::default(),
         })
     }
 
@@ -174,7 +180,18 @@ impl Store {
         Ok(Store {
             pool: Pool::Sqlite(pool),
             url: "sqlite::memory:".into(),
+            fences: leases::Fences::default(),
         })
+    }
+
+    /// Another handle on the same database that holds no leases (as another process's
+    /// would be).
+    pub fn detached(&self) -> Store {
+        Store {
+            pool: self.pool.clone(),
+            url: self.url.clone(),
+            fences: leases::Fences::default(),
+        }
     }
 
     /// The URL, with any password removed.

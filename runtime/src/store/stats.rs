@@ -69,19 +69,22 @@ impl Store {
         drained: &crate::stats::Drained,
         log: &[crate::stats::LogRow],
     ) -> Result<()> {
-        self.commit(pipeline, names, drained, log, None).await
+        self.commit(pipeline, names, drained, log, None, None).await
     }
 
     /// Writes acknowledged work in one transaction: its statistics, grouped counts and
     /// event-log rows (dead letters among them), and the checkpoint that passes it
-    /// (`connection`, `checkpoint`). Either all of it is written or none.
+    /// (`checkpoint`, of `connection`). Either all of it is written or none; and none
+    /// when this process held `connection`'s lease and another process took it over
+    /// (the fence is checked whether or not the checkpoint moves).
     pub async fn commit(
         &self,
         pipeline: &str,
         names: &[&str],
         drained: &crate::stats::Drained,
         log: &[crate::stats::LogRow],
-        checkpoint: Option<(&str, &super::Checkpoint)>,
+        connection: Option<&str>,
+        checkpoint: Option<&super::Checkpoint>,
     ) -> Result<()> {
         const STATS: &str = "INSERT INTO zlc_listener_stats (pipeline, listener, hour, seen, matched, succeeded, failed, limited, time_us) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (pipeline, listener, hour) DO UPDATE SET \
@@ -105,6 +108,10 @@ impl Store {
         let name = |i: usize| names.get(i).copied().unwrap_or("?");
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
+            // The lease first: a process that lost it writes nothing of this batch.
+            if let Some(connection) = connection {
+                super::leases::check_fence!(self, tx, connection);
+            }
             for row in &drained.rows {
                 let c = &row.counters;
                 sqlx::query(STATS)
@@ -158,7 +165,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            if let Some((connection, cp)) = checkpoint {
+            if let (Some(connection), Some(cp)) = (connection, checkpoint) {
                 sqlx::query(super::checkpoints::SAVE_CHECKPOINT)
                     .bind(connection)
                     .bind(cp.queue_id.as_deref())

@@ -6,6 +6,7 @@
 
 mod bench;
 mod durable;
+mod fleet;
 mod hostile;
 mod jobs;
 mod live;
@@ -92,6 +93,10 @@ impl Proc {
             child: cmd.spawn().unwrap(),
             log,
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn log_text(&self) -> String {
