@@ -140,6 +140,11 @@ impl Engine {
         self.scheduler.is_full(max_total)
     }
 
+    /// How many more events may be dispatched before a bound is reached.
+    pub fn room(&self, max_total: usize) -> usize {
+        self.scheduler.room(max_total)
+    }
+
     /// Jobs waiting or running.
     pub fn in_flight(&self) -> usize {
         self.scheduler.in_flight()

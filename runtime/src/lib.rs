@@ -53,6 +53,7 @@ pub mod harness;
 pub mod limit;
 pub mod logging;
 pub mod markup;
+pub mod metrics;
 pub mod net;
 pub mod outbox;
 pub mod overview;

@@ -427,6 +427,9 @@ impl Recorder {
     /// Adds written counters to the run's totals.
     pub fn record(&self, buf: &StatsBuf) {
         lock(&self.totals).add(buf);
+        if let Some(m) = crate::metrics::get() {
+            m.record(buf);
+        }
     }
 
     /// The run's totals so far.

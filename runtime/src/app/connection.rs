@@ -191,8 +191,12 @@ pub(super) struct Connection {
 /// it counted so far.
 struct Pending {
     ticket: u64,
+    /// When its events arrived.
+    received: Instant,
     ack: Ack,
     remaining: usize,
+    /// Whether all its events were dispatched.
+    dispatched: bool,
     stats: StatsBuf,
     log: Vec<LogRow>,
 }
@@ -203,10 +207,15 @@ struct Unwritten {
     ack: Option<Ack>,
     stats: StatsBuf,
     log: Vec<LogRow>,
+    /// When the oldest of its events arrived.
+    oldest: Option<Instant>,
     /// The last write (attempted), and whether it failed.
     last: Instant,
     failing: Option<crate::backoff::Backoff>,
 }
+
+/// Events dispatched at most at once (fewer when the bounds leave less room).
+const DISPATCH_CHUNK: usize = 256;
 
 /// How long polling may pause for jobs before one poll keeps the Zulip queue alive (it
 /// expires after about ten idle minutes).
@@ -247,6 +256,7 @@ impl Connection {
             ack: None,
             stats: self.new_stats(),
             log: Vec::new(),
+            oldest: None,
             last: Instant::now(),
             failing: None,
         };
@@ -257,6 +267,19 @@ impl Connection {
             }
             acknowledge(&mut pending, &mut unwritten);
             self.write(&mut source, &mut unwritten, false).await;
+            if let (Some(m), Some(key)) = (crate::metrics::get(), source.connection()) {
+                // Lag: the oldest events whose work is not written and acknowledged.
+                let oldest = pending
+                    .front()
+                    .map(|b| b.received)
+                    .map_or(unwritten.oldest, |t| Some(unwritten.oldest.unwrap_or(t)));
+                m.turn(
+                    key,
+                    engine.in_flight(),
+                    oldest.map_or(Duration::ZERO, |t| t.elapsed()),
+                    Some(source.stats()),
+                );
+            }
             if self.cancel.is_cancelled() {
                 break;
             }
@@ -296,21 +319,41 @@ impl Connection {
             }
             let ticket = next_ticket;
             next_ticket += 1;
-            let mut job = Pending {
+            pending.push_back(Pending {
                 ticket,
+                received: Instant::now(),
                 ack: batch.ack(),
                 remaining: 0,
+                dispatched: false,
                 stats: self.new_stats(),
                 log: Vec::new(),
-            };
-            job.remaining = engine.dispatch(
-                batch.events(),
-                ticket,
-                now_secs(),
-                &mut job.stats,
-                &mut job.log,
-            );
-            pending.push_back(job);
+            });
+            // Dispatched in chunks that fit the bounds: the jobs in flight never exceed
+            // them, however large the batch.
+            let mut events = batch.events();
+            while events.len() > 0 {
+                let room = engine.room(self.max_in_flight);
+                if room == 0 && engine.in_flight() > 0 {
+                    tokio::select! {
+                        _ = self.cancel.cancelled() => break,
+                        Some(f) = engine.next_finished() => settle(&engine, &mut pending, f),
+                        else => break,
+                    }
+                    continue;
+                }
+                let Some(b) = pending.back_mut() else { break };
+                b.remaining += engine.dispatch(
+                    events.by_ref().take(room.clamp(1, DISPATCH_CHUNK)),
+                    ticket,
+                    now_secs(),
+                    &mut b.stats,
+                    &mut b.log,
+                );
+            }
+            // A batch cut short by shutdown is never acknowledged: it comes again.
+            if let Some(b) = pending.back_mut() {
+                b.dispatched = events.len() == 0;
+            }
         }
         if self.lost.is_cancelled() {
             engine.abort();
@@ -408,6 +451,7 @@ impl Connection {
                 w.stats = self.new_stats();
                 w.log.clear();
                 w.ack = None;
+                w.oldest = None;
             }
             Err(e @ crate::error::Error::LeaseLost { .. }) => {
                 tracing::warn!(error = %e, "the checkpoint was not written: this process no longer holds the connection's lease; stopping it here");
@@ -415,6 +459,9 @@ impl Connection {
                 self.cancel.cancel();
             }
             Err(e) => {
+                if let (Some(m), Some(key)) = (crate::metrics::get(), source.connection()) {
+                    m.write_failed(key);
+                }
                 if w.failing.is_none() {
                     tracing::warn!(error = %e, "cannot write to the store; acknowledged work waits in memory, and nothing more is acknowledged to Zulip until it is written");
                     w.failing = Some(crate::backoff::Backoff::default());
@@ -426,10 +473,14 @@ impl Connection {
 
 /// Moves the batches at the front whose jobs have all ended into the unwritten work.
 fn acknowledge(pending: &mut VecDeque<Pending>, w: &mut Unwritten) {
-    while pending.front().is_some_and(|b| b.remaining == 0) {
+    while pending
+        .front()
+        .is_some_and(|b| b.remaining == 0 && b.dispatched)
+    {
         let Some(mut done) = pending.pop_front() else {
             break;
         };
+        w.oldest.get_or_insert(done.received);
         w.stats.merge(&mut done.stats);
         w.log.append(&mut done.log);
         w.ack = Some(match w.ack {

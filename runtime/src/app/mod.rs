@@ -199,6 +199,11 @@ pub(crate) struct RunArgs {
     /// long at most (at once when the holder ran on the same host).
     #[arg(long, default_value_t = 15, value_name = "SECS", value_parser = clap::value_parser!(u64).range(6..=3600))]
     lease_ttl: u64,
+    /// Serve Prometheus metrics (/metrics) and health (/healthz, /readyz) over HTTP:
+    /// a port (on 127.0.0.1) or an address with a port (0.0.0.0:9898 to serve beyond
+    /// this host).
+    #[arg(long, value_name = "ADDR", value_parser = crate::metrics::parse_addr)]
+    metrics: Option<std::net::SocketAddr>,
     /// Print the per-listener totals as one JSON object on stdout when done.
     #[arg(long)]
     summary_json: bool,

@@ -47,6 +47,9 @@ pub(super) async fn run(
         live::load(&store, p).await?,
         cancel.clone(),
     );
+    if let Some(addr) = args.metrics {
+        crate::metrics::serve(p, addr, store.clone(), cancel.clone()).await?;
+    }
     let recorder = Arc::new(Recorder::new());
     let owner = crate::store::effects::this_process();
     store.owner_heartbeat(owner, p.name).await?;
@@ -208,6 +211,9 @@ impl RealmTask<'_> {
                     drain_timeout,
                     write_every,
                 };
+                if let (Some(m), None) = (crate::metrics::get(), &replay) {
+                    m.queue_state(&key, crate::metrics::QueueState::Connecting);
+                }
                 let connected = match &replay {
                     Some(path) => Some(connection::replay(realm, path)),
                     None => connection::connect(
@@ -226,6 +232,9 @@ impl RealmTask<'_> {
                     Some(Err(e)) => Err(e),
                     None => Ok(()),
                 };
+                if let Some(m) = crate::metrics::get() {
+                    m.connection_closed(&key);
+                }
                 let handed_over = held.as_ref().is_some_and(Held::handed_over);
                 if let (Some(fleet), Some(h)) = (&fleet, held) {
                     fleet.finish(h).await;

@@ -20,15 +20,21 @@ impl Executor {
         let Ok(mut b) = self.breakers[i].lock() else {
             return;
         };
+        let now = Instant::now();
+        let was_open = b.is_open(now);
         if ok {
             b.success();
         } else {
             let p = &self.pipeline.listeners[i].policy;
             b.failure(
-                Instant::now(),
+                now,
                 p.breaker_threshold,
                 Duration::from_millis(p.breaker_cooldown_ms),
             );
+        }
+        if let Some(m) = crate::metrics::get() {
+            let open = b.is_open(now);
+            m.breaker(i, open, open && !was_open);
         }
     }
 
@@ -92,6 +98,9 @@ impl Executor {
                         None => backoff.next_delay(),
                     };
                     tracing::warn!(listener = l.name, action = what, error = %f.message, wait = %crate::retry::human(wait), "retrying");
+                    if let Some(m) = crate::metrics::get() {
+                        m.retried(l.name);
+                    }
                     tokio::time::sleep(wait).await;
                 }
             }

@@ -156,6 +156,18 @@ impl Scheduler {
                 .any(|(n, l)| *n >= l.policy.max_in_flight.max(1) as usize)
     }
 
+    /// How many more events may be dispatched before `max_total` or a listener's bound
+    /// is reached (an event makes at most one job per listener).
+    pub fn room(&self, max_total: usize) -> usize {
+        let listeners = self.per_listener.len().max(1);
+        let total = max_total.saturating_sub(self.in_flight) / listeners;
+        self.per_listener
+            .iter()
+            .zip(self.executor.pipeline().listeners)
+            .map(|(n, l)| (l.policy.max_in_flight.max(1) as usize).saturating_sub(*n))
+            .fold(total, usize::min)
+    }
+
     /// Stops every job (their events are not acknowledged, so they come again).
     pub fn abort(&mut self) {
         self.tasks.abort_all();

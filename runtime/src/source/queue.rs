@@ -176,6 +176,7 @@ impl QueueSource {
                 Ok(None) => continue,
                 Err(Error::QueueGone { queue_id, msg }) => {
                     self.stats.queues_lost += 1;
+                    self.state(crate::metrics::QueueState::Connecting);
                     let lost = self.queue.take();
                     if msg.contains("pruned") {
                         tracing::warn!(%msg, "events after our acknowledgement were pruned from the event queue; registering a new one and backfilling");
@@ -191,6 +192,7 @@ impl QueueSource {
                     continue;
                 }
                 Err(e) => {
+                    self.state(crate::metrics::QueueState::Failing);
                     let wait = self.retry.after(e);
                     self.stats.retries = self.retry.retries;
                     self.stats.rate_limited = self.retry.rate_limited;
@@ -202,6 +204,13 @@ impl QueueSource {
                 _ = cancel.cancelled() => return Ok(None),
                 _ = tokio::time::sleep(wait) => {}
             }
+        }
+    }
+
+    /// Tells the metrics (when served) where the queue stands.
+    fn state(&self, state: crate::metrics::QueueState) {
+        if let Some(m) = crate::metrics::get() {
+            m.queue_state(&self.opts.connection, state);
         }
     }
 
@@ -228,6 +237,7 @@ impl QueueSource {
             self.acked_message_id = cp.last_message_id;
             self.delivered_message_id = cp.last_message_id;
             if let Some(id) = &cp.queue_id {
+                self.state(crate::metrics::QueueState::Polling);
                 self.generation += 1;
                 self.queue = Some(ActiveQueue {
                     id: id.clone(),
@@ -245,6 +255,7 @@ impl QueueSource {
     async fn register(&mut self) -> Result<()> {
         let reg = self.client.register(&self.opts.register).await?;
         self.retry.succeeded();
+        self.state(crate::metrics::QueueState::Polling);
         self.stats.registrations += 1;
         self.generation += 1;
         let queue_id = reg.queue().to_owned();
@@ -386,6 +397,7 @@ impl QueueSource {
             .get_events(&queue.id, self.acked_event_id, queue.poll_timeout)
             .await?;
         self.retry.succeeded();
+        self.state(crate::metrics::QueueState::Polling);
 
         #[derive(Deserialize)]
         struct Events<'a> {

@@ -10,6 +10,7 @@ mod fleet;
 mod hostile;
 mod jobs;
 mod live;
+mod metrics;
 mod project;
 mod receiver;
 mod replay;
