@@ -1,5 +1,6 @@
-//! Shutdown on SIGINT or SIGTERM: the first signal cancels a token (loops finish the
-//! batch in hand, save what they must, and return); a second one exits at once.
+//! Shutdown on SIGINT or SIGTERM: the first signal cancels a token (connections stop
+//! polling, let their jobs end up to the drain deadline, write, and return); a second
+//! one exits at once.
 
 use tokio_util::sync::CancellationToken;
 
@@ -7,7 +8,9 @@ use tokio_util::sync::CancellationToken;
 pub fn cancel_on_signal(cancel: CancellationToken) {
     tokio::spawn(async move {
         wait_for_signal().await;
-        tracing::info!("shutting down after the current batch (signal again to exit now)");
+        tracing::info!(
+            "shutting down: polling stops, jobs in flight may end (up to --drain-timeout), then their work is written; signal again to exit now"
+        );
         cancel.cancel();
         wait_for_signal().await;
         std::process::exit(130);

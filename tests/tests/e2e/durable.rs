@@ -212,3 +212,112 @@ template = "seen: {{message.content}}"
     assert_eq!(replies, ["seen: one", "seen: two", "seen: three"]);
     assert_eq!(matched().await, 3, "each event counted once");
 }
+
+/// PostgreSQL goes away for 30 s (every connection dropped, new ones refused): the
+/// process keeps running, warns, acknowledges nothing it could not write, performs no
+/// side effect it could not claim, and when the database returns writes everything;
+/// every message is answered once and counted once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_going_away_for_30_s_pauses_and_loses_nothing() {
+    let Ok(admin) = std::env::var("ZLC_TEST_POSTGRES_URL") else {
+        eprintln!(
+            "skipping postgres_going_away_for_30_s_pauses_and_loses_nothing: ZLC_TEST_POSTGRES_URL is not set"
+        );
+        return;
+    };
+    let s = setup().await;
+    let db = Database::create(&admin).await;
+    let proxy = PgProxy::start().await;
+    let url = proxy.url(&db);
+    let bin = pipeline_in(
+        s.dir.path(),
+        "pg_outage_e2e",
+        r#"[[listener]]
+name = "echo"
+events = "message"
+channels = ["alerts"]
+limit_per_conversation = "off"
+limit_per_sender = "off"
+
+[[listener.action]]
+type = "reply"
+template = "seen: {{message.content}}"
+
+[[listener.action]]
+type = "count"
+by = ["channel"]
+"#,
+    );
+    let mut p = Proc::spawn(
+        &bin,
+        &[
+            "run",
+            "--config-file",
+            &s.rc,
+            "--store",
+            &url,
+            "--stats-interval",
+            "1",
+        ],
+        s.dir.path().join("run.log"),
+        &[],
+    );
+    s.connected(&p).await;
+    let alice = s.zulip.add_user("alice@zulip.example.com", "Alice");
+    let send = |n: u32| {
+        s.zulip
+            .message()
+            .channel("alerts")
+            .topic(&format!("t{n}"))
+            .sender(&alice)
+            .content(&format!("n{n}"))
+            .send()
+    };
+    for n in 0..5 {
+        send(n);
+    }
+    wait_until(30, "5 answers", || s.bot_messages().len() >= 5).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let outage = Instant::now();
+    proxy.cut();
+    for n in 5..10 {
+        send(n);
+    }
+    wait_until(40, "a warning about the store", || {
+        let log = p.log_text();
+        log.contains("cannot write to the store") || log.contains("in the store; waiting for it")
+    })
+    .await;
+    while outage.elapsed() < Duration::from_secs(30) {
+        assert!(p.child.try_wait().unwrap().is_none(), "{}", p.log_text());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        s.bot_messages().len(),
+        5,
+        "no answer without a claim in the store"
+    );
+    proxy.restore();
+    wait_until(60, "10 answers", || s.bot_messages().len() >= 10).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (status, log) = p.stop();
+    assert!(status.success(), "{log}");
+
+    let answers: Vec<String> = s.bot_messages().into_iter().map(|m| m.content).collect();
+    let distinct: std::collections::BTreeSet<_> = answers.iter().collect();
+    assert_eq!((answers.len(), distinct.len()), (10, 10), "{answers:?}");
+    let store = Store::open(&db.url).await.unwrap();
+    let counted: i64 = store
+        .counts("pg_outage_e2e", "echo")
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.n)
+        .sum();
+    assert_eq!(counted, 10, "each message counted once");
+    let matched = store.listener_totals("pg_outage_e2e").await.unwrap()[0].matched;
+    assert_eq!(matched, 10);
+    store.close().await;
+    db.drop_it().await;
+}

@@ -47,49 +47,6 @@ type = "count"
 by = ["sender"]
 "#;
 
-/// A database of its own, dropped at the end.
-struct Database {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl Database {
-    async fn create(admin: &str) -> Database {
-        let name = format!("zlc_fleet_{:08x}", fastrand_u32());
-        let pool = sqlx::PgPool::connect(admin).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&pool)
-            .await
-            .unwrap();
-        pool.close().await;
-        let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
-        Database {
-            admin: admin.to_owned(),
-            url: format!("{base}/{name}"),
-            name,
-        }
-    }
-
-    async fn drop_it(self) {
-        let pool = sqlx::PgPool::connect(&self.admin).await.unwrap();
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        )))
-        .execute(&pool)
-        .await;
-        pool.close().await;
-    }
-}
-
-fn fastrand_u32() -> u32 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    t.subsec_nanos() ^ std::process::id().rotate_left(16)
-}
-
 /// `fleet_e2e stats --json`: which process polls each connection.
 fn polled_by(bin: &Path, url: &str) -> BTreeMap<String, Option<String>> {
     let out = Command::new(bin)

@@ -2,6 +2,8 @@
 //! conversation keeps its order while others run beside it, a job cut by `kill -9` runs
 //! again without answering twice, and a 429 waits what it asks.
 
+use std::collections::VecDeque;
+
 use zlc_runtime::store::Store;
 
 use super::receiver::{Receiver, Reply};
@@ -174,4 +176,135 @@ async fn a_429_waits_what_its_retry_after_asks() {
     let waited = r[1].arrived - r[0].arrived;
     // The backoff alone would have waited 100 ms to 1 s.
     assert!(waited >= Duration::from_millis(1900), "waited {waited:?}");
+}
+
+/// SIGTERM: polling stops, jobs in flight end (up to `--drain-timeout`), their work is
+/// written, exit 0; nothing comes again at the next start. Jobs the deadline cuts off
+/// are not acknowledged and run again at the next start. A second signal exits at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_jobs_up_to_the_deadline() {
+    let s = setup().await;
+    let hook = Receiver::start_with(Vec::new(), Reply::ok_after(Duration::ZERO)).await;
+    *hook.script.lock().unwrap() = VecDeque::from(vec![
+        Reply::ok_after(Duration::from_secs(2)),
+        Reply::ok_after(Duration::from_secs(2)),
+        Reply::ok_after(Duration::from_secs(30)),
+        Reply::ok_after(Duration::from_secs(30)),
+        Reply::ok_after(Duration::ZERO),
+        Reply::ok_after(Duration::ZERO),
+        Reply::ok_after(Duration::from_secs(30)),
+    ]);
+    let bin = pipeline_in(
+        s.dir.path(),
+        "jobs_drain_e2e",
+        &slow_and_quick(hook.port, "timeout = \"60s\"\nretries = 0\nordered = false"),
+    );
+    let alice = s.zulip.add_user("alice@zulip.example.com", "Alice");
+    let send = |text: &str| {
+        s.zulip
+            .message()
+            .channel("alerts")
+            .topic(text)
+            .sender(&alice)
+            .content(text)
+            .send();
+    };
+    let slow = async || {
+        let store = Store::open(&s.store_url).await.unwrap();
+        let totals = store.listener_totals("jobs_drain_e2e").await.unwrap();
+        store.close().await;
+        totals
+            .iter()
+            .find(|t| t.listener == "slow")
+            .map_or((0, 0), |t| (t.matched, t.succeeded))
+    };
+
+    // Two calls of 2 s in flight at SIGTERM: they end, are written, exit 0.
+    let p = s.run(&bin, &[], &[]);
+    s.connected(&p).await;
+    send("one");
+    send("two");
+    wait_until(10, "two webhook calls in flight", || {
+        hook.received().len() == 2
+    })
+    .await;
+    let stopping = Instant::now();
+    let (status, log) = p.stop();
+    assert!(status.success(), "{log}");
+    assert!(
+        stopping.elapsed() >= Duration::from_millis(1500),
+        "it waited for the jobs"
+    );
+    assert!(
+        hook.received().iter().all(|r| r.answered.is_some()),
+        "both calls ended before the exit"
+    );
+    assert_eq!(slow().await, (2, 2), "{log}");
+
+    // Two calls of 30 s with a drain deadline of 1 s: cut off, exit 0 with a warning;
+    // they come again at the next start (and nothing drained before does).
+    let p = s.run(&bin, &["--drain-timeout", "1"], &[]);
+    s.connected(&p).await;
+    send("three");
+    send("four");
+    wait_until(10, "two more calls in flight", || {
+        hook.received().len() == 4
+    })
+    .await;
+    let stopping = Instant::now();
+    let (status, log) = p.stop();
+    assert!(status.success(), "{log}");
+    assert!(stopping.elapsed() < Duration::from_secs(10), "{log}");
+    assert!(log.contains("drain deadline"), "{log}");
+    assert_eq!(
+        slow().await,
+        (2, 2),
+        "the cut-off jobs were not written as done"
+    );
+    let p = s.run(&bin, &[], &[]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !(hook.received().len() == 6 && hook.received()[4..].iter().all(|r| r.answered.is_some()))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the cut-off calls were not made again: {:?}\n{}",
+            texts(&hook),
+            p.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (status, log) = p.stop();
+    assert!(status.success(), "{log}");
+    let mut again: Vec<String> = texts(&hook)[4..].to_vec();
+    again.sort();
+    assert_eq!(
+        again,
+        ["four", "three"],
+        "only the cut-off events came again"
+    );
+    assert_eq!(slow().await, (4, 4));
+
+    // A second signal exits at once, whatever is in flight.
+    let p = s.run(&bin, &[], &[]);
+    wait_until(20, "the process resuming its queue", || {
+        p.log_text().contains("resuming from checkpoint")
+    })
+    .await;
+    send("five");
+    wait_until(10, "a call in flight", || hook.received().len() == 7).await;
+    let pid = p.pid().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let mut p = p;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(st) = p.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "no exit after a second SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success() || status.code() == Some(130), "{status:?}");
 }

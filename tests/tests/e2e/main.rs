@@ -246,3 +246,129 @@ impl Setup {
             .collect()
     }
 }
+
+/// A database of its own, dropped at the end.
+pub struct Database {
+    admin: String,
+    pub name: String,
+    pub url: String,
+}
+
+impl Database {
+    pub async fn create(admin: &str) -> Database {
+        let name = format!("zlc_fleet_{:08x}", fastrand_u32());
+        let pool = sqlx::PgPool::connect(admin).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
+        Database {
+            admin: admin.to_owned(),
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+
+    pub async fn drop_it(self) {
+        let pool = sqlx::PgPool::connect(&self.admin).await.unwrap();
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&pool)
+        .await;
+        pool.close().await;
+    }
+}
+
+fn fastrand_u32() -> u32 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    t.subsec_nanos() ^ std::process::id().rotate_left(16)
+}
+
+/// A TCP proxy to PostgreSQL (127.0.0.1:5432) that can be cut: every connection
+/// through it is dropped and new ones are refused until it is restored, as when the
+/// database goes away.
+pub struct PgProxy {
+    pub port: u16,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cut: std::sync::Arc<std::sync::Mutex<tokio_util_like::Token>>,
+}
+
+/// A minimal cancellation token (the tests do not depend on tokio-util).
+pub mod tokio_util_like {
+    use std::sync::Arc;
+
+    #[derive(Clone, Default)]
+    pub struct Token(Arc<tokio::sync::Notify>, Arc<std::sync::atomic::AtomicBool>);
+
+    impl Token {
+        pub fn cancel(&self) {
+            self.1.store(true, std::sync::atomic::Ordering::SeqCst);
+            self.0.notify_waiters();
+        }
+
+        pub async fn cancelled(&self) {
+            loop {
+                let notified = self.0.notified();
+                if self.1.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
+                notified.await;
+            }
+        }
+    }
+}
+
+impl PgProxy {
+    pub async fn start() -> PgProxy {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let cut = std::sync::Arc::new(std::sync::Mutex::new(tokio_util_like::Token::default()));
+        let (up2, cut2) = (up.clone(), cut.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let token = cut2.lock().unwrap().clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect("127.0.0.1:5432").await
+                    else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = token.cancelled() => {}
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                    }
+                });
+            }
+        });
+        PgProxy { port, up, cut }
+    }
+
+    /// Drops every connection and refuses new ones.
+    pub fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        let mut token = self.cut.lock().unwrap();
+        token.cancel();
+        *token = tokio_util_like::Token::default();
+    }
+
+    /// Lets connections through again.
+    pub fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// `db`'s URL through this proxy.
+    pub fn url(&self, db: &Database) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{}", self.port, db.name)
+    }
+}

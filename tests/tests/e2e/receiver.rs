@@ -44,7 +44,7 @@ impl Reply {
 pub struct Receiver {
     pub port: u16,
     pub received: Arc<Mutex<Vec<Received>>>,
-    script: Arc<Mutex<VecDeque<Reply>>>,
+    pub script: Arc<Mutex<VecDeque<Reply>>>,
     default: Reply,
 }
 
