@@ -248,6 +248,7 @@ impl Setup {
 }
 
 /// A database of its own, dropped at the end.
+#[derive(Debug)]
 pub struct Database {
     admin: String,
     pub name: String,
@@ -293,6 +294,7 @@ fn fastrand_u32() -> u32 {
 /// A TCP proxy to PostgreSQL (127.0.0.1:5432) that can be cut: every connection
 /// through it is dropped and new ones are refused until it is restored, as when the
 /// database goes away.
+#[derive(Debug)]
 pub struct PgProxy {
     pub port: u16,
     up: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -303,7 +305,7 @@ pub struct PgProxy {
 pub mod tokio_util_like {
     use std::sync::Arc;
 
-    #[derive(Clone, Default)]
+    #[derive(Clone, Debug, Default)]
     pub struct Token(Arc<tokio::sync::Notify>, Arc<std::sync::atomic::AtomicBool>);
 
     impl Token {
