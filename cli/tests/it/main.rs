@@ -3,5 +3,6 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 mod compile;
+mod stats;
 mod tail;
 mod testing;
