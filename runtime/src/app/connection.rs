@@ -267,19 +267,7 @@ impl Connection {
             }
             acknowledge(&mut pending, &mut unwritten);
             self.write(&mut source, &mut unwritten, false).await;
-            if let (Some(m), Some(key)) = (crate::metrics::get(), source.connection()) {
-                // Lag: the oldest events whose work is not written and acknowledged.
-                let oldest = pending
-                    .front()
-                    .map(|b| b.received)
-                    .map_or(unwritten.oldest, |t| Some(unwritten.oldest.unwrap_or(t)));
-                m.turn(
-                    key,
-                    engine.in_flight(),
-                    oldest.map_or(Duration::ZERO, |t| t.elapsed()),
-                    Some(source.stats()),
-                );
-            }
+            gauges(&source, &engine, &pending, &unwritten);
             if self.cancel.is_cancelled() {
                 break;
             }
@@ -349,6 +337,7 @@ impl Connection {
                     &mut b.stats,
                     &mut b.log,
                 );
+                gauges(&source, &engine, &pending, &unwritten);
             }
             // A batch cut short by shutdown is never acknowledged: it comes again.
             if let Some(b) = pending.back_mut() {
@@ -469,6 +458,24 @@ impl Connection {
             }
         }
     }
+}
+
+/// Sets the connection's gauges (when metrics are served): jobs in flight, and the lag
+/// (the oldest events whose work is not written and acknowledged).
+fn gauges(source: &Source, engine: &Engine, pending: &VecDeque<Pending>, w: &Unwritten) {
+    let (Some(m), Some(key)) = (crate::metrics::get(), source.connection()) else {
+        return;
+    };
+    let oldest = pending
+        .front()
+        .map(|b| b.received)
+        .map_or(w.oldest, |t| Some(w.oldest.unwrap_or(t)));
+    m.turn(
+        key,
+        engine.in_flight(),
+        oldest.map_or(Duration::ZERO, |t| t.elapsed()),
+        Some(source.stats()),
+    );
 }
 
 /// Moves the batches at the front whose jobs have all ended into the unwritten work.
