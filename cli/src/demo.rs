@@ -86,10 +86,21 @@ pub async fn sandbox(
     addr: &str,
     zuliprc: &std::path::Path,
     traffic: bool,
+    backlog: Option<(std::path::PathBuf, usize)>,
     cancel: CancellationToken,
 ) -> Result<()> {
+    let mut opts = zlc_runtime::testkit::FakeOptions::default();
+    if let Some((path, repeat)) = backlog {
+        let b = zlc_runtime::testkit::Backlog::read(&path, repeat)
+            .with_context(|| format!("reading the backlog {}", path.display()))?;
+        eprintln!(
+            "{} events wait in every new queue that wants messages",
+            b.len()
+        );
+        opts.backlog = Some(std::sync::Arc::new(b));
+    }
     let zulip = std::sync::Arc::new(
-        FakeZulip::bind(addr, zlc_runtime::testkit::FakeOptions::default())
+        FakeZulip::bind(addr, opts)
             .await
             .with_context(|| format!("listening on {addr}"))?,
     );

@@ -94,6 +94,13 @@ enum Command {
         /// Generate demo traffic.
         #[arg(long)]
         traffic: bool,
+        /// A JSONL file of `GET /events` events (gzipped or not) waiting in every queue
+        /// that wants messages from the moment it is registered (benchmarks).
+        #[arg(long, value_name = "FILE")]
+        backlog: Option<std::path::PathBuf>,
+        /// How many times over the backlog file is queued.
+        #[arg(long, default_value_t = 1, value_name = "N", requires = "backlog")]
+        backlog_repeat: usize,
     },
 }
 
@@ -200,10 +207,13 @@ fn main() -> std::process::ExitCode {
                 addr,
                 zuliprc,
                 traffic,
+                backlog,
+                backlog_repeat,
             } => {
                 let cancel = tokio_util::sync::CancellationToken::new();
                 zlc_runtime::shutdown::cancel_on_signal(cancel.clone());
-                demo::sandbox(&addr, &zuliprc, traffic, cancel).await
+                let backlog = backlog.map(|path| (path, backlog_repeat));
+                demo::sandbox(&addr, &zuliprc, traffic, backlog, cancel).await
             }
             _ => Ok(()),
         }

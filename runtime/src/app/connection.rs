@@ -179,10 +179,18 @@ pub(super) struct Connection {
     /// Cancelled when another process took the connection over: stop at once, write
     /// nothing more (its events are the new holder's).
     pub(super) lost: CancellationToken,
+    /// `--max-events`: the process stops (`shutdown`) after the batch in which this
+    /// many events were dispatched, counted over all its connections (the batch is
+    /// finished, so that it is acknowledged and counted whole).
+    pub(super) stop_after: Option<(u64, Arc<std::sync::atomic::AtomicU64>)>,
+    /// The whole process's shutdown.
+    pub(super) shutdown: CancellationToken,
     /// Jobs in flight at most, over all listeners.
     pub(super) max_in_flight: usize,
     /// How long jobs may take to end at shutdown.
     pub(super) drain_timeout: Duration,
+    /// Whether statistics are written (`--no-stats`: only checkpoints and the event log).
+    pub(super) write_stats: bool,
     /// How often acknowledged work is written.
     pub(super) write_every: Duration,
 }
@@ -329,14 +337,22 @@ impl Connection {
                     }
                     continue;
                 }
+                let take = room.clamp(1, DISPATCH_CHUNK);
+                let before = events.len();
                 let Some(b) = pending.back_mut() else { break };
                 b.remaining += engine.dispatch(
-                    events.by_ref().take(room.clamp(1, DISPATCH_CHUNK)),
+                    events.by_ref().take(take),
                     ticket,
                     now_secs(),
                     &mut b.stats,
                     &mut b.log,
                 );
+                if let Some((max, count)) = &self.stop_after {
+                    let n = (before - events.len()) as u64;
+                    if count.fetch_add(n, std::sync::atomic::Ordering::SeqCst) + n >= *max {
+                        self.shutdown.cancel();
+                    }
+                }
                 gauges(&source, &engine, &pending, &unwritten);
             }
             // A batch cut short by shutdown is never acknowledged: it comes again.
@@ -416,7 +432,11 @@ impl Connection {
         let prepared = w.ack.map(|ack| source.prepare_ack(ack));
         let checkpoint = prepared.as_ref().and_then(|p| p.checkpoint());
         let names: Vec<&str> = self.p.listeners.iter().map(|l| l.name).collect();
-        let drained = w.stats.clone().drain();
+        let drained = if self.write_stats {
+            w.stats.clone().drain()
+        } else {
+            crate::stats::Drained::default()
+        };
         match self
             .store
             .commit(

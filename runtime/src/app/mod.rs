@@ -199,6 +199,14 @@ pub(crate) struct RunArgs {
     /// long at most (at once when the holder ran on the same host).
     #[arg(long, default_value_t = 15, value_name = "SECS", value_parser = clap::value_parser!(u64).range(6..=3600))]
     lease_ttl: u64,
+    /// Write no statistics to the store (checkpoints and the event log still are; the
+    /// end-of-run table still counts): to measure what statistics cost.
+    #[arg(long)]
+    no_stats: bool,
+    /// Stop (as on SIGTERM) after the batch in which this many events were dispatched,
+    /// over all realms (benchmarks, tests).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_events: Option<u64>,
     /// Serve Prometheus metrics (/metrics) and health (/healthz, /readyz) over HTTP:
     /// a port (on 127.0.0.1) or an address with a port (0.0.0.0:9898 to serve beyond
     /// this host).

@@ -94,6 +94,9 @@ pub(super) async fn run(
             realms.len(),
         )
     });
+    let stop_after = args
+        .max_events
+        .map(|n| (n, Arc::new(std::sync::atomic::AtomicU64::new(0))));
     for realm in realms {
         let task = RealmTask {
             p,
@@ -105,6 +108,7 @@ pub(super) async fn run(
             recorder: recorder.clone(),
             cancel: cancel.clone(),
             fleet: fleet.clone(),
+            stop_after: stop_after.clone(),
             args: &args,
         }
         .into_future();
@@ -160,6 +164,7 @@ struct RealmTask<'a> {
     recorder: Arc<Recorder>,
     cancel: CancellationToken,
     fleet: Option<Arc<Fleet>>,
+    stop_after: Option<(u64, Arc<std::sync::atomic::AtomicU64>)>,
     args: &'a RunArgs,
 }
 
@@ -170,6 +175,8 @@ impl RealmTask<'_> {
         let max_in_flight = self.args.max_in_flight as usize;
         let drain_timeout = Duration::from_secs(self.args.drain_timeout);
         let write_every = Duration::from_secs(self.args.stats_interval.max(1));
+        let stop_after = self.stop_after.clone();
+        let no_stats = self.args.no_stats;
         let RealmTask {
             p,
             dispatch,
@@ -180,6 +187,7 @@ impl RealmTask<'_> {
             recorder,
             cancel,
             fleet,
+            stop_after: _,
             args: _,
         } = self;
         async move {
@@ -207,7 +215,10 @@ impl RealmTask<'_> {
                     recorder: recorder.clone(),
                     cancel: stop.clone(),
                     lost: lost.clone(),
+                    stop_after: stop_after.clone(),
+                    shutdown: cancel.clone(),
                     max_in_flight,
+                    write_stats: !no_stats,
                     drain_timeout,
                     write_every,
                 };

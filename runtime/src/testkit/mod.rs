@@ -48,6 +48,62 @@ pub struct FakeOptions {
     /// level sends, under the names it uses: `realm_uri` alone before 257, `realm_url`
     /// beside the deprecated `realm_uri` from 257 on, no `zulip_feature_level` at 0.
     pub feature_level: i64,
+    /// Events waiting in every queue that wants messages from the moment it is
+    /// registered (`zlc sandbox --backlog`): a large backlog, shared by all queues,
+    /// kept as text.
+    pub backlog: Option<Arc<Backlog>>,
+}
+
+/// Events (JSON text, ids from 0) waiting in each new queue.
+#[derive(Debug, Default)]
+pub struct Backlog {
+    events: Vec<Box<str>>,
+}
+
+impl Backlog {
+    /// Reads a JSONL file of `GET /events` events (gzipped or not), `repeat` times over,
+    /// numbering the events from 0.
+    pub fn read(path: &std::path::Path, repeat: usize) -> std::io::Result<Backlog> {
+        use std::io::Read as _;
+        let raw = std::fs::read(path)?;
+        let mut text = String::new();
+        if raw.starts_with(&[0x1f, 0x8b]) {
+            flate2::read::GzDecoder::new(&raw[..]).read_to_string(&mut text)?;
+        } else {
+            text = String::from_utf8(raw)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        }
+        let mut events = Vec::new();
+        for _ in 0..repeat.max(1) {
+            for (n, line) in text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+            {
+                let mut event: Value = serde_json::from_str(line).map_err(|e| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("{}:{}: {e}", path.display(), n + 1),
+                    )
+                })?;
+                if let Some(o) = event.as_object_mut() {
+                    o.insert("id".into(), json!(events.len()));
+                }
+                events.push(event.to_string().into_boxed_str());
+            }
+        }
+        Ok(Backlog { events })
+    }
+
+    /// How many events.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether it has none.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
 }
 
 /// The feature level the fake imitates by default: the one the vendored API examples
@@ -61,6 +117,7 @@ impl Default for FakeOptions {
             queue_idle_timeout: Duration::from_secs(600),
             longpoll_timeout_secs: 90,
             feature_level: FEATURE_LEVEL,
+            backlog: None,
         }
     }
 }
@@ -173,6 +230,11 @@ struct Queue {
     narrow: Vec<(String, String)>,
     apply_markdown: bool,
     events: VecDeque<(i64, Value)>,
+    /// The first backlog event not acknowledged (the backlog's events have ids
+    /// `0..len`; the queue's own start after them).
+    backlog_next: usize,
+    /// How many backlog events this queue has (0 without a backlog).
+    backlog_len: usize,
     next_event_id: i64,
     last_activity: Instant,
     polling: u32,

@@ -86,6 +86,17 @@ impl Reply {
         }
     }
 
+    /// A 200 with a JSON body already written out.
+    fn raw(body: String) -> Self {
+        Reply {
+            status: 200,
+            body,
+            content_type: "application/json",
+            retry_after: None,
+            cut: false,
+        }
+    }
+
     fn ok(mut v: Value) -> Self {
         if let Some(o) = v.as_object_mut() {
             o.insert("result".into(), json!("success"));
@@ -377,6 +388,13 @@ fn register(shared: &Shared, user: &FakeUser, p: &HashMap<String, String>) -> Re
     let id = format!("fake-queue-{}", st.next_queue);
     st.next_queue += 1;
     let max_message_id = st.messages.last().map_or(-1, |m| m.id);
+    let wants_messages = event_types
+        .as_ref()
+        .is_none_or(|t| t.iter().any(|t| t == "message"));
+    let backlog_len = match &shared.opts.backlog {
+        Some(b) if wants_messages => b.len(),
+        _ => 0,
+    };
     st.queues.insert(
         id.clone(),
         Queue {
@@ -385,7 +403,9 @@ fn register(shared: &Shared, user: &FakeUser, p: &HashMap<String, String>) -> Re
             narrow,
             apply_markdown,
             events: Default::default(),
-            next_event_id: 0,
+            backlog_next: 0,
+            backlog_len,
+            next_event_id: backlog_len as i64,
             last_activity: Instant::now(),
             polling: 0,
         },
@@ -520,6 +540,35 @@ async fn get_events(shared: &Arc<Shared>, p: &HashMap<String, String>) -> Reply 
             // Acknowledged events are dropped, as Zulip does.
             while q.events.front().is_some_and(|(id, _)| *id <= last) {
                 q.events.pop_front();
+            }
+            if let Some(backlog) = shared.opts.backlog.as_ref().filter(|_| q.backlog_len > 0) {
+                let acked = usize::try_from(last.saturating_add(1)).unwrap_or(0);
+                q.backlog_next = q.backlog_next.max(acked.min(q.backlog_len));
+                if q.backlog_next < q.backlog_len {
+                    // The backlog's text as it is, then the queue's own events.
+                    let mut body =
+                        String::from("{\"result\":\"success\",\"msg\":\"\",\"queue_id\":");
+                    body.push_str(&json!(queue_id).to_string());
+                    body.push_str(",\"events\":[");
+                    for (i, text) in backlog.events[q.backlog_next..q.backlog_len]
+                        .iter()
+                        .enumerate()
+                    {
+                        if i > 0 {
+                            body.push(',');
+                        }
+                        body.push_str(text);
+                    }
+                    for (_, e) in &q.events {
+                        body.push(',');
+                        body.push_str(&e.to_string());
+                    }
+                    body.push_str("]}");
+                    if registered {
+                        q.polling -= 1;
+                    }
+                    return Reply::raw(body);
+                }
             }
             let ready: Vec<Value> = q.events.iter().map(|(_, e)| e.clone()).collect();
             let timed_out = tokio::time::Instant::now() >= deadline;

@@ -36,3 +36,56 @@ async fn bench_replay_reports_the_reference_counts() {
         assert_eq!(row.seen, 50000, "seen of {name}");
     }
 }
+
+/// The benchmark's end-to-end set-up, as `scripts/bench` runs it (smaller): a sandbox
+/// with a backlog waiting in every new queue, the bench binary stopping after
+/// `--max-events`, with the reference counts; `--no-stats` writes no statistics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_in_the_queue_is_read_until_max_events() {
+    let bin = build_pipeline(&pipeline("bench"));
+    let backlog =
+        zlc_runtime::testkit::Backlog::read(&root().join("bench/events-50k.jsonl.gz"), 2).unwrap();
+    assert_eq!(backlog.len(), 100_000);
+    let zulip = zlc_runtime::testkit::FakeZulip::start_with(zlc_runtime::testkit::FakeOptions {
+        backlog: Some(std::sync::Arc::new(backlog)),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rc = dir.path().join("zuliprc");
+    std::fs::write(&rc, zulip.zuliprc(zulip.bot())).unwrap();
+    set_mode(&rc, 0o600);
+    let run = |store: &str, extra: &[&str]| {
+        let out = Command::new(&bin)
+            .args(["run", "--config-file"])
+            .arg(&rc)
+            .args(["--realm", "1", "--summary-json", "--store", store])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let store = format!("sqlite://{}", dir.path().join("b.db").display());
+    // The whole backlog (twice the file): twice the reference counts.
+    let summary = run(&store, &["--max-events", "100000"]);
+    assert_eq!(summary["_run"]["events"], 100_000, "{summary}");
+    for (name, n) in [("alerts", 3070), ("deploys", 183), ("all_realm_1", 50000)] {
+        assert_eq!(summary[name]["matched"], 2 * n, "{name}: {summary}");
+    }
+    // A second queue gets the same backlog; the run stops after the batch that reached
+    // the number (here the whole backlog, one response) and, with --no-stats, writes no
+    // statistics, only its checkpoint.
+    let quiet = format!("sqlite://{}", dir.path().join("q.db").display());
+    let summary = run(&quiet, &["--max-events", "1234", "--no-stats"]);
+    assert_eq!(summary["_run"]["events"], 100_000, "{summary}");
+    let s = zlc_runtime::store::Store::open(&quiet).await.unwrap();
+    assert!(s.listener_totals("bench").await.unwrap().is_empty());
+    let cp = s.load_checkpoint("bench/realm-1").await.unwrap().unwrap();
+    assert_eq!(cp.last_event_id, 99_999, "{cp:?}");
+}
