@@ -421,6 +421,58 @@ impl Client {
         self.send(req, "events", MAX_EVENTS_BODY).await
     }
 
+    /// `GET /events`, read as it arrives: a successful answer is handed over unread, so
+    /// that its events can be taken out in bounded chunks
+    /// ([`EventsResponse::next_chunk`]); any other answer is read whole and classified.
+    pub async fn get_events_stream(
+        &self,
+        queue_id: &str,
+        last_event_id: i64,
+        timeout: Duration,
+    ) -> Result<EventsResponse> {
+        let req = self
+            .request(reqwest::Method::GET, "events")
+            .query(&[
+                ("queue_id", queue_id),
+                ("last_event_id", &last_event_id.to_string()),
+            ])
+            .timeout(timeout);
+        let resp = req.send().await.map_err(|e| {
+            if e.is_connect() {
+                Error::Unreachable {
+                    endpoint: "events".into(),
+                    detail: describe(&e),
+                }
+            } else {
+                Error::Transient {
+                    endpoint: "events".into(),
+                    detail: describe(&e),
+                }
+            }
+        })?;
+        if resp.status() != reqwest::StatusCode::OK {
+            let status = resp.status().as_u16();
+            let header_retry = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<f64>().ok());
+            let text = read_limited(resp, "events", MAX_BODY).await?;
+            return classify("events", status, header_retry, text).map(|_| EventsResponse {
+                resp: None,
+                scanner: crate::source::stream::Scanner::default(),
+                start: Vec::new(),
+                rest: bytes::Bytes::new(),
+            });
+        }
+        Ok(EventsResponse {
+            resp: Some(resp),
+            scanner: crate::source::stream::Scanner::default(),
+            start: Vec::new(),
+            rest: bytes::Bytes::new(),
+        })
+    }
+
     /// `DELETE /events`: frees a queue (not done on a normal shutdown: see DESIGN).
     pub async fn delete_queue(&self, queue_id: &str) -> Result<()> {
         let req = self
@@ -595,6 +647,86 @@ impl Client {
         let text = String::from_utf8(body)
             .map_err(|_| transient(format!("HTTP {status}: body is not UTF-8")))?;
         classify(endpoint, status.as_u16(), header_retry, text)
+    }
+}
+
+/// Reads a body whole, up to `limit` bytes, as UTF-8.
+async fn read_limited(mut resp: reqwest::Response, endpoint: &str, limit: usize) -> Result<String> {
+    let transient = |detail: String| Error::Transient {
+        endpoint: endpoint.to_owned(),
+        detail,
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| transient(format!("reading the body: {}", describe(&e))))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(transient(format!(
+                "response exceeds the {limit}-byte limit"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|_| transient("body is not UTF-8".into()))
+}
+
+/// A successful `GET /events` answer being read.
+#[derive(Debug)]
+pub struct EventsResponse {
+    resp: Option<reqwest::Response>,
+    scanner: crate::source::stream::Scanner,
+    /// The body's first bytes, to quote when it holds no `events` list.
+    start: Vec<u8>,
+    /// What the last piece had beyond a full chunk.
+    rest: bytes::Bytes,
+}
+
+impl EventsResponse {
+    /// The next events of the answer (about [`crate::source::stream::CHUNK_BYTES`]
+    /// of them); `None` at its end. An answer without an `events` list, or cut short,
+    /// is a transient error (the events it gave before come again).
+    pub(crate) async fn next_chunk(&mut self) -> Result<Option<crate::source::stream::Chunk>> {
+        let Some(resp) = self.resp.as_mut() else {
+            return Ok(None);
+        };
+        let transient = |detail: String| Error::Transient {
+            endpoint: "events".into(),
+            detail,
+        };
+        let mut out = crate::source::stream::Chunk::default();
+        loop {
+            let fresh = self.rest.is_empty();
+            let piece = if fresh {
+                resp.chunk()
+                    .await
+                    .map_err(|e| transient(format!("reading the body: {}", describe(&e))))?
+            } else {
+                Some(std::mem::take(&mut self.rest))
+            };
+            let Some(piece) = piece else {
+                self.resp = None;
+                if !self.scanner.finished() {
+                    return Err(transient(format!(
+                        "response without a readable `events` list: {}",
+                        excerpt(&String::from_utf8_lossy(&self.start))
+                    )));
+                }
+                return Ok((!out.is_empty()).then_some(out));
+            };
+            if fresh && self.start.len() < 200 {
+                let n = (200 - self.start.len()).min(piece.len());
+                self.start.extend_from_slice(&piece[..n]);
+            }
+            let read = self.scanner.feed(&piece, &mut out);
+            if read < piece.len() {
+                self.rest = piece.slice(read..);
+            }
+            if out.is_full() {
+                return Ok(Some(out));
+            }
+        }
     }
 }
 

@@ -13,6 +13,7 @@
 
 pub mod queue;
 pub mod replay;
+pub(crate) mod stream;
 
 use crate::error::{EventError, Result};
 use crate::event::RawEvent;

@@ -25,6 +25,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
+use super::stream;
 use super::{Ack, Batch, Origin, SourceStats};
 use crate::backoff::Backoff;
 use crate::client::{Client, DEFAULT_LONGPOLL, NarrowTerm, RegisterRequest};
@@ -96,7 +97,21 @@ pub struct QueueSource {
     /// How long to wait before polling again when the server only re-sent what is
     /// still being worked on (grows while that lasts).
     resend_wait: Duration,
+    /// The answer of the last long poll, while its events are being taken out.
+    response: Option<Reading>,
     stats: SourceStats,
+}
+
+/// A `GET /events` answer being read, and what it gave so far.
+#[derive(Debug)]
+struct Reading {
+    response: crate::client::EventsResponse,
+    /// Whether a batch for dispatch came out of it.
+    handed_out: bool,
+    /// Whether it moved the delivered event id (heartbeats count).
+    advanced: bool,
+    /// Events it re-sent (their work still running).
+    resent: u64,
 }
 
 impl QueueSource {
@@ -126,6 +141,7 @@ impl QueueSource {
             backfilled: HashSet::new(),
             retry,
             resend_wait: Duration::ZERO,
+            response: None,
             stats: SourceStats::default(),
         }
     }
@@ -388,33 +404,120 @@ impl QueueSource {
         Ok(Some(self.hand_out(text, spans, ack, Origin::Backfill)))
     }
 
+    /// The next batch from the queue: the next chunk of the answer being read, or of a
+    /// new long poll. Events come in chunks of about a megabyte, so that memory does
+    /// not grow with the backlog; each chunk is a batch acknowledged on its own.
     async fn poll(&mut self) -> Result<Option<Batch>> {
-        let Some(queue) = &self.queue else {
+        if self.response.is_none() {
+            let Some(queue) = &self.queue else {
+                return Ok(None);
+            };
+            let response = self
+                .client
+                .get_events_stream(&queue.id, self.acked_event_id, queue.poll_timeout)
+                .await?;
+            self.retry.succeeded();
+            self.state(crate::metrics::QueueState::Polling);
+            self.response = Some(Reading {
+                response,
+                handed_out: false,
+                advanced: false,
+                resent: 0,
+            });
+        }
+        loop {
+            let Some(reading) = self.response.as_mut() else {
+                return Ok(None);
+            };
+            let chunk = match reading.response.next_chunk().await {
+                Ok(c) => c,
+                Err(e) => {
+                    // Whatever it gave before comes again with the next poll.
+                    self.response = None;
+                    return Err(e);
+                }
+            };
+            let Some(chunk) = chunk else {
+                let done = self.response.take();
+                return self.end_of_response(done).await;
+            };
+            if let Some(batch) = self.take_chunk(chunk).await? {
+                if let Some(r) = self.response.as_mut() {
+                    r.handed_out = true;
+                }
+                self.resend_wait = Duration::ZERO;
+                return Ok(Some(batch));
+            }
+        }
+    }
+
+    /// An answer read to its end without a batch for dispatch: when the server only
+    /// re-sent events whose work is still running, wait a little (up to 2 s while that
+    /// lasts) and hand control back with an empty batch, so that jobs that ended
+    /// meanwhile are acknowledged before the next poll.
+    async fn end_of_response(&mut self, done: Option<Reading>) -> Result<Option<Batch>> {
+        let Some(r) = done else {
             return Ok(None);
         };
-        let body = self
-            .client
-            .get_events(&queue.id, self.acked_event_id, queue.poll_timeout)
-            .await?;
-        self.retry.succeeded();
-        self.state(crate::metrics::QueueState::Polling);
-
-        #[derive(Deserialize)]
-        struct Events<'a> {
-            #[serde(borrow)]
-            events: Vec<&'a RawValue>,
+        self.stats.resent += r.resent;
+        if r.handed_out || r.advanced || r.resent == 0 {
+            return Ok(None);
         }
-        let events: Events<'_> = serde_json::from_str(&body).map_err(|e| Error::Transient {
-            endpoint: "events".into(),
-            detail: format!("response without a readable `events` list: {e}"),
-        })?;
+        self.resend_wait =
+            (self.resend_wait * 2).clamp(Duration::from_millis(100), Duration::from_secs(2));
+        tokio::time::sleep(self.resend_wait).await;
+        let ack = self.next_ack(None, None);
+        Ok(Some(Batch::new(
+            String::new(),
+            Vec::new(),
+            ack,
+            Origin::Queue,
+        )))
+    }
+
+    /// The events of one chunk that need work, as a batch (`None` when none do).
+    async fn take_chunk(&mut self, chunk: stream::Chunk) -> Result<Option<Batch>> {
         let delivered_before = self.delivered_event_id;
         let mut max_event = delivered_before;
         let mut max_message = None;
-        let mut spans = Vec::with_capacity(events.events.len());
         let mut resent = 0u64;
-        for raw in &events.events {
-            let json = raw.get();
+        for id in &chunk.oversize {
+            self.stats.malformed += 1;
+            tracing::warn!(
+                limit = crate::event::MAX_EVENT_BYTES,
+                "skipping an event larger than the limit"
+            );
+            if let Some(id) = id.filter(|id| *id > delivered_before) {
+                max_event = max_event.max(id);
+            }
+        }
+        let (text, all) = match String::from_utf8(chunk.text) {
+            Ok(t) => (t, chunk.spans),
+            Err(e) => {
+                // Keep the events that are UTF-8; the others become empty (unreadable).
+                let bytes = e.into_bytes();
+                let mut text = String::with_capacity(bytes.len());
+                let mut spans = Vec::with_capacity(chunk.spans.len());
+                for &(a, b) in &chunk.spans {
+                    let start = text.len() as u32;
+                    if let Ok(s) = std::str::from_utf8(&bytes[a as usize..b as usize]) {
+                        text.push_str(s);
+                    }
+                    spans.push((start, text.len() as u32));
+                }
+                (text, spans)
+            }
+        };
+        let mut spans = Vec::with_capacity(all.len());
+        for &(a, b) in &all {
+            let Some(json) = text
+                .get(a as usize..b as usize)
+                .filter(|j| !j.trim().is_empty())
+            else {
+                self.stats.malformed += 1;
+                tracing::warn!("skipping an event that is not UTF-8");
+                continue;
+            };
             let head = match RawEvent::new(json) {
                 Ok(h) => h,
                 Err(e) => {
@@ -452,10 +555,12 @@ impl QueueSource {
                 }
                 max_message = max_message.max(Some(mid));
             }
-            let start = json.as_ptr() as usize - body.as_ptr() as usize;
-            spans.push((start as u32, (start + json.len()) as u32));
+            spans.push((a, b));
         }
-        self.stats.resent += resent;
+        if let Some(r) = self.response.as_mut() {
+            r.resent += resent;
+            r.advanced |= max_event > delivered_before;
+        }
         self.delivered_event_id = max_event;
         if let Some(mid) = max_message {
             self.delivered_message_id = self.delivered_message_id.max(Some(mid));
@@ -470,28 +575,11 @@ impl QueueSource {
                 } else {
                     self.auto_finished = Some((max_event, delivered_before));
                 }
-            } else if resent > 0 {
-                // Jobs are still running on what the server re-sent: don't spin on it.
-                // The wait grows to 2 s while only re-sends come (new events are then
-                // seen within 2 s; a job's end is acknowledged within as long).
-                self.resend_wait = (self.resend_wait * 2)
-                    .clamp(Duration::from_millis(100), Duration::from_secs(2));
-                tokio::time::sleep(self.resend_wait).await;
-                // An empty batch hands control back, so that jobs that ended meanwhile
-                // are acknowledged before the next poll.
-                let ack = self.next_ack(None, None);
-                return Ok(Some(Batch::new(
-                    String::new(),
-                    Vec::new(),
-                    ack,
-                    Origin::Queue,
-                )));
             }
             return Ok(None);
         }
-        self.resend_wait = Duration::ZERO;
         let ack = self.next_ack(Some(max_event), max_message);
-        Ok(Some(self.hand_out(body, spans, ack, Origin::Queue)))
+        Ok(Some(self.hand_out(text, spans, ack, Origin::Queue)))
     }
 
     fn next_ack(&mut self, event_id: Option<i64>, message_id: Option<i64>) -> Ack {

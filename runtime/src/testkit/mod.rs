@@ -163,6 +163,9 @@ pub enum Fault {
     CutBody,
     /// A 200 with a syntactically broken JSON body.
     Garbage,
+    /// The real answer to the request, cut after its first half (then the connection
+    /// is closed).
+    CutAnswer,
     /// This status and body, exactly (an official example, or what some server sent).
     Body {
         /// HTTP status.

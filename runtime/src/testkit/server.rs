@@ -163,6 +163,11 @@ async fn handle(
             tokio::time::sleep(*d).await;
             route(&shared, &method, &endpoint, &params, user).await
         }
+        Some(Fault::CutAnswer) => {
+            let mut r = route(&shared, &method, &endpoint, &params, user).await;
+            r.cut = true;
+            r
+        }
         Some(f) => fault_reply(f),
         None => route(&shared, &method, &endpoint, &params, user).await,
     };
@@ -222,7 +227,7 @@ fn fault_reply(f: &Fault) -> Reply {
             retry_after: None,
             cut: false,
         },
-        Fault::Delay(_) => unreachable!("handled by the caller"),
+        Fault::Delay(_) | Fault::CutAnswer => unreachable!("handled by the caller"),
     }
 }
 

@@ -442,3 +442,42 @@ async fn an_oversized_event_is_skipped_counted_and_acknowledged() {
     assert_eq!(message_ids(&b), [m]);
     assert_eq!(src.stats().malformed, 1, "not delivered again");
 }
+
+/// A backlog of 50,000 events (31 MB of answer) comes in batches of bounded size,
+/// acknowledged one by one, as the answer arrives; an answer cut half-way loses
+/// nothing and repeats nothing.
+#[tokio::test]
+async fn a_large_backlog_comes_in_bounded_batches_and_survives_a_cut_answer() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../bench/events-50k.jsonl.gz");
+    let backlog = zlc_runtime::testkit::Backlog::read(std::path::Path::new(path), 1).unwrap();
+    let zulip = FakeZulip::start_with(FakeOptions {
+        backlog: Some(std::sync::Arc::new(backlog)),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    zulip.inject(Some("events"), Fault::CutAnswer);
+    let mut src = source(&zulip, None);
+    let (mut ids, mut batches, mut largest) = (Vec::new(), 0, 0);
+    while ids.len() < 50_000 {
+        let b = next(&mut src, 60).await;
+        batches += 1;
+        largest = largest.max(b.json().map(str::len).sum::<usize>());
+        ids.extend(b.events().map(|e| e.unwrap().id.unwrap()));
+        src.ack(b.ack()).await.unwrap();
+    }
+    assert_eq!(
+        ids,
+        (0..50_000).collect::<Vec<i64>>(),
+        "every event once, in order"
+    );
+    assert!(batches > 50, "{batches} batches");
+    assert!(largest < 512 << 10, "a batch of {largest} bytes");
+    // The answer was cut after about 15 MB: what came before it was handed out and
+    // acknowledged; the rest came with the next poll.
+    let polls = zulip.requests_to("events");
+    assert!(matches!(polls[0].fault, Some(Fault::CutAnswer)), "{:?}", polls[0]);
+    assert!(polls.len() >= 2);
+    assert!(src.stats().retries >= 1);
+    assert_eq!(src.stats().registrations, 1);
+}

@@ -1,0 +1,372 @@
+//! Reading a `GET /events` response as it arrives: the events of its `events` array are
+//! cut out one by one and handed on in bounded chunks, so that memory does not grow with
+//! the backlog (a queue of 100,000 events answers with about 57 MB).
+//!
+//! The scanner is a small JSON state machine: it tracks strings (with escapes) and the
+//! nesting depth, finds the top-level `"events"` key, and cuts each element of its
+//! array at the bracket that closes it. It never interprets an event: each one is read
+//! by [`crate::event::RawEvent`] afterwards, which rejects what is not an event. An
+//! element larger than [`crate::event::MAX_EVENT_BYTES`] is not kept (only its last
+//! bytes, for its id), and is reported as skipped.
+
+use crate::event::MAX_EVENT_BYTES;
+
+/// How many bytes of events a chunk holds at most (one event may exceed it).
+pub(crate) const CHUNK_BYTES: usize = 256 << 10;
+
+/// Bytes kept from the end of an element too large to keep, to read its id.
+const TAIL: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// In the envelope, before the `events` key.
+    Envelope,
+    /// After the `events` key: waiting for `:` and `[`.
+    Key,
+    /// Inside the events array.
+    Array,
+    /// After the array.
+    Done,
+}
+
+/// Events cut out of a response, ready to hand on.
+#[derive(Debug, Default)]
+pub(crate) struct Chunk {
+    /// The events' JSON, one after another.
+    pub text: Vec<u8>,
+    /// Where each event is in `text`.
+    pub spans: Vec<(u32, u32)>,
+    /// Events that were too large to keep: their id when it could be read.
+    pub oversize: Vec<Option<i64>>,
+}
+
+impl Chunk {
+    /// Whether a chunk this full should be handed on.
+    pub fn is_full(&self) -> bool {
+        self.text.len() >= CHUNK_BYTES
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty() && self.oversize.is_empty()
+    }
+}
+
+/// The scanner's state between two pieces of a response.
+#[derive(Debug)]
+pub(crate) struct Scanner {
+    phase: Phase,
+    depth: u32,
+    in_string: bool,
+    escape: bool,
+    /// At depth 1: whether the next string is a key, and the key being read.
+    expect_key: bool,
+    key: Option<Vec<u8>>,
+    /// The element being read (its bytes so far, unless too large).
+    elem: Vec<u8>,
+    in_elem: bool,
+    oversize: bool,
+    tail: Vec<u8>,
+}
+
+impl Default for Scanner {
+    fn default() -> Self {
+        Scanner {
+            phase: Phase::Envelope,
+            depth: 0,
+            in_string: false,
+            escape: false,
+            expect_key: false,
+            key: None,
+            elem: Vec::new(),
+            in_elem: false,
+            oversize: false,
+            tail: Vec::new(),
+        }
+    }
+}
+
+impl Scanner {
+    /// Reads `bytes` (the next piece of the body), adding the events completed in it to
+    /// `out`, until `out` is full. Returns how many bytes it read: the rest is for the
+    /// next chunk.
+    pub fn feed(&mut self, bytes: &[u8], out: &mut Chunk) -> usize {
+        let mut i = 0;
+        while i < bytes.len() {
+            if self.in_string && !self.escape {
+                // Most of an event is the text of its strings: jump to the next quote
+                // or backslash.
+                match memchr::memchr2(b'"', b'\\', &bytes[i..]) {
+                    Some(0) => {}
+                    Some(n) => {
+                        self.string_run(&bytes[i..i + n]);
+                        i += n;
+                    }
+                    None => {
+                        self.string_run(&bytes[i..]);
+                        return bytes.len();
+                    }
+                }
+            }
+            self.byte(bytes[i], out);
+            i += 1;
+            if out.is_full() {
+                return i;
+            }
+        }
+        i
+    }
+
+    /// Plain bytes inside a string (no quote, no backslash).
+    fn string_run(&mut self, run: &[u8]) {
+        if self.in_elem {
+            if !self.oversize && self.elem.len() + run.len() <= MAX_EVENT_BYTES {
+                self.elem.extend_from_slice(run);
+            } else {
+                for &b in run {
+                    self.keep(b);
+                }
+            }
+        } else if let Some(k) = &mut self.key {
+            let room = 16usize.saturating_sub(k.len());
+            k.extend_from_slice(&run[..room.min(run.len())]);
+        }
+    }
+
+    /// Whether the whole `events` array was read.
+    pub fn finished(&self) -> bool {
+        self.phase == Phase::Done
+    }
+
+    fn keep(&mut self, b: u8) {
+        if self.oversize {
+            if self.tail.len() == TAIL {
+                self.tail.remove(0);
+            }
+            self.tail.push(b);
+        } else if self.elem.len() >= MAX_EVENT_BYTES {
+            self.oversize = true;
+            let from = self.elem.len() - TAIL.min(self.elem.len());
+            self.tail = self.elem[from..].to_vec();
+            self.elem = Vec::new();
+            self.keep(b);
+        } else {
+            self.elem.push(b);
+        }
+    }
+
+    fn end_elem(&mut self, out: &mut Chunk) {
+        self.in_elem = false;
+        if self.oversize {
+            let tail = String::from_utf8_lossy(&self.tail).into_owned();
+            out.oversize.push(crate::event::trailing_id(&tail));
+            self.oversize = false;
+            self.tail.clear();
+            return;
+        }
+        while self.elem.last().is_some_and(u8::is_ascii_whitespace) {
+            self.elem.pop();
+        }
+        let start = out.text.len();
+        out.text.extend_from_slice(&self.elem);
+        out.spans.push((start as u32, out.text.len() as u32));
+        self.elem.clear();
+    }
+
+    fn byte(&mut self, b: u8, out: &mut Chunk) {
+        if self.in_string {
+            if self.in_elem {
+                self.keep(b);
+            } else if let Some(k) = &mut self.key
+                && !self.escape
+                && b != b'"'
+                && k.len() < 16
+            {
+                k.push(b);
+            }
+            if self.escape {
+                self.escape = false;
+            } else if b == b'\\' {
+                self.escape = true;
+            } else if b == b'"' {
+                self.in_string = false;
+                if let Some(k) = self.key.take()
+                    && self.phase == Phase::Envelope
+                    && k == b"events"
+                {
+                    self.phase = Phase::Key;
+                }
+                if self.in_elem && self.depth == 2 {
+                    // A string element (not an event; RawEvent will say so).
+                    self.end_elem(out);
+                }
+            }
+            return;
+        }
+        if self.phase == Phase::Array && self.depth == 2 && !self.in_elem {
+            match b {
+                b',' | b' ' | b'\t' | b'\n' | b'\r' => return,
+                b']' => {
+                    self.depth = 1;
+                    self.phase = Phase::Done;
+                    self.expect_key = false;
+                    return;
+                }
+                _ => self.in_elem = true,
+            }
+        }
+        if self.in_elem {
+            if self.depth == 2 && (b == b',' || b == b']') {
+                // The end of a scalar element.
+                self.end_elem(out);
+                if b == b']' {
+                    self.depth = 1;
+                    self.phase = Phase::Done;
+                }
+                return;
+            }
+            self.keep(b);
+        }
+        match b {
+            b'"' => {
+                self.in_string = true;
+                if self.phase == Phase::Key && self.depth == 1 {
+                    self.phase = Phase::Envelope;
+                }
+                if self.depth == 1 && self.expect_key && !self.in_elem {
+                    self.key = Some(Vec::new());
+                }
+                self.expect_key = false;
+            }
+            b'{' | b'[' => {
+                if self.phase == Phase::Key && self.depth == 1 {
+                    self.phase = if b == b'[' {
+                        Phase::Array
+                    } else {
+                        Phase::Envelope
+                    };
+                }
+                self.depth += 1;
+                self.expect_key = b == b'{' && self.depth == 1;
+            }
+            b'}' | b']' => {
+                self.depth = self.depth.saturating_sub(1);
+                if self.in_elem && self.depth == 2 {
+                    self.end_elem(out);
+                }
+            }
+            b',' => self.expect_key = self.depth == 1,
+            b':' => {}
+            _ => {
+                if self.phase == Phase::Key && self.depth == 1 && !b.is_ascii_whitespace() {
+                    // `"events"` with something other than an array: not our key.
+                    self.phase = Phase::Envelope;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan_in_pieces(body: &str, piece: usize) -> (Vec<String>, Vec<Option<i64>>, bool) {
+        let mut s = Scanner::default();
+        let mut out = Chunk::default();
+        for p in body.as_bytes().chunks(piece.max(1)) {
+            let mut p = p;
+            while !p.is_empty() {
+                let n = s.feed(p, &mut out);
+                p = &p[n..];
+            }
+        }
+        let events = out
+            .spans
+            .iter()
+            .map(|&(a, b)| String::from_utf8(out.text[a as usize..b as usize].to_vec()).unwrap())
+            .collect();
+        (events, out.oversize, s.finished())
+    }
+
+    #[test]
+    fn events_are_cut_out_whatever_the_pieces() {
+        let body = r#"{"result":"success","msg":"a \"events\": [1] ]}","events":[{"type":"message","message":{"content":"}{ ] [ \\\" \"events\":"},"id":0} , {"type":"heartbeat","id":1}
+ ],"queue_id":"q{1}"}"#;
+        let want = vec![
+            r#"{"type":"message","message":{"content":"}{ ] [ \\\" \"events\":"},"id":0}"#
+                .to_owned(),
+            r#"{"type":"heartbeat","id":1}"#.to_owned(),
+        ];
+        for piece in 1..body.len() + 1 {
+            let (events, oversize, done) = scan_in_pieces(body, piece);
+            assert_eq!(events, want, "pieces of {piece}");
+            assert!(oversize.is_empty() && done);
+        }
+    }
+
+    #[test]
+    fn the_key_may_come_anywhere_and_other_keys_are_not_taken_for_it() {
+        let body = r#"{ "queue_id" : "events", "x": {"events": [{"no":1}]}, "events" : [ ] , "result":"success"}"#;
+        let (events, _, done) = scan_in_pieces(body, 7);
+        assert!(events.is_empty(), "{events:?}");
+        assert!(done);
+        let body = r#"{"events":[{"a":[1,{"b":"]"}]},2,"three",null],"result":"success"}"#;
+        let (events, _, done) = scan_in_pieces(body, 3);
+        assert_eq!(
+            events,
+            [r#"{"a":[1,{"b":"]"}]}"#, "2", r#""three""#, "null"]
+        );
+        assert!(done);
+    }
+
+    #[test]
+    fn no_events_array_is_noticed() {
+        for body in [
+            r#"{"result":"success","msg":""}"#,
+            r#"{"result":"success","events":{"a":1}}"#,
+            r#"{"result":"success","events":{"a":1},"b":[{"c":2}]}"#,
+            r#"{"result":"success","events":"x","b":[{"c":2}]}"#,
+            r#"{"result":"success","events":[{"type":"message""#,
+            "<html>502</html>",
+        ] {
+            let (_, _, done) = scan_in_pieces(body, 5);
+            assert!(!done, "{body}");
+        }
+    }
+
+    #[test]
+    fn an_oversize_event_is_skipped_with_its_id() {
+        let big = "x".repeat(MAX_EVENT_BYTES + 10);
+        let body = format!(
+            r#"{{"events":[{{"type":"message","c":"{big}","id":7}},{{"type":"heartbeat","id":8}}]}}"#
+        );
+        let (events, oversize, done) = scan_in_pieces(&body, 65536);
+        assert_eq!(events, [r#"{"type":"heartbeat","id":8}"#]);
+        assert_eq!(oversize, [Some(7)]);
+        assert!(done);
+    }
+
+    #[test]
+    fn the_same_events_as_serde_on_every_official_example() {
+        let lines: Vec<&str> = include_str!("../../tests/fixtures/zulip/events.jsonl")
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        let body = format!(
+            "{{\"result\":\"success\", \"msg\":\"\",\n \"events\": [\n{}\n],\"queue_id\":\"q\"}}",
+            lines.join(" ,\n")
+        );
+        #[derive(serde::Deserialize)]
+        struct Events<'a> {
+            #[serde(borrow)]
+            events: Vec<&'a serde_json::value::RawValue>,
+        }
+        let e: Events<'_> = serde_json::from_str(&body).unwrap();
+        let want: Vec<String> = e.events.iter().map(|r| r.get().to_owned()).collect();
+        assert_eq!(want.len(), lines.len());
+        for piece in [1, 2, 3, 17, 4096, body.len()] {
+            assert_eq!(scan_in_pieces(&body, piece).0, want, "pieces of {piece}");
+        }
+    }
+}
