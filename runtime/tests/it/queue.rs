@@ -476,7 +476,11 @@ async fn a_large_backlog_comes_in_bounded_batches_and_survives_a_cut_answer() {
     // The answer was cut after about 15 MB: what came before it was handed out and
     // acknowledged; the rest came with the next poll.
     let polls = zulip.requests_to("events");
-    assert!(matches!(polls[0].fault, Some(Fault::CutAnswer)), "{:?}", polls[0]);
+    assert!(
+        matches!(polls[0].fault, Some(Fault::CutAnswer)),
+        "{:?}",
+        polls[0]
+    );
     assert!(polls.len() >= 2);
     assert!(src.stats().retries >= 1);
     assert_eq!(src.stats().registrations, 1);

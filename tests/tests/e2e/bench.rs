@@ -79,13 +79,14 @@ async fn a_backlog_in_the_queue_is_read_until_max_events() {
         assert_eq!(summary[name]["matched"], 2 * n, "{name}: {summary}");
     }
     // A second queue gets the same backlog; the run stops after the batch that reached
-    // the number (here the whole backlog, one response) and, with --no-stats, writes no
-    // statistics, only its checkpoint.
+    // the number (the answer comes in chunks of 256 KiB, about 450 events) and, with
+    // --no-stats, writes no statistics, only its checkpoint: just past what it did.
     let quiet = format!("sqlite://{}", dir.path().join("q.db").display());
     let summary = run(&quiet, &["--max-events", "1234", "--no-stats"]);
-    assert_eq!(summary["_run"]["events"], 100_000, "{summary}");
+    let events = summary["_run"]["events"].as_i64().unwrap();
+    assert!((1234..2000).contains(&events), "{summary}");
     let s = zlc_runtime::store::Store::open(&quiet).await.unwrap();
     assert!(s.listener_totals("bench").await.unwrap().is_empty());
     let cp = s.load_checkpoint("bench/realm-1").await.unwrap().unwrap();
-    assert_eq!(cp.last_event_id, 99_999, "{cp:?}");
+    assert_eq!(cp.last_event_id, events - 1, "{cp:?}");
 }
