@@ -13,7 +13,8 @@
 
 pub mod queue;
 pub mod replay;
-pub(crate) mod stream;
+#[doc(hidden)]
+pub mod stream;
 
 use crate::error::{EventError, Result};
 use crate::event::RawEvent;

@@ -12,7 +12,7 @@
 use crate::event::MAX_EVENT_BYTES;
 
 /// How many bytes of events a chunk holds at most (one event may exceed it).
-pub(crate) const CHUNK_BYTES: usize = 256 << 10;
+pub const CHUNK_BYTES: usize = 256 << 10;
 
 /// Bytes kept from the end of an element too large to keep, to read its id.
 const TAIL: usize = 64;
@@ -31,7 +31,7 @@ enum Phase {
 
 /// Events cut out of a response, ready to hand on.
 #[derive(Debug, Default)]
-pub(crate) struct Chunk {
+pub struct Chunk {
     /// The events' JSON, one after another.
     pub text: Vec<u8>,
     /// Where each event is in `text`.
@@ -54,7 +54,7 @@ impl Chunk {
 
 /// The scanner's state between two pieces of a response.
 #[derive(Debug)]
-pub(crate) struct Scanner {
+pub struct Scanner {
     phase: Phase,
     depth: u32,
     in_string: bool,
