@@ -86,51 +86,63 @@ impl Default for Scanner {
     }
 }
 
+/// What one byte did to the element being read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Nothing to note.
+    On,
+    /// An element starts at this byte.
+    Start,
+    /// The element ends with this byte.
+    EndWith,
+    /// The element ended just before this byte (a scalar, ended by `,` or `]`).
+    EndBefore,
+}
+
 impl Scanner {
     /// Reads `bytes` (the next piece of the body), adding the events completed in it to
     /// `out`, until `out` is full. Returns how many bytes it read: the rest is for the
-    /// next chunk.
+    /// next chunk. An element's bytes are copied once, when it ends (or when the piece
+    /// does).
     pub fn feed(&mut self, bytes: &[u8], out: &mut Chunk) -> usize {
+        let mut seg = self.in_elem.then_some(0);
         let mut i = 0;
         while i < bytes.len() {
             if self.in_string && !self.escape {
                 // Most of an event is the text of its strings: jump to the next quote
                 // or backslash.
-                match memchr::memchr2(b'"', b'\\', &bytes[i..]) {
-                    Some(0) => {}
-                    Some(n) => {
-                        self.string_run(&bytes[i..i + n]);
-                        i += n;
+                let n = memchr::memchr2(b'"', b'\\', &bytes[i..]).unwrap_or(bytes.len() - i);
+                if n > 0 {
+                    if self.key.is_some() {
+                        self.key_run(&bytes[i..i + n]);
                     }
-                    None => {
-                        self.string_run(&bytes[i..]);
-                        return bytes.len();
+                    i += n;
+                    if i == bytes.len() {
+                        break;
                     }
                 }
             }
-            self.byte(bytes[i], out);
+            match self.byte(bytes[i]) {
+                Step::On => {}
+                Step::Start => seg = Some(i),
+                Step::EndWith => {
+                    let s = seg.take().unwrap_or(i);
+                    self.finish_elem(&bytes[s..=i], out);
+                }
+                Step::EndBefore => {
+                    let s = seg.take().unwrap_or(i);
+                    self.finish_elem(&bytes[s..i], out);
+                }
+            }
             i += 1;
-            if out.is_full() {
+            if seg.is_none() && out.is_full() {
                 return i;
             }
         }
-        i
-    }
-
-    /// Plain bytes inside a string (no quote, no backslash).
-    fn string_run(&mut self, run: &[u8]) {
-        if self.in_elem {
-            if !self.oversize && self.elem.len() + run.len() <= MAX_EVENT_BYTES {
-                self.elem.extend_from_slice(run);
-            } else {
-                for &b in run {
-                    self.keep(b);
-                }
-            }
-        } else if let Some(k) = &mut self.key {
-            let room = 16usize.saturating_sub(k.len());
-            k.extend_from_slice(&run[..room.min(run.len())]);
+        if let Some(s) = seg {
+            self.stash(&bytes[s..i]);
         }
+        i
     }
 
     /// Whether the whole `events` array was read.
@@ -138,46 +150,57 @@ impl Scanner {
         self.phase == Phase::Done
     }
 
-    fn keep(&mut self, b: u8) {
-        if self.oversize {
-            if self.tail.len() == TAIL {
-                self.tail.remove(0);
-            }
-            self.tail.push(b);
-        } else if self.elem.len() >= MAX_EVENT_BYTES {
-            self.oversize = true;
-            let from = self.elem.len() - TAIL.min(self.elem.len());
-            self.tail = self.elem[from..].to_vec();
-            self.elem = Vec::new();
-            self.keep(b);
-        } else {
-            self.elem.push(b);
+    /// Plain bytes of a key being read.
+    fn key_run(&mut self, run: &[u8]) {
+        if let Some(k) = &mut self.key {
+            let room = 16usize.saturating_sub(k.len());
+            k.extend_from_slice(&run[..room.min(run.len())]);
         }
     }
 
-    fn end_elem(&mut self, out: &mut Chunk) {
+    /// Keeps the part of an element that a piece ended in.
+    fn stash(&mut self, seg: &[u8]) {
+        if !self.oversize && self.elem.len() + seg.len() <= MAX_EVENT_BYTES {
+            self.elem.extend_from_slice(seg);
+            return;
+        }
+        if !self.oversize {
+            self.oversize = true;
+            self.tail = std::mem::take(&mut self.elem);
+        }
+        self.tail
+            .extend_from_slice(&seg[seg.len().saturating_sub(TAIL)..]);
+        let cut = self.tail.len().saturating_sub(TAIL);
+        self.tail.drain(..cut);
+    }
+
+    /// An element ended: its last bytes are `seg`.
+    fn finish_elem(&mut self, seg: &[u8], out: &mut Chunk) {
         self.in_elem = false;
+        if self.oversize || self.elem.len() + seg.len() > MAX_EVENT_BYTES {
+            self.stash(seg);
+        }
         if self.oversize {
             let tail = String::from_utf8_lossy(&self.tail).into_owned();
             out.oversize.push(crate::event::trailing_id(&tail));
             self.oversize = false;
             self.tail.clear();
+            self.elem.clear();
             return;
-        }
-        while self.elem.last().is_some_and(u8::is_ascii_whitespace) {
-            self.elem.pop();
         }
         let start = out.text.len();
         out.text.extend_from_slice(&self.elem);
+        out.text.extend_from_slice(seg);
+        while out.text.len() > start && out.text.last().is_some_and(u8::is_ascii_whitespace) {
+            out.text.pop();
+        }
         out.spans.push((start as u32, out.text.len() as u32));
         self.elem.clear();
     }
 
-    fn byte(&mut self, b: u8, out: &mut Chunk) {
+    fn byte(&mut self, b: u8) -> Step {
         if self.in_string {
-            if self.in_elem {
-                self.keep(b);
-            } else if let Some(k) = &mut self.key
+            if let Some(k) = &mut self.key
                 && !self.escape
                 && b != b'"'
                 && k.len() < 16
@@ -198,34 +221,34 @@ impl Scanner {
                 }
                 if self.in_elem && self.depth == 2 {
                     // A string element (not an event; RawEvent will say so).
-                    self.end_elem(out);
+                    return Step::EndWith;
                 }
             }
-            return;
+            return Step::On;
         }
+        let mut step = Step::On;
         if self.phase == Phase::Array && self.depth == 2 && !self.in_elem {
             match b {
-                b',' | b' ' | b'\t' | b'\n' | b'\r' => return,
+                b',' | b' ' | b'\t' | b'\n' | b'\r' => return Step::On,
                 b']' => {
                     self.depth = 1;
                     self.phase = Phase::Done;
                     self.expect_key = false;
-                    return;
+                    return Step::On;
                 }
-                _ => self.in_elem = true,
+                _ => {
+                    self.in_elem = true;
+                    step = Step::Start;
+                }
             }
         }
-        if self.in_elem {
-            if self.depth == 2 && (b == b',' || b == b']') {
-                // The end of a scalar element.
-                self.end_elem(out);
-                if b == b']' {
-                    self.depth = 1;
-                    self.phase = Phase::Done;
-                }
-                return;
+        if self.in_elem && self.depth == 2 && (b == b',' || b == b']') {
+            // The end of a scalar element.
+            if b == b']' {
+                self.depth = 1;
+                self.phase = Phase::Done;
             }
-            self.keep(b);
+            return Step::EndBefore;
         }
         match b {
             b'"' => {
@@ -252,7 +275,7 @@ impl Scanner {
             b'}' | b']' => {
                 self.depth = self.depth.saturating_sub(1);
                 if self.in_elem && self.depth == 2 {
-                    self.end_elem(out);
+                    return Step::EndWith;
                 }
             }
             b',' => self.expect_key = self.depth == 1,
@@ -264,6 +287,7 @@ impl Scanner {
                 }
             }
         }
+        step
     }
 }
 
