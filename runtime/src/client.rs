@@ -411,14 +411,23 @@ impl Client {
         last_event_id: i64,
         timeout: Duration,
     ) -> Result<String> {
-        let req = self
-            .request(reqwest::Method::GET, "events")
+        let req = self.events_request(queue_id, last_event_id, timeout);
+        self.send(req, "events", MAX_EVENTS_BODY).await
+    }
+
+    /// The long poll of `queue_id` after `last_event_id`.
+    fn events_request(
+        &self,
+        queue_id: &str,
+        last_event_id: i64,
+        timeout: Duration,
+    ) -> reqwest::RequestBuilder {
+        self.request(reqwest::Method::GET, "events")
             .query(&[
                 ("queue_id", queue_id),
                 ("last_event_id", &last_event_id.to_string()),
             ])
-            .timeout(timeout);
-        self.send(req, "events", MAX_EVENTS_BODY).await
+            .timeout(timeout)
     }
 
     /// `GET /events`, read as it arrives: a successful answer is handed over unread, so
@@ -430,33 +439,14 @@ impl Client {
         last_event_id: i64,
         timeout: Duration,
     ) -> Result<EventsResponse> {
-        let req = self
-            .request(reqwest::Method::GET, "events")
-            .query(&[
-                ("queue_id", queue_id),
-                ("last_event_id", &last_event_id.to_string()),
-            ])
-            .timeout(timeout);
-        let resp = req.send().await.map_err(|e| {
-            if e.is_connect() {
-                Error::Unreachable {
-                    endpoint: "events".into(),
-                    detail: describe(&e),
-                }
-            } else {
-                Error::Transient {
-                    endpoint: "events".into(),
-                    detail: describe(&e),
-                }
-            }
-        })?;
+        let resp = self
+            .events_request(queue_id, last_event_id, timeout)
+            .send()
+            .await
+            .map_err(|e| request_failed("events", &e))?;
         if resp.status() != reqwest::StatusCode::OK {
             let status = resp.status().as_u16();
-            let header_retry = resp
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<f64>().ok());
+            let header_retry = retry_header(&resp);
             let text = read_limited(resp, "events", MAX_BODY).await?;
             return classify("events", status, header_retry, text).map(|_| EventsResponse {
                 resp: None,
@@ -605,49 +595,36 @@ impl Client {
         endpoint: &str,
         limit: usize,
     ) -> Result<String> {
-        let transient = |detail: String| Error::Transient {
-            endpoint: endpoint.to_owned(),
-            detail,
-        };
-        let mut resp = req.send().await.map_err(|e| {
-            if e.is_connect() {
-                Error::Unreachable {
-                    endpoint: endpoint.to_owned(),
-                    detail: describe(&e),
-                }
-            } else {
-                transient(describe(&e))
-            }
-        })?;
-        let status = resp.status();
-        let header_retry = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok());
-        if resp.content_length().is_some_and(|n| n > limit as u64) {
-            return Err(transient(format!(
-                "response of {} bytes exceeds the {limit}-byte limit",
-                resp.content_length().unwrap_or(0)
-            )));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| transient(format!("reading the body: {}", describe(&e))))?
-        {
-            if body.len() + chunk.len() > limit {
-                return Err(transient(format!(
-                    "response exceeds the {limit}-byte limit"
-                )));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        let text = String::from_utf8(body)
-            .map_err(|_| transient(format!("HTTP {status}: body is not UTF-8")))?;
-        classify(endpoint, status.as_u16(), header_retry, text)
+        let resp = req.send().await.map_err(|e| request_failed(endpoint, &e))?;
+        let status = resp.status().as_u16();
+        let header_retry = retry_header(&resp);
+        let text = read_limited(resp, endpoint, limit).await?;
+        classify(endpoint, status, header_retry, text)
     }
+}
+
+/// A request that got no answer: nothing could connect (the server has never answered,
+/// or the network is down), or the exchange failed on the way.
+fn request_failed(endpoint: &str, e: &reqwest::Error) -> Error {
+    if e.is_connect() {
+        Error::Unreachable {
+            endpoint: endpoint.to_owned(),
+            detail: describe(e),
+        }
+    } else {
+        Error::Transient {
+            endpoint: endpoint.to_owned(),
+            detail: describe(e),
+        }
+    }
+}
+
+/// The `Retry-After` header, in seconds, when it is a number.
+fn retry_header(resp: &reqwest::Response) -> Option<f64> {
+    resp.headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
 }
 
 /// Reads a body whole, up to `limit` bytes, as UTF-8.
@@ -656,6 +633,13 @@ async fn read_limited(mut resp: reqwest::Response, endpoint: &str, limit: usize)
         endpoint: endpoint.to_owned(),
         detail,
     };
+    let status = resp.status();
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(transient(format!(
+            "response of {} bytes exceeds the {limit}-byte limit",
+            resp.content_length().unwrap_or(0)
+        )));
+    }
     let mut body = Vec::new();
     while let Some(chunk) = resp
         .chunk()
@@ -669,7 +653,7 @@ async fn read_limited(mut resp: reqwest::Response, endpoint: &str, limit: usize)
         }
         body.extend_from_slice(&chunk);
     }
-    String::from_utf8(body).map_err(|_| transient("body is not UTF-8".into()))
+    String::from_utf8(body).map_err(|_| transient(format!("HTTP {status}: body is not UTF-8")))
 }
 
 /// A successful `GET /events` answer being read.

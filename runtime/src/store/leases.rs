@@ -78,6 +78,18 @@ macro_rules! check_fence {
 }
 pub(super) use check_fence;
 
+// The leases a query selects (`connection, owner, generation, expires_at`, one bind).
+macro_rules! lease_rows {
+    ($self:expr, $sql:expr, $bind:expr) => {
+        fetch_rows!($self, $sql, [$bind], |r| LeaseRow {
+            connection: r.try_get(0)?,
+            owner: r.try_get(1)?,
+            generation: r.try_get(2)?,
+            expires_at: r.try_get(3)?,
+        })
+    };
+}
+
 /// A lease as the store has it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaseRow {
@@ -107,26 +119,14 @@ impl Store {
     /// The lease of `connection`, if it was ever taken.
     pub async fn lease(&self, connection: &str) -> Result<Option<LeaseRow>> {
         const SQL: &str = "SELECT connection, owner, generation, expires_at FROM zlc_leases WHERE connection = $1";
-        let rows = fetch_rows!(self, SQL, [connection], |r| LeaseRow {
-            connection: r.try_get(0)?,
-            owner: r.try_get(1)?,
-            generation: r.try_get(2)?,
-            expires_at: r.try_get(3)?,
-        });
-        Ok(rows.into_iter().next())
+        Ok(lease_rows!(self, SQL, connection).into_iter().next())
     }
 
     /// The leases of `pipeline`'s connections.
     pub async fn leases_of(&self, pipeline: &str) -> Result<Vec<LeaseRow>> {
         const SQL: &str = "SELECT connection, owner, generation, expires_at FROM zlc_leases \
              WHERE pipeline = $1 ORDER BY connection";
-        let rows = fetch_rows!(self, SQL, [pipeline], |r| LeaseRow {
-            connection: r.try_get(0)?,
-            owner: r.try_get(1)?,
-            generation: r.try_get(2)?,
-            expires_at: r.try_get(3)?,
-        });
-        Ok(rows)
+        Ok(lease_rows!(self, SQL, pipeline))
     }
 
     /// Tries to take the lease of `connection` for `owner`, for `ttl` seconds: it is
