@@ -89,8 +89,8 @@ pub fn get() -> Option<&'static Metrics> {
 
 impl Metrics {
     fn new(p: &PipelineDesc) -> Metrics {
-        let mut registry = Registry::with_prefix("zlc");
-        let m = Metrics {
+        let mut m = Metrics {
+            registry: Registry::with_prefix("zlc"),
             listeners: p.listeners.iter().map(|l| l.name.to_owned()).collect(),
             events: Counter::default(),
             malformed: Counter::default(),
@@ -107,75 +107,74 @@ impl Metrics {
             write_errors: Family::default(),
             polling: Family::default(),
             connections: Mutex::new(HashMap::new()),
-            registry: Registry::default(),
         };
-        registry.register(
+        m.registry.register(
             "events",
             "Events received and dispatched (written with their checkpoint)",
             m.events.clone(),
         );
-        registry.register(
+        m.registry.register(
             "malformed_events",
             "Events skipped because they could not be read",
             m.malformed.clone(),
         );
-        registry.register(
+        m.registry.register(
             "listener_seen",
             "Events that reached a listener's filters",
             m.seen.clone(),
         );
-        registry.register(
+        m.registry.register(
             "listener_matched",
             "Events that passed a listener's filters",
             m.matched.clone(),
         );
-        registry.register("jobs", "Jobs ended, by outcome: succeeded, failed (dead letter) or limited (held back by a rate limit)", m.jobs.clone());
-        registry.register(
+        m.registry.register("jobs", "Jobs ended, by outcome: succeeded, failed (dead letter) or limited (held back by a rate limit)", m.jobs.clone());
+        m.registry.register(
             "action_retries",
             "Attempts of actions retried after a retryable failure",
             m.retries.clone(),
         );
-        registry.register(
+        m.registry.register(
             "breaker_open",
             "1 while the listener's circuit breaker is open",
             m.breaker_open.clone(),
         );
-        registry.register(
+        m.registry.register(
             "breaker_trips",
             "Times the listener's circuit breaker opened",
             m.breaker_trips.clone(),
         );
-        registry.register(
+        m.registry.register(
             "queue_registrations",
             "Event queues registered (the first one included)",
             m.registrations.clone(),
         );
-        registry.register(
+        m.registry.register(
             "gaps",
             "Event queues lost (expired or pruned): recovered by a backfill, a gap recorded",
             m.gaps.clone(),
         );
-        registry.register(
+        m.registry.register(
             "lag_seconds",
             "Age of the oldest received event whose work is not yet written and acknowledged",
             m.lag.clone(),
         );
-        registry.register(
+        m.registry.register(
             "jobs_in_flight",
             "Jobs waiting or running",
             m.in_flight.clone(),
         );
-        registry.register(
+        m.registry.register(
             "store_write_errors",
             "Writes of acknowledged work that failed (retried)",
             m.write_errors.clone(),
         );
-        registry.register(
+        m.registry.register(
             "polling",
             "1 while this process polls the connection's event queue",
             m.polling.clone(),
         );
-        Metrics { registry, ..m }
+        m
     }
 
     fn listener(&self, i: usize) -> ListenerLabels {

@@ -11,17 +11,7 @@ fn the_compilers_event_catalog_is_the_runtimes() {
 }
 
 fn zlc(args: &[&str], cwd: &std::path::Path) -> (i32, String, String) {
-    let out = Command::new(ZLC)
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    super::output(Command::new(ZLC).args(args).current_dir(cwd))
 }
 
 #[test]

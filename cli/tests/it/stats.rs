@@ -9,16 +9,7 @@ use zlc_runtime::store::{Checkpoint, ListenerRow, Store};
 const ZLC: &str = env!("CARGO_BIN_EXE_zlc");
 
 fn zlc(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(ZLC)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    super::output(Command::new(ZLC).args(args))
 }
 
 fn listener(name: &str) -> ListenerRow {

@@ -1,7 +1,7 @@
 //! `zlc test`: the examples' own cases pass; a changed expectation fails with a diff
 //! and exit status 1; the JSON report says the same.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 const ZLC: &str = env!("CARGO_BIN_EXE_zlc");
 
@@ -13,19 +13,7 @@ fn root() -> std::path::PathBuf {
 }
 
 fn zlc_test(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(ZLC)
-        .arg("test")
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    super::output(Command::new(ZLC).arg("test").args(args).current_dir(root()))
 }
 
 #[test]

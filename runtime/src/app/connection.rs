@@ -360,12 +360,6 @@ impl Connection {
                 b.dispatched = events.len() == 0;
             }
         }
-        if self.lost.is_cancelled() {
-            engine.abort();
-            return Err(crate::error::Error::LeaseLost {
-                connection: source.connection().unwrap_or_default().to_owned(),
-            });
-        }
         // Stop polling; let the jobs in flight end (up to the deadline) and write what
         // they finish. The events of jobs cut off come again at the next start.
         let deadline = tokio::time::Instant::now() + self.drain_timeout;

@@ -175,7 +175,6 @@ impl RealmTask<'_> {
         let max_in_flight = self.args.max_in_flight as usize;
         let drain_timeout = Duration::from_secs(self.args.drain_timeout);
         let write_every = Duration::from_secs(self.args.stats_interval.max(1));
-        let stop_after = self.stop_after.clone();
         let no_stats = self.args.no_stats;
         let RealmTask {
             p,
@@ -187,7 +186,7 @@ impl RealmTask<'_> {
             recorder,
             cancel,
             fleet,
-            stop_after: _,
+            stop_after,
             args: _,
         } = self;
         async move {

@@ -264,86 +264,38 @@ mod tests {
                 .iter()
                 .all(|c| matches!(c, Claim::Ours | Claim::Busy))
         );
-        // Done is done, for everyone.
-        assert_eq!(
+        let claim = async |effect: &str, owner: &str| {
             store
-                .claim_effect(pipeline, "l", "e2", "a:1:x")
+                .claim_effect(pipeline, "l", effect, owner)
                 .await
-                .unwrap(),
-            Claim::Ours
-        );
+                .unwrap()
+        };
+        // Done is done, for everyone.
+        assert_eq!(claim("e2", "a:1:x").await, Claim::Ours);
         store
             .effect_done(pipeline, "l", "e2", "a:1:x")
             .await
             .unwrap();
-        assert_eq!(
-            store
-                .claim_effect(pipeline, "l", "e2", "b:2:x")
-                .await
-                .unwrap(),
-            Claim::Done
-        );
+        assert_eq!(claim("e2", "b:2:x").await, Claim::Done);
         assert!(store.is_effect_done(pipeline, "l", "e2").await.unwrap());
 
         // A released claim can be taken again.
-        assert_eq!(
-            store
-                .claim_effect(pipeline, "l", "e3", "a:1:x")
-                .await
-                .unwrap(),
-            Claim::Ours
-        );
+        assert_eq!(claim("e3", "a:1:x").await, Claim::Ours);
         store
             .release_effect(pipeline, "l", "e3", "a:1:x")
             .await
             .unwrap();
-        assert_eq!(
-            store
-                .claim_effect(pipeline, "l", "e3", "b:2:x")
-                .await
-                .unwrap(),
-            Claim::Ours
-        );
+        assert_eq!(claim("e3", "b:2:x").await, Claim::Ours);
 
         // A claim of an owner that never beat (or stopped) is taken over; one of a live
         // owner is not.
         store.owner_heartbeat("live:3:x", pipeline).await.unwrap();
-        assert_eq!(
-            store
-                .claim_effect(pipeline, "l", "e4", "live:3:x")
-                .await
-                .unwrap(),
-            Claim::Ours
-        );
-        assert_eq!(
-            store
-                .claim_effect(pipeline, "l", "e4", "b:2:x")
-                .await
-                .unwrap(),
-            Claim::Busy
-        );
-        assert_eq!(
-            store
-                .claim_effect(pipeline, "l", "e5", "dead:4:x")
-                .await
-                .unwrap(),
-            Claim::Ours
-        );
-        assert_eq!(
-            store
-                .claim_effect(pipeline, "l", "e5", "b:2:x")
-                .await
-                .unwrap(),
-            Claim::Ours
-        );
+        assert_eq!(claim("e4", "live:3:x").await, Claim::Ours);
+        assert_eq!(claim("e4", "b:2:x").await, Claim::Busy);
+        assert_eq!(claim("e5", "dead:4:x").await, Claim::Ours);
+        assert_eq!(claim("e5", "b:2:x").await, Claim::Ours);
         store.owner_gone("live:3:x").await.unwrap();
-        assert_eq!(
-            store
-                .claim_effect(pipeline, "l", "e4", "b:2:x")
-                .await
-                .unwrap(),
-            Claim::Ours
-        );
+        assert_eq!(claim("e4", "b:2:x").await, Claim::Ours);
     }
 
     #[tokio::test]

@@ -7,15 +7,6 @@ use zlc_runtime::store::Store;
 use super::receiver::{Receiver, Reply};
 use super::*;
 
-fn run_cmd(bin: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(bin).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_letters_are_listed_replayed_and_dropped() {
     let s = setup().await;

@@ -5,15 +5,6 @@ use zlc_runtime::store::Store;
 
 use super::*;
 
-fn run_cmd(bin: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(bin).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// How many times the process said it applied a changed configuration.
 fn changes(p: &Proc) -> usize {
     p.log_text()

@@ -74,6 +74,16 @@ pub fn pipeline_in(dir: &Path, name: &str, body: &str) -> PathBuf {
     build_pipeline(&file)
 }
 
+/// Runs `bin` with `args` to its end: exit code, stdout, stderr.
+pub fn run_cmd(bin: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(bin).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A running listener binary with its stderr in a file.
 #[derive(Debug)]
 pub struct Proc {
@@ -257,7 +267,7 @@ pub struct Database {
 
 impl Database {
     pub async fn create(admin: &str) -> Database {
-        let name = format!("zlc_fleet_{:08x}", fastrand_u32());
+        let name = format!("zlc_fleet_{:08x}", unique_suffix());
         let pool = sqlx::PgPool::connect(admin).await.unwrap();
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&pool)
@@ -284,7 +294,7 @@ impl Database {
     }
 }
 
-fn fastrand_u32() -> u32 {
+fn unique_suffix() -> u32 {
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap();

@@ -152,7 +152,11 @@ by = ["channel"]
         !text.contains("evil") && !text.contains("zlc_fake"),
         "{text}"
     );
-    assert!(text.contains("# TYPE zlc_breaker_open gauge") || !text.contains("zlc_breaker_open{"));
+    assert_eq!(
+        sample(&text, "zlc_breaker_open{listener=\"forward\"}"),
+        Some(0.0),
+        "{text}"
+    );
 
     assert_eq!(http(port, "GET", "/nothing").0, 404);
     assert_eq!(http(port, "POST", "/metrics").0, 405);
