@@ -4,7 +4,7 @@
 //!     cargo bench -p zlc-runtime --bench micro
 //!
 //! the event head (what dispatch reads first), the dispatch view (the fields filters
-//! read) beside the full typed parse, each kind of filter `bench.toml` uses, recording
+//! read, by our reader and by serde) beside the full typed parse, each kind of filter `bench.toml` uses, recording
 //! statistics, and cutting events out of a `GET /events` answer. The figures are per
 //! event; compare runs on the same machine, or use `scripts/bench` for ratios.
 
@@ -53,8 +53,18 @@ fn head() -> usize {
         .sum()
 }
 
+/// The dispatch view as dispatch reads it (the purpose-built reader).
 #[divan::bench]
 fn dispatch_view() -> usize {
+    EVENTS
+        .iter()
+        .map(|l| MessageViewEvent::read(black_box(l)).map_or(0, |m| m.message.content.len()))
+        .sum()
+}
+
+/// The same view read by serde_json's derived visitor, for comparison.
+#[divan::bench]
+fn dispatch_view_serde() -> usize {
     EVENTS
         .iter()
         .map(|l| {

@@ -1,10 +1,10 @@
 //! Parse throughput over a replay file, one thread.
 //!
-//!     cargo bench -p zlc-runtime --bench parse -- FILE [--repeat N] [--json]
+//!     cargo bench -p zlc-runtime --bench parse -- FILE [--repeat N] [--json] [--reader-only]
 //!
 //! Reads every event into memory first (as `seed_processor.py` does), then times, over
 //! the same events: the head alone (what dispatch needs to decide), the full typed
-//! parse, the dispatch view (the fields filters read), and a generic `serde_json::Value` parse (what Python's `json.loads` does).
+//! parse, the dispatch view (the fields filters read; by serde and by our reader), and a generic `serde_json::Value` parse (what Python's `json.loads` does).
 //! `scripts/bench-parse.sh` runs it beside the Python reference and prints ratios.
 
 use std::hint::black_box;
@@ -19,10 +19,13 @@ fn main() {
     let mut path = None;
     let mut repeat = 4u32;
     let mut json = false;
+    let mut reader_only = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--repeat" => repeat = args.next().and_then(|n| n.parse().ok()).unwrap_or(4),
             "--json" => json = true,
+            // For a profiler: time the dispatch view by our reader alone.
+            "--reader-only" => reader_only = true,
             _ => path = Some(PathBuf::from(a)),
         }
     }
@@ -56,6 +59,16 @@ fn main() {
         black_box(acc);
         n / start.elapsed().as_secs_f64()
     };
+    let reader = time(
+        &|l| match RawEvent::new(l).map(|r| MessageViewEvent::read(r.json)) {
+            Ok(Ok(m)) => m.message.content.len(),
+            _ => 0,
+        },
+    );
+    if reader_only {
+        println!("dispatch view by our reader: {reader:.0} events/s");
+        return;
+    }
     let head = time(&|l| RawEvent::new(l).map(|r| r.kind.len()).unwrap_or(0));
     let typed = time(&|l| match RawEvent::new(l).and_then(|r| r.parse()) {
         Ok(Event::Message(m)) => m.message.content.len(),
@@ -78,14 +91,14 @@ fn main() {
     let counts = counts.into_inner().map(|c| c / u64::from(repeat));
     if json {
         println!(
-            r#"{{"events": {n}, "head_per_s": {head:.0}, "typed_per_s": {typed:.0}, "view_per_s": {view:.0}, "value_per_s": {value:.0}, "serde_filters_per_s": {serde_filters:.0}, "serde_filters_counts": {{"alerts": {}, "deploys": {}, "mentions": {}, "pr_links": {}, "tracebacks": {}, "all_realm_1": {}, "realm_2_only": {}, "reactions": {}}}}}"#,
+            r#"{{"events": {n}, "head_per_s": {head:.0}, "typed_per_s": {typed:.0}, "view_per_s": {view:.0}, "reader_per_s": {reader:.0}, "value_per_s": {value:.0}, "serde_filters_per_s": {serde_filters:.0}, "serde_filters_counts": {{"alerts": {}, "deploys": {}, "mentions": {}, "pr_links": {}, "tracebacks": {}, "all_realm_1": {}, "realm_2_only": {}, "reactions": {}}}}}"#,
             counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], counts[6], counts[7]
         );
     } else {
         println!("{} events x {repeat}", lines.len());
         println!("  head only        {head:>12.0} events/s");
         println!("  typed parse      {typed:>12.0} events/s");
-        println!("  dispatch view    {view:>12.0} events/s");
+        println!("  dispatch view    {view:>12.0} events/s (serde), {reader:.0} (our reader)");
         println!("  serde_json Value {value:>12.0} events/s");
         println!("  serde borrowed + the 8 filters {serde_filters:>12.0} events/s ({counts:?})");
     }

@@ -71,7 +71,7 @@ impl<'a> Cx<'a> {
     /// Parses a message event's filterable fields; a malformed one is counted and skipped.
     /// The message is counted in the hour it was sent.
     pub fn message<'e>(&mut self, ev: &RawEvent<'e>) -> Option<MessageViewEvent<'e>> {
-        match serde_json::from_str::<MessageViewEvent<'e>>(ev.json) {
+        match MessageViewEvent::read(ev.json) {
             Ok(m) => {
                 if m.message.timestamp > 0 {
                     self.stats.set_hour(m.message.timestamp.div_euclid(3600));

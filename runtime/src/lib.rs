@@ -59,6 +59,8 @@ pub mod outbox;
 pub mod overview;
 pub mod pipeline;
 pub mod pipetest;
+#[cfg(test)]
+mod random_json;
 pub mod retry;
 pub mod shutdown;
 pub mod source;

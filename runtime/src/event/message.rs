@@ -204,7 +204,7 @@ impl Message<'_> {
 /// A `message` event as dispatch reads it: only the fields filters can test, so that
 /// parsing skips (without allocating) everything else. Actions that need more parse
 /// the event in full.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct MessageViewEvent<'a> {
     /// The message.
     #[serde(borrow)]
@@ -215,7 +215,7 @@ pub struct MessageViewEvent<'a> {
 }
 
 /// The fields of a message that filters can test.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct MessageView<'a> {
     /// Message id.
     pub id: i64,

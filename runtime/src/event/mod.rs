@@ -11,6 +11,7 @@
 
 mod message;
 mod payload;
+mod scan;
 
 use serde::Deserialize;
 
@@ -336,7 +337,7 @@ impl<'a> RawEvent<'a> {
     }
 
     fn sniff(json: &'a str) -> Option<Self> {
-        let rest = json.trim_end().strip_prefix(r#"{"type":""#)?;
+        let rest = json.strip_prefix(r#"{"type":""#)?;
         let end = rest.find('"')?;
         let kind = &rest[..end];
         if kind.contains('\\') {
@@ -384,7 +385,8 @@ impl<'a> RawEvent<'a> {
 /// end without parsing the rest (so even an event too large or too broken to read can
 /// be acknowledged and not asked for again).
 pub fn trailing_id(json: &str) -> Option<i64> {
-    let body = json.trim_end().strip_suffix('}')?;
+    // JSON's whitespace is ASCII: no Unicode trim on the per-event path.
+    let body = json.trim_ascii_end().strip_suffix('}')?;
     let digits_start = body.rfind(|c: char| !(c.is_ascii_digit() || c == '-'))? + 1;
     if body[..digits_start].ends_with(r#","id":"#) {
         body[digits_start..].parse().ok()

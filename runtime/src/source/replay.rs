@@ -21,10 +21,6 @@ pub const BATCH_BYTES: usize = 4 << 20;
 /// Bytes asked of the reader at a time.
 const READ_CHUNK: usize = 1 << 20;
 
-fn memrchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().rposition(|b| *b == needle)
-}
-
 /// Reads recorded events from a JSONL file.
 pub struct ReplaySource {
     reader: Box<dyn BufRead + Send>,
@@ -102,7 +98,7 @@ impl ReplaySource {
             }
             // Keep a trailing partial line for the next batch.
             if !self.done {
-                match memrchr(b'\n', &buf) {
+                match memchr::memrchr(b'\n', &buf) {
                     Some(i) => self.carry = buf.split_off(i + 1),
                     None => {
                         // A whole batch without a line end: one line is longer than any
@@ -121,11 +117,15 @@ impl ReplaySource {
             };
             let mut spans = Vec::new();
             let mut start = 0;
-            for line in text.split_inclusive('\n') {
-                let end = start + line.len();
-                let trimmed = line.trim();
+            let bytes = text.as_bytes();
+            let ends = memchr::memchr_iter(b'\n', bytes).map(|i| i + 1);
+            for end in ends.chain((!text.ends_with('\n') && !text.is_empty()).then_some(text.len()))
+            {
+                // JSON's whitespace is ASCII, so an ASCII trim is enough and cheaper.
+                let line = &bytes[start..end];
+                let trimmed = line.trim_ascii();
                 if !trimmed.is_empty() {
-                    let offset = start + (line.len() - line.trim_start().len());
+                    let offset = start + (line.len() - line.trim_ascii_start().len());
                     spans.push((offset as u32, (offset + trimmed.len()) as u32));
                 }
                 self.line_no += 1;

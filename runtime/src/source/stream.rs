@@ -394,54 +394,6 @@ mod tests {
         }
     }
 
-    /// A random JSON value: objects, arrays, strings with escapes, quotes, brackets and
-    /// non-ASCII text, numbers, literals.
-    fn random_value(depth: u32, out: &mut String) {
-        let pick = if depth > 3 {
-            fastrand::u8(3..7)
-        } else {
-            fastrand::u8(0..7)
-        };
-        match pick {
-            0 | 1 => {
-                out.push('{');
-                for i in 0..fastrand::usize(0..4) {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    random_string(out);
-                    out.push_str(if fastrand::bool() { ":" } else { " : " });
-                    random_value(depth + 1, out);
-                }
-                out.push('}');
-            }
-            2 => {
-                out.push('[');
-                for i in 0..fastrand::usize(0..4) {
-                    if i > 0 {
-                        out.push_str(if fastrand::bool() { "," } else { " ,\n" });
-                    }
-                    random_value(depth + 1, out);
-                }
-                out.push(']');
-            }
-            3 | 4 => random_string(out),
-            5 => out.push_str(&fastrand::i64(-1000..100_000).to_string()),
-            _ => out.push_str(["true", "false", "null", "1.5e3"][fastrand::usize(0..4)]),
-        }
-    }
-
-    fn random_string(out: &mut String) {
-        const PIECES: [&str; 12] = [
-            "a", "events", "\\\"", "\\\\", "{", "}", "[", "]", ",", ":", "é", "\\u00e9",
-        ];
-        out.push('"');
-        for _ in 0..fastrand::usize(0..6) {
-            out.push_str(PIECES[fastrand::usize(0..PIECES.len())]);
-        }
-        out.push('"');
-    }
-
     #[test]
     fn random_answers_split_as_serde_splits_them() {
         #[derive(serde::Deserialize)]
@@ -453,19 +405,19 @@ mod tests {
         for _ in 0..2000 {
             let mut body = String::from("{");
             let mut before = String::new();
-            random_value(1, &mut before);
+            crate::random_json::value(1, &mut before);
             body.push_str(&format!("\"x\":{before},\"events\":["));
             for i in 0..fastrand::usize(0..6) {
                 if i > 0 {
                     body.push(',');
                 }
                 let mut ev = String::new();
-                random_value(1, &mut ev);
+                crate::random_json::value(1, &mut ev);
                 body.push_str(&ev);
             }
             body.push_str("],\"y\":");
             let mut after = String::new();
-            random_value(1, &mut after);
+            crate::random_json::value(1, &mut after);
             body.push_str(&after);
             body.push('}');
             let want: Vec<String> = serde_json::from_str::<Events<'_>>(&body)
