@@ -92,15 +92,7 @@ pub fn new_project(name: &str, parent: &Path, runtime: &RuntimeDep) -> Result<Pa
             .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
             .with_context(|| format!("writing {}", target.display()))?;
     }
-    // Start from the lockfile zlc itself is tested with: the same dependency versions,
-    // and a first build that needs no registry update.
-    if let RuntimeDep::Path(p) = runtime {
-        let lock = Path::new(p).join("../Cargo.lock");
-        if lock.is_file() {
-            std::fs::copy(&lock, dir.join("Cargo.lock"))
-                .with_context(|| format!("copying {}", lock.display()))?;
-        }
-    }
+    crate::compile::seed_lockfile(&dir, runtime)?;
     Ok(dir)
 }
 

@@ -73,7 +73,7 @@ fn special(b: u8) -> bool {
 /// The index of the first [`special`] byte at or after `i`, or `b.len()`. Eight bytes at
 /// a time: the lowest flagged byte of each test below is always a real hit (a false hit
 /// can only sit above a real one), so the lowest of all three is the answer.
-#[inline]
+#[inline(always)]
 fn plain_end(b: &[u8], mut i: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -99,12 +99,12 @@ fn plain_end(b: &[u8], mut i: usize) -> usize {
 }
 
 impl<'a> Reader<'a> {
-    #[inline]
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
 
-    #[inline]
+    #[inline(always)]
     fn ws(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
             self.i += 1;
@@ -112,7 +112,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Consumes `c` after optional whitespace.
-    #[inline]
+    #[inline(always)]
     fn eat(&mut self, c: u8) -> Option<()> {
         self.ws();
         (self.peek()? == c).then(|| self.i += 1)
@@ -181,7 +181,7 @@ impl<'a> Reader<'a> {
 
     /// Whether the text here is `key` written as Zulip writes it (`"name":`): three
     /// masked 8-byte comparisons, without a branch per byte.
-    #[inline]
+    #[inline(always)]
     fn at_key(&self, key: &Key) -> bool {
         let mut padded = [0u8; 24];
         let here = match self.b.get(self.i..self.i + 24) {
