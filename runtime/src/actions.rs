@@ -71,8 +71,11 @@ pub struct Effects {
     pub(crate) pipeline: &'static str,
     pub(crate) zulip: ZulipSink,
     pub(crate) http: HttpSink,
-    http_public: reqwest::Client,
-    http_private: reqwest::Client,
+    /// Webhook clients, built on first use: building one reads the system's
+    /// certificates, which a connection whose listeners never call out (or a replay)
+    /// should not pay for at every start.
+    http_public: std::sync::OnceLock<reqwest::Client>,
+    http_private: std::sync::OnceLock<reqwest::Client>,
     pub(crate) store: Option<Store>,
     pub(crate) realm: RealmInfo,
     pub(crate) own_user_id: i64,
@@ -89,18 +92,18 @@ impl Effects {
         store: Option<Store>,
         realm: RealmInfo,
         own_user_id: i64,
-    ) -> crate::Result<Self> {
-        Ok(Effects {
+    ) -> Self {
+        Effects {
             pipeline,
             zulip,
             http,
-            http_public: crate::net::webhook_client(false)?,
-            http_private: crate::net::webhook_client(true)?,
+            http_public: std::sync::OnceLock::new(),
+            http_private: std::sync::OnceLock::new(),
             store,
             realm,
             own_user_id,
             owner: crate::store::effects::this_process().to_owned(),
-        })
+        }
     }
 
     pub(crate) fn pipeline(&self) -> &'static str {
@@ -318,10 +321,17 @@ impl Effects {
         if let HttpSink::Record(r) = &self.http {
             return Ok(r.http(listener, method, url, body.unwrap_or(&Value::Null)));
         }
-        let client = if allow_private {
+        let cell = if allow_private {
             &self.http_private
         } else {
             &self.http_public
+        };
+        let client = match cell.get() {
+            Some(c) => c,
+            None => {
+                let built = crate::net::webhook_client(allow_private)?;
+                cell.get_or_init(|| built)
+            }
         };
         let mut req = match method {
             "GET" => client.get(url),

@@ -133,7 +133,7 @@ impl Harness {
             Some(store.clone()),
             realm,
             BOT_ID,
-        )?;
+        );
         let executor = Arc::new(Executor::new(pipeline, effects, &opts.config)?);
         let enabled = enabled_for(pipeline, opts.realm, None, &HashMap::new());
         let engine = Engine::new(

@@ -255,7 +255,7 @@ impl Connection {
             Some(self.store.clone()),
             realm,
             own_user_id,
-        )?;
+        );
         let executor = Arc::new(Executor::new(p, effects, &cfg.settings)?);
         let enabled = enabled_for(p, self.realm_id, self.only.as_deref(), &cfg.enabled);
         let mut engine = Engine::new(p, self.dispatch, enabled, own_user_id, bots, executor);

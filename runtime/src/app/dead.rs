@@ -150,7 +150,7 @@ async fn replay(p: &'static PipelineDesc, a: DeadPickArgs) -> Result<()> {
             Some(store.clone()),
             h.realm,
             h.own_user_id,
-        )?;
+        );
         let executor = Arc::new(Executor::new(p, effects, &settings)?);
         for d in letters {
             let Some(i) = p.listeners.iter().position(|l| l.name == d.listener) else {

@@ -387,7 +387,10 @@ impl<'a> RawEvent<'a> {
 pub fn trailing_id(json: &str) -> Option<i64> {
     // JSON's whitespace is ASCII: no Unicode trim on the per-event path.
     let body = json.trim_ascii_end().strip_suffix('}')?;
-    let digits_start = body.rfind(|c: char| !(c.is_ascii_digit() || c == '-'))? + 1;
+    let digits_start = body
+        .bytes()
+        .rposition(|b| !(b.is_ascii_digit() || b == b'-'))?
+        + 1;
     if body[..digits_start].ends_with(r#","id":"#) {
         body[digits_start..].parse().ok()
     } else {
