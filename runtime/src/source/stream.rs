@@ -99,6 +99,45 @@ enum Step {
     EndBefore,
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The bytes of `word` equal to `b`, flagged in their high bits. A false flag can only
+/// sit above a true one (a borrow runs upwards), so the lowest flag is exact, in this
+/// mask and in an OR of such masks.
+#[inline(always)]
+fn eq(word: u64, b: u8) -> u64 {
+    let x = word ^ (ONES * u64::from(b));
+    x.wrapping_sub(ONES) & !x & HIGH
+}
+
+/// Quotes and brackets: `| 0x20` makes `[` and `]` into `{` and `}`, and no other byte
+/// into either.
+#[inline(always)]
+fn structural(word: u64) -> u64 {
+    let folded = word | (ONES * 0x20);
+    eq(word, b'"') | eq(folded, b'{') | eq(folded, b'}')
+}
+
+/// The index of the first byte at or after `i` that `hit` accepts (or `bytes.len()`):
+/// eight bytes at a time through `mask`, which flags the same bytes.
+#[inline(always)]
+fn find(bytes: &[u8], mut i: usize, mask: impl Fn(u64) -> u64, hit: impl Fn(u8) -> bool) -> usize {
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let m = mask(u64::from_le_bytes(word));
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && !hit(bytes[i]) {
+        i += 1;
+    }
+    i
+}
+
 impl Scanner {
     /// Reads `bytes` (the next piece of the body), adding the events completed in it to
     /// `out`, until `out` is full. Returns how many bytes it read: the rest is for the
@@ -111,15 +150,30 @@ impl Scanner {
             if self.in_string && !self.escape {
                 // Most of an event is the text of its strings: jump to the next quote
                 // or backslash.
-                let n = memchr::memchr2(b'"', b'\\', &bytes[i..]).unwrap_or(bytes.len() - i);
-                if n > 0 {
+                let end = find(
+                    bytes,
+                    i,
+                    |w| eq(w, b'"') | eq(w, b'\\'),
+                    |b| b == b'"' || b == b'\\',
+                );
+                if end > i {
                     if self.key.is_some() {
-                        self.key_run(&bytes[i..i + n]);
+                        self.key_run(&bytes[i..end]);
                     }
-                    i += n;
+                    i = end;
                     if i == bytes.len() {
                         break;
                     }
+                }
+            } else if !self.in_string && self.depth >= 3 {
+                // Inside an event's object or array only quotes and brackets change
+                // anything (keys, commas and the end of scalars matter at depths 1 and
+                // 2): jump to the next one.
+                i = find(bytes, i, structural, |b| {
+                    matches!(b, b'"' | b'{' | b'}' | b'[' | b']')
+                });
+                if i == bytes.len() {
+                    break;
                 }
             }
             match self.byte(bytes[i]) {
@@ -391,6 +445,42 @@ mod tests {
         assert_eq!(want.len(), lines.len());
         for piece in [1, 2, 3, 17, 4096, body.len()] {
             assert_eq!(scan_in_pieces(&body, piece).0, want, "pieces of {piece}");
+        }
+    }
+
+    #[test]
+    fn the_word_at_a_time_search_finds_what_a_byte_loop_finds() {
+        fastrand::seed(11);
+        let structural_byte = |b: u8| matches!(b, b'"' | b'{' | b'}' | b'[' | b']');
+        let string_end = |b: u8| b == b'"' || b == b'\\';
+        for _ in 0..20_000 {
+            // Mostly bytes that are none of them, with every byte value now and then.
+            let bytes: Vec<u8> = (0..fastrand::usize(0..40))
+                .map(|_| match fastrand::u8(..8) {
+                    0 => fastrand::u8(..),
+                    1 => *fastrand::choice(b"\"{}[]\\").unwrap_or(&b'a'),
+                    _ => fastrand::u8(b'a'..=b'z'),
+                })
+                .collect();
+            for start in 0..=bytes.len() {
+                let want = |hit: &dyn Fn(u8) -> bool| {
+                    bytes[start..]
+                        .iter()
+                        .position(|&b| hit(b))
+                        .map_or(bytes.len(), |p| start + p)
+                };
+                assert_eq!(
+                    find(&bytes, start, structural, structural_byte),
+                    want(&structural_byte),
+                    "{bytes:?} from {start}"
+                );
+                let in_string = |w| eq(w, b'"') | eq(w, b'\\');
+                assert_eq!(
+                    find(&bytes, start, in_string, string_end),
+                    want(&string_end),
+                    "{bytes:?} from {start}"
+                );
+            }
         }
     }
 
