@@ -231,35 +231,28 @@ impl<'a> Reader<'a> {
         }
         let start = self.i + 1;
         let end = plain_end(self.b, start);
-        match self.b.get(end)? {
-            b'"' => {
-                self.i = end + 1;
-                Some(Cow::Borrowed(self.s.get(start..end)?))
+        if *self.b.get(end)? == b'"' {
+            self.i = end + 1;
+            return Some(Cow::Borrowed(self.s.get(start..end)?));
+        }
+        // Escapes (or a broken string): find the end, checking every escape on the way,
+        // then decode the text into one allocation of its escaped size.
+        self.skip_string()?;
+        let raw = self.s.get(start..self.i - 1)?;
+        let mut out = String::with_capacity(raw.len());
+        let mut r = Reader {
+            s: raw,
+            b: raw.as_bytes(),
+            i: 0,
+        };
+        loop {
+            let to = memchr::memchr(b'\\', &r.b[r.i..]).map_or(r.b.len(), |k| r.i + k);
+            out.push_str(r.s.get(r.i..to)?);
+            if to == r.b.len() {
+                return Some(Cow::Owned(out));
             }
-            b'\\' => {
-                let mut out = String::with_capacity(end - start + 16);
-                out.push_str(self.s.get(start..end)?);
-                self.i = end;
-                loop {
-                    // At a backslash or the closing quote.
-                    match self.peek()? {
-                        b'"' => {
-                            self.i += 1;
-                            return Some(Cow::Owned(out));
-                        }
-                        b'\\' => {
-                            self.i += 1;
-                            self.unescape(&mut out)?;
-                        }
-                        _ => return None,
-                    }
-                    let from = self.i;
-                    let to = plain_end(self.b, from);
-                    out.push_str(self.s.get(from..to)?);
-                    self.i = to;
-                }
-            }
-            _ => None,
+            r.i = to + 1;
+            r.unescape(&mut out)?;
         }
     }
 
