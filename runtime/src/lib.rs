@@ -66,6 +66,7 @@ pub mod shutdown;
 pub mod source;
 pub mod stats;
 pub mod store;
+mod swar;
 pub mod template;
 #[cfg(feature = "testkit")]
 pub mod testkit;

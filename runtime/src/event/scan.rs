@@ -17,6 +17,8 @@
 
 use std::borrow::Cow;
 
+use crate::swar;
+
 use super::message::{DisplayRecipient, MessageType, MessageView, MessageViewEvent, Recipient};
 
 /// Nesting this reader follows before it declines (serde_json's own limit is 128).
@@ -70,32 +72,15 @@ fn special(b: u8) -> bool {
     b == b'"' || b == b'\\' || b < 0x20
 }
 
-/// The index of the first [`special`] byte at or after `i`, or `b.len()`. Eight bytes at
-/// a time: the lowest flagged byte of each test below is always a real hit (a false hit
-/// can only sit above a real one), so the lowest of all three is the answer.
+/// The index of the first [`special`] byte at or after `i`, or `b.len()`.
 #[inline(always)]
-fn plain_end(b: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    while let Some(chunk) = b.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        let quote = x ^ (ONES * u64::from(b'"'));
-        let slash = x ^ (ONES * u64::from(b'\\'));
-        let hits = (quote.wrapping_sub(ONES) & !quote)
-            | (slash.wrapping_sub(ONES) & !slash)
-            | (x.wrapping_sub(ONES * 0x20) & !x);
-        let hits = hits & HIGH;
-        if hits != 0 {
-            return i + (hits.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while i < b.len() && !special(b[i]) {
-        i += 1;
-    }
-    i
+fn plain_end(b: &[u8], i: usize) -> usize {
+    swar::find(
+        b,
+        i,
+        |w| swar::eq(w, b'"') | swar::eq(w, b'\\') | swar::below(w, 0x20),
+        special,
+    )
 }
 
 impl<'a> Reader<'a> {

@@ -10,6 +10,7 @@
 //! bytes, for its id), and is reported as skipped.
 
 use crate::event::MAX_EVENT_BYTES;
+use crate::swar::{eq, find, structural};
 
 /// How many bytes of events a chunk holds at most (one event may exceed it).
 pub const CHUNK_BYTES: usize = 256 << 10;
@@ -97,45 +98,6 @@ enum Step {
     EndWith,
     /// The element ended just before this byte (a scalar, ended by `,` or `]`).
     EndBefore,
-}
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
-
-/// The bytes of `word` equal to `b`, flagged in their high bits. A false flag can only
-/// sit above a true one (a borrow runs upwards), so the lowest flag is exact, in this
-/// mask and in an OR of such masks.
-#[inline(always)]
-fn eq(word: u64, b: u8) -> u64 {
-    let x = word ^ (ONES * u64::from(b));
-    x.wrapping_sub(ONES) & !x & HIGH
-}
-
-/// Quotes and brackets: `| 0x20` makes `[` and `]` into `{` and `}`, and no other byte
-/// into either.
-#[inline(always)]
-fn structural(word: u64) -> u64 {
-    let folded = word | (ONES * 0x20);
-    eq(word, b'"') | eq(folded, b'{') | eq(folded, b'}')
-}
-
-/// The index of the first byte at or after `i` that `hit` accepts (or `bytes.len()`):
-/// eight bytes at a time through `mask`, which flags the same bytes.
-#[inline(always)]
-fn find(bytes: &[u8], mut i: usize, mask: impl Fn(u64) -> u64, hit: impl Fn(u8) -> bool) -> usize {
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let m = mask(u64::from_le_bytes(word));
-        if m != 0 {
-            return i + (m.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while i < bytes.len() && !hit(bytes[i]) {
-        i += 1;
-    }
-    i
 }
 
 impl Scanner {
@@ -445,42 +407,6 @@ mod tests {
         assert_eq!(want.len(), lines.len());
         for piece in [1, 2, 3, 17, 4096, body.len()] {
             assert_eq!(scan_in_pieces(&body, piece).0, want, "pieces of {piece}");
-        }
-    }
-
-    #[test]
-    fn the_word_at_a_time_search_finds_what_a_byte_loop_finds() {
-        fastrand::seed(11);
-        let structural_byte = |b: u8| matches!(b, b'"' | b'{' | b'}' | b'[' | b']');
-        let string_end = |b: u8| b == b'"' || b == b'\\';
-        for _ in 0..20_000 {
-            // Mostly bytes that are none of them, with every byte value now and then.
-            let bytes: Vec<u8> = (0..fastrand::usize(0..40))
-                .map(|_| match fastrand::u8(..8) {
-                    0 => fastrand::u8(..),
-                    1 => *fastrand::choice(b"\"{}[]\\").unwrap_or(&b'a'),
-                    _ => fastrand::u8(b'a'..=b'z'),
-                })
-                .collect();
-            for start in 0..=bytes.len() {
-                let want = |hit: &dyn Fn(u8) -> bool| {
-                    bytes[start..]
-                        .iter()
-                        .position(|&b| hit(b))
-                        .map_or(bytes.len(), |p| start + p)
-                };
-                assert_eq!(
-                    find(&bytes, start, structural, structural_byte),
-                    want(&structural_byte),
-                    "{bytes:?} from {start}"
-                );
-                let in_string = |w| eq(w, b'"') | eq(w, b'\\');
-                assert_eq!(
-                    find(&bytes, start, in_string, string_end),
-                    want(&string_end),
-                    "{bytes:?} from {start}"
-                );
-            }
         }
     }
 

@@ -46,34 +46,21 @@ async fn a_backlog_in_the_queue_is_read_until_max_events() {
     let backlog =
         zlc_runtime::testkit::Backlog::read(&root().join("bench/events-50k.jsonl.gz"), 2).unwrap();
     assert_eq!(backlog.len(), 100_000);
-    let zulip = zlc_runtime::testkit::FakeZulip::start_with(zlc_runtime::testkit::FakeOptions {
+    let s = setup_with(zlc_runtime::testkit::FakeOptions {
         backlog: Some(std::sync::Arc::new(backlog)),
         ..Default::default()
     })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let rc = dir.path().join("zuliprc");
-    std::fs::write(&rc, zulip.zuliprc(zulip.bot())).unwrap();
-    set_mode(&rc, 0o600);
+    .await;
     let run = |store: &str, extra: &[&str]| {
-        let out = Command::new(&bin)
-            .args(["run", "--config-file"])
-            .arg(&rc)
-            .args(["--realm", "1", "--summary-json", "--store", store])
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+        summary_of(
+            Command::new(&bin)
+                .args(["run", "--config-file", &s.rc])
+                .args(["--realm", "1", "--summary-json", "--store", store])
+                .args(extra),
+        )
     };
-    let store = format!("sqlite://{}", dir.path().join("b.db").display());
     // The whole backlog (twice the file): twice the reference counts.
-    let summary = run(&store, &["--max-events", "100000"]);
+    let summary = run(&s.store_url, &["--max-events", "100000"]);
     assert_eq!(summary["_run"]["events"], 100_000, "{summary}");
     for (name, n) in [("alerts", 3070), ("deploys", 183), ("all_realm_1", 50000)] {
         assert_eq!(summary[name]["matched"], 2 * n, "{name}: {summary}");
@@ -81,7 +68,7 @@ async fn a_backlog_in_the_queue_is_read_until_max_events() {
     // A second queue gets the same backlog; the run stops after the batch that reached
     // the number (the answer comes in chunks of 256 KiB, about 450 events) and, with
     // --no-stats, writes no statistics, only its checkpoint: just past what it did.
-    let quiet = format!("sqlite://{}", dir.path().join("q.db").display());
+    let quiet = format!("sqlite://{}", s.dir.path().join("q.db").display());
     let summary = run(&quiet, &["--max-events", "1234", "--no-stats"]);
     let events = summary["_run"]["events"].as_i64().unwrap();
     assert!((1234..2000).contains(&events), "{summary}");

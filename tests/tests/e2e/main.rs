@@ -150,13 +150,19 @@ impl Drop for Proc {
 /// Runs `bin run --summary-json --store STORE [EXTRA] --replay EVENTS` and returns the
 /// summary, failing the test with the binary's stderr if it fails.
 pub fn replay_summary(bin: &Path, events: &Path, store: &str, extra: &[&str]) -> serde_json::Value {
-    let out = Command::new(bin)
-        .args(["run", "--summary-json", "--store", store])
-        .args(extra)
-        .arg("--replay")
-        .arg(events)
-        .output()
-        .unwrap();
+    summary_of(
+        Command::new(bin)
+            .args(["run", "--summary-json", "--store", store])
+            .args(extra)
+            .arg("--replay")
+            .arg(events),
+    )
+}
+
+/// Runs `cmd` (a `run --summary-json`) to its end and returns the summary it printed,
+/// failing the test with the binary's stderr if it fails.
+pub fn summary_of(cmd: &mut Command) -> serde_json::Value {
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -202,7 +208,14 @@ pub struct Setup {
 }
 
 pub async fn setup() -> Setup {
-    let zulip = zlc_runtime::testkit::FakeZulip::start().await.unwrap();
+    setup_with(zlc_runtime::testkit::FakeOptions::default()).await
+}
+
+/// [`setup`] with a fake server started with `options`.
+pub async fn setup_with(options: zlc_runtime::testkit::FakeOptions) -> Setup {
+    let zulip = zlc_runtime::testkit::FakeZulip::start_with(options)
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let rc = dir.path().join("zuliprc");
     std::fs::write(&rc, zulip.zuliprc(zulip.bot())).unwrap();
