@@ -119,9 +119,10 @@ impl ConfigOverrides {
         };
         let mut warnings = Vec::new();
         let file = match &file_path {
-            Some(path) => match std::fs::read_to_string(path) {
-                Ok(text) => {
-                    warnings.extend(secret_file_warning(path, "a Zulip API key")?);
+            Some(path) => match std::fs::metadata(path) {
+                Ok(_) => {
+                    let (text, warning) = read_secret_file_text(path, "a Zulip API key")?;
+                    warnings.extend(warning);
                     Some(parse_zuliprc(&text, path)?)
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && !named => {
@@ -220,29 +221,135 @@ impl ConfigOverrides {
     }
 }
 
-/// Checks the permissions of a file that holds `what` (a secret): an error when anyone
-/// on the machine may write it (they could point the bot elsewhere or swap the secret),
-/// a warning when others may read it. Always fine where permissions are not Unix modes.
-pub fn secret_file_warning(path: &Path, what: &str) -> Result<Option<String>> {
+/// Opens and reads a file that holds `what` (a secret), after checking what it is: a
+/// regular file (not a device, FIFO, socket or folder, also behind a symbolic link) that
+/// nobody else may change. Returns its text and a warning when others may read it.
+///
+/// The file is opened without blocking and checked through the open handle, so a FIFO
+/// cannot hang the start and nothing can be swapped in between the check and the read.
+/// Advice to `chmod` is given only for a regular file of the user's own; a link to a
+/// file of someone else's gets advice that changes nothing of theirs.
+pub fn read_secret_file_text(path: &Path, what: &str) -> Result<(String, Option<String>)> {
+    use std::io::Read;
+    let shown = path.display();
+    let mut file =
+        open_nonblocking(path).map_err(|e| Error::Config(format!("cannot read {shown}: {e}")))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::Config(format!("cannot read {shown}: {e}")))?;
+    let link = std::fs::read_link(path).ok();
+    if !meta.is_file() {
+        let through = match &link {
+            Some(target) => format!(" (a symbolic link to {})", target.display()),
+            None => String::new(),
+        };
+        return Err(Error::Config(format!(
+            "{shown}{through} is not a regular file but {}; it should hold {what}: point it at a \
+             regular file (a zuliprc is a text file with an [api] section)",
+            file_kind(&meta)
+        )));
+    }
+    let warning = permission_problem(path, link.as_deref(), &meta, what)?;
+    // A secret file is a few lines; reading more than a megabyte means a wrong file.
+    let mut text = String::new();
+    (&mut file)
+        .take(1 << 20)
+        .read_to_string(&mut text)
+        .map_err(|e| Error::Config(format!("cannot read {what} from {shown}: {e}")))?;
+    Ok((text, warning))
+}
+
+/// Opens `path` for reading without waiting for a writer (a FIFO) or a device.
+fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        /// `O_NONBLOCK` on Linux.
+        const O_NONBLOCK: i32 = 0o4000;
+        options.custom_flags(O_NONBLOCK);
+    }
+    options.open(path)
+}
+
+/// What a file that is not a regular one is, in words.
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)
-            .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?
-            .permissions()
-            .mode()
-            & 0o7777;
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_fifo() {
+            return "a named pipe (FIFO)";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if meta.is_dir() {
+        "a folder"
+    } else {
+        "not a plain file"
+    }
+}
+
+/// An error when anyone on the machine may change the file (they could point the bot
+/// elsewhere or swap the secret); a warning when others may read it. Fine where
+/// permissions are not Unix modes.
+fn permission_problem(
+    path: &Path,
+    link: Option<&Path>,
+    meta: &std::fs::Metadata,
+    what: &str,
+) -> Result<Option<String>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o046 == 0 {
+            return Ok(None);
+        }
         let shown = path.display();
+        let target = link.map(|l| match path.parent() {
+            Some(dir) if l.is_relative() => dir.join(l),
+            _ => l.to_path_buf(),
+        });
+        // A link is followed by chmod: advise it only for a file known to be ours.
+        let ours = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+        let mine = match &target {
+            Some(_) => ours == Some(meta.uid()),
+            None => ours.is_none_or(|me| me == meta.uid()),
+        };
+        let fix = match (&target, mine) {
+            (None, true) => format!("fix it with `chmod 600 {shown}`"),
+            (Some(t), true) => format!(
+                "it is a link to {t}: fix that file with `chmod 600 {t}`",
+                t = t.display()
+            ),
+            (Some(t), false) => format!(
+                "it is a link to {}, which is not a file of yours: use a copy of your own with mode 600 instead",
+                t.display()
+            ),
+            (None, false) => format!(
+                "it belongs to user {}, not to you: use a copy of your own with mode 600 instead",
+                meta.uid()
+            ),
+        };
         if mode & 0o002 != 0 {
             return Err(Error::Config(format!(
                 "{shown} holds {what} and every user on this machine may change it (mode {mode:04o}); \
-                 refusing to use it: fix it with `chmod 600 {shown}`"
+                 refusing to use it: {fix}"
             )));
         }
         if mode & 0o044 != 0 {
             return Ok(Some(format!(
-                "{shown} holds {what} and other users may read it (mode {mode:04o}); \
-                 fix it with `chmod 600 {shown}`"
+                "{shown} holds {what} and other users may read it (mode {mode:04o}); {fix}"
             )));
         }
     }
@@ -252,11 +359,10 @@ pub fn secret_file_warning(path: &Path, what: &str) -> Result<Option<String>> {
 /// Reads a file holding a secret (a password), checked like a zuliprc; trailing line
 /// breaks are not part of the secret.
 pub fn read_secret_file(path: &Path, what: &str) -> Result<Secret> {
-    if let Some(w) = secret_file_warning(path, what)? {
+    let (text, warning) = read_secret_file_text(path, what)?;
+    if let Some(w) = warning {
         tracing::warn!("{w}");
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Config(format!("cannot read {what} from {}: {e}", path.display())))?;
     Ok(Secret::new(text.trim_end_matches(['\r', '\n'])))
 }
 
@@ -534,6 +640,98 @@ mod tests {
             e.contains("refusing") && e.contains("mode 0666") && e.contains("chmod 600"),
             "{e}"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_zuliprc_that_is_not_a_regular_file_is_refused_without_chmod_advice() {
+        let dir = tempfile::tempdir().unwrap();
+        let resolve = |rc: &Path| {
+            ConfigOverrides {
+                config_file: Some(rc.to_path_buf()),
+                ..Default::default()
+            }
+            .resolve_with(env_of(&[]), None)
+            .unwrap_err()
+            .to_string()
+        };
+        // A link to /dev/null (mode 0666): "not a regular file", never `chmod /dev/null`.
+        let null = dir.path().join("null-rc");
+        std::os::unix::fs::symlink("/dev/null", &null).unwrap();
+        let e = resolve(&null);
+        assert!(
+            e.contains("is not a regular file but a character device")
+                && e.contains("a symbolic link to /dev/null")
+                && !e.contains("chmod"),
+            "{e}"
+        );
+        // A FIFO with no writer: refused at once, not waited on.
+        let fifo = dir.path().join("fifo-rc");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            let started = std::time::Instant::now();
+            let e = resolve(&fifo);
+            assert!(
+                e.contains("a named pipe (FIFO)") && !e.contains("chmod"),
+                "{e}"
+            );
+            assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        }
+        // A folder.
+        let e = resolve(dir.path());
+        assert!(e.contains("is not a regular file but a folder"), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn chmod_advice_follows_a_link_only_to_a_file_of_ones_own() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real-rc");
+        std::fs::write(
+            &real,
+            "[api]\nemail=a@x.com\nkey=k\nsite=chat.example.com\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let link = dir.path().join("link-rc");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let warnings = |rc: &Path| {
+            ConfigOverrides {
+                config_file: Some(rc.to_path_buf()),
+                ..Default::default()
+            }
+            .resolve_with(env_of(&[]), None)
+            .unwrap()
+            .warnings
+        };
+        // Ours: the advice names the file the link points to.
+        let w = warnings(&link);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains(&format!("it is a link to {}", real.display()))
+                && w[0].contains(&format!("chmod 600 {}", real.display())),
+            "{w:?}"
+        );
+        // Someone else's (possible to set up only as root): no chmod advice at all.
+        let me = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+        let given = std::process::Command::new("chown")
+            .arg("65534")
+            .arg(&real)
+            .status()
+            .is_ok_and(|s| s.success());
+        if given && me != Some(std::fs::metadata(&real).unwrap().uid()) {
+            let w = warnings(&link);
+            assert!(
+                w[0].contains("which is not a file of yours") && !w[0].contains("chmod"),
+                "{w:?}"
+            );
+            let w = warnings(&real);
+            assert!(
+                w[0].contains("belongs to user 65534") && !w[0].contains("chmod"),
+                "{w:?}"
+            );
+        }
     }
 
     #[test]
