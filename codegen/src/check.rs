@@ -40,6 +40,7 @@ pub fn check(p: &mut Pipeline, d: &mut Diagnostics) {
             name: None,
             credentials: Credentials::Default,
             all_public_streams: false,
+            narrow: Vec::new(),
             span: p.name.span.clone(),
         });
     }

@@ -230,7 +230,11 @@ fn pipeline_desc(p: &Pipeline, codes: &[ListenerCode]) -> TokenStream {
             }
         };
         let all = r.all_public_streams;
-        quote!(::zlc_runtime::codegen::RealmDesc { id: #id, name: #rname, credentials: #creds, all_public_streams: #all })
+        let narrow = r.narrow.iter().map(|(op, operand)| {
+            let (op, operand) = (lit(op), lit(operand));
+            quote!((#op, #operand))
+        });
+        quote!(::zlc_runtime::codegen::RealmDesc { id: #id, name: #rname, credentials: #creds, all_public_streams: #all, narrow: &[#(#narrow),*] })
     });
     let store = {
         let field = |v: &Option<Sp<String>>| opt_str(v.as_ref().map(|s| s.value.as_str()));
@@ -243,14 +247,6 @@ fn pipeline_desc(p: &Pipeline, codes: &[ListenerCode]) -> TokenStream {
         EventLog::Failures => quote!(::zlc_runtime::codegen::EventLogMode::Failures),
         EventLog::All => quote!(::zlc_runtime::codegen::EventLogMode::All),
     };
-    let mut types: Vec<&str> = p
-        .listeners
-        .iter()
-        .flat_map(|l| l.events.iter().map(|e| e.value.kind.as_str()))
-        .collect();
-    types.sort_unstable();
-    types.dedup();
-    let types = types.iter().map(|t| lit(t));
     let listeners = codes.iter().map(|c| &c.desc);
     quote! {
         ::zlc_runtime::codegen::PipelineDesc {
@@ -260,7 +256,6 @@ fn pipeline_desc(p: &Pipeline, codes: &[ListenerCode]) -> TokenStream {
             realms: &[#(#realms),*],
             store: #store,
             event_log: #event_log,
-            event_types: &[#(#types),*],
             listeners: &[#(#listeners),*],
         }
     }

@@ -450,7 +450,7 @@ fn pipeline_items(args: &PipelineArgs) -> TokenStream {
     };
     let realms = realm_ids.iter().map(|id| {
         let id = Literal::u32_unsuffixed(*id);
-        quote!(#rt::RealmDesc { id: #id, name: ::core::option::Option::None, credentials: #rt::CredentialsDesc::Default, all_public_streams: false })
+        quote!(#rt::RealmDesc { id: #id, name: ::core::option::Option::None, credentials: #rt::CredentialsDesc::Default, all_public_streams: false, narrow: &[] })
     });
     let declared: Vec<Literal> = realm_ids
         .iter()
@@ -482,7 +482,6 @@ fn pipeline_items(args: &PipelineArgs) -> TokenStream {
             realms: &[#(#realms),*],
             store: #rt::StoreDesc { url: #store, url_env: ::core::option::Option::None, password_env: ::core::option::Option::None, password_file: ::core::option::Option::None },
             event_log: #rt::EventLogMode::Failures,
-            event_types: &[],
             listeners: &[#(#modules::DESC),*],
         };
 

@@ -81,8 +81,60 @@ pub struct Realm {
     pub credentials: Credentials,
     /// Receive messages of every public channel.
     pub all_public_streams: bool,
+    /// The event queue's narrow: `(operator, operand)` terms a message must all match
+    /// to be delivered at all (Zulip filters them out before they are sent).
+    pub narrow: Vec<(String, String)>,
     /// The `[[realm]]` table.
     pub span: Span,
+}
+
+/// Operators an event queue's narrow takes (Zulip refuses the others for queues).
+pub const NARROW_OPERATORS: &[&str] = &["channel", "stream", "topic", "sender", "is"];
+
+/// Operands of `is:` an event queue's narrow takes.
+pub const NARROW_IS: &[&str] = &[
+    "dm",
+    "private",
+    "mentioned",
+    "alerted",
+    "starred",
+    "unread",
+    "resolved",
+];
+
+/// Reads one term of a realm's `narrow`, written `operator:operand` as in Zulip's search
+/// box (`channel:alerts`, `is:dm`, `sender:ops@example.com`), into its parts; or says
+/// what is wrong with it.
+pub fn parse_narrow_term(term: &str) -> Result<(String, String), String> {
+    let term = term.trim();
+    let Some((op, operand)) = term.split_once(':') else {
+        return Err(format!(
+            "narrow term {term:?} must be written OPERATOR:OPERAND, e.g. \"channel:alerts\" or \"is:dm\""
+        ));
+    };
+    let (op, operand) = (op.trim(), operand.trim());
+    if op.starts_with('-') {
+        return Err(format!(
+            "an event queue's narrow cannot exclude (`{op}:`): Zulip refuses negated terms there; \
+             leave the messages out with the listeners' filters instead"
+        ));
+    }
+    if !NARROW_OPERATORS.contains(&op) {
+        return Err(format!(
+            "unknown narrow operator `{op}`; an event queue's narrow takes {}",
+            NARROW_OPERATORS.join(", ")
+        ));
+    }
+    if operand.is_empty() {
+        return Err(format!("narrow term {term:?} has no operand after `{op}:`"));
+    }
+    if op == "is" && !NARROW_IS.contains(&operand) {
+        return Err(format!(
+            "`is:{operand}` cannot narrow an event queue; `is:` takes {}",
+            NARROW_IS.join(", ")
+        ));
+    }
+    Ok((op.to_owned(), operand.to_owned()))
 }
 
 /// Where a realm's credentials come from. Never the key itself.
@@ -556,6 +608,7 @@ pub mod keys {
         "email",
         "api_key_env",
         "all_public_streams",
+        "narrow",
     ];
     /// `[store]`.
     pub const STORE: &[&str] = &[

@@ -460,8 +460,23 @@ impl Walker {
             all_public_streams: self
                 .boolean(t, "all_public_streams")
                 .is_some_and(|b| b.value),
+            narrow: self.narrow(t),
             span,
         })
+    }
+
+    /// A realm's `narrow`: a term or a list of them, each checked.
+    fn narrow(&mut self, t: &DeTable<'_>) -> Vec<(String, String)> {
+        let mut terms = Vec::new();
+        for term in self.strings(t, "narrow").unwrap_or_default() {
+            match crate::model::parse_narrow_term(&term.value) {
+                Ok(parsed) => terms.push(parsed),
+                Err(e) => {
+                    self.d.error(term.span, e);
+                }
+            }
+        }
+        terms
     }
 
     fn store(&mut self, t: &DeTable<'_>) -> Store {

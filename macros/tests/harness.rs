@@ -183,6 +183,57 @@ async fn http_calls_reach_a_local_receiver_and_failures_become_dead_letters() {
 }
 
 #[tokio::test]
+async fn a_handlers_post_carries_the_same_idempotency_key_at_every_delivery() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let keys = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Option<String>>::new()));
+    let got = keys.clone();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = vec![0; 8192];
+            let n = s.read(&mut buf).await.unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+            got.lock().unwrap().push(head.lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("idempotency-key")
+                    .then(|| v.trim().to_owned())
+            }));
+            let body = r#"{"answer":"42"}"#;
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = s.write_all(reply.as_bytes()).await;
+        }
+    });
+    let opts =
+        HarnessOptions::default().config("ask", "url", &format!("http://127.0.0.1:{port}/ask"));
+    let mut h = Harness::with_options(&PIPELINE, opts).await.unwrap();
+    let question = |id| {
+        MessageSpec::channel("general", "help")
+            .content("@**Listener Bot** why?")
+            .mentioning_the_bot()
+            .event(id)
+    };
+    // One message delivered twice (as after a crash), and another message.
+    h.feed([question(7)]).await.unwrap();
+    h.feed([question(7)]).await.unwrap();
+    h.feed([question(8)]).await.unwrap();
+    let keys = keys.lock().unwrap().clone();
+    assert_eq!(
+        keys.len(),
+        3,
+        "the function runs at every delivery: {keys:?}"
+    );
+    assert!(keys.iter().all(Option::is_some), "{keys:?}");
+    assert_eq!(keys[0], keys[1], "one message, one key");
+    assert_ne!(keys[0], keys[2], "another message, another key");
+    // Its reply is posted once per message.
+    assert_eq!(h.messages().len(), 2, "{:?}", h.messages());
+}
+
+#[tokio::test]
 async fn other_events_from_builders_and_from_a_recording() {
     let mut h = Harness::of(&PIPELINE).await.unwrap();
     h.feed([

@@ -21,6 +21,35 @@ use crate::template::{RealmInfo, render};
 /// The largest HTTP answer read.
 const MAX_HTTP_ANSWER: usize = 1 << 20;
 
+/// The `Idempotency-Key` of one outbound call: the same for every attempt, every
+/// delivery of the event and every process, so that a receiver can drop repeats (a
+/// retry after a timeout, or the call made again after a crash between the call and
+/// its record). It is derived from the site, the pipeline, the listener and the effect
+/// (realm, event key, action, and the call's number within a handler), hashed so that
+/// it says nothing about them, and written as an RFC 9562 UUID (version 8) because
+/// many receivers expect a UUID there.
+pub fn idempotency_key(site: &str, pipeline: &str, listener: &str, effect: &str) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for part in ["zlc idempotency key", site, pipeline, listener, effect] {
+        ctx.update(part.as_bytes());
+        ctx.update(&[0]);
+    }
+    let digest = ctx.finish();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&digest.as_ref()[..16]);
+    b[6] = (b[6] & 0x0f) | 0x80; // version 8: custom
+    b[8] = (b[8] & 0x3f) | 0x80; // the RFC variant
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
 /// Whether an effect really happened or was only logged (Zulip posts in a replay).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Done {
@@ -121,7 +150,8 @@ impl Effects {
         !matches!(self.zulip, ZulipSink::DryRun)
     }
 
-    /// Performs a built-in action once. `token`: the webhook's bearer token.
+    /// Performs a built-in action once. `token`: the webhook's bearer token; `effect`:
+    /// the effect's name, from which its `Idempotency-Key` comes.
     pub(crate) async fn perform(
         &self,
         l: &ListenerDesc,
@@ -129,6 +159,7 @@ impl Effects {
         event: &Value,
         json: &str,
         token: Option<&Secret>,
+        effect: &str,
     ) -> Result<Done, Failure> {
         let cx = self.realm.render_cx(event, json, l.name);
         match action {
@@ -173,8 +204,19 @@ impl Effects {
                     }
                     None => event.clone(),
                 };
+                let key = self.idempotency_key(l.name, effect);
                 let answer = self
-                    .http(l.name, "POST", url, Some(&payload), token, *allow_private)
+                    .http(
+                        l.name,
+                        HttpCall {
+                            method: "POST",
+                            url,
+                            body: Some(&payload),
+                            token,
+                            allow_private: *allow_private,
+                            idempotency_key: Some(&key),
+                        },
+                    )
                     .await
                     .map_err(Failure::from)?;
                 if let Some(field) = reply_field {
@@ -299,19 +341,24 @@ impl Effects {
         self.send(listener, &dest, &content).await
     }
 
+    /// The `Idempotency-Key` of `listener`'s effect `effect` on this connection.
+    pub(crate) fn idempotency_key(&self, listener: &str, effect: &str) -> String {
+        idempotency_key(&self.realm.site, self.pipeline, listener, effect)
+    }
+
     /// An HTTP call with a JSON answer (`null` when the answer is not JSON), under the
     /// address rules: public addresses only unless `allow_private`, `https://` or
     /// `http://` to loopback, no redirects, at most 1 MiB of answer. A 5xx or 429 answer,
     /// a timeout or a cut connection is retryable; anything else is not.
-    pub(crate) async fn http(
-        &self,
-        listener: &str,
-        method: &str,
-        url: &str,
-        body: Option<&Value>,
-        token: Option<&Secret>,
-        allow_private: bool,
-    ) -> crate::Result<Value> {
+    pub(crate) async fn http(&self, listener: &str, call: HttpCall<'_>) -> crate::Result<Value> {
+        let HttpCall {
+            method,
+            url,
+            body,
+            token,
+            allow_private,
+            idempotency_key,
+        } = call;
         let refuse = |detail: String| crate::Error::Http {
             detail,
             retryable: false,
@@ -319,7 +366,13 @@ impl Effects {
         };
         crate::net::check_url(url, allow_private).map_err(refuse)?;
         if let HttpSink::Record(r) = &self.http {
-            return Ok(r.http(listener, method, url, body.unwrap_or(&Value::Null)));
+            return Ok(r.http(
+                listener,
+                method,
+                url,
+                body.unwrap_or(&Value::Null),
+                idempotency_key,
+            ));
         }
         let cell = if allow_private {
             &self.http_private
@@ -339,6 +392,9 @@ impl Effects {
         };
         if let Some(token) = token {
             req = req.bearer_auth(token.expose());
+        }
+        if let Some(key) = idempotency_key {
+            req = req.header("Idempotency-Key", key);
         }
         let mut resp = req.send().await.map_err(|e| crate::Error::Http {
             detail: format!("request to {url} failed: {}", crate::client::describe(&e)),
@@ -376,6 +432,21 @@ impl Effects {
         }
         Ok(serde_json::from_slice(&answer).unwrap_or(Value::Null))
     }
+}
+
+/// One outbound HTTP call of an action or a handler.
+#[derive(Debug)]
+pub(crate) struct HttpCall<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) url: &'a str,
+    /// The JSON body (a POST).
+    pub(crate) body: Option<&'a Value>,
+    /// A bearer token.
+    pub(crate) token: Option<&'a Secret>,
+    /// May reach private, loopback and link-local addresses.
+    pub(crate) allow_private: bool,
+    /// The `Idempotency-Key` header to send.
+    pub(crate) idempotency_key: Option<&'a str>,
 }
 
 /// A 429's `Retry-After` (seconds, or an HTTP date), capped at an hour.
@@ -421,6 +492,35 @@ pub(crate) fn same_conversation(event: &Value, own_user_id: i64) -> Option<Desti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn idempotency_keys_are_stable_uuids_that_differ_per_effect() {
+        let key = idempotency_key("https://chat.example.com", "alerts", "hook", "1:m42:0");
+        // Pinned: a key must not change between zlc versions (a fleet mid-upgrade, or a
+        // call made again by a newer build after a crash, must send the same one).
+        // The value was computed independently (Python's hashlib, the same layout).
+        assert_eq!(key, "1ba47396-31df-8f02-b33d-c0c05ff2c01f");
+        let parts: Vec<&str> = key.split('-').collect();
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
+        assert!(parts[2].starts_with('8'), "version 8: {key}");
+        assert!(
+            matches!(&parts[3][..1], "8" | "9" | "a" | "b"),
+            "RFC variant: {key}"
+        );
+        for other in [
+            idempotency_key("https://chat.example.org", "alerts", "hook", "1:m42:0"),
+            idempotency_key("https://chat.example.com", "alerts2", "hook", "1:m42:0"),
+            idempotency_key("https://chat.example.com", "alerts", "hook2", "1:m42:0"),
+            idempotency_key("https://chat.example.com", "alerts", "hook", "1:m42:1"),
+            // Parts are separated: moving a character between them changes the key.
+            idempotency_key("https://chat.example.com", "alert", "shook", "1:m42:0"),
+        ] {
+            assert_ne!(other, key);
+        }
+    }
 
     #[test]
     fn replies_go_back_to_the_conversation_without_ourselves() {

@@ -78,6 +78,95 @@ impl RegisterRequest {
         })
     }
 
+    /// What a queue registered with these parameters receives, as canonical JSON (sorted
+    /// event types, the narrow in its order, every flag): two requests whose
+    /// fingerprints differ give queues that receive different events. The checkpoint
+    /// keeps it beside the queue id, so that a queue is resumed only by a pipeline that
+    /// would register it the same way.
+    pub fn fingerprint(&self) -> String {
+        let types = self.event_types.as_ref().map(|t| {
+            let mut t = t.clone();
+            t.sort_unstable();
+            t.dedup();
+            t
+        });
+        serde_json::json!({
+            "event_types": types,
+            "narrow": self.narrow,
+            "all_public_streams": self.all_public_streams,
+            "apply_markdown": self.apply_markdown,
+            "client_capabilities": self.client_capabilities,
+            "queue_lifespan_secs": self.queue_lifespan_secs,
+        })
+        .to_string()
+    }
+
+    /// What differs between the queue registered as `old` (a fingerprint; `None`: not
+    /// known) and one registered as `self`, in words for a log line:
+    /// `event types changed: message → message, reaction`.
+    pub fn describe_change(&self, old: Option<&str>) -> String {
+        let Some(old) = old.and_then(|o| serde_json::from_str::<Value>(o).ok()) else {
+            return "the checkpoint does not say what its queue was registered for (it was \
+                    written by an older zlc)"
+                .to_owned();
+        };
+        let new: Value = serde_json::from_str(&self.fingerprint()).unwrap_or_default();
+        let types = |v: &Value| match v["event_types"].as_array() {
+            Some(t) if t.is_empty() => "none".to_owned(),
+            Some(t) => t
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", "),
+            None => "all".to_owned(),
+        };
+        let narrow = |v: &Value| match v["narrow"].as_array() {
+            Some(terms) if !terms.is_empty() => terms
+                .iter()
+                .map(|t| {
+                    format!(
+                        "{}:{}",
+                        t[0].as_str().unwrap_or(""),
+                        t[1].as_str().unwrap_or("")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+            _ => "none".to_owned(),
+        };
+        let mut changes = Vec::new();
+        if old["event_types"] != new["event_types"] {
+            changes.push(format!(
+                "event types changed: {} → {}",
+                types(&old),
+                types(&new)
+            ));
+        }
+        if old["narrow"] != new["narrow"] {
+            changes.push(format!(
+                "narrow changed: {} → {}",
+                narrow(&old),
+                narrow(&new)
+            ));
+        }
+        for (key, what) in [
+            ("all_public_streams", "all_public_streams"),
+            ("apply_markdown", "apply_markdown"),
+            ("queue_lifespan_secs", "queue lifespan"),
+        ] {
+            if old[key] != new[key] {
+                changes.push(format!("{what} changed: {} → {}", old[key], new[key]));
+            }
+        }
+        if old["client_capabilities"] != new["client_capabilities"] {
+            changes.push("client capabilities changed (a newer zlc)".to_owned());
+        }
+        if changes.is_empty() {
+            changes.push("the registration changed".to_owned());
+        }
+        changes.join("; ")
+    }
+
     /// The `GET /messages` narrows that find the messages this queue would have
     /// delivered: the queue's own narrow and, for `all_public_streams` without a channel
     /// operator, every public channel plus direct messages (two searches).

@@ -27,8 +27,10 @@ pub struct Job {
     pub json: String,
     /// Queue event id, if any.
     pub event_id: Option<i64>,
-    /// Message id, for message events (the de-duplication key).
+    /// Message id, for message events.
     pub message_id: Option<i64>,
+    /// The key its side effects are de-duplicated by ([`event_key`]).
+    pub key: String,
     /// The conversation (channel and topic, or direct-message group) whose events the
     /// listener takes in order; `None`: no order to keep.
     pub conversation: Option<u64>,
@@ -47,6 +49,8 @@ pub struct Cx<'a> {
     pub(crate) jobs: &'a mut Vec<Job>,
     pub(crate) log_rows: &'a mut Vec<crate::stats::LogRow>,
     pub(crate) log_all: bool,
+    /// The event queue the batch came from (`None`: a backfill or a replay).
+    pub(crate) queue: Option<&'a str>,
 }
 
 impl<'a> Cx<'a> {
@@ -128,7 +132,10 @@ impl<'a> Cx<'a> {
         self.now
     }
 
-    /// Listener `i` matched `ev`: run its inline actions, queue its I/O actions.
+    /// Listener `i` matched `ev`. Actions run in their written order: the cheap ones
+    /// (count, log, store) before the first I/O action run here, at once; from the first
+    /// I/O action on, the rest of the list is a job, so that a count, log or store after
+    /// a webhook happens only once the webhook succeeded (see [`crate::exec`]).
     pub fn matched(&mut self, i: usize, ev: &RawEvent<'_>, msg: Option<&MessageViewEvent<'_>>) {
         let Some(l) = self.pipeline.listeners.get(i) else {
             return;
@@ -141,32 +148,24 @@ impl<'a> Cx<'a> {
                     by_channel,
                     by_sender,
                 } => {
-                    if *by_channel || *by_sender {
-                        let m = msg.map(|m| &m.message);
-                        let channel = if *by_channel {
-                            m.and_then(|m| {
-                                m.channel_id()
-                                    .map(|id| (id, m.channel_name().unwrap_or("")))
-                            })
-                        } else {
-                            None
-                        };
-                        let sender = if *by_sender {
-                            m.map(|m| (m.sender_id, m.sender_email()))
-                        } else {
-                            None
-                        };
-                        self.stats.count(
-                            CountKey {
-                                listener: i,
-                                hour: self.stats.hour(),
-                                channel: channel.map(|c| c.0),
-                                sender: sender.map(|s| s.0),
-                            },
-                            channel.map(|c| c.1),
-                            sender.map(|s| s.1),
-                        );
-                    }
+                    let m = msg.map(|m| &m.message);
+                    let channel = m.filter(|_| *by_channel).and_then(|m| {
+                        m.channel_id()
+                            .map(|id| (id, m.channel_name().unwrap_or("")))
+                    });
+                    let sender = m
+                        .filter(|_| *by_sender)
+                        .map(|m| (m.sender_id, m.sender_email()));
+                    self.stats.count(
+                        CountKey {
+                            listener: i,
+                            hour: self.stats.hour(),
+                            channel: channel.map(|c| c.0),
+                            sender: sender.map(|s| s.0),
+                        },
+                        channel.map(|c| c.1),
+                        sender.map(|s| s.1),
+                    );
                 }
                 ActionDesc::Log { template } => {
                     let start = Instant::now();
@@ -179,8 +178,12 @@ impl<'a> Cx<'a> {
                     ev,
                     msg.map(|m| m.message.id),
                     "stored",
+                    event_key(msg.map(|m| m.message.id), self.queue, ev.id),
                 )),
-                _ => has_jobs = true,
+                _ => {
+                    has_jobs = true;
+                    break;
+                }
             }
         }
         if self.log_all && !l.actions.iter().any(|a| matches!(a, ActionDesc::Store)) {
@@ -190,6 +193,7 @@ impl<'a> Cx<'a> {
                 ev,
                 msg.map(|m| m.message.id),
                 "matched",
+                event_key(msg.map(|m| m.message.id), self.queue, ev.id),
             ));
         }
         if has_jobs {
@@ -203,12 +207,25 @@ impl<'a> Cx<'a> {
                 json: ev.json.to_owned(),
                 event_id: ev.id,
                 message_id: msg.map(|m| m.message.id),
+                key: event_key(msg.map(|m| m.message.id), self.queue, ev.id),
                 conversation,
             });
         } else {
             // Counting takes nanoseconds: not worth two clock reads per event.
             self.stats.listener(i).succeeded += 1;
         }
+    }
+}
+
+/// The key an event's side effects are de-duplicated by, the same at every delivery:
+/// `m<id>` for a message (however it came: queue, backfill, replay, another process),
+/// `q<queue>:e<id>` for another event of a queue (event ids start again at 0 in every
+/// queue), `e<id>` for one without a queue (a replay).
+pub fn event_key(message_id: Option<i64>, queue: Option<&str>, event_id: Option<i64>) -> String {
+    match (message_id, queue) {
+        (Some(m), _) => format!("m{m}"),
+        (None, Some(q)) => format!("q{q}:e{}", event_id.unwrap_or(-1)),
+        (None, None) => format!("e{}", event_id.unwrap_or(-1)),
     }
 }
 
@@ -228,7 +245,8 @@ fn conversation_of(m: &crate::event::MessageView<'_>) -> u64 {
     h.finish()
 }
 
-fn log_line(
+/// Writes a `log` action's line for listener `l` and event `ev`.
+pub(crate) fn log_line(
     l: &ListenerDesc,
     realm: &crate::template::RealmInfo,
     ev: &RawEvent<'_>,

@@ -50,12 +50,14 @@ impl Engine {
         }
     }
 
-    /// Dispatches `events`: counters land in `buf`, event-log rows in `log`, and I/O jobs
-    /// go to the scheduler under `ticket`. Returns how many jobs were submitted. `now` is
-    /// the Unix time of the batch (events without a time of their own count in its hour).
+    /// Dispatches `events` (of event queue `queue`, if they came from one): counters
+    /// land in `buf`, event-log rows in `log`, and I/O jobs go to the scheduler under
+    /// `ticket`. Returns how many jobs were submitted. `now` is the Unix time of the
+    /// batch (events without a time of their own count in its hour).
     pub fn dispatch<'e>(
         &mut self,
         events: impl Iterator<Item = Result<RawEvent<'e>, EventError>>,
+        queue: Option<&str>,
         ticket: u64,
         now: i64,
         buf: &mut StatsBuf,
@@ -74,6 +76,7 @@ impl Engine {
                 jobs: &mut self.jobs,
                 log_rows: &mut *log,
                 log_all: p.event_log == EventLogMode::All,
+                queue,
             };
             for ev in events {
                 // Events without a time of their own count in the hour they are
@@ -164,7 +167,7 @@ impl Engine {
         buf: &mut StatsBuf,
         log: &mut Vec<LogRow>,
     ) {
-        self.dispatch(events, 0, now, buf, log);
+        self.dispatch(events, None, 0, now, buf, log);
         while let Some(f) = self.next_finished().await {
             self.account(f, buf, log);
         }

@@ -137,6 +137,10 @@ pub struct Context<'a> {
     pub(crate) allow_private: bool,
     pub(crate) posts: Mutex<Vec<Post>>,
     pub(crate) counters: Mutex<Vec<(String, u64)>>,
+    /// The handler action's effect name: its `post_json` calls' idempotency keys come
+    /// from it and their number within the run (the same in every attempt).
+    pub(crate) effect: &'a str,
+    pub(crate) calls: std::sync::atomic::AtomicU32,
 }
 
 impl std::fmt::Debug for Context<'_> {
@@ -256,15 +260,28 @@ impl Context<'_> {
     /// The same rules as the webhook action: public addresses only unless the listener
     /// sets `allow_private = true`, `https://` (or `http://` to loopback), no redirects,
     /// answers over 1 MiB refused, a 5xx or 429 retryable.
+    ///
+    /// It carries an `Idempotency-Key` header that is the same every time this call is
+    /// made for this event (the n-th `post_json` of the function, in every attempt and
+    /// after a crash), so that the receiver can drop repeats.
     pub async fn post_json(&self, url: &str, body: &Value) -> crate::Result<Value> {
+        let n = self
+            .calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let key = self
+            .effects
+            .idempotency_key(self.listener.name, &format!("{}.http{n}", self.effect));
         self.effects
             .http(
                 self.listener.name,
-                "POST",
-                url,
-                Some(body),
-                None,
-                self.allow_private,
+                crate::actions::HttpCall {
+                    method: "POST",
+                    url,
+                    body: Some(body),
+                    token: None,
+                    allow_private: self.allow_private,
+                    idempotency_key: Some(&key),
+                },
             )
             .await
     }
@@ -274,11 +291,14 @@ impl Context<'_> {
         self.effects
             .http(
                 self.listener.name,
-                "GET",
-                url,
-                None,
-                None,
-                self.allow_private,
+                crate::actions::HttpCall {
+                    method: "GET",
+                    url,
+                    body: None,
+                    token: None,
+                    allow_private: self.allow_private,
+                    idempotency_key: None,
+                },
             )
             .await
     }

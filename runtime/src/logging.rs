@@ -301,6 +301,7 @@ mod tests {
             json: String::new(),
             event_id: e,
             message_id: m,
+            key: String::new(),
             conversation: None,
         };
         assert_eq!(

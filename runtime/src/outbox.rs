@@ -69,6 +69,8 @@ pub enum Effect {
         url: String,
         /// The JSON body sent (null for a GET).
         body: Value,
+        /// The `Idempotency-Key` header it carried (POSTs of actions and handlers).
+        idempotency_key: Option<String>,
     },
 }
 
@@ -153,12 +155,20 @@ impl Recorder {
         });
     }
 
-    pub(crate) fn http(&self, listener: &str, method: &str, url: &str, body: &Value) -> Value {
+    pub(crate) fn http(
+        &self,
+        listener: &str,
+        method: &str,
+        url: &str,
+        body: &Value,
+        idempotency_key: Option<&str>,
+    ) -> Value {
         lock(&self.effects).push(Effect::Http {
             listener: listener.to_owned(),
             method: method.to_owned(),
             url: url.to_owned(),
             body: body.clone(),
+            idempotency_key: idempotency_key.map(str::to_owned),
         });
         lock(&self.answers)
             .get(listener)

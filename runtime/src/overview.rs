@@ -35,6 +35,8 @@ pub struct ListenerLine {
     pub seen: i64,
     /// Matched.
     pub matched: i64,
+    /// What its `count` actions counted (each `count` of a match that reached it).
+    pub counted: i64,
     /// Succeeded.
     pub succeeded: i64,
     /// Failed for good.
@@ -78,6 +80,7 @@ impl Overview {
             .listener_totals_since(pipeline, since.unwrap_or(0))
             .await?;
         let dead = store.dead_letter_counts(pipeline).await?;
+        let counted = store.counted_since(pipeline, since.unwrap_or(0)).await?;
         if registered.is_empty() && totals.is_empty() {
             return Err(Error::Config(format!(
                 "the store has nothing about pipeline `{pipeline}`"
@@ -101,6 +104,7 @@ impl Overview {
             listeners.push(ListenerLine {
                 seen: t.map_or(0, |t| t.seen),
                 matched: t.map_or(0, |t| t.matched),
+                counted: counted.iter().find(|(l, _)| *l == name).map_or(0, |c| c.1),
                 succeeded: t.map_or(0, |t| t.succeeded),
                 failed: t.map_or(0, |t| t.failed),
                 limited: t.map_or(0, |t| t.limited),
@@ -136,8 +140,16 @@ impl Overview {
             .max("listener".len());
         let _ = writeln!(
             out,
-            "  {:<width$}  {:>9}  {:>9}  {:>9}  {:>7}  {:>7}  {:>8}  {:>5}",
-            "listener", "seen", "matched", "succeeded", "failed", "limited", "ms/job", "dead"
+            "  {:<width$}  {:>9}  {:>9}  {:>9}  {:>9}  {:>7}  {:>7}  {:>8}  {:>5}",
+            "listener",
+            "seen",
+            "matched",
+            "counted",
+            "succeeded",
+            "failed",
+            "limited",
+            "ms/job",
+            "dead"
         );
         for l in &self.listeners {
             let jobs = l.succeeded + l.failed + l.limited;
@@ -148,10 +160,11 @@ impl Overview {
             };
             let _ = writeln!(
                 out,
-                "  {:<width$}  {:>9}  {:>9}  {:>9}  {:>7}  {:>7}  {:>8}  {:>5}",
+                "  {:<width$}  {:>9}  {:>9}  {:>9}  {:>9}  {:>7}  {:>7}  {:>8}  {:>5}",
                 l.name,
                 l.seen,
                 l.matched,
+                l.counted,
                 l.succeeded,
                 l.failed,
                 l.limited,
@@ -199,7 +212,8 @@ impl Overview {
             "pipeline": self.pipeline,
             "since": self.since,
             "listeners": self.listeners.iter().map(|l| json!({
-                "name": l.name, "seen": l.seen, "matched": l.matched, "succeeded": l.succeeded,
+                "name": l.name, "seen": l.seen, "matched": l.matched, "counted": l.counted,
+                "succeeded": l.succeeded,
                 "failed": l.failed, "limited": l.limited, "time_us": l.time_us,
                 "dead_letters": l.dead_letters,
                 "counters": l.counters.iter().map(|(n, v)| (n.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),

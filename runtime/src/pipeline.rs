@@ -21,9 +21,6 @@ pub struct PipelineDesc {
     pub store: StoreDesc,
     /// What goes to the event log.
     pub event_log: EventLogMode,
-    /// Event types to register for (only those the listeners use); empty: derived from
-    /// the listeners (see [`PipelineDesc::event_types`]).
-    pub event_types: &'static [&'static str],
     /// Listeners, indexed as the dispatch function indexes them.
     pub listeners: &'static [ListenerDesc],
 }
@@ -39,6 +36,9 @@ pub struct RealmDesc {
     pub credentials: CredentialsDesc,
     /// Receive every public channel's messages.
     pub all_public_streams: bool,
+    /// The event queue's narrow (`[operator, operand]` terms, all of which a message
+    /// must match to be delivered); empty: every message the bot receives.
+    pub narrow: &'static [(&'static str, &'static str)],
 }
 
 /// `[store]`: the URL, or where to read it, and where its password comes from.
@@ -107,16 +107,21 @@ pub struct ListenerDesc {
 }
 
 impl PipelineDesc {
-    /// The event types to register for: as generated, or (for pipelines put together
-    /// by `pipeline!`) those the listeners name.
+    /// The event types the listeners take, sorted.
     pub fn event_types(&self) -> Vec<String> {
-        if !self.event_types.is_empty() {
-            return self.event_types.iter().map(|t| (*t).to_owned()).collect();
-        }
+        self.event_types_for(&vec![true; self.listeners.len()])
+    }
+
+    /// The event types the listeners marked in `listeners` take (by index), sorted: what
+    /// a connection running them registers its queue for. Whether a listener is
+    /// enabled does not matter: enabling one while running needs no new queue.
+    pub fn event_types_for(&self, listeners: &[bool]) -> Vec<String> {
         let mut types: Vec<String> = self
             .listeners
             .iter()
-            .flat_map(|l| l.events.iter())
+            .zip(listeners)
+            .filter(|(_, on)| **on)
+            .flat_map(|(l, _)| l.events.iter())
             .map(|e| e.split(':').next().unwrap_or(e).to_owned())
             .collect();
         types.sort_unstable();
@@ -158,6 +163,12 @@ impl ListenerDesc {
     /// Whether any action does I/O (and so runs as a job).
     pub fn has_jobs(&self) -> bool {
         self.actions.iter().any(ActionDesc::is_io)
+    }
+
+    /// The index of the first action that does I/O: the actions from there on run as
+    /// a job, in order; the cheap ones before it run at dispatch.
+    pub fn first_io(&self) -> Option<usize> {
+        self.actions.iter().position(ActionDesc::is_io)
     }
 }
 

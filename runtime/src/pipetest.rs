@@ -421,6 +421,7 @@ fn webhooks(effects: &[Effect], want: &[WebhookExpect]) -> Check {
                 method,
                 url,
                 body,
+                ..
             } => Some((listener.as_str(), method.as_str(), url.as_str(), body)),
             _ => None,
         })

@@ -81,6 +81,8 @@ pub struct LogRow {
     pub payload: String,
     /// The event's full size in bytes.
     pub payload_bytes: usize,
+    /// The key its side effects are de-duplicated by (`crate::dispatch::event_key`).
+    pub event_key: Option<String>,
     /// Whether `payload` was cut.
     pub truncated: bool,
     /// Unix time.
@@ -112,18 +114,20 @@ impl LogRow {
             error,
             payload: json[..end].to_owned(),
             payload_bytes: json.len(),
+            event_key: None,
             truncated: end < json.len(),
             at: crate::stats::now_secs(),
         }
     }
 
-    /// A row for a dispatched event.
+    /// A row for a dispatched event whose side effects go by `key`.
     pub fn of(
         listener: &str,
         realm_id: u32,
         ev: &RawEvent<'_>,
         message_id: Option<i64>,
         status: &str,
+        key: String,
     ) -> Self {
         LogRow::new(
             listener,
@@ -134,6 +138,13 @@ impl LogRow {
             status,
             None,
         )
+        .with_key(key)
+    }
+
+    /// The same row, with the key its event's side effects go by.
+    pub fn with_key(mut self, key: String) -> Self {
+        self.event_key = Some(key);
+        self
     }
 }
 

@@ -57,6 +57,7 @@ async fn stats_prints_every_pipeline_of_a_store() {
                 queue_id: Some("q-7".into()),
                 last_event_id: 41,
                 last_message_id: Some(900),
+                registered_for: None,
             },
         )
         .await
@@ -75,9 +76,10 @@ async fn stats_prints_every_pipeline_of_a_store() {
         .lines()
         .find(|l| l.trim_start().starts_with("one "))
         .unwrap();
+    // seen, matched, counted (no count action), succeeded.
     assert_eq!(
-        one.split_whitespace().take(4).collect::<Vec<_>>(),
-        ["one", "10", "5", "5"],
+        one.split_whitespace().take(5).collect::<Vec<_>>(),
+        ["one", "10", "5", "0", "5"],
         "{out}"
     );
 

@@ -14,7 +14,7 @@ use super::live::LiveConfig;
 use super::realms::realm_config;
 use crate::actions::Effects;
 use crate::client::{Client, RegisterRequest};
-use crate::dispatch::{DispatchFn, enabled_for};
+use crate::dispatch::{DispatchFn, eligible_for, enabled_for};
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::exec::{Executor, Finished};
@@ -132,6 +132,7 @@ pub(super) fn connection_key(p: &PipelineDesc, realm_id: u32, only: Option<&[Str
 pub(super) async fn connect(
     p: &'static PipelineDesc,
     realm: &RealmDesc,
+    only: Option<&[String]>,
     key: String,
     store: &Store,
     config_file: Option<&Path>,
@@ -141,8 +142,12 @@ pub(super) async fn connect(
         return Ok(None);
     };
     let register = RegisterRequest {
-        event_types: Some(p.event_types()),
-        narrow: Vec::new(),
+        event_types: Some(p.event_types_for(&eligible_for(p, realm.id, only))),
+        narrow: realm
+            .narrow
+            .iter()
+            .map(|(op, operand)| ((*op).to_owned(), (*operand).to_owned()))
+            .collect(),
         all_public_streams: realm.all_public_streams,
         apply_markdown: false,
         client_capabilities: Some(RegisterRequest::capabilities()),
@@ -342,6 +347,7 @@ impl Connection {
                 let Some(b) = pending.back_mut() else { break };
                 b.remaining += engine.dispatch(
                     events.by_ref().take(take),
+                    batch.queue(),
                     ticket,
                     now_secs(),
                     &mut b.stats,

@@ -174,6 +174,10 @@ async fn replay(p: &'static PipelineDesc, a: DeadPickArgs) -> Result<()> {
                 json: d.payload.clone(),
                 event_id: d.event_id,
                 message_id: d.message_id,
+                key: d
+                    .event_key
+                    .clone()
+                    .unwrap_or_else(|| crate::dispatch::event_key(d.message_id, None, d.event_id)),
                 conversation: None,
             };
             match executor.run_job(&job).await {

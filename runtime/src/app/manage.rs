@@ -159,6 +159,18 @@ pub(super) async fn list(p: &'static PipelineDesc, args: ListArgs) -> Result<()>
                 t.time_us / 1000
             );
             if let Some(store) = &store {
+                let counted: i64 = store
+                    .counts(p.name, l.name)
+                    .await?
+                    .iter()
+                    .map(|c| c.n)
+                    .sum();
+                if l.actions
+                    .iter()
+                    .any(|a| matches!(a, crate::pipeline::ActionDesc::Count { .. }))
+                {
+                    println!("    counted: {counted}");
+                }
                 for c in store.named_counts(p.name, l.name).await? {
                     println!("    count {:?}: {}", c.name, c.n);
                 }

@@ -229,6 +229,7 @@ impl RealmTask<'_> {
                     None => connection::connect(
                         p,
                         realm,
+                        only.as_deref(),
                         key.clone(),
                         &store,
                         config_file.as_deref(),

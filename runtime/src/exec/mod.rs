@@ -30,7 +30,7 @@ use crate::dispatch::Job;
 use crate::handler::{Context, Post};
 use crate::limit::{Limiter, Over, conversation_key, sender_of};
 use crate::pipeline::{ActionDesc, ListenerDesc, PipelineDesc};
-use crate::stats::{LogRow, StatsBuf};
+use crate::stats::{CountKey, LogRow, StatsBuf};
 use crate::store::effects::Claim;
 
 /// How a job ended, when it did not fail.
@@ -40,6 +40,49 @@ pub(crate) struct Outcome {
     limited: bool,
     /// Named counters the job's handlers bumped.
     counters: Vec<(String, u64)>,
+    /// What its `count` actions counted (those after an I/O action, which run here).
+    counts: Vec<Counted>,
+    /// What its `store` actions recorded.
+    stored: Vec<LogRow>,
+}
+
+/// One `count` action done by a job: the grouped count's key and the names behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Counted {
+    key: CountKey,
+    channel: Option<String>,
+    sender: Option<String>,
+}
+
+impl Counted {
+    /// Listener `i`'s count of `event`, grouped as asked, in the hour the event carries
+    /// (a message's) or else this hour.
+    fn of(i: usize, event: &Value, by_channel: bool, by_sender: bool) -> Self {
+        let m = &event["message"];
+        let hour = m["timestamp"]
+            .as_i64()
+            .filter(|t| *t > 0)
+            .unwrap_or_else(crate::stats::now_secs)
+            .div_euclid(3600);
+        let channel = m["stream_id"]
+            .as_i64()
+            .filter(|_| by_channel)
+            .map(|id| (id, m["display_recipient"].as_str().unwrap_or("").to_owned()));
+        let sender = m["sender_id"]
+            .as_i64()
+            .filter(|_| by_sender)
+            .map(|id| (id, m["sender_email"].as_str().unwrap_or("").to_owned()));
+        Counted {
+            key: CountKey {
+                listener: i,
+                hour,
+                channel: channel.as_ref().map(|c| c.0),
+                sender: sender.as_ref().map(|s| s.0),
+            },
+            channel: channel.map(|c| c.1),
+            sender: sender.map(|s| s.1),
+        }
+    }
 }
 
 /// Runs jobs for one realm connection.
@@ -158,6 +201,10 @@ impl Executor {
                 for (name, n) in outcome.counters {
                     stats.named(job.listener, name, n);
                 }
+                for c in outcome.counts {
+                    stats.count(c.key, c.channel.as_deref(), c.sender.as_deref());
+                }
+                log.extend(outcome.stored);
             }
             Err(error) => {
                 c.failed += 1;
@@ -167,15 +214,18 @@ impl Executor {
                     let kind = crate::event::RawEvent::new(&job.json)
                         .map(|r| r.kind.to_owned())
                         .unwrap_or_default();
-                    log.push(LogRow::new(
-                        l.name,
-                        self.effects.realm.id,
-                        &kind,
-                        (job.event_id, job.message_id),
-                        &job.json,
-                        "dead",
-                        Some(error),
-                    ));
+                    log.push(
+                        LogRow::new(
+                            l.name,
+                            self.effects.realm.id,
+                            &kind,
+                            (job.event_id, job.message_id),
+                            &job.json,
+                            "dead",
+                            Some(error),
+                        )
+                        .with_key(job.key.clone()),
+                    );
                 }
             }
         }
@@ -190,12 +240,48 @@ impl Executor {
             .map_err(|e| e.to_string())?;
         let event: Value =
             serde_json::from_str(&job.json).map_err(|e| format!("event is not JSON: {e}"))?;
-        let key = job.message_id.map_or_else(
-            || format!("e{}", job.event_id.unwrap_or(-1)),
-            |m| format!("m{m}"),
-        );
+        let key = &job.key;
         let mut outcome = Outcome::default();
-        for (n, action) in l.actions.iter().enumerate().filter(|(_, a)| a.is_io()) {
+        // Dispatch ran the cheap actions before the first I/O action; the rest run here,
+        // in order, each only after the ones before it succeeded.
+        let first = l.first_io().unwrap_or(l.actions.len());
+        for (n, action) in l.actions.iter().enumerate().skip(first) {
+            match action {
+                ActionDesc::Count {
+                    by_channel,
+                    by_sender,
+                } => {
+                    outcome
+                        .counts
+                        .push(Counted::of(i, &event, *by_channel, *by_sender));
+                    continue;
+                }
+                ActionDesc::Log { template } => {
+                    if let Ok(raw) = crate::event::RawEvent::new(&job.json) {
+                        crate::dispatch::log_line(l, &self.effects.realm, &raw, *template);
+                    }
+                    continue;
+                }
+                ActionDesc::Store => {
+                    let kind = crate::event::RawEvent::new(&job.json)
+                        .map(|r| r.kind.to_owned())
+                        .unwrap_or_default();
+                    outcome.stored.push(
+                        LogRow::new(
+                            l.name,
+                            self.effects.realm.id,
+                            &kind,
+                            (job.event_id, job.message_id),
+                            &job.json,
+                            "stored",
+                            None,
+                        )
+                        .with_key(job.key.clone()),
+                    );
+                    continue;
+                }
+                _ => {}
+            }
             let effect = format!("{}:{key}:{n}", self.effects.realm.id);
             if let ActionDesc::Handler {
                 call,
@@ -220,6 +306,8 @@ impl Executor {
                             allow_private: *allow_private,
                             posts: Mutex::new(Vec::new()),
                             counters: Mutex::new(Vec::new()),
+                            effect: &effect,
+                            calls: Default::default(),
                         };
                         call(&cx).await.map_err(|e| Failure {
                             message: e.message,
@@ -264,7 +352,8 @@ impl Executor {
             let token = self.tokens[i].get(n).and_then(Option::as_ref);
             let done = self
                 .retrying(l, i, action.kind(), || {
-                    self.effects.perform(l, action, &event, &job.json, token)
+                    self.effects
+                        .perform(l, action, &event, &job.json, token, &effect)
                 })
                 .await;
             self.settle(l, &effect, real, &done).await;

@@ -76,6 +76,8 @@ pub struct Batch {
     spans: Vec<(u32, u32)>,
     ack: Ack,
     origin: Origin,
+    /// The event queue its events came from (`None`: a backfill or a replay).
+    queue: Option<std::sync::Arc<str>>,
 }
 
 impl Batch {
@@ -85,7 +87,20 @@ impl Batch {
             spans,
             ack,
             origin,
+            queue: None,
         }
+    }
+
+    /// The same batch, from event queue `queue`.
+    pub(crate) fn with_queue(mut self, queue: std::sync::Arc<str>) -> Self {
+        self.queue = Some(queue);
+        self
+    }
+
+    /// The event queue its events came from (`None`: a backfill or a replay); event
+    /// ids are numbers within it.
+    pub fn queue(&self) -> Option<&str> {
+        self.queue.as_deref()
     }
 
     /// Number of events.

@@ -14,6 +14,14 @@
 //!   acknowledged, so a crash during backfill restarts the backfill.
 //! * `An event newer than N has already been pruned!`: our place in the queue is gone
 //!   just as if it had expired; the same recovery applies (and the old queue is freed).
+//! * The checkpoint keeps what its queue was registered for (the request's
+//!   [`RegisterRequest::fingerprint`]: event types, narrow, flags). A queue registered
+//!   otherwise than this source would register it (the pipeline was edited, rebuilt or
+//!   upgraded, or a process of another build wrote the checkpoint) is not resumed: it
+//!   is replaced as an expired one is (a new queue first, the messages backfilled, the
+//!   gap of other events recorded), the old queue is deleted, and the change is logged
+//!   once: `event types changed: message → message, reaction; new queue registered, 3
+//!   messages backfilled`.
 //! * Failed requests are retried as [`crate::retry`] decides: 429 waits `retry-after`
 //!   (capped below the queue's idle lifetime), transient failures back off with full
 //!   jitter (≥ 1 s), authentication failures and bad requests return the error.
@@ -32,7 +40,7 @@ use crate::client::{Client, DEFAULT_LONGPOLL, NarrowTerm, RegisterRequest};
 use crate::error::{Error, Result};
 use crate::event::RawEvent;
 use crate::retry::Retry;
-use crate::store::{Checkpoint, Gap, Store};
+use crate::store::{Checkpoint, Gap, GapReason, Store};
 
 /// Messages per `GET /messages` page during a backfill (the server allows 5000).
 const BACKFILL_PAGE: u32 = 1000;
@@ -48,8 +56,16 @@ pub struct QueueOptions {
 
 #[derive(Debug)]
 struct ActiveQueue {
-    id: String,
+    id: std::sync::Arc<str>,
     poll_timeout: Duration,
+}
+
+/// Why the next registration replaces a queue, and what to say about it.
+#[derive(Debug)]
+struct Replacing {
+    reason: GapReason,
+    /// For a changed registration: what changed, in words.
+    change: Option<String>,
 }
 
 #[derive(Debug)]
@@ -78,6 +94,12 @@ pub struct QueueSource {
     client: Client,
     store: Option<Store>,
     opts: QueueOptions,
+    /// What this source registers for ([`RegisterRequest::fingerprint`]).
+    fingerprint: String,
+    /// Set when the queue is gone or does not fit: the next registration replaces it.
+    replacing: Option<Replacing>,
+    /// A change of registration to report once its backfill is complete.
+    announce: Option<String>,
     started: bool,
     queue: Option<ActiveQueue>,
     generation: u64,
@@ -118,10 +140,14 @@ impl QueueSource {
     /// A source that will register (or resume from `store`'s checkpoint) on first use.
     pub fn new(client: Client, store: Option<Store>, opts: QueueOptions) -> Self {
         let retry = Retry::new(client.base_url().trim_end_matches("/api/v1"));
+        let fingerprint = opts.register.fingerprint();
         QueueSource {
             client,
             store,
             opts,
+            fingerprint,
+            replacing: None,
+            announce: None,
             started: false,
             queue: None,
             generation: 0,
@@ -135,6 +161,7 @@ impl QueueSource {
                 queue_id: None,
                 last_event_id: -1,
                 last_message_id: None,
+                registered_for: None,
             },
             commit_at: None,
             backfill: None,
@@ -171,7 +198,7 @@ impl QueueSource {
 
     /// The active queue id, if registered.
     pub fn queue_id(&self) -> Option<&str> {
-        self.queue.as_ref().map(|q| q.id.as_str())
+        self.queue.as_ref().map(|q| &*q.id)
     }
 
     /// The next batch of events; `None` when `cancel` fires. Errors only for what
@@ -194,7 +221,16 @@ impl QueueSource {
                     self.stats.queues_lost += 1;
                     self.state(crate::metrics::QueueState::Connecting);
                     let lost = self.queue.take();
-                    if msg.contains("pruned") {
+                    let pruned = msg.contains("pruned");
+                    self.replacing = Some(Replacing {
+                        reason: if pruned {
+                            GapReason::Pruned
+                        } else {
+                            GapReason::Expired
+                        },
+                        change: None,
+                    });
+                    if pruned {
                         tracing::warn!(%msg, "events after our acknowledgement were pruned from the event queue; registering a new one and backfilling");
                         // The old queue still lives on the server: free it.
                         if let Some(q) = lost
@@ -252,11 +288,28 @@ impl QueueSource {
                 last_message_id = %cp.last_message_id.map_or_else(|| "none".to_owned(), |i| i.to_string()), "resuming from checkpoint");
             self.acked_message_id = cp.last_message_id;
             self.delivered_message_id = cp.last_message_id;
-            if let Some(id) = &cp.queue_id {
+            if let Some(id) = cp.queue_id.as_deref()
+                && cp.registered_for.as_deref() != Some(self.fingerprint.as_str())
+            {
+                // Registered for other events: replaced (and deleted) once a new queue
+                // is registered, the messages missed backfilled.
+                tracing::debug!(
+                    queue_id = id,
+                    "the checkpointed queue was registered otherwise"
+                );
+                self.replacing = Some(Replacing {
+                    reason: GapReason::Changed,
+                    change: Some(
+                        self.opts
+                            .register
+                            .describe_change(cp.registered_for.as_deref()),
+                    ),
+                });
+            } else if let Some(id) = &cp.queue_id {
                 self.state(crate::metrics::QueueState::Polling);
                 self.generation += 1;
                 self.queue = Some(ActiveQueue {
-                    id: id.clone(),
+                    id: id.as_str().into(),
                     poll_timeout: DEFAULT_LONGPOLL + Duration::from_secs(10),
                 });
                 self.acked_event_id = cp.last_event_id;
@@ -279,27 +332,46 @@ impl QueueSource {
             feature_level = reg.zulip_feature_level, "registered event queue");
         let old_queue = self.persisted.queue_id.clone();
         self.queue = Some(ActiveQueue {
-            id: queue_id.clone(),
+            id: queue_id.as_str().into(),
             poll_timeout: reg.poll_timeout(),
         });
         self.acked_event_id = reg.last_event_id;
         self.delivered_event_id = reg.last_event_id;
         self.auto_finished = None;
         self.backfilled.clear();
+        let replacing = self.replacing.take();
+        if let Some(Replacing {
+            reason: GapReason::Changed,
+            ..
+        }) = &replacing
+            && let Some(old) = &old_queue
+        {
+            // It will never be polled again: free it on the server (it may be gone
+            // already, expired while nothing polled it).
+            if let Err(e) = self.client.delete_queue(old).await {
+                tracing::debug!(error = %e, queue_id = %old, "could not delete the replaced queue");
+            }
+        }
         match self.delivered_message_id {
             Some(anchor) => {
                 // We were somewhere before: recover the messages missed since.
+                let reason = replacing.as_ref().map_or(GapReason::Expired, |r| r.reason);
                 let gap = Gap {
                     old_queue_id: old_queue,
                     new_queue_id: queue_id.clone(),
                     last_event_id: self.persisted.last_event_id,
                     last_message_id: Some(anchor),
+                    reason,
                 };
-                tracing::warn!(
-                    old_queue = gap.old_queue_id.as_deref().unwrap_or("none"),
-                    after_message_id = anchor,
-                    "non-message events between the old queue and the new one cannot be recovered; backfilling messages"
-                );
+                match replacing.and_then(|r| r.change) {
+                    // Said once, when the backfill is complete.
+                    Some(change) => self.announce = Some(change),
+                    None => tracing::warn!(
+                        old_queue = gap.old_queue_id.as_deref().unwrap_or("none"),
+                        after_message_id = anchor,
+                        "non-message events between the old queue and the new one cannot be recovered; backfilling messages"
+                    ),
+                }
                 if let Some(store) = &self.store {
                     store.record_gap(&self.opts.connection, &gap).await?;
                 }
@@ -313,6 +385,9 @@ impl QueueSource {
                 self.commit_at = None;
             }
             None => {
+                if let Some(change) = replacing.and_then(|r| r.change) {
+                    tracing::warn!("{change}; new queue registered");
+                }
                 // First start: nothing to recover, but note where messages stand now so
                 // that a later expiry knows where to backfill from.
                 let mut newest = None;
@@ -332,6 +407,7 @@ impl QueueSource {
         self.persisted.queue_id = Some(queue_id);
         self.persisted.last_event_id = last_event_id;
         self.persisted.last_message_id = self.acked_message_id;
+        self.persisted.registered_for = Some(self.fingerprint.clone());
         self.save().await
     }
 
@@ -384,12 +460,19 @@ impl QueueSource {
         }
         self.stats.backfilled += spans.len() as u64;
         let (queue_id, base_event) = match &self.queue {
-            Some(q) => (q.id.clone(), self.delivered_event_id),
+            Some(q) => (q.id.to_string(), self.delivered_event_id),
             None => return Ok(None),
         };
         if finished {
             self.backfill = None;
-            tracing::info!(messages = self.backfilled.len(), "backfill complete");
+            match self.announce.take() {
+                Some(change) => tracing::warn!(
+                    "{change}; new queue registered, {} message{} backfilled",
+                    self.backfilled.len(),
+                    if self.backfilled.len() == 1 { "" } else { "s" }
+                ),
+                None => tracing::info!(messages = self.backfilled.len(), "backfill complete"),
+            }
         }
         if spans.is_empty() {
             if finished {
@@ -579,7 +662,11 @@ impl QueueSource {
             return Ok(None);
         }
         let ack = self.next_ack(Some(max_event), max_message);
-        Ok(Some(self.hand_out(text, spans, ack, Origin::Queue)))
+        let batch = self.hand_out(text, spans, ack, Origin::Queue);
+        Ok(Some(match &self.queue {
+            Some(q) => batch.with_queue(q.id.clone()),
+            None => batch,
+        }))
     }
 
     fn next_ack(&mut self, event_id: Option<i64>, message_id: Option<i64>) -> Ack {
@@ -634,6 +721,7 @@ impl QueueSource {
             if ack.seq >= seq {
                 next.persisted.queue_id = Some(queue_id);
                 next.persisted.last_event_id = event_id;
+                next.persisted.registered_for = Some(self.fingerprint.clone());
             } else {
                 next.commit_at = Some((seq, queue_id, event_id));
             }
@@ -677,7 +765,7 @@ impl QueueSource {
         if state.commit_at.is_none()
             && self.backfill.is_none()
             && let Some(q) = &self.queue
-            && next.queue_id.as_deref() == Some(q.id.as_str())
+            && next.queue_id.as_deref() == Some(&*q.id)
         {
             next.last_event_id = state.acked_event_id;
         }
@@ -690,7 +778,7 @@ impl QueueSource {
         if self.commit_at.is_none()
             && self.backfill.is_none()
             && let Some(q) = &self.queue
-            && next.queue_id.as_deref() == Some(q.id.as_str())
+            && next.queue_id.as_deref() == Some(&*q.id)
         {
             next.last_event_id = self.acked_event_id;
         }

@@ -16,6 +16,10 @@ pub struct Checkpoint {
     pub last_event_id: i64,
     /// The highest processed message id: the anchor for a backfill.
     pub last_message_id: Option<i64>,
+    /// What the queue was registered for
+    /// ([`crate::client::RegisterRequest::fingerprint`]); `None`: not recorded (an
+    /// older zlc).
+    pub registered_for: Option<String>,
 }
 
 /// A stretch of events lost when a queue expired (only messages can be backfilled).
@@ -29,15 +33,48 @@ pub struct Gap {
     pub last_event_id: i64,
     /// Messages after this id were backfilled.
     pub last_message_id: Option<i64>,
+    /// Why the old queue was replaced.
+    pub reason: GapReason,
+}
+
+/// Why a queue was replaced by a new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GapReason {
+    /// Zulip forgot it (`BAD_EVENT_QUEUE_ID`).
+    Expired,
+    /// Events after our acknowledgement were pruned from it.
+    Pruned,
+    /// It was registered for other events than the pipeline now needs (edited, rebuilt,
+    /// upgraded, or a checkpoint that does not say).
+    Changed,
+}
+
+impl GapReason {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GapReason::Expired => "expired",
+            GapReason::Pruned => "pruned",
+            GapReason::Changed => "changed",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "pruned" => GapReason::Pruned,
+            "changed" => GapReason::Changed,
+            _ => GapReason::Expired,
+        }
+    }
 }
 
 /// Upserts a checkpoint: `$1` connection, `$2` queue id, `$3` last event id, `$4` last
-/// message id, `$5` now.
-pub(super) const SAVE_CHECKPOINT: &str = "INSERT INTO zlc_checkpoints (connection, queue_id, last_event_id, last_message_id, updated_at) \
-     VALUES ($1, $2, $3, $4, $5) \
+/// message id, `$5` now, `$6` what the queue was registered for.
+pub(super) const SAVE_CHECKPOINT: &str = "INSERT INTO zlc_checkpoints (connection, queue_id, last_event_id, last_message_id, updated_at, registered_for) \
+     VALUES ($1, $2, $3, $4, $5, $6) \
      ON CONFLICT (connection) DO UPDATE SET queue_id = excluded.queue_id, \
      last_event_id = excluded.last_event_id, last_message_id = excluded.last_message_id, \
-     updated_at = excluded.updated_at";
+     updated_at = excluded.updated_at, registered_for = excluded.registered_for";
 
 /// A connection's checkpoint as the store has it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +92,7 @@ pub struct ConnectionState {
 impl Store {
     /// The checkpoint of `connection`, if one was saved.
     pub async fn load_checkpoint(&self, connection: &str) -> Result<Option<Checkpoint>> {
-        const SQL: &str = "SELECT queue_id, last_event_id, last_message_id FROM zlc_checkpoints WHERE connection = $1";
+        const SQL: &str = "SELECT queue_id, last_event_id, last_message_id, registered_for FROM zlc_checkpoints WHERE connection = $1";
         let row = on_pool!(self, |pool| {
             sqlx::query(SQL)
                 .bind(connection)
@@ -66,6 +103,7 @@ impl Store {
                         queue_id: r.try_get(0)?,
                         last_event_id: r.try_get(1)?,
                         last_message_id: r.try_get(2)?,
+                        registered_for: r.try_get(3)?,
                     })
                 })
         });
@@ -84,6 +122,7 @@ impl Store {
                 .bind(cp.last_event_id)
                 .bind(cp.last_message_id)
                 .bind(now_secs())
+                .bind(cp.registered_for.as_deref())
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
@@ -95,7 +134,7 @@ impl Store {
     /// when each was written and how many gaps each recorded.
     pub async fn checkpoints_under(&self, prefix: &str) -> Result<Vec<ConnectionState>> {
         const SQL: &str = "SELECT c.connection, c.queue_id, c.last_event_id, c.last_message_id, c.updated_at, \
-             (SELECT COUNT(*) FROM zlc_gaps g WHERE g.connection = c.connection) \
+             (SELECT COUNT(*) FROM zlc_gaps g WHERE g.connection = c.connection), c.registered_for \
              FROM zlc_checkpoints c WHERE substr(c.connection, 1, length($1)) = $1 ORDER BY c.connection";
         let rows = fetch_rows!(self, SQL, [prefix], |r| ConnectionState {
             connection: r.try_get(0)?,
@@ -103,6 +142,7 @@ impl Store {
                 queue_id: r.try_get(1)?,
                 last_event_id: r.try_get(2)?,
                 last_message_id: r.try_get(3)?,
+                registered_for: r.try_get(6)?,
             },
             updated_at: r.try_get(4)?,
             gaps: r.try_get(5)?,
@@ -112,8 +152,8 @@ impl Store {
 
     /// Records a gap of unrecoverable non-message events.
     pub async fn record_gap(&self, connection: &str, gap: &Gap) -> Result<()> {
-        const SQL: &str = "INSERT INTO zlc_gaps (connection, old_queue_id, new_queue_id, last_event_id, last_message_id, detected_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)";
+        const SQL: &str = "INSERT INTO zlc_gaps (connection, old_queue_id, new_queue_id, last_event_id, last_message_id, detected_at, reason) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)";
         on_pool!(self, |pool| {
             sqlx::query(SQL)
                 .bind(connection)
@@ -122,6 +162,7 @@ impl Store {
                 .bind(gap.last_event_id)
                 .bind(gap.last_message_id)
                 .bind(now_secs())
+                .bind(gap.reason.as_str())
                 .execute(pool)
                 .await?;
         });
@@ -130,13 +171,14 @@ impl Store {
 
     /// The gaps recorded for `connection`, oldest first.
     pub async fn gaps(&self, connection: &str) -> Result<Vec<Gap>> {
-        const SQL: &str = "SELECT old_queue_id, new_queue_id, last_event_id, last_message_id FROM zlc_gaps \
+        const SQL: &str = "SELECT old_queue_id, new_queue_id, last_event_id, last_message_id, reason FROM zlc_gaps \
              WHERE connection = $1 ORDER BY id";
         let rows = fetch_rows!(self, SQL, [connection], |r| Gap {
             old_queue_id: r.try_get(0)?,
             new_queue_id: r.try_get(1)?,
             last_event_id: r.try_get(2)?,
             last_message_id: r.try_get(3)?,
+            reason: GapReason::parse(&r.try_get::<String, _>(4)?),
         });
         Ok(rows)
     }

@@ -293,6 +293,7 @@ mod tests {
             queue_id: Some("q1".into()),
             last_event_id: 5,
             last_message_id: None,
+            registered_for: None,
         };
         store.save_checkpoint(&conn, &cp).await.unwrap();
 

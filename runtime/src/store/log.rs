@@ -33,6 +33,8 @@ pub struct DeadLetterRow {
     pub event_id: Option<i64>,
     /// The message, for message events.
     pub message_id: Option<i64>,
+    /// The key its side effects go by (`None` in rows written before it was kept).
+    pub event_key: Option<String>,
     /// What went wrong (the last time).
     pub error: String,
     /// The event as received (cut if `truncated`).
@@ -75,7 +77,7 @@ impl Store {
         listener: Option<&str>,
         ids: &[i64],
     ) -> Result<Vec<DeadLetterRow>> {
-        const SQL: &str = "SELECT id, listener, realm_id, kind, event_id, message_id, COALESCE(error, ''), payload, truncated, at \
+        const SQL: &str = "SELECT id, listener, realm_id, kind, event_id, message_id, COALESCE(error, ''), payload, truncated, at, event_key \
              FROM zlc_event_log WHERE pipeline = $1 AND status = 'dead' AND ($2 = '' OR listener = $2) ORDER BY id";
         let rows = fetch_rows!(self, SQL, [pipeline, listener.unwrap_or("")], |r| {
             DeadLetterRow {
@@ -89,6 +91,7 @@ impl Store {
                 payload: r.try_get(7)?,
                 truncated: r.try_get(8)?,
                 at: r.try_get(9)?,
+                event_key: r.try_get(10)?,
             }
         });
         Ok(rows

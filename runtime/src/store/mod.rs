@@ -48,13 +48,13 @@ macro_rules! migrations {
 
 fn sqlite_migrations() -> Migrator {
     Migrator::with_migrations(
-        migrations!("sqlite": 1 "0001_checkpoints", 2 "0002_listeners", 3 "0003_limits", 4 "0004_handlers", 5 "0005_claims", 6 "0006_live_config", 7 "0007_leases"),
+        migrations!("sqlite": 1 "0001_checkpoints", 2 "0002_listeners", 3 "0003_limits", 4 "0004_handlers", 5 "0005_claims", 6 "0006_live_config", 7 "0007_leases", 8 "0008_change"),
     )
 }
 
 fn postgres_migrations() -> Migrator {
     Migrator::with_migrations(
-        migrations!("postgres": 1 "0001_checkpoints", 2 "0002_listeners", 3 "0003_limits", 4 "0004_handlers", 5 "0005_claims", 6 "0006_live_config", 7 "0007_leases"),
+        migrations!("postgres": 1 "0001_checkpoints", 2 "0002_listeners", 3 "0003_limits", 4 "0004_handlers", 5 "0005_claims", 6 "0006_live_config", 7 "0007_leases", 8 "0008_change"),
     )
 }
 
@@ -114,7 +114,7 @@ pub mod log;
 pub mod state;
 pub mod stats;
 
-pub use checkpoints::{Checkpoint, ConnectionState, Gap};
+pub use checkpoints::{Checkpoint, ConnectionState, Gap, GapReason};
 pub use listeners::ListenerRow;
 pub use log::{DeadLetter, LogEntry};
 pub use stats::{CountRow, HourRow, ListenerTotals, NamedCount};
@@ -289,6 +289,7 @@ mod tests {
             queue_id: Some("q1".into()),
             last_event_id: 41,
             last_message_id: Some(1000),
+            registered_for: None,
         };
         store.save_checkpoint(conn, &cp).await.unwrap();
         assert_eq!(store.load_checkpoint(conn).await.unwrap(), Some(cp));
@@ -296,6 +297,7 @@ mod tests {
             queue_id: None,
             last_event_id: -1,
             last_message_id: None,
+            registered_for: Some(r#"{"event_types":["message"]}"#.into()),
         };
         store.save_checkpoint(conn, &cp2).await.unwrap();
         assert_eq!(store.load_checkpoint(conn).await.unwrap(), Some(cp2));
@@ -304,6 +306,7 @@ mod tests {
             new_queue_id: "q2".into(),
             last_event_id: 41,
             last_message_id: Some(1000),
+            reason: GapReason::Changed,
         };
         store.record_gap(conn, &gap).await.unwrap();
         assert_eq!(store.gaps(conn).await.unwrap(), vec![gap]);

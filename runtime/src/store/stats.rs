@@ -93,8 +93,8 @@ impl Store {
              limited = zlc_listener_stats.limited + excluded.limited, time_us = zlc_listener_stats.time_us + excluded.time_us";
         const COUNTS: &str = "INSERT INTO zlc_counts (pipeline, listener, hour, channel, sender, n) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (pipeline, listener, hour, channel, sender) DO UPDATE SET n = zlc_counts.n + excluded.n";
-        const LOG: &str = "INSERT INTO zlc_event_log (pipeline, listener, realm_id, kind, event_id, message_id, status, error, payload, payload_bytes, truncated, at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+        const LOG: &str = "INSERT INTO zlc_event_log (pipeline, listener, realm_id, kind, event_id, message_id, status, error, payload, payload_bytes, truncated, at, event_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
         const NAMED: &str = "INSERT INTO zlc_named_counts (pipeline, listener, hour, name, n) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (pipeline, listener, hour, name) DO UPDATE SET n = zlc_named_counts.n + excluded.n";
         if drained.rows.is_empty()
@@ -162,6 +162,7 @@ impl Store {
                     .bind(r.payload_bytes as i64)
                     .bind(r.truncated)
                     .bind(r.at)
+                    .bind(r.event_key.as_deref())
                     .execute(&mut *tx)
                     .await?;
             }
@@ -172,6 +173,7 @@ impl Store {
                     .bind(cp.last_event_id)
                     .bind(cp.last_message_id)
                     .bind(crate::stats::now_secs())
+                    .bind(cp.registered_for.as_deref())
                     .execute(&mut *tx)
                     .await?;
             }
@@ -216,6 +218,20 @@ impl Store {
             seen: r.try_get(1)?,
             matched: r.try_get(2)?,
         });
+        Ok(rows)
+    }
+
+    /// How much each listener's `count` actions counted, over the hours from `since` on
+    /// (by listener; a match stopped by a failed action before its `count` is not
+    /// counted, so this can be less than `matched`).
+    pub async fn counted_since(&self, pipeline: &str, since: i64) -> Result<Vec<(String, i64)>> {
+        const SQL: &str = "SELECT listener, CAST(SUM(n) AS BIGINT) FROM zlc_counts WHERE pipeline = $1 AND hour >= $2 \
+             GROUP BY listener ORDER BY listener";
+        let since_hour = since - since.rem_euclid(3600);
+        let rows = fetch_rows!(self, SQL, [pipeline, since_hour], |r| (
+            r.try_get(0)?,
+            r.try_get(1)?
+        ));
         Ok(rows)
     }
 

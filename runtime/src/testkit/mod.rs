@@ -226,6 +226,17 @@ pub struct ReactionRecord {
     pub emoji_name: String,
 }
 
+/// What a live queue was registered for ([`FakeZulip::queue_registrations`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueRegistration {
+    /// The queue id.
+    pub id: String,
+    /// Its event types (`None`: all).
+    pub event_types: Option<Vec<String>>,
+    /// Its narrow.
+    pub narrow: Vec<(String, String)>,
+}
+
 #[derive(Debug)]
 struct Queue {
     user_id: i64,
@@ -466,6 +477,22 @@ impl FakeZulip {
         let mut ids: Vec<String> = self.state().queues.keys().cloned().collect();
         ids.sort();
         ids
+    }
+
+    /// What each live queue was registered for, by queue id.
+    pub fn queue_registrations(&self) -> Vec<QueueRegistration> {
+        let mut queues: Vec<_> = self
+            .state()
+            .queues
+            .iter()
+            .map(|(id, q)| QueueRegistration {
+                id: id.clone(),
+                event_types: q.event_types.clone(),
+                narrow: q.narrow.clone(),
+            })
+            .collect();
+        queues.sort_by(|a, b| a.id.cmp(&b.id));
+        queues
     }
 
     /// Every request received so far.

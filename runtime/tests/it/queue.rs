@@ -111,6 +111,44 @@ async fn restart_scenario(store: zlc_runtime::store::Store, connection: &str) {
 }
 
 #[tokio::test]
+async fn a_checkpoint_that_does_not_say_what_its_queue_was_registered_for_is_replaced() {
+    let zulip = FakeZulip::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(&dir).await;
+    let mut src = source(&zulip, Some(store.clone()));
+    let (b, first) = tokio::join!(next(&mut src, 10), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        zulip.message().channel("devel").content("first").send()
+    });
+    assert_eq!(message_ids(&b), [first]);
+    src.ack(b.ack()).await.unwrap();
+    let old_queue = src.queue_id().unwrap().to_owned();
+    drop(src);
+    // As an older zlc left it: the queue without what it was registered for.
+    let mut cp = store.load_checkpoint("test").await.unwrap().unwrap();
+    assert!(cp.registered_for.is_some());
+    cp.registered_for = None;
+    store.save_checkpoint("test", &cp).await.unwrap();
+    let missed = zulip.message().channel("devel").content("missed").send();
+
+    let mut src = source(&zulip, Some(store.clone()));
+    let got = collect_messages(&mut src, 1).await;
+    assert_eq!(got, [missed], "backfilled once");
+    assert_ne!(src.queue_id(), Some(old_queue.as_str()));
+    assert_eq!(
+        zulip.queue_ids(),
+        [src.queue_id().unwrap().to_owned()],
+        "the old queue was deleted"
+    );
+    let gaps = store.gaps("test").await.unwrap();
+    assert_eq!(gaps.len(), 1);
+    assert_eq!(gaps[0].reason, zlc_runtime::store::GapReason::Changed);
+    let cp = store.load_checkpoint("test").await.unwrap().unwrap();
+    assert_eq!(cp.queue_id.as_deref(), src.queue_id());
+    assert!(cp.registered_for.is_some(), "{cp:?}");
+}
+
+#[tokio::test]
 async fn expired_queue_is_replaced_and_missed_messages_backfilled() {
     let zulip = FakeZulip::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -160,6 +198,7 @@ async fn expired_queue_is_replaced_and_missed_messages_backfilled() {
     assert_eq!(gaps.len(), 1);
     assert_eq!(gaps[0].old_queue_id.as_deref(), Some(old_queue.as_str()));
     assert_eq!(gaps[0].last_message_id, Some(first));
+    assert_eq!(gaps[0].reason, zlc_runtime::store::GapReason::Expired);
     let cp = store.load_checkpoint("test").await.unwrap().unwrap();
     assert_eq!(cp.queue_id.as_deref(), src.queue_id());
     assert_ne!(cp.queue_id.as_deref(), Some(old_queue.as_str()));
@@ -386,6 +425,7 @@ async fn pruned_events_are_recovered_like_an_expired_queue() {
     let gaps = store.gaps("test").await.unwrap();
     assert_eq!(gaps.len(), 1);
     assert_eq!(gaps[0].last_message_id, Some(first));
+    assert_eq!(gaps[0].reason, zlc_runtime::store::GapReason::Pruned);
 }
 
 /// `Retry-After: 3600` would outlive the queue (Zulip drops it after ~10 idle minutes):

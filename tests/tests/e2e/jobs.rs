@@ -140,6 +140,14 @@ async fn a_job_cut_by_kill_9_runs_again_and_nothing_is_answered_twice() {
         "the reply done before the kill is not sent again"
     );
     assert_eq!(texts(&hook), ["one", "one"]);
+    // The call made again carries the key of the first, so the receiver can drop it.
+    let keys: Vec<Option<String>> = hook
+        .received()
+        .iter()
+        .map(|r| r.idempotency_key.clone())
+        .collect();
+    assert!(keys[0].as_ref().is_some_and(|k| k.len() == 36), "{keys:?}");
+    assert_eq!(keys[0], keys[1], "the same Idempotency-Key after a kill -9");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -307,4 +315,150 @@ async fn sigterm_drains_jobs_up_to_the_deadline() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success() || status.code() == Some(130), "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actions_run_in_order_and_stop_at_the_first_failure() {
+    let s = setup().await;
+    let down = Receiver::start_with(
+        Vec::new(),
+        Reply {
+            status: 500,
+            body: "{}".into(),
+            delay: Duration::ZERO,
+            retry_after: None,
+        },
+    )
+    .await;
+    let up = Receiver::start(Vec::new()).await;
+    let body = format!(
+        r#"[[listener]]
+name = "after_a_failure"
+events = "message"
+channels = ["alerts"]
+retries = 0
+
+[[listener.action]]
+type = "webhook"
+url = "http://127.0.0.1:{down}/hook"
+allow_private = true
+
+[[listener.action]]
+type = "count"
+by = ["sender"]
+
+[[listener.action]]
+type = "store"
+
+[[listener]]
+name = "after_a_success"
+events = "message"
+channels = ["alerts"]
+
+[[listener.action]]
+type = "count"
+by = ["sender"]
+
+[[listener.action]]
+type = "webhook"
+url = "http://127.0.0.1:{up}/hook"
+allow_private = true
+
+[[listener.action]]
+type = "count"
+
+[[listener.action]]
+type = "store"
+"#,
+        down = down.port,
+        up = up.port
+    );
+    let bin = pipeline_in(s.dir.path(), "jobs_in_order_e2e", &body);
+    let p = s.run(&bin, &[], &[]);
+    s.connected(&p).await;
+    let alice = s.zulip.add_user("alice@zulip.example.com", "Alice");
+    s.zulip
+        .message()
+        .channel("alerts")
+        .topic("db")
+        .sender(&alice)
+        .content("the primary is down")
+        .send();
+    wait_until(20, "both webhooks called", || {
+        down.received().len() == 1 && up.received().len() == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (status, log) = p.stop();
+    assert!(status.success(), "{log}");
+
+    let store = Store::open(&s.store_url).await.unwrap();
+    let counted = async |listener: &str| -> (i64, i64) {
+        let rows = store.counts("jobs_in_order_e2e", listener).await.unwrap();
+        let grouped = rows
+            .iter()
+            .filter(|r| !r.sender.is_empty())
+            .map(|r| r.n)
+            .sum();
+        let plain = rows
+            .iter()
+            .filter(|r| r.sender.is_empty())
+            .map(|r| r.n)
+            .sum();
+        (grouped, plain)
+    };
+    // The failed webhook stops the count and the store after it: nothing counted or
+    // stored, one dead letter.
+    assert_eq!(counted("after_a_failure").await, (0, 0));
+    // A count before the webhook runs at once; the one after it, once it succeeded.
+    assert_eq!(counted("after_a_success").await, (1, 1));
+    let pool = sqlx::SqlitePool::connect(&s.store_url).await.unwrap();
+    let mut rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT listener, status FROM zlc_event_log ORDER BY listener, status")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    rows.sort();
+    assert_eq!(
+        rows,
+        [
+            ("after_a_failure".to_owned(), "dead".to_owned()),
+            ("after_a_success".to_owned(), "stored".to_owned()),
+        ],
+        "{log}"
+    );
+    pool.close().await;
+    store.close().await;
+
+    // `stats` keeps matched apart from counted.
+    let (code, out, err) = run_cmd(&bin, &["stats", "--json", "--store", &s.store_url]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let line = |name: &str| {
+        v["listeners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    let failed = line("after_a_failure");
+    assert_eq!(
+        (&failed["matched"], &failed["counted"], &failed["failed"]),
+        (
+            &serde_json::json!(1),
+            &serde_json::json!(0),
+            &serde_json::json!(1)
+        )
+    );
+    let ok = line("after_a_success");
+    assert_eq!(
+        (&ok["matched"], &ok["counted"], &ok["succeeded"]),
+        (
+            &serde_json::json!(1),
+            &serde_json::json!(2),
+            &serde_json::json!(1)
+        )
+    );
 }

@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 pub struct Received {
     pub path: String,
     pub authorization: Option<String>,
+    pub idempotency_key: Option<String>,
     pub body: serde_json::Value,
     pub arrived: Instant,
     /// When the answer went out (`None`: not yet, or never).
@@ -106,11 +107,14 @@ impl Receiver {
                     }
                     let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
                     let path = head.split_whitespace().nth(1).unwrap_or("").to_owned();
-                    let authorization = head.lines().find_map(|l| {
-                        let (k, v) = l.split_once(':')?;
-                        k.eq_ignore_ascii_case("authorization")
-                            .then(|| v.trim().to_owned())
-                    });
+                    let header = |name: &str| {
+                        head.lines().find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+                        })
+                    };
+                    let (authorization, idempotency_key) =
+                        (header("authorization"), header("idempotency-key"));
                     let body =
                         serde_json::from_slice(&buf[head_end..]).unwrap_or(serde_json::Value::Null);
                     let index = {
@@ -118,6 +122,7 @@ impl Receiver {
                         received.push(Received {
                             path,
                             authorization,
+                            idempotency_key,
                             body,
                             arrived: Instant::now(),
                             answered: None,
