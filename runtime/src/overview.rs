@@ -189,6 +189,9 @@ impl Overview {
                     (now_secs() - c.updated_at).max(0) as u64
                 )),
                 match self.leases.iter().find(|l| l.connection == c.connection) {
+                    Some(l) if !l.is_free(now_secs()) && !l.build.is_empty() => {
+                        format!(", polled by {} (build {})", l.owner, l.build)
+                    }
                     Some(l) if !l.is_free(now_secs()) => format!(", polled by {}", l.owner),
                     _ => ", not polled now".into(),
                 },
@@ -226,6 +229,9 @@ impl Overview {
                 "polled_by": self.leases.iter()
                     .find(|l| l.connection == c.connection && !l.is_free(now_secs()))
                     .map(|l| l.owner.clone()),
+                "build": self.leases.iter()
+                    .find(|l| l.connection == c.connection && !l.is_free(now_secs()))
+                    .map(|l| l.build.clone()),
             })).collect::<Vec<_>>(),
         })
     }

@@ -127,20 +127,18 @@ pub(super) fn connection_key(p: &PipelineDesc, realm_id: u32, only: Option<&[Str
     key
 }
 
-/// Connects to realm `realm` and prepares the event queue of connection `key` (resumed
-/// from the store's checkpoint). `None` when cancelled while waiting for the server.
-pub(super) async fn connect(
+/// The event queue of connection `key` to realm `realm` that said hello `h` (resumed
+/// from the store's checkpoint, or registered, at its first poll); `polling` is told
+/// whether it is being polled.
+pub(super) fn queue(
     p: &'static PipelineDesc,
     realm: &RealmDesc,
     only: Option<&[String]>,
     key: String,
     store: &Store,
-    config_file: Option<&Path>,
-    cancel: &CancellationToken,
-) -> Result<Option<Connected>> {
-    let Some(h) = hello(realm, config_file, cancel).await? else {
-        return Ok(None);
-    };
+    h: Hello,
+    polling: tokio::sync::watch::Sender<bool>,
+) -> Connected {
     let register = RegisterRequest {
         event_types: Some(p.event_types_for(&eligible_for(p, realm.id, only))),
         narrow: realm
@@ -157,14 +155,16 @@ pub(super) async fn connect(
         connection: key,
         register,
     };
-    let q = QueueSource::new(h.client.clone(), Some(store.clone()), opts).with_retry(h.retry);
-    Ok(Some(Connected {
+    let q = QueueSource::new(h.client.clone(), Some(store.clone()), opts)
+        .with_retry(h.retry)
+        .with_polling_signal(polling);
+    Connected {
         source: Source::Queue(Box::new(q)),
         zulip: ZulipSink::Live(h.client),
         realm: h.realm,
         own_user_id: h.own_user_id,
         bots: h.bots,
-    }))
+    }
 }
 
 /// One realm connection's loop.

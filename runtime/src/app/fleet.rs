@@ -5,6 +5,15 @@
 //! processes: a process takes no more than its share (the connections divided by the
 //! live processes, rounded up) and hands one over, after draining it, when it holds
 //! more (a process joined).
+//!
+//! **Two builds at once** (a rolling upgrade, a `--watch` handover): the store numbers
+//! builds in the order it first saw them. While a process of a newer build lives, a
+//! process of an older one takes no connection at all, not even from a holder that
+//! died, and keeps the ones it polls until it is stopped; the processes of the newest
+//! build share the connections among themselves. So every connection is polled by one
+//! build at a time, moves to the newer build as the older processes are drained, and
+//! never goes back and forth between them (each move to another build re-registers its
+//! queue when the builds register differently).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -20,12 +29,21 @@ use crate::store::Store;
 /// How often a process waiting for a lease tries again.
 const ACQUIRE_EVERY: Duration = Duration::from_secs(1);
 
+/// How often, when the holder is a process of this host (a local handover, which a
+/// cheap check can follow closely).
+const ACQUIRE_EVERY_LOCAL: Duration = Duration::from_millis(100);
+
 /// This process's part of the fleet.
 #[derive(Debug)]
 pub(super) struct Fleet {
     store: Store,
     p: &'static PipelineDesc,
     owner: &'static str,
+    /// The build this process runs, and its place in the store's order of builds.
+    build: String,
+    rank: i64,
+    /// Whether this process said that a newer build runs.
+    outdated_said: AtomicBool,
     /// Seconds a lease lives unless renewed.
     ttl: i64,
     /// The connections this process may run.
@@ -60,6 +78,7 @@ impl Fleet {
         store: Store,
         p: &'static PipelineDesc,
         owner: &'static str,
+        (build, rank): (String, i64),
         ttl: Duration,
         connections: usize,
     ) -> Arc<Self> {
@@ -67,25 +86,48 @@ impl Fleet {
             store,
             p,
             owner,
+            build,
+            rank,
+            outdated_said: AtomicBool::new(false),
             ttl: ttl.as_secs().max(3) as i64,
             connections,
             held: AtomicUsize::new(0),
         })
     }
 
-    /// How many connections this process should hold at most. Processes count as live
-    /// while their heartbeat is younger than the lease's time to live (at least two
-    /// heartbeats): a stalled process stops counting about when its leases lapse.
-    async fn share(&self) -> usize {
+    /// How many connections this process should hold at most: its part of the
+    /// connections among the live processes of the newest build, or (a process of an
+    /// older build while a newer one lives) `None`: take nothing more, hand nothing
+    /// over. Processes count as live while their heartbeat is younger than the lease's
+    /// time to live (at least two heartbeats): a stalled process stops counting about
+    /// when its leases lapse.
+    async fn share(&self) -> Option<usize> {
         let window = (self.ttl - 1).max(super::supervisor::HEARTBEAT.as_secs() as i64 + 2);
-        let live = match self.store.live_owners(self.p.name, window).await {
-            Ok(owners) => owners
-                .iter()
-                .filter(|o| !crate::store::effects::gone_from_this_host(o))
-                .count(),
-            Err(_) => 1,
+        let Ok(owners) = self.store.live_owners(self.p.name, window).await else {
+            return Some(self.connections);
         };
-        self.connections.div_ceil(live.max(1))
+        let live: Vec<_> = owners
+            .iter()
+            .filter(|o| !crate::store::effects::gone_from_this_host(&o.owner))
+            .collect();
+        let newest = live.iter().map(|o| o.build_rank).max().unwrap_or(self.rank);
+        if newest > self.rank {
+            if !self.outdated_said.swap(true, Ordering::Relaxed) {
+                let build = live
+                    .iter()
+                    .find(|o| o.build_rank == newest)
+                    .map_or("", |o| o.build.as_str());
+                tracing::info!(
+                    newer_build = build,
+                    this_build = %self.build,
+                    "a newer build of this pipeline runs: this process keeps the connections it polls until it is stopped, and takes no other"
+                );
+            }
+            return None;
+        }
+        self.outdated_said.store(false, Ordering::Relaxed);
+        let peers = live.iter().filter(|o| o.build_rank == newest).count();
+        Some(self.connections.div_ceil(peers.max(1)))
     }
 
     /// Waits until this process holds `connection`'s lease (`None`: cancelled first).
@@ -102,16 +144,23 @@ impl Fleet {
             }
             // Under its share a process takes any free lease; at its share, only one
             // whose holder died or stalled (not one handed over to balance the fleet),
-            // so that no connection waits for the balance to settle.
-            let take = self.held.load(Ordering::SeqCst) < self.share().await
-                || matches!(
-                    self.store.lease(connection).await,
-                    Ok(Some(l)) if l.expires_at > 0 && l.is_free(crate::stats::now_secs())
-                );
+            // so that no connection waits for the balance to settle. A process of an
+            // older build takes none while a newer one lives.
+            let take = match self.share().await {
+                None => false,
+                Some(share) => {
+                    self.held.load(Ordering::SeqCst) < share
+                        || matches!(
+                            self.store.lease(connection).await,
+                            Ok(Some(l)) if l.expires_at > 0 && l.is_free(crate::stats::now_secs())
+                        )
+                }
+            };
+            let mut wait = ACQUIRE_EVERY;
             if take {
                 match self
                     .store
-                    .try_acquire_lease(self.p.name, connection, self.owner, self.ttl)
+                    .try_acquire_lease(self.p.name, connection, self.owner, &self.build, self.ttl)
                     .await
                 {
                     Ok(Ok(generation)) => {
@@ -124,6 +173,9 @@ impl Fleet {
                         return Ok(Some(self.hold(connection, generation, cancel)));
                     }
                     Ok(Err(holder)) => {
+                        if crate::store::effects::on_this_host(&holder.owner) {
+                            wait = ACQUIRE_EVERY_LOCAL;
+                        }
                         if standing_by_for.as_deref() != Some(holder.owner.as_str()) {
                             tracing::info!(
                                 connection,
@@ -144,7 +196,7 @@ impl Fleet {
             }
             tokio::select! {
                 _ = cancel.cancelled() => return Ok(None),
-                _ = tokio::time::sleep(ACQUIRE_EVERY) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
         }
     }
@@ -195,7 +247,11 @@ impl Fleet {
                             continue;
                         }
                     }
-                    let (held, share) = (fleet.held.load(Ordering::SeqCst), fleet.share().await);
+                    let held = fleet.held.load(Ordering::SeqCst);
+                    let Some(share) = fleet.share().await else {
+                        // An older build keeps what it polls until it is stopped.
+                        continue;
+                    };
                     if held > share
                         && fleet
                             .held

@@ -26,11 +26,13 @@
 //! | [`dead`] | `dead-letters list`, `replay`, `drop` |
 //! | [`report`] | the end-of-run totals |
 
+mod build;
 mod connection;
 mod dead;
 mod fleet;
 mod live;
 mod manage;
+mod notify;
 mod realms;
 mod report;
 mod supervisor;

@@ -1,9 +1,10 @@
 //! `NAME run`: opens the store, announces this process as a live owner of side-effect
-//! claims (a heartbeat), starts one task per realm connection, stops everything on a
-//! signal or the first fatal error, and reports.
+//! claims (a heartbeat, with the build it runs), starts one task per realm connection,
+//! tells a supervisor how it stands ([`super::notify`]), stops everything on a signal
+//! or the first fatal error, and reports.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
@@ -12,6 +13,7 @@ use super::connection::{self, Connection, connection_key};
 use super::fleet::{Fleet, Held};
 use super::live;
 use super::manage::open_store;
+use super::notify::Readiness;
 use super::realms::pick_realms;
 use super::report::{RunFigures, report};
 use crate::dispatch::{DispatchFn, eligible_for};
@@ -21,6 +23,9 @@ use crate::stats::Recorder;
 
 /// How often this process tells the store it lives.
 pub(super) const HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// How old a standby's hello may be when it takes a connection over.
+const STALE_HELLO: Duration = Duration::from_secs(600);
 
 pub(super) async fn run(
     p: &'static PipelineDesc,
@@ -38,7 +43,23 @@ pub(super) async fn run(
             "--replay plays one realm: choose it with --realm".into(),
         ));
     }
+    // The build id is read (the executable hashed) while the store opens.
+    let build = args
+        .replay
+        .is_none()
+        .then(|| tokio::spawn(super::build::this_build()));
     let store = open_store(p, args.store.as_deref()).await?;
+    let build = match build {
+        Some(task) => task
+            .await
+            .map_err(|e| Error::Config(format!("reading this executable failed: {e}")))??,
+        None => String::new(),
+    };
+    let rank = if build.is_empty() {
+        0
+    } else {
+        store.register_build(p.name, &build).await?
+    };
     let cancel = CancellationToken::new();
     crate::shutdown::cancel_on_signal(cancel.clone());
     let live = live::watch(
@@ -52,16 +73,19 @@ pub(super) async fn run(
     }
     let recorder = Arc::new(Recorder::new());
     let owner = crate::store::effects::this_process();
-    store.owner_heartbeat(owner, p.name).await?;
+    store.owner_heartbeat(owner, p.name, &build).await?;
+    if !build.is_empty() {
+        tracing::info!(build = %build, "this process runs build {build} of {}", p.name);
+    }
     let heartbeat = {
-        let (store, stop) = (store.clone(), cancel.clone());
+        let (store, stop, build) = (store.clone(), cancel.clone(), build.clone());
         tokio::spawn(async move {
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => break,
                     _ = tokio::time::sleep(HEARTBEAT) => {}
                 }
-                if let Err(e) = store.owner_heartbeat(owner, p.name).await {
+                if let Err(e) = store.owner_heartbeat(owner, p.name, &build).await {
                     tracing::debug!(error = %e, "heartbeat not written");
                 }
             }
@@ -90,18 +114,29 @@ pub(super) async fn run(
             store.clone(),
             p,
             owner,
+            (build.clone(), rank),
             Duration::from_secs(args.lease_ttl),
             realms.len(),
         )
     });
+    let readiness = Arc::new(Readiness::from_env(realms.len()));
+    let stopping = {
+        let (readiness, cancel) = (readiness.clone(), cancel.clone());
+        tokio::spawn(async move {
+            cancel.cancelled().await;
+            readiness.stopping();
+        })
+    };
     let stop_after = args
         .max_events
         .map(|n| (n, Arc::new(std::sync::atomic::AtomicU64::new(0))));
-    for realm in realms {
+    for (index, realm) in realms.into_iter().enumerate() {
         let task = RealmTask {
             p,
             dispatch,
             realm,
+            index,
+            readiness: readiness.clone(),
             only: only.map(<[String]>::to_vec),
             live: live.clone(),
             store: store.clone(),
@@ -127,6 +162,7 @@ pub(super) async fn run(
     let elapsed = started.elapsed();
     cancel.cancel();
     let _ = heartbeat.await;
+    let _ = stopping.await;
     if let Err(e) = store.owner_gone(owner).await {
         tracing::debug!(error = %e, "could not sign off");
     }
@@ -158,6 +194,9 @@ struct RealmTask<'a> {
     p: &'static PipelineDesc,
     dispatch: DispatchFn,
     realm: &'static RealmDesc,
+    /// Its number among this process's connections.
+    index: usize,
+    readiness: Arc<Readiness>,
     only: Option<Vec<String>>,
     live: tokio::sync::watch::Receiver<Arc<live::LiveConfig>>,
     store: crate::store::Store,
@@ -180,6 +219,8 @@ impl RealmTask<'_> {
             p,
             dispatch,
             realm,
+            index,
+            readiness,
             only,
             live,
             store,
@@ -193,6 +234,18 @@ impl RealmTask<'_> {
             let id = realm.id;
             let key = connection_key(p, id, only.as_deref());
             loop {
+                // Hello first, so that a standby is ready to poll the moment the lease
+                // is its (a handover's gap is only the lease's), then the lease.
+                let mut hello = match &replay {
+                    Some(_) => None,
+                    None => {
+                        match connection::hello(realm, config_file.as_deref(), &cancel).await? {
+                            Some(h) => Some((h, Instant::now())),
+                            None => return Ok(()),
+                        }
+                    }
+                };
+                readiness.prepared(index);
                 let held: Option<Held> = match &fleet {
                     Some(fleet) => match fleet.acquire(&key, &cancel).await? {
                         Some(h) => Some(h),
@@ -224,19 +277,40 @@ impl RealmTask<'_> {
                 if let (Some(m), None) = (crate::metrics::get(), &replay) {
                     m.queue_state(&key, crate::metrics::QueueState::Connecting);
                 }
-                let connected = match &replay {
-                    Some(path) => Some(connection::replay(realm, path)),
-                    None => connection::connect(
-                        p,
-                        realm,
-                        only.as_deref(),
-                        key.clone(),
-                        &store,
-                        config_file.as_deref(),
-                        &stop,
-                    )
-                    .await
-                    .transpose(),
+                // A hello older than a standby may wait learned a bot list that may
+                // have changed: say it again.
+                if hello
+                    .as_ref()
+                    .is_some_and(|(_, at)| at.elapsed() > STALE_HELLO)
+                {
+                    hello = connection::hello(realm, config_file.as_deref(), &stop)
+                        .await?
+                        .map(|h| (h, Instant::now()));
+                }
+                let connected = match (&replay, hello) {
+                    (Some(path), _) => Some(connection::replay(realm, path)),
+                    (None, Some((h, _))) => {
+                        let (signal, mut polling) = tokio::sync::watch::channel(false);
+                        let readiness = readiness.clone();
+                        // Follows the queue's state until the source is dropped.
+                        tokio::spawn(async move {
+                            while polling.changed().await.is_ok() {
+                                let on = *polling.borrow_and_update();
+                                readiness.polling(index, on);
+                            }
+                            readiness.polling(index, false);
+                        });
+                        Some(Ok(connection::queue(
+                            p,
+                            realm,
+                            only.as_deref(),
+                            key.clone(),
+                            &store,
+                            h,
+                            signal,
+                        )))
+                    }
+                    (None, None) => None,
                 };
                 let result = match connected {
                     Some(Ok(c)) => conn.run(c).await,

@@ -122,6 +122,8 @@ pub struct QueueSource {
     /// The answer of the last long poll, while its events are being taken out.
     response: Option<Reading>,
     stats: SourceStats,
+    /// Told whether the queue is being polled (`true`) or not (connecting, failing).
+    polling: Option<tokio::sync::watch::Sender<bool>>,
 }
 
 /// A `GET /events` answer being read, and what it gave so far.
@@ -170,7 +172,14 @@ impl QueueSource {
             resend_wait: Duration::ZERO,
             response: None,
             stats: SourceStats::default(),
+            polling: None,
         }
+    }
+
+    /// Tells `signal` whether the queue is being polled, as that changes.
+    pub fn with_polling_signal(mut self, signal: tokio::sync::watch::Sender<bool>) -> Self {
+        self.polling = Some(signal);
+        self
     }
 
     /// Replaces the backoff policy (tests use a deterministic one).
@@ -259,10 +268,16 @@ impl QueueSource {
         }
     }
 
-    /// Tells the metrics (when served) where the queue stands.
+    /// Tells the metrics (when served) and the polling signal where the queue stands.
     fn state(&self, state: crate::metrics::QueueState) {
         if let Some(m) = crate::metrics::get() {
             m.queue_state(&self.opts.connection, state);
+        }
+        if let Some(signal) = &self.polling {
+            signal.send_if_modified(|polling| {
+                let now = matches!(state, crate::metrics::QueueState::Polling);
+                std::mem::replace(polling, now) != now
+            });
         }
     }
 

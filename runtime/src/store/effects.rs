@@ -32,6 +32,14 @@ pub fn this_process() -> &'static str {
     })
 }
 
+/// Whether `owner` is (or was) a process of this host.
+pub(crate) fn on_this_host(owner: &str) -> bool {
+    fn host(owner: &str) -> Option<&str> {
+        owner.rsplitn(3, ':').nth(2).filter(|h| !h.is_empty())
+    }
+    host(owner).is_some_and(|h| Some(h) == host(this_process()))
+}
+
 /// Whether `owner` was a process of this host that no longer runs (Linux: no
 /// `/proc/PID`). Its heartbeat may still look fresh; its claims need not wait for it to
 /// go stale. A pid taken by another process since makes this `false` (the heartbeat
@@ -46,6 +54,17 @@ pub(crate) fn gone_from_this_host(owner: &str) -> bool {
     host == this_host
         && std::path::Path::new("/proc/self").exists()
         && !std::path::Path::new("/proc").join(pid).exists()
+}
+
+/// A running process of a pipeline, as its heartbeat says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveOwner {
+    /// The process (`host:pid:random`).
+    pub owner: String,
+    /// The build it runs.
+    pub build: String,
+    /// Its build's place in the order the store first saw the builds (0: not known).
+    pub build_rank: i64,
 }
 
 /// What a claim found.
@@ -199,19 +218,44 @@ impl Store {
         Ok(found)
     }
 
-    /// Records that `owner` (a process of `pipeline`) is alive.
-    pub async fn owner_heartbeat(&self, owner: &str, pipeline: &str) -> Result<()> {
-        const SQL: &str = "INSERT INTO zlc_owners (owner, pipeline, started_at, last_seen) VALUES ($1, $2, $3, $3) \
-             ON CONFLICT (owner) DO UPDATE SET last_seen = excluded.last_seen";
+    /// Records that `owner` (a process of `pipeline`, running `build`) is alive.
+    pub async fn owner_heartbeat(&self, owner: &str, pipeline: &str, build: &str) -> Result<()> {
+        const SQL: &str = "INSERT INTO zlc_owners (owner, pipeline, started_at, last_seen, build) VALUES ($1, $2, $3, $3, $4) \
+             ON CONFLICT (owner) DO UPDATE SET last_seen = excluded.last_seen, build = excluded.build";
         on_pool!(self, |pool| {
             sqlx::query(SQL)
                 .bind(owner)
                 .bind(pipeline)
                 .bind(now_secs())
+                .bind(build)
                 .execute(pool)
                 .await?;
         });
         Ok(())
+    }
+
+    /// Notes `build` of `pipeline` (if the store has not seen it before) and returns its
+    /// place in the order the store first saw its builds: a later build has a higher
+    /// number (a build seen before keeps its number).
+    pub async fn register_build(&self, pipeline: &str, build: &str) -> Result<i64> {
+        const INSERT: &str = "INSERT INTO zlc_builds (pipeline, build, first_seen) VALUES ($1, $2, $3) \
+             ON CONFLICT (pipeline, build) DO NOTHING";
+        const SELECT: &str = "SELECT id FROM zlc_builds WHERE pipeline = $1 AND build = $2";
+        let id = on_pool!(self, |pool| {
+            sqlx::query(INSERT)
+                .bind(pipeline)
+                .bind(build)
+                .bind(now_secs())
+                .execute(pool)
+                .await?;
+            sqlx::query(SELECT)
+                .bind(pipeline)
+                .bind(build)
+                .fetch_one(pool)
+                .await?
+                .try_get::<i64, _>(0)?
+        });
+        Ok(id)
     }
 
     /// Removes `owner` (it stops cleanly; its claims are all settled).
@@ -223,12 +267,17 @@ impl Store {
         Ok(())
     }
 
-    /// Owners of `pipeline` seen in the last `within` seconds.
-    pub async fn live_owners(&self, pipeline: &str, within: i64) -> Result<Vec<String>> {
-        const SQL: &str =
-            "SELECT owner FROM zlc_owners WHERE pipeline = $1 AND last_seen >= $2 ORDER BY owner";
-        let rows = fetch_rows!(self, SQL, [pipeline, now_secs() - within], |r| r
-            .try_get(0)?);
+    /// Owners of `pipeline` seen in the last `within` seconds, with their builds' places
+    /// in the store's order of builds ([`Store::register_build`]; 0: not known).
+    pub async fn live_owners(&self, pipeline: &str, within: i64) -> Result<Vec<LiveOwner>> {
+        const SQL: &str = "SELECT o.owner, o.build, COALESCE(b.id, 0) FROM zlc_owners o \
+             LEFT JOIN zlc_builds b ON b.pipeline = o.pipeline AND b.build = o.build \
+             WHERE o.pipeline = $1 AND o.last_seen >= $2 ORDER BY o.owner";
+        let rows = fetch_rows!(self, SQL, [pipeline, now_secs() - within], |r| LiveOwner {
+            owner: r.try_get(0)?,
+            build: r.try_get(1)?,
+            build_rank: r.try_get(2)?,
+        });
         Ok(rows)
     }
 }
@@ -244,7 +293,7 @@ mod tests {
             let (store, pipeline) = (store.clone(), pipeline.to_owned());
             tasks.spawn(async move {
                 store
-                    .owner_heartbeat(&format!("other:{i}:x"), &pipeline)
+                    .owner_heartbeat(&format!("other:{i}:x"), &pipeline, "b")
                     .await
                     .unwrap();
                 store
@@ -289,13 +338,66 @@ mod tests {
 
         // A claim of an owner that never beat (or stopped) is taken over; one of a live
         // owner is not.
-        store.owner_heartbeat("live:3:x", pipeline).await.unwrap();
+        store
+            .owner_heartbeat("live:3:x", pipeline, "b")
+            .await
+            .unwrap();
         assert_eq!(claim("e4", "live:3:x").await, Claim::Ours);
         assert_eq!(claim("e4", "b:2:x").await, Claim::Busy);
         assert_eq!(claim("e5", "dead:4:x").await, Claim::Ours);
         assert_eq!(claim("e5", "b:2:x").await, Claim::Ours);
         store.owner_gone("live:3:x").await.unwrap();
         assert_eq!(claim("e4", "b:2:x").await, Claim::Ours);
+    }
+
+    async fn builds(store: &Store, pipeline: &str) {
+        let a = store.register_build(pipeline, "aaaa").await.unwrap();
+        let b = store.register_build(pipeline, "bbbb").await.unwrap();
+        assert!(b > a, "a build seen later is newer: {a} {b}");
+        assert_eq!(store.register_build(pipeline, "aaaa").await.unwrap(), a);
+        store
+            .owner_heartbeat("h:1:a", pipeline, "aaaa")
+            .await
+            .unwrap();
+        store
+            .owner_heartbeat("h:2:b", pipeline, "bbbb")
+            .await
+            .unwrap();
+        store
+            .owner_heartbeat("h:3:c", pipeline, "cccc")
+            .await
+            .unwrap();
+        let live = store.live_owners(pipeline, 60).await.unwrap();
+        let ranks: Vec<(&str, i64)> = live
+            .iter()
+            .map(|o| (o.owner.as_str(), o.build_rank))
+            .collect();
+        assert_eq!(ranks, [("h:1:a", a), ("h:2:b", b), ("h:3:c", 0)]);
+    }
+
+    #[tokio::test]
+    async fn builds_are_numbered_in_the_order_first_seen_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite://{}", dir.path().join("b.db").display()))
+            .await
+            .unwrap();
+        builds(&store, "p").await;
+    }
+
+    #[tokio::test]
+    async fn builds_are_numbered_in_the_order_first_seen_postgres() {
+        let Ok(url) = std::env::var("ZLC_TEST_POSTGRES_URL") else {
+            eprintln!(
+                "skipping builds_are_numbered_in_the_order_first_seen_postgres: ZLC_TEST_POSTGRES_URL is not set"
+            );
+            return;
+        };
+        let store = Store::open(&url).await.unwrap();
+        builds(
+            &store,
+            &format!("builds-{}-{}", std::process::id(), now_secs()),
+        )
+        .await;
     }
 
     #[tokio::test]

@@ -78,7 +78,8 @@ macro_rules! check_fence {
 }
 pub(super) use check_fence;
 
-// The leases a query selects (`connection, owner, generation, expires_at`, one bind).
+// The leases a query selects (`connection, owner, generation, expires_at, build`, one
+// bind).
 macro_rules! lease_rows {
     ($self:expr, $sql:expr, $bind:expr) => {
         fetch_rows!($self, $sql, [$bind], |r| LeaseRow {
@@ -86,6 +87,7 @@ macro_rules! lease_rows {
             owner: r.try_get(1)?,
             generation: r.try_get(2)?,
             expires_at: r.try_get(3)?,
+            build: r.try_get(4)?,
         })
     };
 }
@@ -101,6 +103,8 @@ pub struct LeaseRow {
     pub generation: i64,
     /// When it lapses unless renewed (Unix seconds).
     pub expires_at: i64,
+    /// The build its holder runs (empty: written by an older zlc).
+    pub build: String,
 }
 
 impl LeaseRow {
@@ -118,31 +122,33 @@ impl Store {
 
     /// The lease of `connection`, if it was ever taken.
     pub async fn lease(&self, connection: &str) -> Result<Option<LeaseRow>> {
-        const SQL: &str = "SELECT connection, owner, generation, expires_at FROM zlc_leases WHERE connection = $1";
+        const SQL: &str = "SELECT connection, owner, generation, expires_at, build FROM zlc_leases WHERE connection = $1";
         Ok(lease_rows!(self, SQL, connection).into_iter().next())
     }
 
     /// The leases of `pipeline`'s connections.
     pub async fn leases_of(&self, pipeline: &str) -> Result<Vec<LeaseRow>> {
-        const SQL: &str = "SELECT connection, owner, generation, expires_at FROM zlc_leases \
+        const SQL: &str = "SELECT connection, owner, generation, expires_at, build FROM zlc_leases \
              WHERE pipeline = $1 ORDER BY connection";
         Ok(lease_rows!(self, SQL, pipeline))
     }
 
-    /// Tries to take the lease of `connection` for `owner`, for `ttl` seconds: it is
-    /// taken when nobody ever held it or when it is free ([`LeaseRow::is_free`]).
-    /// Returns the new generation, or the current holder's row when it is not free. On
-    /// success this store's checkpoint writes of `connection` are fenced with it.
+    /// Tries to take the lease of `connection` for `owner` (running `build`), for `ttl`
+    /// seconds: it is taken when nobody ever held it or when it is free
+    /// ([`LeaseRow::is_free`]). Returns the new generation, or the current holder's row
+    /// when it is not free. On success this store's checkpoint writes of `connection`
+    /// are fenced with it.
     pub async fn try_acquire_lease(
         &self,
         pipeline: &str,
         connection: &str,
         owner: &str,
+        build: &str,
         ttl: i64,
     ) -> Result<std::result::Result<i64, LeaseRow>> {
-        const INSERT: &str = "INSERT INTO zlc_leases (connection, pipeline, owner, generation, expires_at, acquired_at) \
-             VALUES ($1, $2, $3, 1, $4, $5) ON CONFLICT (connection) DO NOTHING";
-        const TAKE: &str = "UPDATE zlc_leases SET owner = $1, generation = generation + 1, expires_at = $2, acquired_at = $3 \
+        const INSERT: &str = "INSERT INTO zlc_leases (connection, pipeline, owner, generation, expires_at, acquired_at, build) \
+             VALUES ($1, $2, $3, 1, $4, $5, $6) ON CONFLICT (connection) DO NOTHING";
+        const TAKE: &str = "UPDATE zlc_leases SET owner = $1, generation = generation + 1, expires_at = $2, acquired_at = $3, build = $7 \
              WHERE connection = $4 AND owner = $5 AND generation = $6";
         let now = now_secs();
         let generation = match self.lease(connection).await? {
@@ -154,6 +160,7 @@ impl Store {
                         .bind(owner)
                         .bind(now + ttl)
                         .bind(now)
+                        .bind(build)
                         .execute(pool)
                         .await?
                         .rows_affected()
@@ -173,6 +180,7 @@ impl Store {
                         .bind(connection)
                         .bind(&row.owner)
                         .bind(row.generation)
+                        .bind(build)
                         .execute(pool)
                         .await?
                         .rows_affected()
@@ -258,7 +266,7 @@ mod tests {
             let (store, pipeline, conn) = (store.clone(), pipeline.to_owned(), conn.clone());
             tasks.spawn(async move {
                 store
-                    .try_acquire_lease(&pipeline, &conn, &format!("racer:{i}:z"), 30)
+                    .try_acquire_lease(&pipeline, &conn, &format!("racer:{i}:z"), "b", 30)
                     .await
                     .unwrap()
             });
@@ -277,13 +285,13 @@ mod tests {
 
         // Released: a takes it (a new generation), b cannot while a renews.
         let ga = store
-            .try_acquire_lease(pipeline, &conn, a, 30)
+            .try_acquire_lease(pipeline, &conn, a, "b", 30)
             .await
             .unwrap()
             .unwrap();
         assert_eq!(ga, holder.generation + 1);
         let held = store
-            .try_acquire_lease(pipeline, &conn, b, 30)
+            .try_acquire_lease(pipeline, &conn, b, "b", 30)
             .await
             .unwrap()
             .unwrap_err();
@@ -302,7 +310,7 @@ mod tests {
         let b_store = store.detached();
         expire(store, &conn).await;
         let gb = b_store
-            .try_acquire_lease(pipeline, &conn, b, 30)
+            .try_acquire_lease(pipeline, &conn, b, "b", 30)
             .await
             .unwrap()
             .unwrap();

@@ -277,3 +277,215 @@ async fn three_processes_share_the_connections_and_survive_a_kill() {
     store.close().await;
     db.drop_it().await;
 }
+
+/// `NAME stats --json`: each connection's holder and the build it runs.
+fn holders(bin: &Path, url: &str) -> BTreeMap<String, (Option<String>, Option<String>)> {
+    let out = Command::new(bin)
+        .args(["stats", "--json", "--store", url])
+        .output()
+        .unwrap();
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.stdout) else {
+        return BTreeMap::new();
+    };
+    v["connections"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            (
+                c["connection"].as_str().unwrap_or("").to_owned(),
+                (
+                    c["polled_by"].as_str().map(str::to_owned),
+                    c["build"].as_str().map(str::to_owned),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_upgrade_moves_every_connection_to_the_new_build_exactly_once() {
+    let Ok(admin) = std::env::var("ZLC_TEST_POSTGRES_URL") else {
+        eprintln!(
+            "skipping a_rolling_upgrade_moves_every_connection_to_the_new_build_exactly_once: ZLC_TEST_POSTGRES_URL is not set"
+        );
+        return;
+    };
+    let s = setup().await;
+    let file = s.dir.path().join("fleet_e2e.toml");
+    // Build A answers "A"; build B answers "B" and also counts reactions on realm 1
+    // (so its queue there is registered for other events).
+    let a_text = PIPELINE
+        .replace("name = \"fleet_e2e\"", "name = \"upgrade_e2e\"")
+        .replace("seen: {{message.content}}", "A {{message.content}}");
+    std::fs::write(&file, &a_text).unwrap();
+    let built = build_pipeline(&file);
+    let bin_a = s.dir.path().join("upgrade_e2e-a");
+    std::fs::copy(&built, &bin_a).unwrap();
+    let b_text = format!(
+        "{}\n[[listener]]\nname = \"reacted\"\nevents = \"reaction\"\nrealms = [1]\n\n[[listener.action]]\ntype = \"count\"\n",
+        a_text.replace("A {{message.content}}", "B {{message.content}}")
+    );
+    std::fs::write(&file, &b_text).unwrap();
+    let bin_b = build_pipeline(&file);
+    let db = Database::create(&admin).await;
+    let args = [
+        "run",
+        "--config-file",
+        &s.rc,
+        "--store",
+        &db.url,
+        "--stats-interval",
+        "1",
+        "--lease-ttl",
+        "6",
+    ];
+    let spawn = |bin: &Path, name: &str| Proc::spawn(bin, &args, s.dir.path().join(name), &[]);
+    let mut a1 = Some(spawn(&bin_a, "a1.log"));
+    let mut a2 = Some(spawn(&bin_a, "a2.log"));
+    let logs = |procs: &[&Option<Proc>]| -> String {
+        procs
+            .iter()
+            .filter_map(|p| p.as_ref())
+            .map(Proc::log_text)
+            .collect::<Vec<_>>()
+            .join("\n----\n")
+    };
+    // The two A processes share the three connections.
+    let started = Instant::now();
+    loop {
+        let h = holders(&bin_a, &db.url);
+        let owners: BTreeSet<_> = h.values().filter_map(|(o, _)| o.clone()).collect();
+        if h.len() == 3 && h.values().all(|(o, _)| o.is_some()) && owners.len() == 2 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{h:?}\n{}",
+            logs(&[&a1, &a2])
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let build_a = holders(&bin_a, &db.url)
+        .values()
+        .next()
+        .and_then(|(_, b)| b.clone())
+        .unwrap();
+
+    let dana = s.zulip.add_user("dana@zulip.example.com", "Dana");
+    s.zulip.add_channel("ops");
+    let sent = std::sync::atomic::AtomicU32::new(0);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    // A steady stream (one message every 100 ms) for the whole upgrade.
+    let stream = async {
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            let n = sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            s.zulip
+                .message()
+                .channel("ops")
+                .topic("upgrade")
+                .sender(&dana)
+                .content(&format!("m{n}"))
+                .send();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let mut b = None;
+    let upgrade = async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        // B joins: it takes nothing while the A processes poll.
+        b = Some(spawn(&bin_b, "b.log"));
+        b.as_ref().unwrap().wait_for_log(30, "standing by").await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let h = holders(&bin_b, &db.url);
+        assert!(
+            h.values()
+                .all(|(_, build)| build.as_deref() == Some(build_a.as_str())),
+            "B took a connection from a live A: {h:?}"
+        );
+        // A1, then A2, stopped: each one's connections go to B, never to the other A.
+        for a in [&mut a1, &mut a2] {
+            let (status, log) = a.take().unwrap().stop();
+            assert!(status.success(), "{log}");
+            tokio::time::sleep(Duration::from_secs(3)).await;
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let h = holders(&bin_b, &db.url);
+            if h.len() == 3
+                && h.values()
+                    .all(|(o, build)| o.is_some() && build.as_deref() != Some(build_a.as_str()))
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{h:?}\n{}", logs(&[&b]));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+    };
+    tokio::join!(stream, upgrade);
+    let total = sent.load(std::sync::atomic::Ordering::SeqCst);
+    let answers = || -> Vec<String> {
+        s.bot_messages()
+            .into_iter()
+            .map(|m| m.content)
+            .filter(|c| c.starts_with("A m") || c.starts_with("B m"))
+            .collect()
+    };
+    wait_until(30, "every message answered", || {
+        answers().len() >= total as usize
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let b = b.unwrap();
+    let b_pid = b.pid();
+    // Every connection ends on B.
+    let h = holders(&bin_b, &db.url);
+    assert_eq!(h.len(), 3, "{h:?}");
+    for (conn, (owner, build)) in &h {
+        assert_eq!(pid_of(owner.as_deref().unwrap()), b_pid, "{conn}: {h:?}");
+        assert_ne!(build.as_deref(), Some(build_a.as_str()), "{conn}");
+    }
+    let (status, log) = b.stop();
+    assert!(status.success(), "{log}");
+    // B registers realm 1 for reactions too: it replaced A's queue there (once), and
+    // resumed A's queues of realms 2 and 3.
+    assert_eq!(
+        log.matches("event types changed: message → message, reaction; new queue registered")
+            .count(),
+        1,
+        "{log}"
+    );
+
+    // Exactly once: every message answered once, by A until the switch and by B after,
+    // never back.
+    let got = answers();
+    let mut numbers: Vec<u32> = got.iter().map(|c| c[3..].parse().unwrap()).collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (0..total).collect::<Vec<_>>(), "{got:?}");
+    let by_number: BTreeMap<u32, char> = got
+        .iter()
+        .map(|c| (c[3..].parse().unwrap(), c.chars().next().unwrap()))
+        .collect();
+    let builds: String = by_number.values().collect();
+    assert!(
+        builds.trim_start_matches('A').chars().all(|c| c == 'B') && builds.contains('B'),
+        "{builds}"
+    );
+    let store = Store::open(&db.url).await.unwrap();
+    let tally: i64 = store
+        .counts("upgrade_e2e", "tally")
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.n)
+        .sum();
+    assert_eq!(
+        tally,
+        2 * i64::from(total),
+        "each message once on realms 2 and 3"
+    );
+    store.close().await;
+    db.drop_it().await;
+}
