@@ -75,6 +75,11 @@ pub struct RunArgs {
     /// Build profile.
     #[arg(long, value_enum, default_value_t = Profile::Release)]
     pub profile: Profile,
+    /// Rebuild on every save, run the test cases, and hand over from the running binary
+    /// to the new one without losing or repeating an event; a build or test case that
+    /// fails leaves the running binary as it is. Ctrl-C stops.
+    #[arg(long)]
+    pub watch: bool,
     /// Arguments for the binary (default: `run`), after `--`.
     #[arg(last = true)]
     pub args: Vec<String>,

@@ -5,3 +5,4 @@
 pub mod compile;
 pub mod project;
 pub mod testing;
+pub mod watch;

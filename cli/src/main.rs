@@ -7,7 +7,7 @@
 //! | `check` | check pipeline files, reporting every mistake with its place |
 //! | `expand` | print the Rust code a pipeline compiles to |
 //! | `build` | compile a pipeline into a listener binary |
-//! | `run` | build if needed, then run the binary |
+//! | `run` | build if needed, then run the binary; `--watch` rebuilds on save and hands over ([`zlc::watch`]) |
 //! | `test` | run the test cases pipeline files carry ([`zlc::testing`]) |
 //! | `tail` | follow one realm and print each event as a JSON line ([`tail`]) |
 //! | `stats` | what a store says about its pipelines |
@@ -164,7 +164,8 @@ fn main() -> std::process::ExitCode {
             println!("{}", p.display());
             std::process::ExitCode::SUCCESS
         })),
-        Command::Run(args) => Some(compile::run(args)),
+        Command::Run(args) if !args.watch => Some(compile::run(args)),
+        Command::Run(_) => None,
         Command::Test(args) => Some(zlc::testing::test(args).map(|ok| {
             if ok {
                 std::process::ExitCode::SUCCESS
@@ -194,6 +195,15 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    if let Command::Run(args) = &cli.command {
+        return match runtime.block_on(zlc::watch::watch(args)) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let result = runtime.block_on(async {
         match cli.command {
             Command::Tail(args) => tail::run(args).await,

@@ -22,3 +22,4 @@ mod compile;
 mod stats;
 mod tail;
 mod testing;
+mod watch;

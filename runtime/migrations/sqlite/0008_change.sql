@@ -3,7 +3,11 @@
 -- What the checkpoint's queue was registered for (event types, narrow, flags): a queue
 -- that no longer fits the pipeline is replaced, not resumed. NULL: written before this
 -- was recorded (replaced as well, since nobody knows what it was registered for).
+-- registered_queue is the queue it describes: an older zlc moving queue_id without
+-- knowing these columns leaves them describing another queue, which then counts as
+-- unknown.
 ALTER TABLE zlc_checkpoints ADD COLUMN registered_for TEXT;
+ALTER TABLE zlc_checkpoints ADD COLUMN registered_queue TEXT;
 
 -- Why a queue was replaced: 'expired', 'pruned' or 'changed' (the pipeline's
 -- registration changed).

@@ -38,6 +38,8 @@ pub(super) async fn run(
     }
     let only = (!args.listeners.is_empty()).then_some(args.listeners.as_slice());
     let realms = pick_realms(p, args.realm)?;
+    // What every connection will need, checked before any of them starts.
+    crate::exec::webhook_tokens(p, false)?;
     if args.replay.is_some() && realms.len() > 1 {
         return Err(Error::Config(
             "--replay plays one realm: choose it with --realm".into(),
@@ -75,7 +77,7 @@ pub(super) async fn run(
     let owner = crate::store::effects::this_process();
     store.owner_heartbeat(owner, p.name, &build).await?;
     if !build.is_empty() {
-        tracing::info!(build = %build, "this process runs build {build} of {}", p.name);
+        tracing::info!(build = %build, "starting");
     }
     let heartbeat = {
         let (store, stop, build) = (store.clone(), cancel.clone(), build.clone());

@@ -111,33 +111,8 @@ impl Executor {
         effects: Effects,
         overrides: &std::collections::HashMap<String, Vec<(String, String)>>,
     ) -> crate::Result<Self> {
-        let mut tokens = Vec::new();
-        for l in pipeline.listeners {
-            let mut per_action = Vec::new();
-            for a in l.actions {
-                let token = match a {
-                    ActionDesc::Webhook {
-                        token_env: Some(var),
-                        ..
-                    } => match std::env::var(var) {
-                        Ok(v) if !v.is_empty() => Some(Secret::new(v)),
-                        // Recorded calls go nowhere: a test needs no real token.
-                        _ if matches!(effects.http, crate::outbox::HttpSink::Record(_)) => {
-                            Some(Secret::new(format!("${var}")))
-                        }
-                        _ => {
-                            return Err(crate::Error::Config(format!(
-                                "listener `{}` needs the webhook token in ${var}, which is not set",
-                                l.name
-                            )));
-                        }
-                    },
-                    _ => None,
-                };
-                per_action.push(token);
-            }
-            tokens.push(per_action);
-        }
+        let recorded = matches!(effects.http, crate::outbox::HttpSink::Record(_));
+        let tokens = webhook_tokens(pipeline, recorded)?;
         Ok(Executor {
             pipeline,
             effects,
@@ -474,6 +449,41 @@ impl Executor {
             }
         }
     }
+}
+
+/// The webhooks' bearer tokens, by listener and action, read from the environment
+/// (`token_env`): an error names the first one that is not set. Recorded calls (tests)
+/// go nowhere and need no real token. A process checks them before it takes any
+/// connection, so that a new build missing one never takes over from a working one.
+pub fn webhook_tokens(
+    pipeline: &PipelineDesc,
+    recorded: bool,
+) -> crate::Result<Vec<Vec<Option<Secret>>>> {
+    let mut tokens = Vec::new();
+    for l in pipeline.listeners {
+        let mut per_action = Vec::new();
+        for a in l.actions {
+            let token = match a {
+                ActionDesc::Webhook {
+                    token_env: Some(var),
+                    ..
+                } => match std::env::var(var) {
+                    Ok(v) if !v.is_empty() => Some(Secret::new(v)),
+                    _ if recorded => Some(Secret::new(format!("${var}"))),
+                    _ => {
+                        return Err(crate::Error::Config(format!(
+                            "listener `{}` needs the webhook token in ${var}, which is not set",
+                            l.name
+                        )));
+                    }
+                },
+                _ => None,
+            };
+            per_action.push(token);
+        }
+        tokens.push(per_action);
+    }
+    Ok(tokens)
 }
 
 /// Each listener's `config` as the pipeline declares it, with `overrides` (by listener

@@ -69,12 +69,14 @@ impl GapReason {
 }
 
 /// Upserts a checkpoint: `$1` connection, `$2` queue id, `$3` last event id, `$4` last
-/// message id, `$5` now, `$6` what the queue was registered for.
-pub(super) const SAVE_CHECKPOINT: &str = "INSERT INTO zlc_checkpoints (connection, queue_id, last_event_id, last_message_id, updated_at, registered_for) \
-     VALUES ($1, $2, $3, $4, $5, $6) \
+/// message id, `$5` now, `$6` what the queue was registered for (which describes queue
+/// `$2`, kept as `registered_queue`).
+pub(super) const SAVE_CHECKPOINT: &str = "INSERT INTO zlc_checkpoints (connection, queue_id, last_event_id, last_message_id, updated_at, registered_for, registered_queue) \
+     VALUES ($1, $2, $3, $4, $5, $6, $2) \
      ON CONFLICT (connection) DO UPDATE SET queue_id = excluded.queue_id, \
      last_event_id = excluded.last_event_id, last_message_id = excluded.last_message_id, \
-     updated_at = excluded.updated_at, registered_for = excluded.registered_for";
+     updated_at = excluded.updated_at, registered_for = excluded.registered_for, \
+     registered_queue = excluded.registered_queue";
 
 /// A connection's checkpoint as the store has it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +94,11 @@ pub struct ConnectionState {
 impl Store {
     /// The checkpoint of `connection`, if one was saved.
     pub async fn load_checkpoint(&self, connection: &str) -> Result<Option<Checkpoint>> {
-        const SQL: &str = "SELECT queue_id, last_event_id, last_message_id, registered_for FROM zlc_checkpoints WHERE connection = $1";
+        // The fingerprint counts only for the queue it was written for (an older zlc
+        // may have moved the queue without knowing the column).
+        const SQL: &str = "SELECT queue_id, last_event_id, last_message_id, \
+             CASE WHEN registered_queue = queue_id THEN registered_for END \
+             FROM zlc_checkpoints WHERE connection = $1";
         let row = on_pool!(self, |pool| {
             sqlx::query(SQL)
                 .bind(connection)
@@ -134,7 +140,8 @@ impl Store {
     /// when each was written and how many gaps each recorded.
     pub async fn checkpoints_under(&self, prefix: &str) -> Result<Vec<ConnectionState>> {
         const SQL: &str = "SELECT c.connection, c.queue_id, c.last_event_id, c.last_message_id, c.updated_at, \
-             (SELECT COUNT(*) FROM zlc_gaps g WHERE g.connection = c.connection), c.registered_for \
+             (SELECT COUNT(*) FROM zlc_gaps g WHERE g.connection = c.connection), \
+             CASE WHEN c.registered_queue = c.queue_id THEN c.registered_for END \
              FROM zlc_checkpoints c WHERE substr(c.connection, 1, length($1)) = $1 ORDER BY c.connection";
         let rows = fetch_rows!(self, SQL, [prefix], |r| ConnectionState {
             connection: r.try_get(0)?,

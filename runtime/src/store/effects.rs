@@ -355,24 +355,20 @@ mod tests {
         let b = store.register_build(pipeline, "bbbb").await.unwrap();
         assert!(b > a, "a build seen later is newer: {a} {b}");
         assert_eq!(store.register_build(pipeline, "aaaa").await.unwrap(), a);
-        store
-            .owner_heartbeat("h:1:a", pipeline, "aaaa")
-            .await
-            .unwrap();
-        store
-            .owner_heartbeat("h:2:b", pipeline, "bbbb")
-            .await
-            .unwrap();
-        store
-            .owner_heartbeat("h:3:c", pipeline, "cccc")
-            .await
-            .unwrap();
+        // Owners are unique per process (a random part); here, per test run.
+        let owner = |n: u32| format!("h:{n}:{pipeline}");
+        for (n, build) in [(1, "aaaa"), (2, "bbbb"), (3, "cccc")] {
+            store
+                .owner_heartbeat(&owner(n), pipeline, build)
+                .await
+                .unwrap();
+        }
         let live = store.live_owners(pipeline, 60).await.unwrap();
-        let ranks: Vec<(&str, i64)> = live
+        let ranks: Vec<(String, i64)> = live
             .iter()
-            .map(|o| (o.owner.as_str(), o.build_rank))
+            .map(|o| (o.owner.clone(), o.build_rank))
             .collect();
-        assert_eq!(ranks, [("h:1:a", a), ("h:2:b", b), ("h:3:c", 0)]);
+        assert_eq!(ranks, [(owner(1), a), (owner(2), b), (owner(3), 0)]);
     }
 
     #[tokio::test]
