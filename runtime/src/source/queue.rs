@@ -299,8 +299,9 @@ impl QueueSource {
         if let Some(store) = &self.store
             && let Some(cp) = store.load_checkpoint(&self.opts.connection).await?
         {
-            tracing::info!(queue_id = cp.queue_id.as_deref().unwrap_or("none"), last_event_id = cp.last_event_id,
-                last_message_id = %cp.last_message_id.map_or_else(|| "none".to_owned(), |i| i.to_string()), "resuming from checkpoint");
+            let last_message_id = cp
+                .last_message_id
+                .map_or_else(|| "none".to_owned(), |i| i.to_string());
             self.acked_message_id = cp.last_message_id;
             self.delivered_message_id = cp.last_message_id;
             if let Some(id) = cp.queue_id.as_deref()
@@ -308,9 +309,10 @@ impl QueueSource {
             {
                 // Registered for other events: replaced (and deleted) once a new queue
                 // is registered, the messages missed backfilled.
-                tracing::debug!(
+                tracing::info!(
                     queue_id = id,
-                    "the checkpointed queue was registered otherwise"
+                    %last_message_id,
+                    "the checkpointed queue was registered for other events than this pipeline needs; replacing it"
                 );
                 self.replacing = Some(Replacing {
                     reason: GapReason::Changed,
@@ -321,6 +323,7 @@ impl QueueSource {
                     ),
                 });
             } else if let Some(id) = &cp.queue_id {
+                tracing::info!(queue_id = %id, last_event_id = cp.last_event_id, %last_message_id, "resuming from checkpoint");
                 self.state(crate::metrics::QueueState::Polling);
                 self.generation += 1;
                 self.queue = Some(ActiveQueue {

@@ -47,25 +47,11 @@ type = "count"
 by = ["sender"]
 "#;
 
-/// `fleet_e2e stats --json`: which process polls each connection.
+/// `NAME stats --json`: which process polls each connection.
 fn polled_by(bin: &Path, url: &str) -> BTreeMap<String, Option<String>> {
-    let out = Command::new(bin)
-        .args(["stats", "--json", "--store", url])
-        .output()
-        .unwrap();
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.stdout) else {
-        return BTreeMap::new();
-    };
-    v["connections"]
-        .as_array()
+    holders(bin, url)
         .into_iter()
-        .flatten()
-        .map(|c| {
-            (
-                c["connection"].as_str().unwrap_or("").to_owned(),
-                c["polled_by"].as_str().map(str::to_owned),
-            )
-        })
+        .map(|(conn, (owner, _))| (conn, owner))
         .collect()
 }
 
