@@ -45,7 +45,7 @@ pub(super) async fn run(
             "--replay plays one realm: choose it with --realm".into(),
         ));
     }
-    // The build id is read (the executable hashed) while the store opens.
+    // The build id is read from the executable while the store opens.
     let build = args
         .replay
         .is_none()
