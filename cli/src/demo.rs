@@ -81,10 +81,27 @@ pub fn spawn_traffic(traffic: std::sync::Arc<FakeZulip>, cancel: CancellationTok
     });
 }
 
-/// `zlc sandbox`: the fake server on a fixed address, with a zuliprc for its bot.
+/// Writes `text` (a zuliprc: it holds an API key) readable by its owner only, as every
+/// zuliprc should be.
+fn write_zuliprc(path: &std::path::Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// `zlc sandbox`: the fake server on a fixed address, with a zuliprc for its bot (and,
+/// when asked, for a person, to post as someone listeners answer).
 pub async fn sandbox(
     addr: &str,
     zuliprc: &std::path::Path,
+    person_zuliprc: Option<&std::path::Path>,
     traffic: bool,
     backlog: Option<(std::path::PathBuf, usize)>,
     cancel: CancellationToken,
@@ -104,25 +121,25 @@ pub async fn sandbox(
             .await
             .with_context(|| format!("listening on {addr}"))?,
     );
-    // It holds an API key: readable by its owner only, as every zuliprc should be.
-    {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let _ = std::fs::remove_file(zuliprc);
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(zuliprc)
-            .and_then(|mut f| f.write_all(zulip.zuliprc(zulip.bot()).as_bytes()))
-            .with_context(|| format!("writing {}", zuliprc.display()))?;
-    }
+    // Every organization has a #general to post to.
+    zulip.add_channel("general");
+    write_zuliprc(zuliprc, &zulip.zuliprc(zulip.bot()))?;
     eprintln!("fake Zulip at {} (Ctrl-C to stop)", zulip.url());
     eprintln!(
         "bot credentials in {}: e.g. `NAME run --config-file {}`",
         zuliprc.display(),
         zuliprc.display()
     );
+    if let Some(path) = person_zuliprc {
+        let iago = zulip.add_user("iago@zulip.example.com", "Iago");
+        write_zuliprc(path, &zulip.zuliprc(&iago))?;
+        eprintln!(
+            "a person's credentials (Iago) in {}: post as someone listeners answer, e.g. with the official client: \
+             zulip-send --config-file {} --stream general --subject test --message hello",
+            path.display(),
+            path.display()
+        );
+    }
     if traffic {
         spawn_traffic(zulip.clone(), cancel.clone());
         eprintln!("generating demo traffic in #general, #devel and #alerts");

@@ -91,6 +91,10 @@ enum Command {
         /// Where to write the bot's zuliprc.
         #[arg(long, default_value = "sandbox.zuliprc")]
         zuliprc: std::path::PathBuf,
+        /// Also write the zuliprc of a person (Iago) here, to post as someone the bot's
+        /// listeners answer (the bot's own messages are skipped).
+        #[arg(long, value_name = "FILE")]
+        person_zuliprc: Option<std::path::PathBuf>,
         /// Generate demo traffic.
         #[arg(long)]
         traffic: bool,
@@ -216,6 +220,7 @@ fn main() -> std::process::ExitCode {
             Command::Sandbox {
                 addr,
                 zuliprc,
+                person_zuliprc,
                 traffic,
                 backlog,
                 backlog_repeat,
@@ -223,7 +228,15 @@ fn main() -> std::process::ExitCode {
                 let cancel = tokio_util::sync::CancellationToken::new();
                 zlc_runtime::shutdown::cancel_on_signal(cancel.clone());
                 let backlog = backlog.map(|path| (path, backlog_repeat));
-                demo::sandbox(&addr, &zuliprc, traffic, backlog, cancel).await
+                demo::sandbox(
+                    &addr,
+                    &zuliprc,
+                    person_zuliprc.as_deref(),
+                    traffic,
+                    backlog,
+                    cancel,
+                )
+                .await
             }
             _ => Ok(()),
         }

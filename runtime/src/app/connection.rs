@@ -234,6 +234,12 @@ const DISPATCH_CHUNK: usize = 256;
 /// expires after about ten idle minutes).
 const KEEPALIVE: Duration = Duration::from_secs(240);
 
+/// While jobs of events already received run, the next poll waits for one of them to
+/// end, or this long (doubling up to [`POLL_WAIT_MAX`] while none ends) to see the
+/// events that came meanwhile.
+const POLL_WAIT_MIN: Duration = Duration::from_millis(25);
+const POLL_WAIT_MAX: Duration = Duration::from_secs(1);
+
 impl Connection {
     /// Runs the listeners over `connected`'s events until the source ends or the run is
     /// cancelled. Polling goes on while jobs run; a batch is acknowledged once all its
@@ -274,12 +280,17 @@ impl Connection {
             failing: None,
         };
         let mut next_ticket: u64 = 0;
+        let mut poll_wait = POLL_WAIT_MIN;
         loop {
             while let Some(f) = engine.try_finished() {
                 settle(&engine, &mut pending, f);
             }
             acknowledge(&mut pending, &mut unwritten);
-            self.write(&mut source, &mut unwritten, false).await;
+            // The next poll tells Zulip what the store holds: write what was acknowledged
+            // right before it (everything that ended since the last poll, in one
+            // transaction), not at the next tick of the interval.
+            let polling_next = source.will_poll() && pending.is_empty();
+            self.write(&mut source, &mut unwritten, polling_next).await;
             gauges(&source, &engine, &pending, &unwritten);
             if self.cancel.is_cancelled() {
                 break;
@@ -308,6 +319,26 @@ impl Connection {
                         in_flight = engine.in_flight(),
                         "jobs are slow; polling once to keep the event queue alive"
                     ),
+                }
+            }
+            if source.will_poll() && !pending.is_empty() {
+                // A poll now would only get the events still being worked on again: wait
+                // for a job to end (then write and poll at once), or a while (growing
+                // while nothing ends), to see the events that came meanwhile.
+                tokio::select! {
+                    biased;
+                    _ = self.cancel.cancelled() => {}
+                    Some(f) = engine.next_finished() => {
+                        settle(&engine, &mut pending, f);
+                        poll_wait = POLL_WAIT_MIN;
+                        continue;
+                    }
+                    _ = tokio::time::sleep(poll_wait) => {
+                        poll_wait = (poll_wait * 2).min(POLL_WAIT_MAX);
+                    }
+                }
+                if self.cancel.is_cancelled() {
+                    continue;
                 }
             }
             let Some(batch) = source.next_batch(&self.cancel).await? else {

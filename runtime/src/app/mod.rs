@@ -184,10 +184,13 @@ pub(crate) struct RunArgs {
     /// zuliprc to use for the realm(s), overriding the pipeline's credentials.
     #[arg(long, value_name = "PATH")]
     config_file: Option<PathBuf>,
-    /// Seconds between writes of acknowledged work (statistics, dead letters and the
-    /// checkpoint that passes them, in one transaction).
-    #[arg(long, default_value_t = 1, value_name = "SECS")]
-    stats_interval: u64,
+    /// The longest acknowledged work waits to be written (statistics, dead letters and
+    /// the checkpoint that passes them, in one transaction) while events keep coming:
+    /// `250ms`, `1s`, `2` (seconds). Work is written before every poll of the queue in
+    /// any case, so that Zulip is told at once; this bounds the wait during a long
+    /// backlog, a replay or slow jobs.
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_interval)]
+    stats_interval: std::time::Duration,
     /// Jobs waiting or running at once, over all listeners (each listener also has its
     /// own `max_in_flight`); at the bound, polling pauses until jobs end.
     #[arg(long, default_value_t = 2000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -312,5 +315,46 @@ pub fn main(p: &'static PipelineDesc, dispatch: DispatchFn) -> ExitCode {
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `--stats-interval`: `250ms`, `1.5s`, `2m` or a number of seconds, from 10 ms to an
+/// hour.
+fn parse_interval(s: &str) -> std::result::Result<std::time::Duration, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration such as 250ms, 1s or 2"))?;
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "" | "s" => n,
+        "m" | "min" => n * 60.0,
+        _ => return Err(format!("{s:?} is not a duration such as 250ms, 1s or 2")),
+    };
+    if !(0.01..=3600.0).contains(&secs) {
+        return Err(format!("{s:?} is out of range: from 10ms to 1h"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod interval_tests {
+    use super::parse_interval;
+    use std::time::Duration;
+
+    #[test]
+    fn intervals_read_as_people_write_them() {
+        assert_eq!(parse_interval("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_interval("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_interval("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_interval("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_interval("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_interval("5ms").unwrap_err().contains("out of range"));
+        assert!(parse_interval("2h").is_err());
+        assert!(parse_interval("soon").is_err());
     }
 }

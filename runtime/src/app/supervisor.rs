@@ -215,7 +215,7 @@ impl RealmTask<'_> {
         let (replay, config_file) = (self.args.replay.clone(), self.args.config_file.clone());
         let max_in_flight = self.args.max_in_flight as usize;
         let drain_timeout = Duration::from_secs(self.args.drain_timeout);
-        let write_every = Duration::from_secs(self.args.stats_interval.max(1));
+        let write_every = self.args.stats_interval;
         let no_stats = self.args.no_stats;
         let RealmTask {
             p,

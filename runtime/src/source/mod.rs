@@ -225,6 +225,15 @@ impl Source {
         }
     }
 
+    /// Whether the next batch comes from a new long poll of a queue, which carries the
+    /// acknowledgement written so far ([`QueueSource::will_poll`]).
+    pub fn will_poll(&self) -> bool {
+        match self {
+            Source::Queue(q) => q.will_poll(),
+            Source::Replay(_) => false,
+        }
+    }
+
     /// The checkpoint key of this source, for sources that keep one.
     pub fn connection(&self) -> Option<&str> {
         match self {

@@ -116,9 +116,6 @@ pub struct QueueSource {
     backfill: Option<Backfill>,
     backfilled: HashSet<i64>,
     retry: Retry,
-    /// How long to wait before polling again when the server only re-sent what is
-    /// still being worked on (grows while that lasts).
-    resend_wait: Duration,
     /// The answer of the last long poll, while its events are being taken out.
     response: Option<Reading>,
     stats: SourceStats,
@@ -169,7 +166,6 @@ impl QueueSource {
             backfill: None,
             backfilled: HashSet::new(),
             retry,
-            resend_wait: Duration::ZERO,
             response: None,
             stats: SourceStats::default(),
             polling: None,
@@ -203,6 +199,13 @@ impl QueueSource {
     /// The checkpoint as last persisted.
     pub fn checkpoint(&self) -> &Checkpoint {
         &self.persisted
+    }
+
+    /// Whether the next batch comes from a new long poll (not from an answer being read
+    /// or a backfill): a poll made while events already handed out are unacknowledged
+    /// only gets them again, at once.
+    pub fn will_poll(&self) -> bool {
+        self.started && self.queue.is_some() && self.response.is_none() && self.backfill.is_none()
     }
 
     /// The active queue id, if registered.
@@ -546,16 +549,15 @@ impl QueueSource {
                 if let Some(r) = self.response.as_mut() {
                     r.handed_out = true;
                 }
-                self.resend_wait = Duration::ZERO;
                 return Ok(Some(batch));
             }
         }
     }
 
     /// An answer read to its end without a batch for dispatch: when the server only
-    /// re-sent events whose work is still running, wait a little (up to 2 s while that
-    /// lasts) and hand control back with an empty batch, so that jobs that ended
-    /// meanwhile are acknowledged before the next poll.
+    /// re-sent events whose work is still running, hand control back with an empty
+    /// batch, so that the caller waits for that work (or a while) before the next poll,
+    /// which would only get them again.
     async fn end_of_response(&mut self, done: Option<Reading>) -> Result<Option<Batch>> {
         let Some(r) = done else {
             return Ok(None);
@@ -564,9 +566,6 @@ impl QueueSource {
         if r.handed_out || r.advanced || r.resent == 0 {
             return Ok(None);
         }
-        self.resend_wait =
-            (self.resend_wait * 2).clamp(Duration::from_millis(100), Duration::from_secs(2));
-        tokio::time::sleep(self.resend_wait).await;
         let ack = self.next_ack(None, None);
         Ok(Some(Batch::new(
             String::new(),

@@ -383,8 +383,17 @@ impl FakeZulip {
         self.add_account(email, full_name, true)
     }
 
+    /// Adds an account; one whose email is taken is that account (emails are unique
+    /// in Zulip).
     fn add_account(&self, email: &str, full_name: &str, is_bot: bool) -> FakeUser {
         let mut st = self.state();
+        if let Some(u) = st
+            .users
+            .iter()
+            .find(|u| u.email.eq_ignore_ascii_case(email))
+        {
+            return u.clone();
+        }
         let id = 100 + st.users.len() as i64;
         let user = FakeUser {
             id,

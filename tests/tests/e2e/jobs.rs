@@ -462,3 +462,75 @@ type = "store"
         )
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_and_their_checkpoint_never_wait_for_the_write_interval() {
+    let s = setup().await;
+    let bin = pipeline_in(
+        s.dir.path(),
+        "jobs_prompt_e2e",
+        r#"[[listener]]
+name = "answer"
+events = "message"
+channels = ["alerts"]
+limit_per_conversation = "off"
+limit_per_sender = "off"
+
+[[listener.action]]
+type = "reply"
+template = "seen: {{message.content}}"
+"#,
+    );
+    // A write interval far longer than any wait below.
+    let p = Proc::spawn(
+        &bin,
+        &[
+            "run",
+            "--config-file",
+            &s.rc,
+            "--store",
+            &s.store_url,
+            "--stats-interval",
+            "30s",
+        ],
+        s.dir.path().join("run.log"),
+        &[],
+    );
+    s.connected(&p).await;
+    let alice = s.zulip.add_user("alice@zulip.example.com", "Alice");
+    let store = Store::open(&s.store_url).await.unwrap();
+    for (n, text) in ["one", "two", "three"].into_iter().enumerate() {
+        let id = s
+            .zulip
+            .message()
+            .channel("alerts")
+            .topic("a")
+            .sender(&alice)
+            .content(text)
+            .send();
+        let sent = Instant::now();
+        wait_until(5, "the answer", || s.bot_messages().len() == n + 1).await;
+        eprintln!("answered {text} in {:?}", sent.elapsed());
+        // Written (and so told to Zulip) before the next poll, not at the interval.
+        let written = poll(
+            50,
+            async || {
+                store
+                    .load_checkpoint("jobs_prompt_e2e/realm-1")
+                    .await
+                    .unwrap()
+                    .and_then(|cp| cp.last_message_id)
+            },
+            |m| m.is_some_and(|m| m >= id),
+        )
+        .await;
+        assert!(
+            written.is_some_and(|m| m >= id),
+            "checkpoint {written:?} does not pass message {id} after 5 s:\n{}",
+            p.log_text()
+        );
+    }
+    store.close().await;
+    let (status, log) = p.stop();
+    assert!(status.success(), "{log}");
+}
