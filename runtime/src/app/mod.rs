@@ -189,7 +189,7 @@ pub(crate) struct RunArgs {
     /// `250ms`, `1s`, `2` (seconds). Work is written before every poll of the queue in
     /// any case, so that Zulip is told at once; this bounds the wait during a long
     /// backlog, a replay or slow jobs.
-    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_interval)]
+    #[arg(long, default_value = "250ms", value_name = "DURATION", value_parser = parse_interval)]
     stats_interval: std::time::Duration,
     /// Jobs waiting or running at once, over all listeners (each listener also has its
     /// own `max_in_flight`); at the bound, polling pauses until jobs end.
