@@ -33,10 +33,14 @@ pub struct Counters {
     pub limited: u64,
     /// Time spent in actions, in microseconds.
     pub time_us: u64,
+    /// What its ungrouped `count` actions counted (written as a `zlc_counts` row without
+    /// channel or sender; kept here so that counting a match costs one addition).
+    pub counted: u64,
 }
 
 impl Counters {
     fn add(&mut self, o: &Counters) {
+        self.counted += o.counted;
         self.seen += o.seen;
         self.matched += o.matched;
         self.succeeded += o.succeeded;
@@ -213,8 +217,16 @@ impl StatsBuf {
         };
     }
 
-    /// Adds one to a grouped count, remembering the names behind the ids.
+    /// Adds one to a count, remembering the names behind the ids. An ungrouped one (no
+    /// channel, no sender) is a plain counter of the listener in `key`'s hour.
     pub fn count(&mut self, key: CountKey, channel: Option<&str>, sender: Option<&str>) {
+        if key.channel.is_none() && key.sender.is_none() {
+            let back_to = self.hour();
+            self.set_hour(key.hour);
+            self.listener(key.listener).counted += 1;
+            self.set_hour(back_to);
+            return;
+        }
         *self.counts.entry(key).or_default() += 1;
         if let (Some(id), Some(name)) = (key.channel, channel) {
             self.names
@@ -284,8 +296,18 @@ impl StatsBuf {
     /// and grouped counts with their names.
     pub fn drain(&mut self) -> Drained {
         let mut rows = Vec::new();
+        let mut ungrouped = Vec::new();
         for (hour, counters) in &self.hours {
             for (i, c) in counters.iter().enumerate() {
+                if c.counted > 0 {
+                    ungrouped.push(CountRow {
+                        listener: i,
+                        hour: *hour,
+                        channel: String::new(),
+                        sender: String::new(),
+                        n: c.counted,
+                    });
+                }
                 if *c != Counters::default() {
                     rows.push(StatsRow {
                         listener: i,
@@ -313,6 +335,7 @@ impl StatsBuf {
                 sender: k.sender.map(|id| name_of(false, id)).unwrap_or_default(),
                 n,
             })
+            .chain(ungrouped)
             .collect();
         let named = self
             .named
@@ -485,6 +508,45 @@ mod tests {
             .collect();
         assert_eq!(got, [(90, 0, 1, 0), (90, 1, 0, 1), (100, 0, 2, 0)]);
         assert!(shared.drain().rows.is_empty());
+    }
+
+    #[test]
+    fn ungrouped_counts_are_plain_counters_written_as_rows_without_groups() {
+        let mut buf = StatsBuf::new(2, 100);
+        buf.listener(1).counted += 2;
+        buf.count(
+            CountKey {
+                listener: 1,
+                hour: 90,
+                channel: None,
+                sender: None,
+            },
+            None,
+            None,
+        );
+        buf.count(
+            CountKey {
+                listener: 0,
+                hour: 100,
+                channel: Some(7),
+                sender: None,
+            },
+            Some("devel"),
+            None,
+        );
+        assert_eq!(
+            buf.hour(),
+            100,
+            "counting in another hour leaves the hour as it was"
+        );
+        let mut counts = buf.drain().counts;
+        counts.sort_by_key(|c| (c.hour, c.listener));
+        let got: Vec<(usize, i64, &str, u64)> = counts
+            .iter()
+            .map(|c| (c.listener, c.hour, c.channel.as_str(), c.n))
+            .collect();
+        assert_eq!(got, [(1, 90, "", 1), (0, 100, "devel", 1), (1, 100, "", 2)]);
+        assert!(buf.drain().counts.is_empty());
     }
 
     #[test]
