@@ -87,7 +87,7 @@ struct Running {
 }
 
 impl Running {
-    /// Takes in what the binary reported; `true` if anything arrived.
+    /// Takes in what the binary reported since the last look.
     fn read_reports(&mut self) {
         let mut buf = [0u8; 4096];
         while let Ok(n) = self.notify.try_recv(&mut buf) {

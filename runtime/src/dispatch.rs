@@ -145,10 +145,6 @@ impl<'a> Cx<'a> {
         for action in l.actions {
             match action {
                 ActionDesc::Count {
-                    by_channel: false,
-                    by_sender: false,
-                } => self.stats.listener(i).counted += 1,
-                ActionDesc::Count {
                     by_channel,
                     by_sender,
                 } => {

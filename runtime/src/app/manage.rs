@@ -90,6 +90,11 @@ pub(super) async fn list(p: &'static PipelineDesc, args: ListArgs) -> Result<()>
             .collect(),
         _ => HashMap::new(),
     };
+    // What each listener's `count` actions counted, all listeners in one query.
+    let counted: HashMap<String, i64> = match (&store, args.stats) {
+        (Some(s), true) => s.counted_since(p.name, 0).await?.into_iter().collect(),
+        _ => HashMap::new(),
+    };
     let settings = match &store {
         Some(s) if args.config => s.listener_settings(p.name).await?,
         _ => HashMap::new(),
@@ -158,19 +163,13 @@ pub(super) async fn list(p: &'static PipelineDesc, args: ListArgs) -> Result<()>
                 t.limited,
                 t.time_us / 1000
             );
+            if l.actions
+                .iter()
+                .any(|a| matches!(a, crate::pipeline::ActionDesc::Count { .. }))
+            {
+                println!("    counted: {}", counted.get(l.name).copied().unwrap_or(0));
+            }
             if let Some(store) = &store {
-                let counted: i64 = store
-                    .counts(p.name, l.name)
-                    .await?
-                    .iter()
-                    .map(|c| c.n)
-                    .sum();
-                if l.actions
-                    .iter()
-                    .any(|a| matches!(a, crate::pipeline::ActionDesc::Count { .. }))
-                {
-                    println!("    counted: {counted}");
-                }
                 for c in store.named_counts(p.name, l.name).await? {
                     println!("    count {:?}: {}", c.name, c.n);
                 }

@@ -164,9 +164,17 @@ mod tests {
 
     #[test]
     fn nothing_is_sent_without_a_socket_and_a_dead_one_is_not_waited_for() {
-        Readiness::to(None, 1).prepared(0);
-        let r = Readiness::to(Some("/nonexistent/zlc-notify.sock".into()), 1);
-        r.prepared(0);
-        r.stopping();
+        let started = std::time::Instant::now();
+        let quiet = Readiness::to(None, 1);
+        assert!(quiet.socket.is_none());
+        quiet.prepared(0);
+        let dead = Readiness::to(Some("/nonexistent/zlc-notify.sock".into()), 1);
+        dead.prepared(0);
+        dead.stopping();
+        assert!(
+            send_to("/nonexistent/zlc-notify.sock", "READY=1").is_err(),
+            "the send fails, and the failure is only logged"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 }

@@ -186,24 +186,27 @@ impl Executor {
                 let l = &self.pipeline.listeners[job.listener];
                 tracing::error!(listener = l.name, event = %crate::logging::EventRef::of(&job), %error, "action failed for good (dead letter)");
                 if log_failures {
-                    let kind = crate::event::RawEvent::new(&job.json)
-                        .map(|r| r.kind.to_owned())
-                        .unwrap_or_default();
-                    log.push(
-                        LogRow::new(
-                            l.name,
-                            self.effects.realm.id,
-                            &kind,
-                            (job.event_id, job.message_id),
-                            &job.json,
-                            "dead",
-                            Some(error),
-                        )
-                        .with_key(job.key.clone()),
-                    );
+                    log.push(self.log_row(l, &job, "dead", Some(error)));
                 }
             }
         }
+    }
+
+    /// An event-log row of listener `l` about `job`'s event.
+    fn log_row(&self, l: &ListenerDesc, job: &Job, status: &str, error: Option<String>) -> LogRow {
+        let kind = crate::event::RawEvent::new(&job.json)
+            .map(|r| r.kind.to_owned())
+            .unwrap_or_default();
+        LogRow::new(
+            l.name,
+            self.effects.realm.id,
+            &kind,
+            (job.event_id, job.message_id),
+            &job.json,
+            status,
+            error,
+        )
+        .with_key(job.key.clone())
     }
 
     pub(crate) async fn run_job(&self, job: &Job) -> Result<Outcome, String> {
@@ -238,21 +241,7 @@ impl Executor {
                     continue;
                 }
                 ActionDesc::Store => {
-                    let kind = crate::event::RawEvent::new(&job.json)
-                        .map(|r| r.kind.to_owned())
-                        .unwrap_or_default();
-                    outcome.stored.push(
-                        LogRow::new(
-                            l.name,
-                            self.effects.realm.id,
-                            &kind,
-                            (job.event_id, job.message_id),
-                            &job.json,
-                            "stored",
-                            None,
-                        )
-                        .with_key(job.key.clone()),
-                    );
+                    outcome.stored.push(self.log_row(l, job, "stored", None));
                     continue;
                 }
                 _ => {}

@@ -8,6 +8,21 @@ use zlc_runtime::testkit::{FakeOptions, FakeZulip, Fault, build};
 
 use super::*;
 
+/// Registers `src`'s queue, sends one message to it and acknowledges it (so that the
+/// checkpoint has a message to backfill from); returns the message's id.
+async fn first_message_acknowledged(
+    zulip: &FakeZulip,
+    src: &mut zlc_runtime::source::QueueSource,
+) -> i64 {
+    let (b, first) = tokio::join!(next(src, 10), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        zulip.message().channel("devel").content("first").send()
+    });
+    assert_eq!(message_ids(&b), [first]);
+    src.ack(b.ack()).await.unwrap();
+    first
+}
+
 #[tokio::test]
 async fn delivers_acknowledges_and_checkpoints() {
     let zulip = FakeZulip::start().await.unwrap();
@@ -116,12 +131,7 @@ async fn a_checkpoint_that_does_not_say_what_its_queue_was_registered_for_is_rep
     let dir = tempfile::tempdir().unwrap();
     let store = sqlite_store(&dir).await;
     let mut src = source(&zulip, Some(store.clone()));
-    let (b, first) = tokio::join!(next(&mut src, 10), async {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        zulip.message().channel("devel").content("first").send()
-    });
-    assert_eq!(message_ids(&b), [first]);
-    src.ack(b.ack()).await.unwrap();
+    first_message_acknowledged(&zulip, &mut src).await;
     let old_queue = src.queue_id().unwrap().to_owned();
     drop(src);
     // As an older zlc left it: the queue without what it was registered for.
@@ -154,12 +164,7 @@ async fn expired_queue_is_replaced_and_missed_messages_backfilled() {
     let dir = tempfile::tempdir().unwrap();
     let store = sqlite_store(&dir).await;
     let mut src = source(&zulip, Some(store.clone()));
-    let (b, first) = tokio::join!(next(&mut src, 10), async {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        zulip.message().channel("devel").content("first").send()
-    });
-    assert_eq!(message_ids(&b), [first]);
-    src.ack(b.ack()).await.unwrap();
+    let first = first_message_acknowledged(&zulip, &mut src).await;
     let old_queue = src.queue_id().unwrap().to_owned();
 
     assert_eq!(zulip.expire_all_queues(), 1);
@@ -396,12 +401,7 @@ async fn pruned_events_are_recovered_like_an_expired_queue() {
     let dir = tempfile::tempdir().unwrap();
     let store = sqlite_store(&dir).await;
     let mut src = source(&zulip, Some(store.clone()));
-    let (b, first) = tokio::join!(next(&mut src, 10), async {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        zulip.message().channel("devel").content("first").send()
-    });
-    assert_eq!(message_ids(&b), [first]);
-    src.ack(b.ack()).await.unwrap();
+    let first = first_message_acknowledged(&zulip, &mut src).await;
     let old_queue = src.queue_id().unwrap().to_owned();
     zulip.inject(
         Some("events"),

@@ -55,6 +55,23 @@ fn polled_by(bin: &Path, url: &str) -> BTreeMap<String, Option<String>> {
         .collect()
 }
 
+/// A process of the fleet: `bin run` on the store at `url`, with a 6 s lease, its log in
+/// `log` (in the test's folder).
+fn fleet_process(s: &Setup, bin: &Path, url: &str, log: &str) -> Proc {
+    let args = [
+        "run",
+        "--config-file",
+        &s.rc,
+        "--store",
+        url,
+        "--stats-interval",
+        "1",
+        "--lease-ttl",
+        "6",
+    ];
+    Proc::spawn(bin, &args, s.dir.path().join(log), &[])
+}
+
 /// The pid in an owner name (`host:pid:random`).
 fn pid_of(owner: &str) -> u32 {
     owner.rsplit(':').nth(1).unwrap().parse().unwrap()
@@ -73,26 +90,8 @@ async fn three_processes_share_the_connections_and_survive_a_kill() {
     std::fs::write(&file, PIPELINE).unwrap();
     let bin = build_pipeline(&file);
     let db = Database::create(&admin).await;
-    let args = [
-        "run",
-        "--config-file",
-        &s.rc,
-        "--store",
-        &db.url,
-        "--stats-interval",
-        "1",
-        "--lease-ttl",
-        "6",
-    ];
     let mut procs: Vec<Option<Proc>> = (0..3)
-        .map(|i| {
-            Some(Proc::spawn(
-                &bin,
-                &args,
-                s.dir.path().join(format!("run-{i}.log")),
-                &[],
-            ))
-        })
+        .map(|i| Some(fleet_process(&s, &bin, &db.url, &format!("run-{i}.log"))))
         .collect();
     let logs = |procs: &[Option<Proc>]| -> String {
         procs
@@ -315,18 +314,7 @@ async fn a_rolling_upgrade_moves_every_connection_to_the_new_build_exactly_once(
     std::fs::write(&file, &b_text).unwrap();
     let bin_b = build_pipeline(&file);
     let db = Database::create(&admin).await;
-    let args = [
-        "run",
-        "--config-file",
-        &s.rc,
-        "--store",
-        &db.url,
-        "--stats-interval",
-        "1",
-        "--lease-ttl",
-        "6",
-    ];
-    let spawn = |bin: &Path, name: &str| Proc::spawn(bin, &args, s.dir.path().join(name), &[]);
+    let spawn = |bin: &Path, name: &str| fleet_process(&s, bin, &db.url, name);
     let mut a1 = Some(spawn(&bin_a, "a1.log"));
     let mut a2 = Some(spawn(&bin_a, "a2.log"));
     let logs = |procs: &[&Option<Proc>]| -> String {
