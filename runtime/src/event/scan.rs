@@ -65,22 +65,11 @@ fn first<T>(slot: &mut Option<T>, v: T) -> Option<()> {
     }
 }
 
-/// Whether a byte ends a run of plain string text: a quote, a backslash or a control
-/// character (which JSON forbids inside strings).
-#[inline]
-fn special(b: u8) -> bool {
-    b == b'"' || b == b'\\' || b < 0x20
-}
-
-/// The index of the first [`special`] byte at or after `i`, or `b.len()`.
+/// The index of the first byte at or after `i` that ends a run of plain string text (a
+/// quote, a backslash or a control character), or `b.len()`.
 #[inline(always)]
 fn plain_end(b: &[u8], i: usize) -> usize {
-    swar::find(
-        b,
-        i,
-        |w| swar::eq(w, b'"') | swar::eq(w, b'\\') | swar::below(w, 0x20),
-        special,
-    )
+    swar::find::<swar::PlainEnd>(b, i)
 }
 
 impl<'a> Reader<'a> {

@@ -16,9 +16,11 @@ use flate2::read::MultiGzDecoder;
 use super::{Ack, Batch, Origin, SourceStats};
 use crate::error::{Error, Result};
 
-/// Bytes of whole lines per batch, and so the longest line read.
-pub const BATCH_BYTES: usize = 4 << 20;
-/// Bytes asked of the reader at a time.
+/// Bytes of whole lines per batch, and so the longest line read: a megabyte over the
+/// longest event, so that an event just over that limit is read and refused by the
+/// event reader, which says why.
+pub const BATCH_BYTES: usize = crate::event::MAX_EVENT_BYTES + (1 << 20);
+/// Bytes read at a time while skipping a line longer than a batch.
 const READ_CHUNK: usize = 1 << 20;
 
 /// Reads recorded events from a JSONL file.
@@ -84,17 +86,17 @@ impl ReplaySource {
     pub fn next_batch(&mut self) -> Result<Option<Batch>> {
         loop {
             let mut buf = std::mem::take(&mut self.carry);
-            while !self.done && buf.len() < BATCH_BYTES {
-                let old = buf.len();
-                buf.resize(old + READ_CHUNK, 0);
-                let n = self
-                    .reader
-                    .read(&mut buf[old..])
+            if !self.done && buf.len() < BATCH_BYTES {
+                // Into the spare capacity, which is not zeroed first (as a `resize` and
+                // `read` would: a memset of every byte of the file).
+                let want = BATCH_BYTES - buf.len();
+                buf.reserve_exact(want);
+                let n = (&mut self.reader)
+                    .take(want as u64)
+                    .read_to_end(&mut buf)
                     .map_err(|e| Error::io(&self.path, e))?;
-                buf.truncate(old + n);
-                if n == 0 {
-                    self.done = true;
-                }
+                // `read_to_end` stops at the limit or at the end of the file.
+                self.done = n < want;
             }
             // Keep a trailing partial line for the next batch.
             if !self.done {

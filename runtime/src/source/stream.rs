@@ -10,7 +10,7 @@
 //! bytes, for its id), and is reported as skipped.
 
 use crate::event::MAX_EVENT_BYTES;
-use crate::swar::{eq, find, structural};
+use crate::swar::{StringEnd, Structural, find};
 
 /// How many bytes of events a chunk holds at most (one event may exceed it).
 pub const CHUNK_BYTES: usize = 256 << 10;
@@ -112,12 +112,7 @@ impl Scanner {
             if self.in_string && !self.escape {
                 // Most of an event is the text of its strings: jump to the next quote
                 // or backslash.
-                let end = find(
-                    bytes,
-                    i,
-                    |w| eq(w, b'"') | eq(w, b'\\'),
-                    |b| b == b'"' || b == b'\\',
-                );
+                let end = find::<StringEnd>(bytes, i);
                 if end > i {
                     if self.key.is_some() {
                         self.key_run(&bytes[i..end]);
@@ -131,9 +126,7 @@ impl Scanner {
                 // Inside an event's object or array only quotes and brackets change
                 // anything (keys, commas and the end of scalars matter at depths 1 and
                 // 2): jump to the next one.
-                i = find(bytes, i, structural, |b| {
-                    matches!(b, b'"' | b'{' | b'}' | b'[' | b']')
-                });
+                i = find::<Structural>(bytes, i);
                 if i == bytes.len() {
                     break;
                 }
