@@ -1,7 +1,9 @@
 //! What one write of acknowledged work costs: the transaction a connection commits
 //! (8 listeners' statistics and the checkpoint, fenced by nothing here), on a SQLite
 //! file and, when `ZLC_TEST_POSTGRES_URL` is set, on PostgreSQL; and what writing every
-//! 250 ms instead of every second costs a core.
+//! 250 ms instead of every second costs a core. Also what a side effect's claim costs
+//! (the write before a reply is posted, which a reply waits for) and its mark as done
+//! (the write after it).
 //!
 //!     cargo bench -p zlc-runtime --bench write [-- N]
 
@@ -49,6 +51,31 @@ async fn per_write(url: &str, n: u32) -> Duration {
     per
 }
 
+/// The time of one claim and of one mark as done, on average over `n` effects.
+async fn per_claim(url: &str, n: u32) -> (Duration, Duration) {
+    let store = Store::open(url).await.unwrap();
+    let owner = format!("bench-{}", std::process::id());
+    let run = format!("{}-{}", std::process::id(), fastrand::u64(..));
+    let (mut claim, mut done) = (Duration::ZERO, Duration::ZERO);
+    for i in 0..n {
+        let effect = format!("{run}:m{i}:0");
+        let start = Instant::now();
+        store
+            .claim_effect("write_bench", "reply", &effect, &owner)
+            .await
+            .unwrap();
+        claim += start.elapsed();
+        let start = Instant::now();
+        store
+            .effect_done("write_bench", "reply", &effect, &owner)
+            .await
+            .unwrap();
+        done += start.elapsed();
+    }
+    store.close().await;
+    (claim / n, done / n)
+}
+
 fn main() {
     let n: u32 = std::env::args()
         .skip(1)
@@ -74,6 +101,12 @@ fn main() {
         println!(
             "{name}: {:.0} µs per write ({n} writes); every 250 ms instead of every 1 s: 3 more a second, {extra:.2} % of a core",
             per.as_secs_f64() * 1e6
+        );
+        let (claim, done) = rt.block_on(per_claim(&url, n));
+        println!(
+            "{name}: a side effect's claim {:.0} µs (a reply waits for it), its mark as done {:.0} µs (after the post)",
+            claim.as_secs_f64() * 1e6,
+            done.as_secs_f64() * 1e6
         );
     }
 }
