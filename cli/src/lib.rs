@@ -2,6 +2,7 @@
 //! end-to-end tests (`tests/`, package `zlc-e2e`), which build pipelines the way
 //! `zlc build` does.
 
+pub mod area;
 pub mod compile;
 pub mod project;
 pub mod testing;

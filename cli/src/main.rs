@@ -148,7 +148,7 @@ fn main() -> std::process::ExitCode {
             }))
         }
         Command::New(New::Project { name, dir }) => Some(
-            compile::runtime_dep()
+            zlc::area::runtime_dep()
                 .and_then(|rt| zlc::project::new_project(name, dir, &rt))
                 .map(|p| {
                     eprintln!(

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 use zlc_codegen::expand::{RuntimeDep, toml_string};
 
-use crate::compile::Profile;
+use crate::area::Profile;
 
 /// The scaffold's files: (path in the project, template).
 const FILES: &[(&str, &str)] = &[
@@ -92,7 +92,7 @@ pub fn new_project(name: &str, parent: &Path, runtime: &RuntimeDep) -> Result<Pa
             .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
             .with_context(|| format!("writing {}", target.display()))?;
     }
-    crate::compile::seed_lockfile(&dir, runtime)?;
+    crate::area::seed_lockfile(&dir, runtime)?;
     Ok(dir)
 }
 

@@ -14,7 +14,8 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
-use crate::compile::{self, BuildArgs, Profile};
+use crate::area::Profile;
+use crate::compile::{self, BuildArgs};
 
 /// How `zlc test` reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -118,7 +119,7 @@ fn run_file(file: &Path, profile: Profile) -> Result<Value> {
         output: None,
         profile,
     })?;
-    let home = compile::home()?;
+    let home = crate::area::home()?;
     let dir = home.join("tests");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let cases_file = dir.join(format!(

@@ -33,7 +33,8 @@ use tokio::net::UnixDatagram;
 use tokio::process::{Child, Command};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-use crate::compile::{BuildArgs, Profile, RunArgs};
+use crate::area::Profile;
+use crate::compile::{BuildArgs, RunArgs};
 
 /// How often the files are looked at.
 const LOOK_EVERY: Duration = Duration::from_millis(200);

@@ -97,7 +97,6 @@ pub fn check(p: &mut Pipeline, d: &mut Diagnostics) {
         check_actions(l, d, known);
         check_loops(l, d);
     }
-    crate::toml::check_tests(p, d);
 }
 
 /// A listener that sees the bot's own messages and also posts can answer itself.

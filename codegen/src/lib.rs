@@ -83,6 +83,8 @@ fn load_inner(
     };
     before_checks(&mut pipeline, &mut d);
     check::check(&mut pipeline, &mut d);
+    // The `[[test]]` cases are the TOML front end's own.
+    toml::check_tests(&pipeline, &mut d);
     d.sort();
     if d.errors() == 0 {
         Ok(Loaded {

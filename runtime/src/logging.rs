@@ -204,11 +204,11 @@ pub struct EventRef {
 }
 
 impl EventRef {
-    /// The event of `job`.
-    pub fn of(job: &crate::dispatch::Job) -> Self {
+    /// The event with these ids (the message's, when it is one; the queue's).
+    pub fn new(message_id: Option<i64>, event_id: Option<i64>) -> Self {
         EventRef {
-            message_id: job.message_id,
-            event_id: job.event_id,
+            message_id,
+            event_id,
         }
     }
 }
@@ -296,18 +296,10 @@ mod tests {
 
     #[test]
     fn events_are_named_as_people_name_them() {
-        let job = |m, e| crate::dispatch::Job {
-            listener: 0,
-            json: String::new(),
-            event_id: e,
-            message_id: m,
-            key: String::new(),
-            conversation: None,
-        };
         assert_eq!(
-            EventRef::of(&job(Some(1101), Some(4))).to_string(),
+            EventRef::new(Some(1101), Some(4)).to_string(),
             "message 1101"
         );
-        assert_eq!(EventRef::of(&job(None, Some(4))).to_string(), "event 4");
+        assert_eq!(EventRef::new(None, Some(4)).to_string(), "event 4");
     }
 }

@@ -189,8 +189,8 @@ fn builds_from_two_runtime_sources_share_the_build_area() {
     // whole workspace) or in the code — are moved out of the area; the other
     // pipelines keep building. (The second checkout's workspace: nothing else builds
     // there meanwhile.)
-    let home = zlc::compile::home().unwrap();
-    let area = zlc::compile::area(
+    let home = zlc::area::home().unwrap();
+    let area = zlc::area::area(
         &home,
         &zlc_codegen::expand::RuntimeDep::Path(link.display().to_string()),
     );
@@ -206,7 +206,7 @@ fn builds_from_two_runtime_sources_share_the_build_area() {
         broken("deps", "fn main() {}"),
         broken("does-not-compile", "fn main() { nope }"),
     ] {
-        let e = zlc::compile::build_crate(&home, &area, &g, zlc::compile::Profile::Release)
+        let e = zlc::area::build_crate(&home, &area, &g, zlc::area::Profile::Release)
             .unwrap_err()
             .to_string();
         assert!(e.contains("moved out of the build area"), "{e}");

@@ -26,6 +26,9 @@ use crate::error::Result;
 use crate::pipeline::PipelineDesc;
 use crate::store::Store;
 
+/// How often this process tells the store it lives (and renews what it holds).
+pub(super) const HEARTBEAT: Duration = Duration::from_secs(5);
+
 /// How often a process waiting for a lease tries again.
 const ACQUIRE_EVERY: Duration = Duration::from_secs(1);
 
@@ -102,7 +105,7 @@ impl Fleet {
     /// time to live (at least two heartbeats): a stalled process stops counting about
     /// when its leases lapse.
     async fn share(&self) -> Option<usize> {
-        let window = (self.ttl - 1).max(super::supervisor::HEARTBEAT.as_secs() as i64 + 2);
+        let window = (self.ttl - 1).max(HEARTBEAT.as_secs() as i64 + 2);
         let Ok(owners) = self.store.live_owners(self.p.name, window).await else {
             return Some(self.connections);
         };

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::RunArgs;
 use super::connection::{self, Connection, connection_key};
-use super::fleet::{Fleet, Held};
+use super::fleet::{Fleet, HEARTBEAT, Held};
 use super::live;
 use super::manage::open_store;
 use super::notify::Readiness;
@@ -20,9 +20,6 @@ use crate::dispatch::{DispatchFn, eligible_for};
 use crate::error::{Error, Result};
 use crate::pipeline::{PipelineDesc, RealmDesc};
 use crate::stats::Recorder;
-
-/// How often this process tells the store it lives.
-pub(super) const HEARTBEAT: Duration = Duration::from_secs(5);
 
 /// How old a standby's hello may be when it takes a connection over.
 const STALE_HELLO: Duration = Duration::from_secs(600);

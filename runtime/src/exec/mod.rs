@@ -184,7 +184,7 @@ impl Executor {
             Err(error) => {
                 c.failed += 1;
                 let l = &self.pipeline.listeners[job.listener];
-                tracing::error!(listener = l.name, event = %crate::logging::EventRef::of(&job), %error, "action failed for good (dead letter)");
+                tracing::error!(listener = l.name, event = %crate::logging::EventRef::new(job.message_id, job.event_id), %error, "action failed for good (dead letter)");
                 if log_failures {
                     log.push(self.log_row(l, &job, "dead", Some(error)));
                 }

@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use zlc::compile::{BuildArgs, Profile, build};
+use zlc::area::Profile;
+use zlc::compile::{BuildArgs, build};
 
 /// The workspace root.
 pub fn root() -> PathBuf {

@@ -1,7 +1,7 @@
 //! `zlc new project`: the scaffold's own tests pass, `zlc build DIR` makes the binary,
 //! and the binary answers a server, with its config changed without a rebuild.
 
-use zlc::compile::runtime_dep;
+use zlc::area::runtime_dep;
 use zlc::project::{build_project, new_project};
 
 use super::*;
@@ -27,7 +27,7 @@ fn cargo(project: &Path, args: &[&str]) -> (bool, String) {
 }
 
 fn project_target() -> PathBuf {
-    zlc::compile::home().unwrap().join("target")
+    zlc::area::home().unwrap().join("target")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
