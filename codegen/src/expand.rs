@@ -192,6 +192,7 @@ fn main_tokens(p: &Pipeline) -> TokenStream {
         .collect();
     let desc = pipeline_desc(p, &codes);
     let dispatch = dispatch_fn(&codes);
+    let handlers = codes.iter().map(|c| &c.handlers);
     let regex_statics = regexes.statics();
     let main = rt("main");
     let doc = lit(&format!(" Pipeline `{}`: {}", p.name.value, p.description));
@@ -205,8 +206,10 @@ fn main_tokens(p: &Pipeline) -> TokenStream {
 
         #dispatch
 
+        static HANDLERS: ::zlc_runtime::codegen::HandlerTable = &[#(#handlers),*];
+
         fn main() -> ::std::process::ExitCode {
-            #main(&PIPELINE, dispatch)
+            #main(&PIPELINE, dispatch, HANDLERS)
         }
     }
 }
@@ -456,8 +459,7 @@ fn action_desc(a: &Action) -> TokenStream {
             allow_private,
         } => {
             let name = lit(function);
-            let call = thunk_path(function);
-            quote!(::zlc_runtime::codegen::ActionDesc::Handler { function: #name, call: #call, allow_private: #allow_private })
+            quote!(::zlc_runtime::codegen::ActionDesc::Handler { function: #name, allow_private: #allow_private })
         }
     }
 }
@@ -545,6 +547,9 @@ pub struct ListenerCode {
     /// it as seen, runs its filters inline and reports a match. The block expects `cx`,
     /// `ev` and, for `message`, the parsed view as `e` and its message as `m`.
     pub checks: Vec<(String, TokenStream)>,
+    /// Its handler thunks, one per `handler` action in their order (the description only
+    /// names the functions).
+    pub handlers: TokenStream,
 }
 
 /// Expands one listener; `index` is the expression of its index in the pipeline (a
@@ -565,9 +570,14 @@ pub fn expand_listener(
         .iter()
         .map(|kind| ((*kind).to_owned(), listener_check(l, kind, index, regexes)))
         .collect();
+    let thunks = l.actions.iter().filter_map(|a| match &a.value {
+        Action::Handler { function, .. } => Some(thunk_path(function)),
+        _ => None,
+    });
     ListenerCode {
         desc: listener_desc(l, defaults),
         checks,
+        handlers: quote!(&[#(#thunks),*]),
     }
 }
 

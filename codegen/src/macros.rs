@@ -6,8 +6,9 @@
 //! beside it, holding what the pipeline path generates for one listener: its
 //! `ListenerDesc` (`DESC`), its filters as a function (`dispatch`), its regexes, and
 //! `call`, the thunk that parses an event into the function's argument type and calls
-//! it. `pipeline!(on_deploy, on_join)` puts such listeners together into the same
-//! `PipelineDesc` and static `dispatch` function a pipeline file compiles to;
+//! it (listed in `HANDLERS`). `pipeline!(on_deploy, on_join)` puts such listeners
+//! together into the same `PipelineDesc`, static `dispatch` function and handler table
+//! a pipeline file compiles to;
 //! `main!(...)` adds the binary's `main`.
 //!
 //! Mistakes are collected, each on its token: those of the attribute (read as a
@@ -105,6 +106,7 @@ fn stand_in(name: &Ident) -> TokenStream {
     let n = Literal::string(&name.to_string());
     quote! {
         pub const DESC: ::zlc_runtime::codegen::ListenerDesc = ::zlc_runtime::codegen::ListenerDesc::stand_in(#n);
+        pub const HANDLERS: &[::zlc_runtime::codegen::HandlerFn] = &[];
         pub const MESSAGES: bool = false;
         pub fn dispatch(
             cx: &mut ::zlc_runtime::codegen::Cx<'_>,
@@ -140,9 +142,11 @@ fn listener_module(l: &Listener, func: &ItemFn, arg: Arg) -> TokenStream {
         }
     });
     let call = thunk(func, arg);
+    let handlers = &code.handlers;
     quote! {
         #statics
         pub const DESC: ::zlc_runtime::codegen::ListenerDesc = #desc;
+        pub const HANDLERS: &[::zlc_runtime::codegen::HandlerFn] = #handlers;
         pub const MESSAGES: bool = #messages;
         /// Runs this listener's filters on `ev`, as listener `index` of its pipeline.
         pub fn dispatch(
@@ -473,6 +477,7 @@ fn pipeline_items(args: &PipelineArgs) -> TokenStream {
         pub static PIPELINE: #rt::Pipeline = #rt::Pipeline {
             desc: &__ZLC_PIPELINE,
             dispatch: __zlc_dispatch,
+            handlers: &[#(#modules::HANDLERS),*],
         };
 
         static __ZLC_PIPELINE: #rt::PipelineDesc = #rt::PipelineDesc {

@@ -11,7 +11,6 @@ use serde_json::Value;
 
 use crate::client::Destination;
 use crate::config::Secret;
-use crate::handler::Post;
 use crate::markup;
 use crate::outbox::{HttpSink, ZulipSink};
 use crate::pipeline::{ActionDesc, ListenerDesc, ReplyDesc};
@@ -20,6 +19,24 @@ use crate::template::{RealmInfo, render};
 
 /// The largest HTTP answer read.
 const MAX_HTTP_ANSWER: usize = 1 << 20;
+
+/// A post a handler asked for, performed after it returned `Ok`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Post {
+    /// A message to the conversation of the event.
+    Reply(String),
+    /// A message to a destination.
+    Send(Destination, String),
+    /// A reaction to the event's message.
+    React(String),
+    /// The event's message quoted in a channel (topic: the original's when `None`).
+    Forward {
+        /// The channel.
+        channel: String,
+        /// The topic.
+        topic: Option<String>,
+    },
+}
 
 /// The `Idempotency-Key` of one outbound call: the same for every attempt, every
 /// delivery of the event and every process, so that a receiver can drop repeats (a

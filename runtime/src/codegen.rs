@@ -6,11 +6,15 @@ pub use crate::app::{DispatchFn, main};
 #[doc(hidden)]
 pub use crate::dispatch::Cx;
 #[doc(hidden)]
+pub use crate::engine::Code;
+#[doc(hidden)]
 pub use crate::event::Event;
 #[doc(hidden)]
 pub use crate::event::{MessageViewEvent, RawEvent};
 #[doc(hidden)]
-pub use crate::handler::{Context, HandlerError, HandlerFuture, HandlerResult};
+pub use crate::handler::{
+    Context, HandlerError, HandlerFn, HandlerFuture, HandlerResult, HandlerTable,
+};
 #[doc(hidden)]
 pub use crate::pipeline::*;
 #[doc(hidden)]
@@ -48,27 +52,38 @@ pub fn regex(pattern: &str) -> Regex {
         })
 }
 
-/// A pipeline put together by `pipeline!`: its description and dispatch function.
+/// A pipeline put together by `pipeline!`: its description, dispatch function and
+/// handler thunks.
 #[derive(Debug, Clone, Copy)]
 pub struct Pipeline {
     /// What it is.
     pub desc: &'static PipelineDesc,
     /// Its static dispatch.
     pub dispatch: DispatchFn,
+    /// Its handlers' thunks, by listener.
+    pub handlers: HandlerTable,
 }
 
 impl Pipeline {
     /// The binary's `main`: its command line (`run`, `list`, `check`, `config`, ...).
     /// `fn main() -> std::process::ExitCode { my_bot::PIPELINE.main() }`
     pub fn main(&self) -> std::process::ExitCode {
-        main(self.desc, self.dispatch)
+        main(self.desc, self.dispatch, self.handlers)
+    }
+
+    /// Its generated code, as the runtime runs it.
+    pub fn code(&self) -> Code {
+        Code {
+            dispatch: self.dispatch,
+            handlers: self.handlers,
+        }
     }
 }
 
 /// The `main` of a binary made with `main!`.
 #[doc(hidden)]
 pub fn run(p: &Pipeline) -> std::process::ExitCode {
-    main(p.desc, p.dispatch)
+    main(p.desc, p.dispatch, p.handlers)
 }
 
 /// The event a handler was called for, parsed (generated thunks call this).

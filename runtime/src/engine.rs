@@ -12,8 +12,19 @@ use crate::dispatch::{Cx, DispatchFn, Job};
 use crate::error::EventError;
 use crate::event::RawEvent;
 use crate::exec::{Executor, Finished, Scheduler};
+use crate::handler::HandlerTable;
 use crate::pipeline::{EventLogMode, PipelineDesc};
 use crate::stats::{LogRow, StatsBuf};
+
+/// A pipeline's generated code: its dispatch function and its handler thunks (the
+/// description beside it only names what runs).
+#[derive(Debug, Clone, Copy)]
+pub struct Code {
+    /// The static dispatch: each listener's filters inline.
+    pub dispatch: DispatchFn,
+    /// The `handler` actions' thunks.
+    pub handlers: HandlerTable,
+}
 
 /// What a connection knows while it processes events.
 #[derive(Debug)]

@@ -19,6 +19,7 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
+use crate::actions::Post;
 use crate::client::Destination;
 use crate::pipeline::ListenerDesc;
 use crate::template::RealmInfo;
@@ -29,6 +30,11 @@ pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<(), HandlerError
 /// A handler thunk, as `#[listener]` generates it: a plain function pointer, so that
 /// the runtime's machinery stays non-generic (and a rebuild stays fast).
 pub type HandlerFn = for<'a> fn(&'a Context<'a>) -> HandlerFuture<'a>;
+
+/// A pipeline's handler thunks: for each listener (in the pipeline's order), one for each
+/// of its `handler` actions, in their order. Generated beside the description, which
+/// only names the functions.
+pub type HandlerTable = &'static [&'static [HandlerFn]];
 
 /// Why a handler failed, and whether trying again can help.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,24 +112,6 @@ where
     fn into_outcome(self) -> Result<(), HandlerError> {
         self.map_err(|e| HandlerError::from_error(e.into()))
     }
-}
-
-/// A post a handler asked for, performed after it returned `Ok`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Post {
-    /// A message to the conversation of the event.
-    Reply(String),
-    /// A message to a destination.
-    Send(Destination, String),
-    /// A reaction to the event's message.
-    React(String),
-    /// The event's message quoted in a channel (topic: the original's when `None`).
-    Forward {
-        /// The channel.
-        channel: String,
-        /// The topic.
-        topic: Option<String>,
-    },
 }
 
 /// What a handler function gets besides its event.

@@ -23,14 +23,16 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::actions::Effects;
-use crate::dispatch::{DispatchFn, enabled_for};
+use crate::clock::now_secs;
+use crate::dispatch::enabled_for;
+use crate::engine::Code;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::event::RawEvent;
 use crate::exec::Executor;
 use crate::outbox::{Effect, HttpSink, Recorder, ZulipSink};
 use crate::pipeline::PipelineDesc;
-use crate::stats::{Counters, LogRow, RunTotals, StatsBuf, now_secs};
+use crate::stats::{Counters, LogRow, RunTotals, StatsBuf};
 use crate::store::Store;
 use crate::template::RealmInfo;
 
@@ -97,7 +99,7 @@ pub struct Harness {
 impl Harness {
     /// A harness for a pipeline put together by `pipeline!`.
     pub async fn of(pipeline: &crate::codegen::Pipeline) -> Result<Self> {
-        Self::new(pipeline.desc, pipeline.dispatch, HarnessOptions::default()).await
+        Self::new(pipeline.desc, pipeline.code(), HarnessOptions::default()).await
     }
 
     /// A harness for a pipeline put together by `pipeline!`, run as `opts` say.
@@ -105,13 +107,13 @@ impl Harness {
         pipeline: &crate::codegen::Pipeline,
         opts: HarnessOptions,
     ) -> Result<Self> {
-        Self::new(pipeline.desc, pipeline.dispatch, opts).await
+        Self::new(pipeline.desc, pipeline.code(), opts).await
     }
 
-    /// A harness for a pipeline's description and dispatch function.
+    /// A harness for a pipeline's description and generated code.
     pub async fn new(
         pipeline: &'static PipelineDesc,
-        dispatch: DispatchFn,
+        code: Code,
         opts: HarnessOptions,
     ) -> Result<Self> {
         let recorder = Recorder::new();
@@ -134,11 +136,16 @@ impl Harness {
             realm,
             BOT_ID,
         );
-        let executor = Arc::new(Executor::new(pipeline, effects, &opts.config)?);
+        let executor = Arc::new(Executor::new(
+            pipeline,
+            code.handlers,
+            effects,
+            &opts.config,
+        )?);
         let enabled = enabled_for(pipeline, opts.realm, None, &HashMap::new());
         let engine = Engine::new(
             pipeline,
-            dispatch,
+            code.dispatch,
             enabled,
             BOT_ID,
             Default::default(),

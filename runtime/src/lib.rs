@@ -40,6 +40,7 @@ pub mod actions;
 pub mod app;
 pub mod backoff;
 pub mod client;
+pub mod clock;
 #[doc(hidden)]
 pub mod codegen;
 pub mod config;

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
 use crate::pipeline::PipelineDesc;
-use crate::source::SourceStats;
+use crate::source::{QueueState, SourceStats};
 use crate::stats::StatsBuf;
 use crate::store::Store;
 
@@ -44,17 +44,6 @@ struct JobLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ConnectionLabels {
     connection: String,
-}
-
-/// Where a connection's event queue stands, for `/readyz`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QueueState {
-    /// Connecting, or registering a queue.
-    Connecting,
-    /// A queue is registered (or resumed) and polled.
-    Polling,
-    /// Requests fail; waiting to try again.
-    Failing,
 }
 
 /// The process's metrics.

@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
+use crate::clock::now_secs;
 use crate::error::{Error, Result};
-use crate::stats::now_secs;
 use crate::store::Store;
 
 /// One pipeline's overview.

@@ -251,12 +251,11 @@ pub enum ActionDesc {
         /// Topic; `None`: the original.
         topic: Option<&'static [Seg]>,
     },
-    /// Run a Rust function (job): see [`crate::handler`].
+    /// Run a Rust function (job). The description names it; the code that calls it is
+    /// handed to the runtime beside the description (the pipeline's handler table).
     Handler {
         /// The function's path, for messages.
         function: &'static str,
-        /// The thunk `#[listener]` generated for it.
-        call: crate::handler::HandlerFn,
         /// Its HTTP calls may reach private, loopback and link-local addresses.
         allow_private: bool,
     },

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::dispatch::DispatchFn;
+use crate::engine::Code;
 use crate::error::{Error, Result};
 use crate::harness::{Harness, HarnessOptions, MessageSpec};
 use crate::outbox::Effect;
@@ -183,17 +183,17 @@ pub struct Check {
 /// Runs `cases`, each on a fresh harness.
 pub async fn run_cases(
     pipeline: &'static PipelineDesc,
-    dispatch: DispatchFn,
+    code: Code,
     cases: Vec<Case>,
 ) -> Vec<CaseReport> {
     let mut reports = Vec::with_capacity(cases.len());
     for case in cases {
-        reports.push(run_case(pipeline, dispatch, case).await);
+        reports.push(run_case(pipeline, code, case).await);
     }
     reports
 }
 
-async fn run_case(pipeline: &'static PipelineDesc, dispatch: DispatchFn, case: Case) -> CaseReport {
+async fn run_case(pipeline: &'static PipelineDesc, code: Code, case: Case) -> CaseReport {
     let mut report = CaseReport {
         name: case.name.clone(),
         passed: false,
@@ -201,7 +201,7 @@ async fn run_case(pipeline: &'static PipelineDesc, dispatch: DispatchFn, case: C
         error: None,
         effects: Vec::new(),
     };
-    match run(pipeline, dispatch, &case).await {
+    match run(pipeline, code, &case).await {
         Ok((checks, effects)) => {
             report.passed = checks.iter().all(|c| c.passed);
             report.checks = checks;
@@ -214,7 +214,7 @@ async fn run_case(pipeline: &'static PipelineDesc, dispatch: DispatchFn, case: C
 
 async fn run(
     pipeline: &'static PipelineDesc,
-    dispatch: DispatchFn,
+    code: Code,
     case: &Case,
 ) -> Result<(Vec<Check>, Vec<Effect>)> {
     let mut opts = HarnessOptions::default().record_http();
@@ -227,7 +227,7 @@ async fn run(
             opts = opts.config(listener, k, v);
         }
     }
-    let mut h = Harness::new(pipeline, dispatch, opts).await?;
+    let mut h = Harness::new(pipeline, code, opts).await?;
     for (listener, answer) in &case.http {
         h.recorder().answer(listener, answer.clone());
     }

@@ -31,7 +31,7 @@ async fn stats_prints_every_pipeline_of_a_store() {
         let rows: Vec<ListenerRow> = names.iter().map(|n| listener(n)).collect();
         store.register_listeners(pipeline, &rows).await.unwrap();
     }
-    let hour = zlc_runtime::stats::now_secs() / 3600;
+    let hour = zlc_runtime::clock::now_secs() / 3600;
     let seen = |listener, n| StatsRow {
         listener,
         hour,

@@ -12,17 +12,21 @@ use tokio_util::sync::CancellationToken;
 
 use super::live::LiveConfig;
 use super::realms::realm_config;
+use super::report::Recorder;
 use crate::actions::Effects;
 use crate::client::{Client, RegisterRequest};
-use crate::dispatch::{DispatchFn, eligible_for, enabled_for};
-use crate::engine::Engine;
+use crate::clock::now_secs;
+use crate::dispatch::{eligible_for, enabled_for};
+use crate::engine::{Code, Engine};
 use crate::error::Result;
 use crate::exec::{Executor, Finished};
 use crate::outbox::{HttpSink, ZulipSink};
 use crate::pipeline::{PipelineDesc, RealmDesc};
 use crate::retry::{Retry, retrying};
-use crate::source::{Ack, QueueOptions, QueueSource, ReplaySource, Source};
-use crate::stats::{LogRow, Recorder, StatsBuf, now_secs};
+use crate::source::{
+    Ack, QueueOptions, QueueSource, QueueState, ReplaySource, Source, StateReport,
+};
+use crate::stats::{LogRow, StatsBuf};
 use crate::store::Store;
 use crate::template::RealmInfo;
 
@@ -155,9 +159,20 @@ pub(super) fn queue(
         connection: key,
         register,
     };
+    let metrics = crate::metrics::get();
+    let connection = opts.connection.clone();
+    let report = StateReport::new(move |state| {
+        if let Some(m) = metrics {
+            m.queue_state(&connection, state);
+        }
+        polling.send_if_modified(|polling| {
+            let now = state == QueueState::Polling;
+            std::mem::replace(polling, now) != now
+        });
+    });
     let q = QueueSource::new(h.client.clone(), Some(store.clone()), opts)
         .with_retry(h.retry)
-        .with_polling_signal(polling);
+        .with_state_report(report);
     Connected {
         source: Source::Queue(Box::new(q)),
         zulip: ZulipSink::Live(h.client),
@@ -170,7 +185,7 @@ pub(super) fn queue(
 /// One realm connection's loop.
 pub(super) struct Connection {
     pub(super) p: &'static PipelineDesc,
-    pub(super) dispatch: DispatchFn,
+    pub(super) code: Code,
     /// The realm connection.
     pub(super) realm_id: u32,
     /// `--listeners`, if given.
@@ -267,9 +282,14 @@ impl Connection {
             realm,
             own_user_id,
         );
-        let executor = Arc::new(Executor::new(p, effects, &cfg.settings)?);
+        let executor = Arc::new(Executor::new(
+            p,
+            self.code.handlers,
+            effects,
+            &cfg.settings,
+        )?);
         let enabled = enabled_for(p, self.realm_id, self.only.as_deref(), &cfg.enabled);
-        let mut engine = Engine::new(p, self.dispatch, enabled, own_user_id, bots, executor);
+        let mut engine = Engine::new(p, self.code.dispatch, enabled, own_user_id, bots, executor);
         let mut pending: VecDeque<Pending> = VecDeque::new();
         let mut unwritten = Unwritten {
             ack: None,

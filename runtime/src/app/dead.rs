@@ -15,16 +15,17 @@ use super::manage::{listener, open_store};
 use super::{DeadCmd, DeadListArgs, DeadPickArgs};
 use crate::actions::Effects;
 use crate::dispatch::Job;
+use crate::engine::Code;
 use crate::error::{Error, Result};
 use crate::exec::Executor;
 use crate::outbox::{HttpSink, ZulipSink};
 use crate::pipeline::PipelineDesc;
 use crate::store::log::DeadLetterRow;
 
-pub(super) async fn run(p: &'static PipelineDesc, cmd: DeadCmd) -> Result<()> {
+pub(super) async fn run(p: &'static PipelineDesc, code: Code, cmd: DeadCmd) -> Result<()> {
     match cmd {
         DeadCmd::List(a) => list(p, a).await,
-        DeadCmd::Replay(a) => replay(p, a).await,
+        DeadCmd::Replay(a) => replay(p, code, a).await,
         DeadCmd::Drop(a) => drop(p, a).await,
     }
 }
@@ -120,7 +121,7 @@ async fn drop(p: &'static PipelineDesc, a: DeadPickArgs) -> Result<()> {
     Ok(())
 }
 
-async fn replay(p: &'static PipelineDesc, a: DeadPickArgs) -> Result<()> {
+async fn replay(p: &'static PipelineDesc, code: Code, a: DeadPickArgs) -> Result<()> {
     let store = open_store(p, a.store.as_deref()).await?;
     let letters = picked(p, &a, &store).await?;
     let settings = store.listener_settings(p.name).await?;
@@ -151,7 +152,7 @@ async fn replay(p: &'static PipelineDesc, a: DeadPickArgs) -> Result<()> {
             h.realm,
             h.own_user_id,
         );
-        let executor = Arc::new(Executor::new(p, effects, &settings)?);
+        let executor = Arc::new(Executor::new(p, code.handlers, effects, &settings)?);
         for d in letters {
             let Some(i) = p.listeners.iter().position(|l| l.name == d.listener) else {
                 println!(

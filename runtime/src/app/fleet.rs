@@ -155,7 +155,7 @@ impl Fleet {
                     self.held.load(Ordering::SeqCst) < share
                         || matches!(
                             self.store.lease(connection).await,
-                            Ok(Some(l)) if l.expires_at > 0 && l.is_free(crate::stats::now_secs())
+                            Ok(Some(l)) if l.expires_at > 0 && l.is_free(crate::clock::now_secs())
                         )
                 }
             };

@@ -6,17 +6,13 @@ use std::collections::HashMap;
 use super::realms::{pick_realms, realm_config};
 use super::{CheckArgs, ConfigArgs, ListArgs, StatsArgs, TestArgs, ToggleArgs};
 use crate::client::Client;
-use crate::dispatch::DispatchFn;
+use crate::engine::Code;
 use crate::error::{Error, Result};
 use crate::pipeline::PipelineDesc;
 use crate::store::Store;
 
 /// Runs test cases; `Ok(false)` when one failed.
-pub(super) async fn test(
-    p: &'static PipelineDesc,
-    dispatch: DispatchFn,
-    a: TestArgs,
-) -> Result<bool> {
+pub(super) async fn test(p: &'static PipelineDesc, code: Code, a: TestArgs) -> Result<bool> {
     let name = a.cases.display().to_string();
     let text = std::fs::read_to_string(&a.cases).map_err(|source| Error::Io {
         path: name.clone(),
@@ -24,7 +20,7 @@ pub(super) async fn test(
     })?;
     let cases: Vec<crate::pipetest::Case> = serde_json::from_str(&text)
         .map_err(|e| Error::Config(format!("{name}: not a list of test cases: {e}")))?;
-    let reports = crate::pipetest::run_cases(p, dispatch, cases).await;
+    let reports = crate::pipetest::run_cases(p, code, cases).await;
     let passed = reports.iter().all(|r| r.passed);
     let out = serde_json::json!({ "pipeline": p.name, "cases": reports });
     println!("{out}");

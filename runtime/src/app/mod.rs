@@ -45,6 +45,8 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use crate::pipeline::PipelineDesc;
 
 pub use crate::dispatch::DispatchFn;
+pub use crate::engine::Code;
+pub use crate::handler::HandlerTable;
 pub use realms::realm_config;
 
 #[derive(Debug, Parser)]
@@ -260,8 +262,9 @@ pub(crate) struct ToggleArgs {
     store: Option<String>,
 }
 
-/// The `main` of a generated binary.
-pub fn main(p: &'static PipelineDesc, dispatch: DispatchFn) -> ExitCode {
+/// The `main` of a generated binary: its description, its dispatch and its handlers.
+pub fn main(p: &'static PipelineDesc, dispatch: DispatchFn, handlers: HandlerTable) -> ExitCode {
+    let code = Code { dispatch, handlers };
     let version = format!("(zlc pipeline, built with zlc {})", p.zlc_version);
     let about = if p.description.is_empty() {
         format!("zlc pipeline {}", p.name)
@@ -291,7 +294,7 @@ pub fn main(p: &'static PipelineDesc, dispatch: DispatchFn) -> ExitCode {
     };
     let result = rt.block_on(async {
         match cli.command {
-            Cmd::Run(a) => supervisor::run(p, dispatch, a, cli.log.log_format)
+            Cmd::Run(a) => supervisor::run(p, code, a, cli.log.log_format)
                 .await
                 .map(|()| true),
             Cmd::List(a) => manage::list(p, a).await.map(|()| true),
@@ -299,9 +302,9 @@ pub fn main(p: &'static PipelineDesc, dispatch: DispatchFn) -> ExitCode {
             Cmd::Enable(a) => manage::toggle(p, a, true).await.map(|()| true),
             Cmd::Disable(a) => manage::toggle(p, a, false).await.map(|()| true),
             Cmd::Stats(a) => manage::stats(p, a).await.map(|()| true),
-            Cmd::DeadLetters(c) => dead::run(p, c).await.map(|()| true),
+            Cmd::DeadLetters(c) => dead::run(p, code, c).await.map(|()| true),
             Cmd::Config(a) => manage::config(p, a).await.map(|()| true),
-            Cmd::Test(a) => manage::test(p, dispatch, a).await,
+            Cmd::Test(a) => manage::test(p, code, a).await,
         }
     });
     match result {

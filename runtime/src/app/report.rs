@@ -2,6 +2,38 @@
 //! JSON object on stdout on request.
 
 use crate::pipeline::PipelineDesc;
+use crate::stats::{RunTotals, StatsBuf};
+
+/// The run's statistics, shared by its connections: what they wrote to the store (each
+/// with its own checkpoint), kept for the final report.
+#[derive(Debug, Default)]
+pub(crate) struct Recorder {
+    totals: std::sync::Mutex<RunTotals>,
+}
+
+impl Recorder {
+    /// An empty recorder.
+    pub(crate) fn new() -> Self {
+        Recorder::default()
+    }
+
+    /// Adds written counters to the run's totals.
+    pub(crate) fn record(&self, buf: &StatsBuf) {
+        lock(&self.totals).add(buf);
+        if let Some(m) = crate::metrics::get() {
+            m.record(buf);
+        }
+    }
+
+    /// The run's totals so far.
+    pub(crate) fn totals(&self) -> RunTotals {
+        lock(&self.totals).clone()
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 pub(super) struct RunFigures {
     pub(super) events: u64,

@@ -15,18 +15,19 @@ use super::live;
 use super::manage::open_store;
 use super::notify::Readiness;
 use super::realms::pick_realms;
+use super::report::Recorder;
 use super::report::{RunFigures, report};
-use crate::dispatch::{DispatchFn, eligible_for};
+use crate::dispatch::eligible_for;
+use crate::engine::Code;
 use crate::error::{Error, Result};
 use crate::pipeline::{PipelineDesc, RealmDesc};
-use crate::stats::Recorder;
 
 /// How old a standby's hello may be when it takes a connection over.
 const STALE_HELLO: Duration = Duration::from_secs(600);
 
 pub(super) async fn run(
     p: &'static PipelineDesc,
-    dispatch: DispatchFn,
+    code: Code,
     args: RunArgs,
     log_format: crate::logging::LogFormat,
 ) -> Result<()> {
@@ -132,7 +133,7 @@ pub(super) async fn run(
     for (index, realm) in realms.into_iter().enumerate() {
         let task = RealmTask {
             p,
-            dispatch,
+            code,
             realm,
             index,
             readiness: readiness.clone(),
@@ -191,7 +192,7 @@ pub(super) async fn run(
 /// for the lease again.
 struct RealmTask<'a> {
     p: &'static PipelineDesc,
-    dispatch: DispatchFn,
+    code: Code,
     realm: &'static RealmDesc,
     /// Its number among this process's connections.
     index: usize,
@@ -216,7 +217,7 @@ impl RealmTask<'_> {
         let no_stats = self.args.no_stats;
         let RealmTask {
             p,
-            dispatch,
+            code,
             realm,
             index,
             readiness,
@@ -258,7 +259,7 @@ impl RealmTask<'_> {
                 };
                 let conn = Connection {
                     p,
-                    dispatch,
+                    code,
                     realm_id: id,
                     only: only.clone(),
                     live: live.clone(),
@@ -274,7 +275,7 @@ impl RealmTask<'_> {
                     write_every,
                 };
                 if let (Some(m), None) = (crate::metrics::get(), &replay) {
-                    m.queue_state(&key, crate::metrics::QueueState::Connecting);
+                    m.queue_state(&key, crate::source::QueueState::Connecting);
                 }
                 // A hello older than a standby may wait learned a bot list that may
                 // have changed: say it again.

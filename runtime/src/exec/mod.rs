@@ -23,11 +23,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use crate::actions::{Done, Effects, Failure};
+use crate::actions::{Done, Effects, Failure, Post};
 use crate::backoff::Breaker;
 use crate::config::Secret;
 use crate::dispatch::Job;
-use crate::handler::{Context, Post};
+use crate::handler::{Context, HandlerFn, HandlerTable};
 use crate::limit::{Limiter, Over, conversation_key, sender_of};
 use crate::pipeline::{ActionDesc, ListenerDesc, PipelineDesc};
 use crate::stats::{CountKey, LogRow, StatsBuf};
@@ -62,7 +62,7 @@ impl Counted {
         let hour = m["timestamp"]
             .as_i64()
             .filter(|t| *t > 0)
-            .unwrap_or_else(crate::stats::now_secs)
+            .unwrap_or_else(crate::clock::now_secs)
             .div_euclid(3600);
         let channel = m["stream_id"]
             .as_i64()
@@ -95,6 +95,8 @@ pub struct Executor {
     limiters: Vec<Mutex<Limiter>>,
     /// Bearer tokens, by listener and action.
     tokens: Vec<Vec<Option<Secret>>>,
+    /// Handler thunks, by listener and action.
+    handlers: Vec<Vec<Option<HandlerFn>>>,
     /// Each listener's `config`, with the store's overrides applied (replaced whole
     /// when they change while running).
     config: std::sync::RwLock<Arc<ListenerConfigs>>,
@@ -104,15 +106,17 @@ pub struct Executor {
 type ListenerConfigs = Vec<Vec<(String, String)>>;
 
 impl Executor {
-    /// An executor performing its effects through `effects`. `overrides`: the store's
-    /// config values, by listener name.
+    /// An executor performing its effects through `effects`, calling `handlers` for the
+    /// `handler` actions. `overrides`: the store's config values, by listener name.
     pub fn new(
         pipeline: &'static PipelineDesc,
+        handlers: HandlerTable,
         effects: Effects,
         overrides: &std::collections::HashMap<String, Vec<(String, String)>>,
     ) -> crate::Result<Self> {
         let recorded = matches!(effects.http, crate::outbox::HttpSink::Record(_));
         let tokens = webhook_tokens(pipeline, recorded)?;
+        let handlers = handler_thunks(pipeline, handlers)?;
         Ok(Executor {
             pipeline,
             effects,
@@ -132,6 +136,7 @@ impl Executor {
                 .map(|l| Mutex::new(Limiter::new(&l.policy)))
                 .collect(),
             tokens,
+            handlers,
             config: std::sync::RwLock::new(Arc::new(config_with(pipeline, overrides))),
         })
     }
@@ -247,11 +252,8 @@ impl Executor {
                 _ => {}
             }
             let effect = format!("{}:{key}:{n}", self.effects.realm.id);
-            if let ActionDesc::Handler {
-                call,
-                allow_private,
-                ..
-            } = action
+            if let ActionDesc::Handler { allow_private, .. } = action
+                && let Some(call) = self.handlers[i][n]
             {
                 let config = self
                     .config
@@ -443,6 +445,54 @@ impl Executor {
 /// The webhooks' bearer tokens, by listener and action, read from the environment
 /// (`token_env`): an error names the first one that is not set. Recorded calls (tests)
 /// go nowhere and need no real token. A process checks them before it takes any
+/// Lays `table` out by listener and action, checking it matches the description (it
+/// is generated with it, so a mismatch is a bug in whatever wrote it).
+fn handler_thunks(
+    pipeline: &PipelineDesc,
+    table: HandlerTable,
+) -> crate::Result<Vec<Vec<Option<HandlerFn>>>> {
+    let mismatch = |what: String| {
+        crate::Error::Config(format!(
+            "the handler table does not match pipeline `{}`: {what}",
+            pipeline.name
+        ))
+    };
+    if table.len() != pipeline.listeners.len() {
+        return Err(mismatch(format!(
+            "{} listeners, {} entries",
+            pipeline.listeners.len(),
+            table.len()
+        )));
+    }
+    pipeline
+        .listeners
+        .iter()
+        .zip(table)
+        .map(|(l, thunks)| {
+            let mut thunks = thunks.iter();
+            let laid_out: Vec<Option<HandlerFn>> = l
+                .actions
+                .iter()
+                .map(|a| match a {
+                    ActionDesc::Handler { function, .. } => {
+                        thunks.next().copied().map(Some).ok_or_else(|| {
+                            mismatch(format!("no thunk for `{function}` of `{}`", l.name))
+                        })
+                    }
+                    _ => Ok(None),
+                })
+                .collect::<crate::Result<_>>()?;
+            match thunks.next() {
+                Some(_) => Err(mismatch(format!(
+                    "more thunks than handlers for `{}`",
+                    l.name
+                ))),
+                None => Ok(laid_out),
+            }
+        })
+        .collect()
+}
+
 /// connection, so that a new build missing one never takes over from a working one.
 pub fn webhook_tokens(
     pipeline: &PipelineDesc,

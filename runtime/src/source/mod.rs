@@ -23,6 +23,41 @@ use tokio_util::sync::CancellationToken;
 pub use queue::{QueueOptions, QueueSource};
 pub use replay::ReplaySource;
 
+/// Where a connection's event queue stands (for `/readyz` and the service manager).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueState {
+    /// Connecting, or registering a queue.
+    Connecting,
+    /// A queue is registered (or resumed) and polled.
+    Polling,
+    /// Requests fail; waiting to try again.
+    Failing,
+}
+
+/// What a queue source calls each time it tells where it stands (the metrics, the
+/// service manager's status): a handle it is given, so that a source knows nothing of
+/// who listens.
+#[derive(Clone)]
+pub struct StateReport(std::sync::Arc<dyn Fn(QueueState) + Send + Sync>);
+
+impl StateReport {
+    /// A report that calls `f`.
+    pub fn new(f: impl Fn(QueueState) + Send + Sync + 'static) -> Self {
+        StateReport(std::sync::Arc::new(f))
+    }
+
+    /// Says where the queue stands.
+    pub fn say(&self, state: QueueState) {
+        (self.0)(state);
+    }
+}
+
+impl std::fmt::Debug for StateReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StateReport")
+    }
+}
+
 /// Where a batch came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {

@@ -34,7 +34,7 @@ use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
 use super::stream;
-use super::{Ack, Batch, Origin, SourceStats};
+use super::{Ack, Batch, Origin, QueueState, SourceStats, StateReport};
 use crate::backoff::Backoff;
 use crate::client::{Client, DEFAULT_LONGPOLL, NarrowTerm, RegisterRequest};
 use crate::error::{Error, Result};
@@ -119,8 +119,8 @@ pub struct QueueSource {
     /// The answer of the last long poll, while its events are being taken out.
     response: Option<Reading>,
     stats: SourceStats,
-    /// Told whether the queue is being polled (`true`) or not (connecting, failing).
-    polling: Option<tokio::sync::watch::Sender<bool>>,
+    /// Told where the queue stands.
+    report: Option<StateReport>,
 }
 
 /// A `GET /events` answer being read, and what it gave so far.
@@ -168,13 +168,14 @@ impl QueueSource {
             retry,
             response: None,
             stats: SourceStats::default(),
-            polling: None,
+            report: None,
         }
     }
 
-    /// Tells `signal` whether the queue is being polled, as that changes.
-    pub fn with_polling_signal(mut self, signal: tokio::sync::watch::Sender<bool>) -> Self {
-        self.polling = Some(signal);
+    /// Tells `report` where the queue stands each time it says so (as it changes, and
+    /// again on every answer of a poll).
+    pub fn with_state_report(mut self, report: StateReport) -> Self {
+        self.report = Some(report);
         self
     }
 
@@ -231,7 +232,7 @@ impl QueueSource {
                 Ok(None) => continue,
                 Err(Error::QueueGone { queue_id, msg }) => {
                     self.stats.queues_lost += 1;
-                    self.state(crate::metrics::QueueState::Connecting);
+                    self.state(QueueState::Connecting);
                     let lost = self.queue.take();
                     let pruned = msg.contains("pruned");
                     self.replacing = Some(Replacing {
@@ -256,7 +257,7 @@ impl QueueSource {
                     continue;
                 }
                 Err(e) => {
-                    self.state(crate::metrics::QueueState::Failing);
+                    self.state(QueueState::Failing);
                     let wait = self.retry.after(e);
                     self.stats.retries = self.retry.retries;
                     self.stats.rate_limited = self.retry.rate_limited;
@@ -271,16 +272,10 @@ impl QueueSource {
         }
     }
 
-    /// Tells the metrics (when served) and the polling signal where the queue stands.
-    fn state(&self, state: crate::metrics::QueueState) {
-        if let Some(m) = crate::metrics::get() {
-            m.queue_state(&self.opts.connection, state);
-        }
-        if let Some(signal) = &self.polling {
-            signal.send_if_modified(|polling| {
-                let now = matches!(state, crate::metrics::QueueState::Polling);
-                std::mem::replace(polling, now) != now
-            });
+    /// Tells whoever was given where the queue stands.
+    fn state(&self, state: QueueState) {
+        if let Some(report) = &self.report {
+            report.say(state);
         }
     }
 
@@ -327,7 +322,7 @@ impl QueueSource {
                 });
             } else if let Some(id) = &cp.queue_id {
                 tracing::info!(queue_id = %id, last_event_id = cp.last_event_id, %last_message_id, "resuming from checkpoint");
-                self.state(crate::metrics::QueueState::Polling);
+                self.state(QueueState::Polling);
                 self.generation += 1;
                 self.queue = Some(ActiveQueue {
                     id: id.as_str().into(),
@@ -345,7 +340,7 @@ impl QueueSource {
     async fn register(&mut self) -> Result<()> {
         let reg = self.client.register(&self.opts.register).await?;
         self.retry.succeeded();
-        self.state(crate::metrics::QueueState::Polling);
+        self.state(QueueState::Polling);
         self.stats.registrations += 1;
         self.generation += 1;
         let queue_id = reg.queue().to_owned();
@@ -521,7 +516,7 @@ impl QueueSource {
                 .get_events_stream(&queue.id, self.acked_event_id, queue.poll_timeout)
                 .await?;
             self.retry.succeeded();
-            self.state(crate::metrics::QueueState::Polling);
+            self.state(QueueState::Polling);
             self.response = Some(Reading {
                 response,
                 handed_out: false,

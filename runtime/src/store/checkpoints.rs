@@ -4,8 +4,8 @@
 use sqlx::Row;
 
 use super::{Pool, Store};
+use crate::clock::now_secs;
 use crate::error::Result;
-use crate::stats::now_secs;
 
 /// Where a realm connection's queue stands.
 #[derive(Debug, Clone, PartialEq, Eq)]

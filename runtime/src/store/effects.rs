@@ -11,8 +11,8 @@
 use sqlx::Row;
 
 use super::{Pool, Store};
+use crate::clock::now_secs;
 use crate::error::Result;
-use crate::stats::now_secs;
 
 /// Seconds without a heartbeat after which an owner's claims may be taken over.
 pub const OWNER_STALE_SECS: i64 = 20;

@@ -25,8 +25,8 @@ use sqlx::Row;
 
 use super::effects::gone_from_this_host;
 use super::{Pool, Store};
+use crate::clock::now_secs;
 use crate::error::{Error, Result};
-use crate::stats::now_secs;
 
 /// The leases this process holds: connection → (owner, generation).
 #[derive(Debug, Clone, Default)]
@@ -321,7 +321,7 @@ mod tests {
         };
         let refused = store.save_checkpoint(&conn, &late).await.unwrap_err();
         assert!(matches!(refused, Error::LeaseLost { .. }), "{refused}");
-        let drained = crate::stats::Drained::default();
+        let drained = crate::store::rows::Drained::default();
         let refused = store
             .commit(pipeline, &[], &drained, &[], Some(&conn), Some(&late))
             .await
@@ -331,11 +331,11 @@ mod tests {
         assert!(!store.renew_lease(&conn, a, ga, 30).await.unwrap());
         // Statistics alone (the checkpoint unmoved) are refused too, after the failed
         // renewal as before it.
-        let seen = crate::stats::Drained {
-            rows: vec![crate::stats::StatsRow {
+        let seen = crate::store::rows::Drained {
+            rows: vec![crate::store::rows::StatsRow {
                 listener: 0,
                 hour: 1,
-                counters: crate::stats::Counters {
+                counters: crate::store::rows::Counters {
                     seen: 1,
                     ..Default::default()
                 },

@@ -128,7 +128,7 @@ impl Store {
                 .bind(pipeline)
                 .bind(id)
                 .bind(error)
-                .bind(crate::stats::now_secs())
+                .bind(crate::clock::now_secs())
                 .execute(pool)
                 .await?;
         });

@@ -119,6 +119,7 @@ pub mod effects;
 pub mod leases;
 pub mod listeners;
 pub mod log;
+pub mod rows;
 pub mod state;
 pub mod stats;
 
@@ -355,7 +356,7 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::now_secs;
+    use crate::clock::now_secs;
 
     async fn roundtrip(store: &Store, conn: &str) {
         assert_eq!(store.load_checkpoint(conn).await.unwrap(), None);

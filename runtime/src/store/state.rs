@@ -3,8 +3,8 @@
 use sqlx::Row;
 
 use super::{Pool, Store};
+use crate::clock::now_secs;
 use crate::error::Result;
-use crate::stats::now_secs;
 
 impl Store {
     /// The state value of a listener under `key`.

@@ -66,8 +66,8 @@ impl Store {
         &self,
         pipeline: &str,
         names: &[&str],
-        drained: &crate::stats::Drained,
-        log: &[crate::stats::LogRow],
+        drained: &super::rows::Drained,
+        log: &[super::rows::LogRow],
     ) -> Result<()> {
         self.commit(pipeline, names, drained, log, None, None).await
     }
@@ -81,8 +81,8 @@ impl Store {
         &self,
         pipeline: &str,
         names: &[&str],
-        drained: &crate::stats::Drained,
-        log: &[crate::stats::LogRow],
+        drained: &super::rows::Drained,
+        log: &[super::rows::LogRow],
         connection: Option<&str>,
         checkpoint: Option<&super::Checkpoint>,
     ) -> Result<()> {
@@ -172,7 +172,7 @@ impl Store {
                     .bind(cp.queue_id.as_deref())
                     .bind(cp.last_event_id)
                     .bind(cp.last_message_id)
-                    .bind(crate::stats::now_secs())
+                    .bind(crate::clock::now_secs())
                     .bind(cp.registered_for.as_deref())
                     .execute(&mut *tx)
                     .await?;
