@@ -336,7 +336,7 @@ pub fn parse(function: &Ident, args: TokenStream) -> Parsed {
             t.raw("\n");
         }
     }
-    let loaded = crate::load_attribute_text(&format!("#[listener] on {name}"), &t.text);
+    let loaded = crate::load::attribute_text(&format!("#[listener] on {name}"), &t.text);
     let mut errors = std::mem::take(&mut t.errors);
     let mut warnings = Vec::new();
     let (listener, diagnostics) = match loaded {

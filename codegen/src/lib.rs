@@ -26,22 +26,15 @@ pub mod crates;
 pub mod diag;
 pub mod events;
 pub mod expand;
+mod load;
 pub mod macros;
 pub mod model;
 pub mod template;
 pub mod toml;
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
+pub use load::Loaded;
 pub use model::Pipeline;
-
-/// A pipeline that passed its checks, with the warnings they raised.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Loaded {
-    /// The checked pipeline.
-    pub pipeline: Pipeline,
-    /// Warnings: the pipeline builds, but may not do what was meant.
-    pub warnings: Diagnostics,
-}
 
 /// Parses and checks a pipeline file's text. All problems come back together: `Err`
 /// holds every error and warning when there is at least one error. Handlers' crates
@@ -57,41 +50,10 @@ pub fn load_with(
     source: &str,
     base: Option<&std::path::Path>,
 ) -> Result<Loaded, Diagnostics> {
-    load_inner(file, source, |p, d| {
+    load::checked(file, source, |p, d| {
         if let Some(base) = base {
             crates::resolve(p, base, d);
         }
         crates::check_declared(p, d, base.is_some());
     })
-}
-
-/// Parses and checks a one-listener text the attribute front end wrote (the rules of
-/// files about crates do not apply: the function is the handler).
-pub(crate) fn load_attribute_text(file: &str, source: &str) -> Result<Loaded, Diagnostics> {
-    load_inner(file, source, |_, _| {})
-}
-
-fn load_inner(
-    file: &str,
-    source: &str,
-    before_checks: impl FnOnce(&mut Pipeline, &mut Diagnostics),
-) -> Result<Loaded, Diagnostics> {
-    let (pipeline, mut d) = toml::parse(file, source);
-    let Some(mut pipeline) = pipeline else {
-        d.sort();
-        return Err(d);
-    };
-    before_checks(&mut pipeline, &mut d);
-    check::check(&mut pipeline, &mut d);
-    // The `[[test]]` cases are the TOML front end's own.
-    toml::check_tests(&pipeline, &mut d);
-    d.sort();
-    if d.errors() == 0 {
-        Ok(Loaded {
-            pipeline,
-            warnings: d.into_warnings(),
-        })
-    } else {
-        Err(d)
-    }
 }

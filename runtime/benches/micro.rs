@@ -140,11 +140,11 @@ fn cut_events_out_of_an_answer(bencher: divan::Bencher<'_, '_>) {
         EVENTS.join(",")
     );
     bencher.bench(|| {
-        let mut scanner = zlc_runtime::source::stream::Scanner::default();
+        let mut scanner = zlc_runtime::event::stream::Scanner::default();
         let mut rest = black_box(body.as_bytes());
         let mut events = 0;
         while !rest.is_empty() {
-            let mut out = zlc_runtime::source::stream::Chunk::default();
+            let mut out = zlc_runtime::event::stream::Chunk::default();
             let n = scanner.feed(rest, &mut out);
             rest = &rest[n..];
             events += out.spans.len();

@@ -101,8 +101,8 @@ impl Failure {
     }
 }
 
-impl From<crate::Error> for Failure {
-    fn from(e: crate::Error) -> Self {
+impl From<crate::error::Error> for Failure {
+    fn from(e: crate::error::Error) -> Self {
         Failure {
             retryable: e.is_retryable(),
             retry_after: e.retry_after(),
@@ -156,10 +156,10 @@ impl Effects {
         self.pipeline
     }
 
-    pub(crate) fn store(&self) -> crate::Result<&Store> {
+    pub(crate) fn store(&self) -> crate::error::Result<&Store> {
         self.store
             .as_ref()
-            .ok_or_else(|| crate::Error::Store("this connection has no store".into()))
+            .ok_or_else(|| crate::error::Error::Store("this connection has no store".into()))
     }
 
     /// Whether Zulip posts are really sent (and so rate limited).
@@ -312,7 +312,9 @@ impl Effects {
         match &self.zulip {
             ZulipSink::Live(client) => match client.add_reaction(id, emoji).await {
                 Ok(()) => Ok(Done::Really),
-                Err(crate::Error::BadRequest { code, .. }) if code == "REACTION_ALREADY_EXISTS" => {
+                Err(crate::error::Error::BadRequest { code, .. })
+                    if code == "REACTION_ALREADY_EXISTS" =>
+                {
                     Ok(Done::Really)
                 }
                 Err(e) => Err(Failure::from(e)),
@@ -367,7 +369,11 @@ impl Effects {
     /// address rules: public addresses only unless `allow_private`, `https://` or
     /// `http://` to loopback, no redirects, at most 1 MiB of answer. A 5xx or 429 answer,
     /// a timeout or a cut connection is retryable; anything else is not.
-    pub(crate) async fn http(&self, listener: &str, call: HttpCall<'_>) -> crate::Result<Value> {
+    pub(crate) async fn http(
+        &self,
+        listener: &str,
+        call: HttpCall<'_>,
+    ) -> crate::error::Result<Value> {
         let HttpCall {
             method,
             url,
@@ -376,7 +382,7 @@ impl Effects {
             allow_private,
             idempotency_key,
         } = call;
-        let refuse = |detail: String| crate::Error::Http {
+        let refuse = |detail: String| crate::error::Error::Http {
             detail,
             retryable: false,
             retry_after: None,
@@ -413,7 +419,7 @@ impl Effects {
         if let Some(key) = idempotency_key {
             req = req.header("Idempotency-Key", key);
         }
-        let mut resp = req.send().await.map_err(|e| crate::Error::Http {
+        let mut resp = req.send().await.map_err(|e| crate::error::Error::Http {
             detail: format!("request to {url} failed: {}", crate::client::describe(&e)),
             // A refusal by the address guard is a configuration matter.
             retryable: !crate::net::is_refused(&e),
@@ -424,7 +430,7 @@ impl Effects {
             .then(|| retry_after_header(resp.headers()))
             .flatten();
         let mut answer = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| crate::Error::Http {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| crate::error::Error::Http {
             detail: format!("the answer of {url} was cut: {e}"),
             retryable: true,
             retry_after: None,
@@ -438,7 +444,7 @@ impl Effects {
         }
         if !status.is_success() {
             let text = String::from_utf8_lossy(&answer);
-            return Err(crate::Error::Http {
+            return Err(crate::error::Error::Http {
                 detail: format!(
                     "{url} answered HTTP {status}: {}",
                     crate::event::excerpt(&text)

@@ -539,14 +539,14 @@ impl Client {
             let text = read_limited(resp, "events", MAX_BODY).await?;
             return classify("events", status, header_retry, text).map(|_| EventsResponse {
                 resp: None,
-                scanner: crate::source::stream::Scanner::default(),
+                scanner: crate::event::stream::Scanner::default(),
                 start: Vec::new(),
                 rest: bytes::Bytes::new(),
             });
         }
         Ok(EventsResponse {
             resp: Some(resp),
-            scanner: crate::source::stream::Scanner::default(),
+            scanner: crate::event::stream::Scanner::default(),
             start: Vec::new(),
             rest: bytes::Bytes::new(),
         })
@@ -749,7 +749,7 @@ async fn read_limited(mut resp: reqwest::Response, endpoint: &str, limit: usize)
 #[derive(Debug)]
 pub struct EventsResponse {
     resp: Option<reqwest::Response>,
-    scanner: crate::source::stream::Scanner,
+    scanner: crate::event::stream::Scanner,
     /// The body's first bytes, to quote when it holds no `events` list.
     start: Vec<u8>,
     /// What the last piece had beyond a full chunk.
@@ -757,10 +757,10 @@ pub struct EventsResponse {
 }
 
 impl EventsResponse {
-    /// The next events of the answer (about [`crate::source::stream::CHUNK_BYTES`]
+    /// The next events of the answer (about [`crate::event::stream::CHUNK_BYTES`]
     /// of them); `None` at its end. An answer without an `events` list, or cut short,
     /// is a transient error (the events it gave before come again).
-    pub(crate) async fn next_chunk(&mut self) -> Result<Option<crate::source::stream::Chunk>> {
+    pub(crate) async fn next_chunk(&mut self) -> Result<Option<crate::event::stream::Chunk>> {
         let Some(resp) = self.resp.as_mut() else {
             return Ok(None);
         };
@@ -768,7 +768,7 @@ impl EventsResponse {
             endpoint: "events".into(),
             detail,
         };
-        let mut out = crate::source::stream::Chunk::default();
+        let mut out = crate::event::stream::Chunk::default();
         loop {
             let fresh = self.rest.is_empty();
             let piece = if fresh {

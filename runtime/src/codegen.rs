@@ -6,7 +6,7 @@ pub use crate::app::{DispatchFn, main};
 #[doc(hidden)]
 pub use crate::dispatch::Cx;
 #[doc(hidden)]
-pub use crate::engine::Code;
+pub use crate::engine::{Code, Pipeline};
 #[doc(hidden)]
 pub use crate::event::Event;
 #[doc(hidden)]
@@ -52,31 +52,11 @@ pub fn regex(pattern: &str) -> Regex {
         })
 }
 
-/// A pipeline put together by `pipeline!`: its description, dispatch function and
-/// handler thunks.
-#[derive(Debug, Clone, Copy)]
-pub struct Pipeline {
-    /// What it is.
-    pub desc: &'static PipelineDesc,
-    /// Its static dispatch.
-    pub dispatch: DispatchFn,
-    /// Its handlers' thunks, by listener.
-    pub handlers: HandlerTable,
-}
-
 impl Pipeline {
     /// The binary's `main`: its command line (`run`, `list`, `check`, `config`, ...).
     /// `fn main() -> std::process::ExitCode { my_bot::PIPELINE.main() }`
     pub fn main(&self) -> std::process::ExitCode {
         main(self.desc, self.dispatch, self.handlers)
-    }
-
-    /// Its generated code, as the runtime runs it.
-    pub fn code(&self) -> Code {
-        Code {
-            dispatch: self.dispatch,
-            handlers: self.handlers,
-        }
     }
 }
 

@@ -26,6 +26,28 @@ pub struct Code {
     pub handlers: HandlerTable,
 }
 
+/// A pipeline put together by `pipeline!`: its description, dispatch function and
+/// handler thunks.
+#[derive(Debug, Clone, Copy)]
+pub struct Pipeline {
+    /// What it is.
+    pub desc: &'static PipelineDesc,
+    /// Its static dispatch.
+    pub dispatch: DispatchFn,
+    /// Its handlers' thunks, by listener.
+    pub handlers: HandlerTable,
+}
+
+impl Pipeline {
+    /// Its generated code, as the runtime runs it.
+    pub fn code(&self) -> Code {
+        Code {
+            dispatch: self.dispatch,
+            handlers: self.handlers,
+        }
+    }
+}
+
 /// What a connection knows while it processes events.
 #[derive(Debug)]
 pub struct Engine {
@@ -145,7 +167,7 @@ impl Engine {
     /// Counts how `f` ended in `buf` (and its dead letter in `log`).
     pub fn account(&self, f: Finished, buf: &mut StatsBuf, log: &mut Vec<LogRow>) {
         let log_failures = self.pipeline.event_log != EventLogMode::None;
-        self.scheduler.executor().account(f, buf, log, log_failures);
+        f.account(self.scheduler.executor(), buf, log, log_failures);
     }
 
     /// Whether new events must wait for jobs to end (`max_total` in flight, or a

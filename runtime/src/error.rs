@@ -6,8 +6,6 @@
 
 use std::time::Duration;
 
-pub use crate::event::EventError;
-
 /// Errors of the Zulip client, the event sources and the store.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -159,6 +157,31 @@ impl From<sqlx::migrate::MigrateError> for Error {
     fn from(e: sqlx::migrate::MigrateError) -> Self {
         Error::Store(format!("migration failed: {e}"))
     }
+}
+
+/// An event that could not be read. Never stops a source: it is counted and logged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EventError {
+    /// The text is not a JSON object with a string `type`, or a known type's body does not
+    /// match the spec.
+    #[error("malformed event ({error}): {excerpt}")]
+    Malformed {
+        /// The parser's message.
+        error: String,
+        /// The start of the offending text.
+        excerpt: String,
+    },
+    /// The event is larger than the limit ([`crate::event::MAX_EVENT_BYTES`]).
+    #[error("event of {bytes} bytes is over the {limit} byte limit, skipped: {excerpt}")]
+    TooLarge {
+        /// Its size.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+        /// The start of it.
+        excerpt: String,
+    },
 }
 
 /// The runtime's result type.

@@ -52,7 +52,7 @@ impl std::fmt::Display for HandlerError {
 }
 
 impl HandlerError {
-    /// Classifies any error: [`Permanent`] is not retried, a runtime [`crate::Error`]
+    /// Classifies any error: [`Permanent`] is not retried, a runtime [`crate::error::Error`]
     /// is retried when it says it can pass, and anything else is retried (the listener's
     /// `retries` decide how often).
     pub fn from_error(e: Box<dyn std::error::Error + Send + Sync + 'static>) -> Self {
@@ -63,7 +63,7 @@ impl HandlerError {
                 retryable = false;
                 break;
             }
-            if let Some(rt) = err.downcast_ref::<crate::Error>() {
+            if let Some(rt) = err.downcast_ref::<crate::error::Error>() {
                 retryable = rt.is_retryable();
                 break;
             }
@@ -99,7 +99,7 @@ pub fn permanent(message: impl Into<String>) -> Permanent {
 }
 
 /// What a handler function may return: `Result<(), E>` for any error type that converts
-/// into a boxed error (`anyhow::Error`, `Box<dyn Error>`, [`crate::Error`], a `String`).
+/// into a boxed error (`anyhow::Error`, `Box<dyn Error>`, [`crate::error::Error`], a `String`).
 pub trait HandlerResult {
     /// The outcome as the runtime classifies it.
     fn into_outcome(self) -> Result<(), HandlerError>;
@@ -252,7 +252,7 @@ impl Context<'_> {
     /// It carries an `Idempotency-Key` header that is the same every time this call is
     /// made for this event (the n-th `post_json` of the function, in every attempt and
     /// after a crash), so that the receiver can drop repeats.
-    pub async fn post_json(&self, url: &str, body: &Value) -> crate::Result<Value> {
+    pub async fn post_json(&self, url: &str, body: &Value) -> crate::error::Result<Value> {
         let n = self
             .calls
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -275,7 +275,7 @@ impl Context<'_> {
     }
 
     /// GETs `url` and returns the JSON answer, under the rules of [`Context::post_json`].
-    pub async fn get_json(&self, url: &str) -> crate::Result<Value> {
+    pub async fn get_json(&self, url: &str) -> crate::error::Result<Value> {
         self.effects
             .http(
                 self.listener.name,
@@ -292,7 +292,7 @@ impl Context<'_> {
     }
 
     /// The value stored under `key` for this listener, if any.
-    pub async fn state_get(&self, key: &str) -> crate::Result<Option<String>> {
+    pub async fn state_get(&self, key: &str) -> crate::error::Result<Option<String>> {
         self.effects
             .store()?
             .state_get(self.effects.pipeline(), self.listener.name, key)
@@ -300,7 +300,7 @@ impl Context<'_> {
     }
 
     /// Stores `value` under `key` for this listener (it survives restarts).
-    pub async fn state_set(&self, key: &str, value: &str) -> crate::Result<()> {
+    pub async fn state_set(&self, key: &str, value: &str) -> crate::error::Result<()> {
         self.effects
             .store()?
             .state_set(self.effects.pipeline(), self.listener.name, key, value)
@@ -308,7 +308,7 @@ impl Context<'_> {
     }
 
     /// Forgets `key`.
-    pub async fn state_delete(&self, key: &str) -> crate::Result<()> {
+    pub async fn state_delete(&self, key: &str) -> crate::error::Result<()> {
         self.effects
             .store()?
             .state_delete(self.effects.pipeline(), self.listener.name, key)

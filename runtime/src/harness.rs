@@ -98,13 +98,13 @@ pub struct Harness {
 
 impl Harness {
     /// A harness for a pipeline put together by `pipeline!`.
-    pub async fn of(pipeline: &crate::codegen::Pipeline) -> Result<Self> {
+    pub async fn of(pipeline: &crate::engine::Pipeline) -> Result<Self> {
         Self::new(pipeline.desc, pipeline.code(), HarnessOptions::default()).await
     }
 
     /// A harness for a pipeline put together by `pipeline!`, run as `opts` say.
     pub async fn with_options(
-        pipeline: &crate::codegen::Pipeline,
+        pipeline: &crate::engine::Pipeline,
         opts: HarnessOptions,
     ) -> Result<Self> {
         Self::new(pipeline.desc, pipeline.code(), opts).await

@@ -57,7 +57,7 @@ impl Resolve for PublicOnly {
 
 /// The HTTP client for webhook actions: no redirects, a connect timeout, and unless
 /// `allow_private`, the [`PublicOnly`] resolver.
-pub fn webhook_client(allow_private: bool) -> crate::Result<reqwest::Client> {
+pub fn webhook_client(allow_private: bool) -> crate::error::Result<reqwest::Client> {
     crate::client::install_crypto_provider();
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("zlc/", env!("CARGO_PKG_VERSION")))
@@ -68,7 +68,7 @@ pub fn webhook_client(allow_private: bool) -> crate::Result<reqwest::Client> {
     }
     builder
         .build()
-        .map_err(|e| crate::Error::Config(format!("HTTP client: {e}")))
+        .map_err(|e| crate::error::Error::Config(format!("HTTP client: {e}")))
 }
 
 /// Whether an outbound call may go to `url`: `https://`, or `http://` to this machine

@@ -1,5 +1,5 @@
 //! Finding the first byte of a small set, for the two hand-written JSON readers: the
-//! answer scanner (`source/stream.rs`) and the message reader (`event/scan.rs`). Most of
+//! answer scanner (`event/stream.rs`) and the message reader (`event/scan.rs`). Most of
 //! an event is string text that neither reader looks at, so this search is their inner
 //! loop.
 //!

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use super::cli::{DeadCmd, DeadListArgs, DeadPickArgs};
 use super::connection::hello;
 use super::manage::{listener, open_store};
-use super::{DeadCmd, DeadListArgs, DeadPickArgs};
 use crate::actions::Effects;
 use crate::dispatch::Job;
 use crate::engine::Code;

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
+use super::cli::{CheckArgs, ConfigArgs, ListArgs, StatsArgs, TestArgs, ToggleArgs};
 use super::realms::{pick_realms, realm_config};
-use super::{CheckArgs, ConfigArgs, ListArgs, StatsArgs, TestArgs, ToggleArgs};
 use crate::client::Client;
 use crate::engine::Code;
 use crate::error::{Error, Result};

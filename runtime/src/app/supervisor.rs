@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::RunArgs;
+use super::cli::RunArgs;
 use super::connection::{self, Connection, connection_key};
 use super::fleet::{Fleet, HEARTBEAT, Held};
 use super::live;

@@ -12,6 +12,8 @@
 mod message;
 mod payload;
 mod scan;
+#[doc(hidden)]
+pub mod stream;
 
 use serde::Deserialize;
 
@@ -21,36 +23,12 @@ pub use message::{
 };
 pub use payload::*;
 
+use crate::error::EventError;
+
 /// The largest event accepted, in bytes. Zulip's largest events (a realm's whole emoji
 /// set, a long rendered message) are far below it; a bigger one is skipped, counted and
 /// reported, never stored or logged whole.
 pub const MAX_EVENT_BYTES: usize = 4 << 20;
-
-/// An event that could not be read. Never stops a source: it is counted and logged.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum EventError {
-    /// The text is not a JSON object with a string `type`, or a known type's body does not
-    /// match the spec.
-    #[error("malformed event ({error}): {excerpt}")]
-    Malformed {
-        /// The parser's message.
-        error: String,
-        /// The start of the offending text.
-        excerpt: String,
-    },
-    /// The event is larger than [`MAX_EVENT_BYTES`].
-    #[error(
-        "event of {bytes} bytes is over the {} byte limit, skipped: {excerpt}",
-        MAX_EVENT_BYTES
-    )]
-    TooLarge {
-        /// Its size.
-        bytes: usize,
-        /// The start of it.
-        excerpt: String,
-    },
-}
 
 /// The (`type`, `op`) of an event, `op` being `None` for types without one.
 pub type EventKind<'a> = (&'a str, Option<&'a str>);
@@ -341,6 +319,7 @@ impl<'a> RawEvent<'a> {
     pub fn new(json: &'a str) -> Result<Self, EventError> {
         if json.len() > MAX_EVENT_BYTES {
             return Err(EventError::TooLarge {
+                limit: MAX_EVENT_BYTES,
                 bytes: json.len(),
                 excerpt: excerpt(json),
             });

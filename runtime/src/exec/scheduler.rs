@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::{Executor, Outcome};
+use super::executor::{Executor, Outcome};
 use crate::dispatch::Job;
+use crate::stats::{LogRow, StatsBuf};
 
 /// A job that ended.
 #[derive(Debug)]
@@ -26,6 +27,46 @@ pub struct Finished {
 }
 
 impl Finished {
+    /// Counts how this job ended in `stats`; a job that failed for good becomes a dead
+    /// letter (logged, and an event-log row of `executor`'s when `log_failures`).
+    pub fn account(
+        self,
+        executor: &Executor,
+        stats: &mut StatsBuf,
+        log: &mut Vec<LogRow>,
+        log_failures: bool,
+    ) {
+        let Finished {
+            job, result, took, ..
+        } = self;
+        let c = stats.listener(job.listener);
+        c.time_us += took.as_micros() as u64;
+        match result {
+            Ok(outcome) => {
+                if outcome.limited {
+                    c.limited += 1;
+                } else {
+                    c.succeeded += 1;
+                }
+                for (name, n) in outcome.counters {
+                    stats.named(job.listener, name, n);
+                }
+                for c in outcome.counts {
+                    stats.count(c.key, c.channel.as_deref(), c.sender.as_deref());
+                }
+                log.extend(outcome.stored);
+            }
+            Err(error) => {
+                c.failed += 1;
+                let l = &executor.pipeline().listeners[job.listener];
+                tracing::error!(listener = l.name, event = %crate::logging::EventRef::new(job.message_id, job.event_id), %error, "action failed for good (dead letter)");
+                if log_failures {
+                    log.push(executor.log_row(l, &job, "dead", Some(error)));
+                }
+            }
+        }
+    }
+
     /// Whether it failed for good (a dead letter).
     pub fn failed(&self) -> bool {
         self.result.is_err()

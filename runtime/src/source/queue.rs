@@ -33,12 +33,12 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
-use super::stream;
-use super::{Ack, Batch, Origin, QueueState, SourceStats, StateReport};
+use super::batch::{Ack, Batch, Origin, QueueState, SourceStats, StateReport};
 use crate::backoff::Backoff;
 use crate::client::{Client, DEFAULT_LONGPOLL, NarrowTerm, RegisterRequest};
 use crate::error::{Error, Result};
 use crate::event::RawEvent;
+use crate::event::stream;
 use crate::retry::Retry;
 use crate::store::{Checkpoint, Gap, GapReason, Store};
 

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
 
-use super::{Ack, Batch, Origin, SourceStats};
+use super::batch::{Ack, Batch, Origin, SourceStats};
 use crate::error::{Error, Result};
 
 /// Bytes of whole lines per batch, and so the longest line read: a megabyte over the

@@ -10,7 +10,7 @@
 
 use sqlx::Row;
 
-use super::{Pool, Store};
+use super::db::{Pool, Store};
 use crate::clock::now_secs;
 use crate::error::Result;
 

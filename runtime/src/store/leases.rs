@@ -18,37 +18,12 @@
 //! store need clocks within a few seconds of each other (NTP), well under the lease's
 //! time to live.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use sqlx::Row;
 
+use super::db::{Pool, Store};
 use super::effects::gone_from_this_host;
-use super::{Pool, Store};
 use crate::clock::now_secs;
 use crate::error::{Error, Result};
-
-/// The leases this process holds: connection → (owner, generation).
-#[derive(Debug, Clone, Default)]
-pub(super) struct Fences(Arc<Mutex<HashMap<String, (String, i64)>>>);
-
-impl Fences {
-    fn get(&self, connection: &str) -> Option<(String, i64)> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(connection)
-            .cloned()
-    }
-
-    fn set(&self, connection: &str, fence: Option<(String, i64)>) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        match fence {
-            Some(f) => map.insert(connection.to_owned(), f),
-            None => map.remove(connection),
-        };
-    }
-}
 
 /// Touches the lease row where owner and generation are still ours: `$1` connection,
 /// `$2` owner, `$3` generation. No row means the lease is lost.

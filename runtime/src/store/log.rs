@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{Pool, Store};
+use super::db::{Pool, Store};
 use crate::error::Result;
 
 /// A row of the event log.

@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::{Pool, Store};
+use super::db::{Pool, Store};
 use crate::error::Result;
 
 /// A listener's statistics over every hour in the store.
@@ -84,7 +84,7 @@ impl Store {
         drained: &super::rows::Drained,
         log: &[super::rows::LogRow],
         connection: Option<&str>,
-        checkpoint: Option<&super::Checkpoint>,
+        checkpoint: Option<&super::checkpoints::Checkpoint>,
     ) -> Result<()> {
         const STATS: &str = "INSERT INTO zlc_listener_stats (pipeline, listener, hour, seen, matched, succeeded, failed, limited, time_us) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (pipeline, listener, hour) DO UPDATE SET \

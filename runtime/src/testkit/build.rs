@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::FakeUser;
+use super::state::FakeUser;
 
 /// `reaction` / `add` or `remove` (`op`) of `emoji_name` on a message.
 pub fn reaction(op: &str, user: &FakeUser, message_id: i64, emoji_name: &str) -> Value {

@@ -1,5 +1,5 @@
 //! The fake server's HTTP side: routing, authentication, the Zulip endpoints and fault
-//! injection. State lives in [`super::State`] behind a mutex that is never held across
+//! injection. State lives in [`super::state::State`] behind a mutex that is never held across
 //! an `.await`; long polls wait on a `Notify` that every new event wakes.
 
 use std::collections::HashMap;
@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::{FakeUser, Fault, Queue, RequestRecord, Shared, State, StoredMessage, lock};
+use super::state::{FakeUser, Fault, Queue, RequestRecord, Shared, State, StoredMessage, lock};
 
 const MAX_REQUEST_BODY: usize = 1 << 20;
 
@@ -939,7 +939,7 @@ fn reaction(
     if !st.messages.iter().any(|m| m.id == message_id) {
         return Reply::error(400, "BAD_REQUEST", "Invalid message(s)");
     }
-    let record = super::ReactionRecord {
+    let record = super::state::ReactionRecord {
         message_id,
         user_id: user.id,
         emoji_name: emoji.clone(),
