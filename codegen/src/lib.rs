@@ -13,7 +13,9 @@
 //! | [`toml`] | the TOML front end, with a span for every value |
 //! | [`attr`] | the `#[listener]` front end (read by the same code as a file) |
 //! | [`check`] | whole-pipeline checks |
-//! | [`crates`] | Rust handlers in files: declared crates, their `#[listener]` joined to the listener |
+//! | [`crates`] | Rust handlers in files: declared crates, their `#[listener]` found |
+//! | `join` | the rules joining a listener with its handler's `#[listener]` |
+//! | `load` | text to checked model: the front end, then the checks |
 //! | [`events`] | the catalog of Zulip event types, groups and template fields |
 //! | [`template`] | `{{field}}` templates |
 //! | [`macros`] | the expansions of `#[listener]`, `pipeline!` and `main!` |
@@ -26,6 +28,7 @@ pub mod crates;
 pub mod diag;
 pub mod events;
 pub mod expand;
+mod join;
 mod load;
 pub mod macros;
 pub mod model;
