@@ -2,14 +2,18 @@
 //! source; [`Connection::run`] then loops over its batches: dispatch, jobs,
 //! acknowledgement, statistics.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::cli::RunArgs;
+use super::ledger::AckLedger;
 use super::live::LiveConfig;
 use super::realms::realm_config;
 use super::report::Recorder;
@@ -24,9 +28,8 @@ use crate::outbox::{HttpSink, ZulipSink};
 use crate::pipeline::{PipelineDesc, RealmDesc};
 use crate::retry::{Retry, retrying};
 use crate::source::{
-    Ack, QueueOptions, QueueSource, QueueState, ReplaySource, Source, StateReport,
+    Batch, QueueOptions, QueueSource, QueueState, ReplaySource, Source, StateReport,
 };
-use crate::stats::{LogRow, StatsBuf};
 use crate::store::Store;
 use crate::template::RealmInfo;
 
@@ -182,14 +185,54 @@ pub(super) fn queue(
     }
 }
 
+/// How every connection of a `run` works, read once from its options: one struct from
+/// the command line to the loop, so that a new option is added in one place.
+#[derive(Debug)]
+pub(super) struct RunSettings {
+    /// `--listeners`, if given.
+    pub(super) only: Option<Vec<String>>,
+    /// `--replay`: the file played instead of Zulip.
+    pub(super) replay: Option<PathBuf>,
+    /// `--config-file`: the zuliprc overriding the pipeline's credentials.
+    pub(super) config_file: Option<PathBuf>,
+    /// Jobs in flight at most, over all listeners.
+    pub(super) max_in_flight: usize,
+    /// How long jobs may take to end at shutdown.
+    pub(super) drain_timeout: Duration,
+    /// Whether statistics are written (`--no-stats`: only checkpoints and the event log).
+    pub(super) write_stats: bool,
+    /// How often acknowledged work is written at the latest.
+    pub(super) write_every: Duration,
+    /// `--max-events`: the process stops (`shutdown`) after the batch in which this many
+    /// events were dispatched, counted over all its connections (the batch is
+    /// finished, so that it is acknowledged and counted whole).
+    pub(super) stop_after: Option<(u64, AtomicU64)>,
+}
+
+impl RunSettings {
+    /// The settings `args` give.
+    pub(super) fn of(args: &RunArgs) -> Self {
+        RunSettings {
+            only: (!args.listeners.is_empty()).then(|| args.listeners.clone()),
+            replay: args.replay.clone(),
+            config_file: args.config_file.clone(),
+            max_in_flight: args.max_in_flight as usize,
+            drain_timeout: Duration::from_secs(args.drain_timeout),
+            write_stats: !args.no_stats,
+            write_every: args.stats_interval,
+            stop_after: args.max_events.map(|n| (n, AtomicU64::new(0))),
+        }
+    }
+}
+
 /// One realm connection's loop.
 pub(super) struct Connection {
     pub(super) p: &'static PipelineDesc,
     pub(super) code: Code,
     /// The realm connection.
     pub(super) realm_id: u32,
-    /// `--listeners`, if given.
-    pub(super) only: Option<Vec<String>>,
+    /// The run's settings.
+    pub(super) settings: Arc<RunSettings>,
     /// Enable/disable and config values, as they change.
     pub(super) live: watch::Receiver<Arc<LiveConfig>>,
     pub(super) store: Store,
@@ -199,47 +242,8 @@ pub(super) struct Connection {
     /// Cancelled when another process took the connection over: stop at once, write
     /// nothing more (its events are the new holder's).
     pub(super) lost: CancellationToken,
-    /// `--max-events`: the process stops (`shutdown`) after the batch in which this
-    /// many events were dispatched, counted over all its connections (the batch is
-    /// finished, so that it is acknowledged and counted whole).
-    pub(super) stop_after: Option<(u64, Arc<std::sync::atomic::AtomicU64>)>,
     /// The whole process's shutdown.
     pub(super) shutdown: CancellationToken,
-    /// Jobs in flight at most, over all listeners.
-    pub(super) max_in_flight: usize,
-    /// How long jobs may take to end at shutdown.
-    pub(super) drain_timeout: Duration,
-    /// Whether statistics are written (`--no-stats`: only checkpoints and the event log).
-    pub(super) write_stats: bool,
-    /// How often acknowledged work is written.
-    pub(super) write_every: Duration,
-}
-
-/// A batch whose jobs have not all ended: what its acknowledgement waits for, and what
-/// it counted so far.
-struct Pending {
-    ticket: u64,
-    /// When its events arrived.
-    received: Instant,
-    ack: Ack,
-    remaining: usize,
-    /// Whether all its events were dispatched.
-    dispatched: bool,
-    stats: StatsBuf,
-    log: Vec<LogRow>,
-}
-
-/// Acknowledged work not written yet: it is written, with the checkpoint that passes
-/// it, in one transaction; only then is Zulip told.
-struct Unwritten {
-    ack: Option<Ack>,
-    stats: StatsBuf,
-    log: Vec<LogRow>,
-    /// When the oldest of its events arrived.
-    oldest: Option<Instant>,
-    /// The last write (attempted), and whether it failed.
-    last: Instant,
-    failing: Option<crate::backoff::Backoff>,
 }
 
 /// Events dispatched at most at once (fewer when the bounds leave less room).
@@ -264,98 +268,33 @@ impl Connection {
     /// only then acknowledged to Zulip. At the bound on jobs in flight, or while the
     /// store cannot be written, polling pauses.
     pub(super) async fn run(self, connected: Connected) -> Result<()> {
-        let p = self.p;
-        let Connected {
-            mut source,
-            zulip,
-            realm,
-            own_user_id,
-            bots,
-        } = connected;
         let mut live = self.live.clone();
         let cfg = live.borrow_and_update().clone();
-        let effects = Effects::new(
-            p.name,
-            zulip,
-            HttpSink::Live,
-            Some(self.store.clone()),
-            realm,
-            own_user_id,
-        );
-        let executor = Arc::new(Executor::new(
-            p,
-            self.code.handlers,
-            effects,
-            &cfg.settings,
-        )?);
-        let enabled = enabled_for(p, self.realm_id, self.only.as_deref(), &cfg.enabled);
-        let mut engine = Engine::new(p, self.code.dispatch, enabled, own_user_id, bots, executor);
-        let mut pending: VecDeque<Pending> = VecDeque::new();
-        let mut unwritten = Unwritten {
-            ack: None,
-            stats: self.new_stats(),
-            log: Vec::new(),
-            oldest: None,
-            last: Instant::now(),
-            failing: None,
-        };
-        let mut next_ticket: u64 = 0;
+        let (mut source, mut engine) = self.start(connected, &cfg)?;
+        let mut ledger = AckLedger::new(self.p.listeners.len(), this_hour(), Instant::now());
         let mut poll_wait = POLL_WAIT_MIN;
         loop {
-            while let Some(f) = engine.try_finished() {
-                settle(&engine, &mut pending, f);
-            }
-            acknowledge(&mut pending, &mut unwritten);
-            // The next poll tells Zulip what the store holds: write what was acknowledged
-            // right before it (everything that ended since the last poll, in one
-            // transaction), not at the next tick of the interval.
-            let polling_next = source.will_poll() && pending.is_empty();
-            self.write(&mut source, &mut unwritten, polling_next).await;
-            gauges(&source, &engine, &pending, &unwritten);
+            self.turn(&mut source, &mut engine, &mut ledger).await;
             if self.cancel.is_cancelled() {
                 break;
             }
-            if let Some(backoff) = &mut unwritten.failing {
-                // The store cannot be written: acknowledge nothing more, poll nothing more;
-                // let jobs end meanwhile.
-                let wait = backoff.next_delay().min(Duration::from_secs(10));
-                tokio::select! {
-                    _ = self.cancel.cancelled() => {}
-                    _ = tokio::time::sleep(wait) => {}
-                    Some(f) = engine.next_finished() => settle(&engine, &mut pending, f),
-                }
-                self.write(&mut source, &mut unwritten, true).await;
+            if ledger.is_failing() {
+                self.wait_for_store(&mut source, &mut engine, &mut ledger)
+                    .await;
                 continue;
             }
-            if engine.is_full(self.max_in_flight) {
-                // Memory stays flat however slow an action is: wait for jobs, not events.
-                match tokio::time::timeout(KEEPALIVE, engine.next_finished()).await {
-                    Ok(Some(f)) => {
-                        settle(&engine, &mut pending, f);
-                        continue;
-                    }
-                    Ok(None) => continue,
-                    Err(_) => tracing::info!(
-                        in_flight = engine.in_flight(),
-                        "jobs are slow; polling once to keep the event queue alive"
-                    ),
-                }
+            if engine.is_full(self.settings.max_in_flight)
+                && self.wait_for_room(&mut engine, &mut ledger).await
+            {
+                continue;
             }
-            if source.will_poll() && !pending.is_empty() {
-                // A poll now would only get the events still being worked on again: wait
-                // for a job to end (then write and poll at once), or a while (growing
-                // while nothing ends), to see the events that came meanwhile.
-                tokio::select! {
-                    biased;
-                    _ = self.cancel.cancelled() => {}
-                    Some(f) = engine.next_finished() => {
-                        settle(&engine, &mut pending, f);
-                        poll_wait = POLL_WAIT_MIN;
-                        continue;
-                    }
-                    _ = tokio::time::sleep(poll_wait) => {
-                        poll_wait = (poll_wait * 2).min(POLL_WAIT_MAX);
-                    }
+            if source.will_poll() && ledger.is_waiting() {
+                if self
+                    .wait_before_poll(&mut engine, &mut ledger, &mut poll_wait)
+                    .await
+                {
+                    poll_wait = POLL_WAIT_MIN;
+                    continue;
                 }
                 if self.cancel.is_cancelled() {
                     continue;
@@ -369,60 +308,176 @@ impl Connection {
                 let cfg = live.borrow_and_update().clone();
                 self.apply(&mut engine, &cfg);
             }
-            let ticket = next_ticket;
-            next_ticket += 1;
-            pending.push_back(Pending {
-                ticket,
-                received: Instant::now(),
-                ack: batch.ack(),
-                remaining: 0,
-                dispatched: false,
-                stats: self.new_stats(),
-                log: Vec::new(),
-            });
-            // Dispatched in chunks that fit the bounds: the jobs in flight never exceed
-            // them, however large the batch.
-            let mut events = batch.events();
-            while events.len() > 0 {
-                let room = engine.room(self.max_in_flight);
-                if room == 0 && engine.in_flight() > 0 {
-                    tokio::select! {
-                        _ = self.cancel.cancelled() => break,
-                        Some(f) = engine.next_finished() => settle(&engine, &mut pending, f),
-                        else => break,
-                    }
-                    continue;
-                }
-                let take = room.clamp(1, DISPATCH_CHUNK);
-                let before = events.len();
-                let Some(b) = pending.back_mut() else { break };
-                b.remaining += engine.dispatch(
-                    events.by_ref().take(take),
-                    batch.queue(),
-                    ticket,
-                    now_secs(),
-                    &mut b.stats,
-                    &mut b.log,
-                );
-                if let Some((max, count)) = &self.stop_after {
-                    let n = (before - events.len()) as u64;
-                    if count.fetch_add(n, std::sync::atomic::Ordering::SeqCst) + n >= *max {
-                        self.shutdown.cancel();
-                    }
-                }
-                gauges(&source, &engine, &pending, &unwritten);
+            self.receive(&batch, &mut source, &mut engine, &mut ledger)
+                .await;
+        }
+        self.drain(&mut source, &mut engine, &mut ledger).await;
+        Ok(())
+    }
+
+    /// The engine over `connected`'s source, with the listeners `cfg` enables.
+    fn start(&self, connected: Connected, cfg: &LiveConfig) -> Result<(Source, Engine)> {
+        let Connected {
+            source,
+            zulip,
+            realm,
+            own_user_id,
+            bots,
+        } = connected;
+        let effects = Effects::new(
+            self.p.name,
+            zulip,
+            HttpSink::Live,
+            Some(self.store.clone()),
+            realm,
+            own_user_id,
+        );
+        let executor = Executor::new(self.p, self.code.handlers, effects, &cfg.settings)?;
+        let enabled = enabled_for(
+            self.p,
+            self.realm_id,
+            self.settings.only.as_deref(),
+            &cfg.enabled,
+        );
+        let engine = Engine::new(
+            self.p,
+            self.code.dispatch,
+            enabled,
+            own_user_id,
+            bots,
+            Arc::new(executor),
+        );
+        Ok((source, engine))
+    }
+
+    /// Takes in the jobs that ended, acknowledges what it can, and writes it when the
+    /// next poll would tell Zulip: the write follows the work, not a timer.
+    async fn turn(&self, source: &mut Source, engine: &mut Engine, ledger: &mut AckLedger) {
+        while let Some(f) = engine.try_finished() {
+            settle(engine, ledger, f);
+        }
+        ledger.acknowledge();
+        let polling_next = source.will_poll() && !ledger.is_waiting();
+        self.write(source, ledger, polling_next).await;
+        gauges(source, engine, ledger);
+    }
+
+    /// The store cannot be written: acknowledge nothing more, poll nothing more; let jobs
+    /// end meanwhile, and try the write again after a while.
+    async fn wait_for_store(
+        &self,
+        source: &mut Source,
+        engine: &mut Engine,
+        ledger: &mut AckLedger,
+    ) {
+        let wait = ledger.retry_wait().unwrap_or(Duration::ZERO);
+        tokio::select! {
+            _ = self.cancel.cancelled() => {}
+            _ = tokio::time::sleep(wait) => {}
+            Some(f) = engine.next_finished() => settle(engine, ledger, f),
+        }
+        self.write(source, ledger, true).await;
+    }
+
+    /// At the bound on jobs in flight memory stays flat however slow an action is: wait
+    /// for a job to end, not for events. Returns `false` when jobs took so long that one
+    /// poll must keep the event queue alive.
+    async fn wait_for_room(&self, engine: &mut Engine, ledger: &mut AckLedger) -> bool {
+        match tokio::time::timeout(KEEPALIVE, engine.next_finished()).await {
+            Ok(Some(f)) => {
+                settle(engine, ledger, f);
+                true
             }
-            // A batch cut short by shutdown is never acknowledged: it comes again.
-            if let Some(b) = pending.back_mut() {
-                b.dispatched = events.len() == 0;
+            Ok(None) => true,
+            Err(_) => {
+                tracing::info!(
+                    in_flight = engine.in_flight(),
+                    "jobs are slow; polling once to keep the event queue alive"
+                );
+                false
             }
         }
-        // Stop polling; let the jobs in flight end (up to the deadline) and write what
-        // they finish. The events of jobs cut off come again at the next start.
-        let deadline = tokio::time::Instant::now() + self.drain_timeout;
+    }
+
+    /// A poll now would only get the events still being worked on again: wait for a job
+    /// to end (returns `true`: write and poll at once), or a while (`poll_wait`, growing
+    /// while nothing ends) to see the events that came meanwhile.
+    async fn wait_before_poll(
+        &self,
+        engine: &mut Engine,
+        ledger: &mut AckLedger,
+        poll_wait: &mut Duration,
+    ) -> bool {
+        tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => false,
+            Some(f) = engine.next_finished() => {
+                settle(engine, ledger, f);
+                true
+            }
+            _ = tokio::time::sleep(*poll_wait) => {
+                *poll_wait = (*poll_wait * 2).min(POLL_WAIT_MAX);
+                false
+            }
+        }
+    }
+
+    /// Dispatches a batch in chunks that fit the bounds: the jobs in flight never exceed
+    /// them, however large the batch. A batch cut short by shutdown is never
+    /// acknowledged: it comes again.
+    async fn receive(
+        &self,
+        batch: &Batch,
+        source: &mut Source,
+        engine: &mut Engine,
+        ledger: &mut AckLedger,
+    ) {
+        let ticket = ledger.receive(batch.ack(), Instant::now(), this_hour());
+        let mut events = batch.events();
+        while events.len() > 0 {
+            let room = engine.room(self.settings.max_in_flight);
+            if room == 0 && engine.in_flight() > 0 {
+                tokio::select! {
+                    _ = self.cancel.cancelled() => break,
+                    Some(f) = engine.next_finished() => settle(engine, ledger, f),
+                    else => break,
+                }
+                continue;
+            }
+            let take = room.clamp(1, DISPATCH_CHUNK);
+            let before = events.len();
+            let Some(b) = ledger.receiving() else { break };
+            b.remaining += engine.dispatch(
+                events.by_ref().take(take),
+                batch.queue(),
+                ticket,
+                now_secs(),
+                &mut b.stats,
+                &mut b.log,
+            );
+            self.count_toward_stop((before - events.len()) as u64);
+            gauges(source, engine, ledger);
+        }
+        ledger.received(events.len() == 0);
+    }
+
+    /// `--max-events`: the process stops after the batch in which that many events were
+    /// dispatched.
+    fn count_toward_stop(&self, n: u64) {
+        if let Some((max, count)) = &self.settings.stop_after
+            && count.fetch_add(n, Ordering::SeqCst) + n >= *max
+        {
+            self.shutdown.cancel();
+        }
+    }
+
+    /// Stops polling; lets the jobs in flight end (up to the deadline) and writes what
+    /// they finish. The events of jobs cut off come again at the next start.
+    async fn drain(&self, source: &mut Source, engine: &mut Engine, ledger: &mut AckLedger) {
+        let deadline = tokio::time::Instant::now() + self.settings.drain_timeout;
         while engine.in_flight() > 0 && !self.lost.is_cancelled() {
             match tokio::time::timeout_at(deadline, engine.next_finished()).await {
-                Ok(Some(f)) => settle(&engine, &mut pending, f),
+                Ok(Some(f)) => settle(engine, ledger, f),
                 Ok(None) => break,
                 Err(_) => {
                     tracing::warn!(
@@ -433,26 +488,30 @@ impl Connection {
                     break;
                 }
             }
-            acknowledge(&mut pending, &mut unwritten);
-            self.write(&mut source, &mut unwritten, false).await;
+            ledger.acknowledge();
+            self.write(source, ledger, false).await;
         }
         if self.lost.is_cancelled() {
             engine.abort();
-            return Ok(());
+            return;
         }
-        acknowledge(&mut pending, &mut unwritten);
-        self.write(&mut source, &mut unwritten, true).await;
-        if unwritten.failing.is_some() {
+        ledger.acknowledge();
+        self.write(source, ledger, true).await;
+        if ledger.is_failing() {
             tracing::warn!(
                 "stopping with acknowledged work the store could not take; its events come again at the next start"
             );
         }
-        Ok(())
     }
 
     /// Applies a live configuration change between batches.
     fn apply(&self, engine: &mut Engine, cfg: &LiveConfig) {
-        let enabled = enabled_for(self.p, self.realm_id, self.only.as_deref(), &cfg.enabled);
+        let enabled = enabled_for(
+            self.p,
+            self.realm_id,
+            self.settings.only.as_deref(),
+            &cfg.enabled,
+        );
         for (l, on) in self.p.listeners.iter().zip(&enabled) {
             if engine.is_enabled(l.name) != *on {
                 let now = if *on { "enabled" } else { "disabled" };
@@ -467,51 +526,43 @@ impl Connection {
         engine.set_config(&cfg.settings);
     }
 
-    fn new_stats(&self) -> StatsBuf {
-        StatsBuf::new(self.p.listeners.len(), now_secs() / 3600)
-    }
-
-    /// Writes the unwritten work with its checkpoint, in one transaction (when `force`,
+    /// Writes the acknowledged work with its checkpoint, in one transaction (when `force`,
     /// or when the last write is `write_every` old), then tells the source (and so
     /// Zulip). A failed write keeps everything for the next try.
-    async fn write(&self, source: &mut Source, w: &mut Unwritten, force: bool) {
-        let nothing = w.ack.is_none() && w.log.is_empty() && w.stats.is_empty();
-        if nothing || (!force && w.failing.is_none() && w.last.elapsed() < self.write_every) {
+    async fn write(&self, source: &mut Source, ledger: &mut AckLedger, force: bool) {
+        if !ledger.is_due(force, Instant::now(), self.settings.write_every) {
             return;
         }
-        w.last = Instant::now();
+        let names: Vec<&str> = self.p.listeners.iter().map(|l| l.name).collect();
+        let w = ledger.start_write(Instant::now());
         let prepared = w.ack.map(|ack| source.prepare_ack(ack));
         let checkpoint = prepared.as_ref().and_then(|p| p.checkpoint());
-        let names: Vec<&str> = self.p.listeners.iter().map(|l| l.name).collect();
-        let drained = if self.write_stats {
+        let drained = if self.settings.write_stats {
             w.stats.clone().drain()
         } else {
             crate::stats::Drained::default()
         };
-        match self
+        let result = self
             .store
             .commit(
                 self.p.name,
                 &names,
                 &drained,
-                &w.log,
+                w.log,
                 source.connection(),
                 checkpoint,
             )
-            .await
-        {
+            .await;
+        match result {
             Ok(()) => {
-                if w.failing.take().is_some() {
+                let (written, recovered) = ledger.written(this_hour());
+                if recovered {
                     tracing::info!("the store takes writes again; acknowledged work written");
                 }
                 if let Some(prepared) = prepared {
                     source.complete_ack(prepared);
                 }
-                self.recorder.record(&w.stats);
-                w.stats = self.new_stats();
-                w.log.clear();
-                w.ack = None;
-                w.oldest = None;
+                self.recorder.record(&written);
             }
             Err(e @ crate::error::Error::LeaseLost { .. }) => {
                 tracing::warn!(error = %e, "the checkpoint was not written: this process no longer holds the connection's lease; stopping it here");
@@ -522,64 +573,34 @@ impl Connection {
                 if let (Some(m), Some(key)) = (crate::metrics::get(), source.connection()) {
                     m.write_failed(key);
                 }
-                if w.failing.is_none() {
+                if ledger.write_failed() {
                     tracing::warn!(error = %e, "cannot write to the store; acknowledged work waits in memory, and nothing more is acknowledged to Zulip until it is written");
-                    w.failing = Some(crate::backoff::Backoff::default());
                 }
             }
         }
     }
 }
 
+/// The hour statistics count in now (Unix seconds / 3600).
+fn this_hour() -> i64 {
+    now_secs() / 3600
+}
+
 /// Sets the connection's gauges (when metrics are served): jobs in flight, and the lag
 /// (the oldest events whose work is not written and acknowledged).
-fn gauges(source: &Source, engine: &Engine, pending: &VecDeque<Pending>, w: &Unwritten) {
+fn gauges(source: &Source, engine: &Engine, ledger: &AckLedger) {
     let (Some(m), Some(key)) = (crate::metrics::get(), source.connection()) else {
         return;
     };
-    let oldest = pending
-        .front()
-        .map(|b| b.received)
-        .map_or(w.oldest, |t| Some(w.oldest.unwrap_or(t)));
     m.turn(
         key,
         engine.in_flight(),
-        oldest.map_or(Duration::ZERO, |t| t.elapsed()),
+        ledger.oldest().map_or(Duration::ZERO, |t| t.elapsed()),
         Some(source.stats()),
     );
 }
 
-/// Moves the batches at the front whose jobs have all ended into the unwritten work.
-fn acknowledge(pending: &mut VecDeque<Pending>, w: &mut Unwritten) {
-    while pending
-        .front()
-        .is_some_and(|b| b.remaining == 0 && b.dispatched)
-    {
-        let Some(mut done) = pending.pop_front() else {
-            break;
-        };
-        w.oldest.get_or_insert(done.received);
-        w.stats.merge(&mut done.stats);
-        w.log.append(&mut done.log);
-        w.ack = Some(match w.ack {
-            Some(earlier) => earlier.then(done.ack),
-            None => done.ack,
-        });
-    }
-}
-
 /// Counts a job's end in its batch.
-fn settle(engine: &Engine, pending: &mut VecDeque<Pending>, f: Finished) {
-    let Some(first) = pending.front().map(|b| b.ticket) else {
-        return;
-    };
-    let Some(batch) = f
-        .ticket
-        .checked_sub(first)
-        .and_then(|i| pending.get_mut(i as usize))
-    else {
-        return;
-    };
-    batch.remaining = batch.remaining.saturating_sub(1);
-    engine.account(f, &mut batch.stats, &mut batch.log);
+fn settle(engine: &Engine, ledger: &mut AckLedger, f: Finished) {
+    ledger.job_ended(f, |f, stats, log| engine.account(f, stats, log));
 }

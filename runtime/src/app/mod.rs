@@ -20,6 +20,7 @@
 //! | --- | --- |
 //! | [`supervisor`] | `run`: the store, one task per realm connection, shutdown, the report |
 //! | [`connection`] | one realm connection: connecting, then its loop over a source |
+//! | [`ledger`] | what a connection may acknowledge and write (a pure state machine) |
 //! | [`realms`] | which realms run, and their credentials |
 //! | [`manage`] | `list`, `check`, `config`, `enable`, `disable`, `test` |
 //! | [`live`] | enable/disable and config changes reaching running processes |
@@ -32,6 +33,7 @@ mod cli;
 mod connection;
 mod dead;
 mod fleet;
+mod ledger;
 mod live;
 mod manage;
 mod notify;

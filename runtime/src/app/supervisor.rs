@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::cli::RunArgs;
-use super::connection::{self, Connection, connection_key};
+use super::connection::{self, Connection, RunSettings, connection_key};
 use super::fleet::{Fleet, HEARTBEAT, Held};
 use super::live;
 use super::manage::open_store;
@@ -127,9 +127,7 @@ pub(super) async fn run(
             readiness.stopping();
         })
     };
-    let stop_after = args
-        .max_events
-        .map(|n| (n, Arc::new(std::sync::atomic::AtomicU64::new(0))));
+    let settings = Arc::new(RunSettings::of(&args));
     for (index, realm) in realms.into_iter().enumerate() {
         let task = RealmTask {
             p,
@@ -137,14 +135,12 @@ pub(super) async fn run(
             realm,
             index,
             readiness: readiness.clone(),
-            only: only.map(<[String]>::to_vec),
+            settings: settings.clone(),
             live: live.clone(),
             store: store.clone(),
             recorder: recorder.clone(),
             cancel: cancel.clone(),
             fleet: fleet.clone(),
-            stop_after: stop_after.clone(),
-            args: &args,
         }
         .into_future();
         tasks.spawn(task);
@@ -190,60 +186,52 @@ pub(super) async fn run(
 /// One realm connection of `NAME run`: (with a fleet) wait for its lease, connect, run
 /// until shutdown, the lease lost or handed over, and then (unless shutting down) wait
 /// for the lease again.
-struct RealmTask<'a> {
+struct RealmTask {
     p: &'static PipelineDesc,
     code: Code,
     realm: &'static RealmDesc,
     /// Its number among this process's connections.
     index: usize,
     readiness: Arc<Readiness>,
-    only: Option<Vec<String>>,
+    settings: Arc<RunSettings>,
     live: tokio::sync::watch::Receiver<Arc<live::LiveConfig>>,
     store: crate::store::Store,
     recorder: Arc<Recorder>,
     cancel: CancellationToken,
     fleet: Option<Arc<Fleet>>,
-    stop_after: Option<(u64, Arc<std::sync::atomic::AtomicU64>)>,
-    args: &'a RunArgs,
 }
 
-impl RealmTask<'_> {
+impl RealmTask {
     /// The task, owning what it needs.
     fn into_future(self) -> impl std::future::Future<Output = Result<()>> + Send + 'static {
-        let (replay, config_file) = (self.args.replay.clone(), self.args.config_file.clone());
-        let max_in_flight = self.args.max_in_flight as usize;
-        let drain_timeout = Duration::from_secs(self.args.drain_timeout);
-        let write_every = self.args.stats_interval;
-        let no_stats = self.args.no_stats;
         let RealmTask {
             p,
             code,
             realm,
             index,
             readiness,
-            only,
+            settings,
             live,
             store,
             recorder,
             cancel,
             fleet,
-            stop_after,
-            args: _,
         } = self;
         async move {
+            let (replay, config_file) =
+                (settings.replay.as_deref(), settings.config_file.as_deref());
+            let only = settings.only.as_deref();
             let id = realm.id;
-            let key = connection_key(p, id, only.as_deref());
+            let key = connection_key(p, id, only);
             loop {
                 // Hello first, so that a standby is ready to poll the moment the lease
                 // is its (a handover's gap is only the lease's), then the lease.
                 let mut hello = match &replay {
                     Some(_) => None,
-                    None => {
-                        match connection::hello(realm, config_file.as_deref(), &cancel).await? {
-                            Some(h) => Some((h, Instant::now())),
-                            None => return Ok(()),
-                        }
-                    }
+                    None => match connection::hello(realm, config_file, &cancel).await? {
+                        Some(h) => Some((h, Instant::now())),
+                        None => return Ok(()),
+                    },
                 };
                 readiness.prepared(index);
                 let held: Option<Held> = match &fleet {
@@ -261,18 +249,13 @@ impl RealmTask<'_> {
                     p,
                     code,
                     realm_id: id,
-                    only: only.clone(),
+                    settings: settings.clone(),
                     live: live.clone(),
                     store: store.clone(),
                     recorder: recorder.clone(),
                     cancel: stop.clone(),
                     lost: lost.clone(),
-                    stop_after: stop_after.clone(),
                     shutdown: cancel.clone(),
-                    max_in_flight,
-                    write_stats: !no_stats,
-                    drain_timeout,
-                    write_every,
                 };
                 if let (Some(m), None) = (crate::metrics::get(), &replay) {
                     m.queue_state(&key, crate::source::QueueState::Connecting);
@@ -283,7 +266,7 @@ impl RealmTask<'_> {
                     .as_ref()
                     .is_some_and(|(_, at)| at.elapsed() > STALE_HELLO)
                 {
-                    hello = connection::hello(realm, config_file.as_deref(), &stop)
+                    hello = connection::hello(realm, config_file, &stop)
                         .await?
                         .map(|h| (h, Instant::now()));
                 }
@@ -303,7 +286,7 @@ impl RealmTask<'_> {
                         Some(Ok(connection::queue(
                             p,
                             realm,
-                            only.as_deref(),
+                            only,
                             key.clone(),
                             &store,
                             h,
