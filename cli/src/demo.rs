@@ -96,8 +96,8 @@ fn write_zuliprc(path: &std::path::Path, text: &str) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
-/// `zlc sandbox`: the fake server on a fixed address, with a zuliprc for its bot (and,
-/// when asked, for a person, to post as someone listeners answer).
+/// The fake server on a fixed address, with a zuliprc for its bot (and, when asked, for
+/// a person, to post as someone listeners answer).
 pub async fn sandbox(
     addr: &str,
     zuliprc: &std::path::Path,

@@ -71,6 +71,7 @@ mod swar;
 pub mod template;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod threads;
 
 pub use codegen::Pipeline;
 pub use error::{Error, EventError, Result};

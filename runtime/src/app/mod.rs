@@ -73,11 +73,7 @@ pub fn main(p: &'static PipelineDesc, dispatch: DispatchFn, handlers: HandlerTab
         Err(e) => e.exit(),
     };
     cli.log.init();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let rt = match crate::threads::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -336,6 +336,23 @@ pub fn resolve_url(
     Ok(parsed.to_string())
 }
 
+/// The file a SQLite store URL names (`sqlite://x.db`, `sqlite:x.db?mode=rwc`, a bare
+/// path), as the store reads it; `None` for PostgreSQL and in-memory stores.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    if in_memory || url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return None;
+    }
+    let url = if url.starts_with("sqlite:") {
+        url.to_owned()
+    } else {
+        format!("sqlite://{url}")
+    };
+    let opts = SqliteConnectOptions::from_str(&url).ok()?;
+    let file = opts.get_filename();
+    (!file.as_os_str().is_empty()).then(|| file.to_path_buf())
+}
+
 /// The URL with any password replaced, for messages and logs.
 pub fn redact_url(url: &str) -> String {
     match reqwest::Url::parse(url) {

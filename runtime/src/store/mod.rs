@@ -30,7 +30,7 @@ pub mod state;
 pub mod stats;
 
 pub use checkpoints::{Checkpoint, ConnectionState, Gap, GapReason};
-pub use db::{DEFAULT_URL, Store, redact_url, resolve_url};
+pub use db::{DEFAULT_URL, Store, redact_url, resolve_url, sqlite_file};
 pub use listeners::ListenerRow;
 pub use log::{DeadLetter, LogEntry};
 pub use stats::{CountRow, HourRow, ListenerTotals, NamedCount};
@@ -40,6 +40,16 @@ mod tests {
     use super::*;
     use crate::clock::now_secs;
     use db::Pool;
+
+    #[test]
+    fn a_sqlite_url_names_its_file_as_the_store_reads_it() {
+        let file = |u| sqlite_file(u).map(|p| p.display().to_string());
+        assert_eq!(file("sqlite://data/a.db").as_deref(), Some("data/a.db"));
+        assert_eq!(file("sqlite:x.db?mode=rwc").as_deref(), Some("x.db"));
+        assert_eq!(file("zlc.db").as_deref(), Some("zlc.db"));
+        assert_eq!(file("sqlite::memory:"), None);
+        assert_eq!(file("postgres://u@h/db"), None);
+    }
 
     async fn roundtrip(store: &Store, conn: &str) {
         assert_eq!(store.load_checkpoint(conn).await.unwrap(), None);
