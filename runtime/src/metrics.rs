@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http_body_util::Full;
@@ -67,13 +67,6 @@ pub struct Metrics {
     polling: Family<ConnectionLabels, Gauge>,
     /// Per connection: its queue's state, and the source's counters last seen.
     connections: Mutex<HashMap<String, (QueueState, u64, u64)>>,
-}
-
-static METRICS: OnceLock<Metrics> = OnceLock::new();
-
-/// The metrics, when `--metrics` asked for them.
-pub fn get() -> Option<&'static Metrics> {
-    METRICS.get()
 }
 
 impl Metrics {
@@ -338,14 +331,15 @@ pub async fn serve(
     addr: SocketAddr,
     store: Store,
     cancel: CancellationToken,
-) -> Result<SocketAddr> {
+) -> Result<(SocketAddr, Arc<Metrics>)> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| Error::Config(format!("--metrics {addr}: cannot listen: {e}")))?;
     let local = listener
         .local_addr()
         .map_err(|e| Error::Config(format!("--metrics {addr}: {e}")))?;
-    let _ = METRICS.set(Metrics::new(p));
+    let metrics = Arc::new(Metrics::new(p));
+    let served = metrics.clone();
     if !local.ip().is_loopback() {
         tracing::warn!(address = %local, "metrics and health are served beyond this host; they show listener names and connection state");
     }
@@ -363,11 +357,11 @@ pub async fn serve(
                     }
                 },
             };
-            let store = store.clone();
+            let (store, metrics) = (store.clone(), served.clone());
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req| {
-                    let store = store.clone();
-                    async move { Ok::<_, std::convert::Infallible>(answer(req, &store).await) }
+                    let (store, metrics) = (store.clone(), metrics.clone());
+                    async move { Ok::<_, std::convert::Infallible>(answer(req, &store, &metrics).await) }
                 });
                 let conn = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
@@ -377,10 +371,14 @@ pub async fn serve(
             });
         }
     });
-    Ok(local)
+    Ok((local, metrics))
 }
 
-async fn answer(req: Request<hyper::body::Incoming>, store: &Store) -> Response<Full<Bytes>> {
+async fn answer(
+    req: Request<hyper::body::Incoming>,
+    store: &Store,
+    m: &Metrics,
+) -> Response<Full<Bytes>> {
     let reply = |status: StatusCode, kind: &'static str, body: String| {
         let mut r = Response::new(Full::new(Bytes::from(body)));
         *r.status_mut() = status;
@@ -394,9 +392,6 @@ async fn answer(req: Request<hyper::body::Incoming>, store: &Store) -> Response<
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return reply(StatusCode::METHOD_NOT_ALLOWED, TEXT, "only GET\n".into());
     }
-    let Some(m) = get() else {
-        return reply(StatusCode::SERVICE_UNAVAILABLE, TEXT, "starting\n".into());
-    };
     match req.uri().path() {
         "/metrics" => reply(
             StatusCode::OK,

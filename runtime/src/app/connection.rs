@@ -24,12 +24,11 @@ use crate::dispatch::{eligible_for, enabled_for};
 use crate::engine::{Code, Engine};
 use crate::error::Result;
 use crate::exec::{Executor, Finished};
+use crate::metrics::Metrics;
 use crate::outbox::{HttpSink, ZulipSink};
 use crate::pipeline::{PipelineDesc, RealmDesc};
 use crate::retry::{Retry, retrying};
-use crate::source::{
-    Batch, QueueOptions, QueueSource, QueueState, ReplaySource, Source, StateReport,
-};
+use crate::source::{Batch, QueueOptions, QueueSource, ReplaySource, Source, StateReport};
 use crate::store::Store;
 use crate::template::RealmInfo;
 
@@ -135,8 +134,8 @@ pub(super) fn connection_key(p: &PipelineDesc, realm_id: u32, only: Option<&[Str
 }
 
 /// The event queue of connection `key` to realm `realm` that said hello `h` (resumed
-/// from the store's checkpoint, or registered, at its first poll); `polling` is told
-/// whether it is being polled.
+/// from the store's checkpoint, or registered, at its first poll); it tells `report`
+/// where it stands.
 pub(super) fn queue(
     p: &'static PipelineDesc,
     realm: &RealmDesc,
@@ -144,7 +143,7 @@ pub(super) fn queue(
     key: String,
     store: &Store,
     h: Hello,
-    polling: tokio::sync::watch::Sender<bool>,
+    report: StateReport,
 ) -> Connected {
     let register = RegisterRequest {
         event_types: Some(p.event_types_for(&eligible_for(p, realm.id, only))),
@@ -162,17 +161,6 @@ pub(super) fn queue(
         connection: key,
         register,
     };
-    let metrics = crate::metrics::get();
-    let connection = opts.connection.clone();
-    let report = StateReport::new(move |state| {
-        if let Some(m) = metrics {
-            m.queue_state(&connection, state);
-        }
-        polling.send_if_modified(|polling| {
-            let now = state == QueueState::Polling;
-            std::mem::replace(polling, now) != now
-        });
-    });
     let q = QueueSource::new(h.client.clone(), Some(store.clone()), opts)
         .with_retry(h.retry)
         .with_state_report(report);
@@ -244,6 +232,8 @@ pub(super) struct Connection {
     pub(super) lost: CancellationToken,
     /// The whole process's shutdown.
     pub(super) shutdown: CancellationToken,
+    /// The metrics, when served (`--metrics`).
+    pub(super) metrics: Option<Arc<Metrics>>,
 }
 
 /// Events dispatched at most at once (fewer when the bounds leave less room).
@@ -332,7 +322,8 @@ impl Connection {
             realm,
             own_user_id,
         );
-        let executor = Executor::new(self.p, self.code.handlers, effects, &cfg.settings)?;
+        let executor = Executor::new(self.p, self.code.handlers, effects, &cfg.settings)?
+            .with_metrics(self.metrics.clone());
         let enabled = enabled_for(
             self.p,
             self.realm_id,
@@ -359,7 +350,7 @@ impl Connection {
         ledger.acknowledge();
         let polling_next = source.will_poll() && !ledger.is_waiting();
         self.write(source, ledger, polling_next).await;
-        gauges(source, engine, ledger);
+        gauges(self.metrics.as_deref(), source, engine, ledger);
     }
 
     /// The store cannot be written: acknowledge nothing more, poll nothing more; let jobs
@@ -456,7 +447,7 @@ impl Connection {
                 &mut b.log,
             );
             self.count_toward_stop((before - events.len()) as u64);
-            gauges(source, engine, ledger);
+            gauges(self.metrics.as_deref(), source, engine, ledger);
         }
         ledger.received(events.len() == 0);
     }
@@ -570,7 +561,7 @@ impl Connection {
                 self.cancel.cancel();
             }
             Err(e) => {
-                if let (Some(m), Some(key)) = (crate::metrics::get(), source.connection()) {
+                if let (Some(m), Some(key)) = (&self.metrics, source.connection()) {
                     m.write_failed(key);
                 }
                 if ledger.write_failed() {
@@ -588,8 +579,8 @@ fn this_hour() -> i64 {
 
 /// Sets the connection's gauges (when metrics are served): jobs in flight, and the lag
 /// (the oldest events whose work is not written and acknowledged).
-fn gauges(source: &Source, engine: &Engine, ledger: &AckLedger) {
-    let (Some(m), Some(key)) = (crate::metrics::get(), source.connection()) else {
+fn gauges(metrics: Option<&Metrics>, source: &Source, engine: &Engine, ledger: &AckLedger) {
+    let (Some(m), Some(key)) = (metrics, source.connection()) else {
         return;
     };
     m.turn(

@@ -5,22 +5,26 @@ use crate::pipeline::PipelineDesc;
 use crate::stats::{RunTotals, StatsBuf};
 
 /// The run's statistics, shared by its connections: what they wrote to the store (each
-/// with its own checkpoint), kept for the final report.
-#[derive(Debug, Default)]
+/// with its own checkpoint), kept for the final report and added to the metrics.
+#[derive(Debug)]
 pub(crate) struct Recorder {
     totals: std::sync::Mutex<RunTotals>,
+    metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
 impl Recorder {
-    /// An empty recorder.
-    pub(crate) fn new() -> Self {
-        Recorder::default()
+    /// An empty recorder, telling `metrics` (when served) too.
+    pub(crate) fn new(metrics: Option<std::sync::Arc<crate::metrics::Metrics>>) -> Self {
+        Recorder {
+            totals: Default::default(),
+            metrics,
+        }
     }
 
     /// Adds written counters to the run's totals.
     pub(crate) fn record(&self, buf: &StatsBuf) {
         lock(&self.totals).add(buf);
-        if let Some(m) = crate::metrics::get() {
+        if let Some(m) = &self.metrics {
             m.record(buf);
         }
     }

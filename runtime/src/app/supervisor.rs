@@ -20,7 +20,9 @@ use super::report::{RunFigures, report};
 use crate::dispatch::eligible_for;
 use crate::engine::Code;
 use crate::error::{Error, Result};
+use crate::metrics::Metrics;
 use crate::pipeline::{PipelineDesc, RealmDesc};
+use crate::source::{QueueState, StateReport};
 
 /// How old a standby's hello may be when it takes a connection over.
 const STALE_HELLO: Duration = Duration::from_secs(600);
@@ -68,10 +70,15 @@ pub(super) async fn run(
         live::load(&store, p).await?,
         cancel.clone(),
     );
-    if let Some(addr) = args.metrics {
-        crate::metrics::serve(p, addr, store.clone(), cancel.clone()).await?;
-    }
-    let recorder = Arc::new(Recorder::new());
+    let metrics = match args.metrics {
+        Some(addr) => Some(
+            crate::metrics::serve(p, addr, store.clone(), cancel.clone())
+                .await?
+                .1,
+        ),
+        None => None,
+    };
+    let recorder = Arc::new(Recorder::new(metrics.clone()));
     let owner = crate::store::effects::this_process();
     store.owner_heartbeat(owner, p.name, &build).await?;
     if !build.is_empty() {
@@ -136,6 +143,7 @@ pub(super) async fn run(
             index,
             readiness: readiness.clone(),
             settings: settings.clone(),
+            metrics: metrics.clone(),
             live: live.clone(),
             store: store.clone(),
             recorder: recorder.clone(),
@@ -194,6 +202,7 @@ struct RealmTask {
     index: usize,
     readiness: Arc<Readiness>,
     settings: Arc<RunSettings>,
+    metrics: Option<Arc<Metrics>>,
     live: tokio::sync::watch::Receiver<Arc<live::LiveConfig>>,
     store: crate::store::Store,
     recorder: Arc<Recorder>,
@@ -211,6 +220,7 @@ impl RealmTask {
             index,
             readiness,
             settings,
+            metrics,
             live,
             store,
             recorder,
@@ -256,9 +266,10 @@ impl RealmTask {
                     cancel: stop.clone(),
                     lost: lost.clone(),
                     shutdown: cancel.clone(),
+                    metrics: metrics.clone(),
                 };
-                if let (Some(m), None) = (crate::metrics::get(), &replay) {
-                    m.queue_state(&key, crate::source::QueueState::Connecting);
+                if let (Some(m), None) = (&metrics, &replay) {
+                    m.queue_state(&key, QueueState::Connecting);
                 }
                 // A hello older than a standby may wait learned a bot list that may
                 // have changed: say it again.
@@ -283,6 +294,7 @@ impl RealmTask {
                             }
                             readiness.polling(index, false);
                         });
+                        let report = state_report(key.clone(), signal, metrics.clone());
                         Some(Ok(connection::queue(
                             p,
                             realm,
@@ -290,7 +302,7 @@ impl RealmTask {
                             key.clone(),
                             &store,
                             h,
-                            signal,
+                            report,
                         )))
                     }
                     (None, None) => None,
@@ -300,7 +312,7 @@ impl RealmTask {
                     Some(Err(e)) => Err(e),
                     None => Ok(()),
                 };
-                if let Some(m) = crate::metrics::get() {
+                if let Some(m) = &metrics {
                     m.connection_closed(&key);
                 }
                 let handed_over = held.as_ref().is_some_and(Held::handed_over);
@@ -327,4 +339,22 @@ impl RealmTask {
             }
         }
     }
+}
+
+/// Where connection `key`'s queue stands goes to the metrics (when served) and, as
+/// "polling or not", to `polling` (for the service manager's readiness).
+fn state_report(
+    key: String,
+    polling: tokio::sync::watch::Sender<bool>,
+    metrics: Option<Arc<Metrics>>,
+) -> StateReport {
+    StateReport::new(move |state| {
+        if let Some(m) = &metrics {
+            m.queue_state(&key, state);
+        }
+        polling.send_if_modified(|polling| {
+            let now = state == QueueState::Polling;
+            std::mem::replace(polling, now) != now
+        });
+    })
 }

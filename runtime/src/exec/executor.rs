@@ -12,6 +12,7 @@ use crate::config::Secret;
 use crate::dispatch::Job;
 use crate::handler::{Context, HandlerFn, HandlerTable};
 use crate::limit::{Limiter, Over, conversation_key, sender_of};
+use crate::metrics::Metrics;
 use crate::pipeline::{ActionDesc, ListenerDesc, PipelineDesc};
 use crate::stats::{CountKey, LogRow};
 use crate::store::effects::Claim;
@@ -83,6 +84,8 @@ pub struct Executor {
     tokens: Vec<Vec<Option<Secret>>>,
     /// Handler thunks, by listener and action.
     handlers: Vec<Vec<Option<HandlerFn>>>,
+    /// The metrics, when served.
+    metrics: Option<Arc<Metrics>>,
     /// Each listener's `config`, with the store's overrides applied (replaced whole
     /// when they change while running).
     config: std::sync::RwLock<Arc<ListenerConfigs>>,
@@ -123,8 +126,15 @@ impl Executor {
                 .collect(),
             tokens,
             handlers,
+            metrics: None,
             config: std::sync::RwLock::new(Arc::new(config_with(pipeline, overrides))),
         })
+    }
+
+    /// The same executor, telling `metrics` (when served) of retries and breakers.
+    pub fn with_metrics(mut self, metrics: Option<Arc<Metrics>>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Replaces the store's config overrides (a change made while running).
@@ -149,7 +159,7 @@ impl Executor {
             return;
         };
         let state = policy.job_ended(ok, Instant::now());
-        if let Some(m) = crate::metrics::get() {
+        if let Some(m) = &self.metrics {
             m.breaker(i, state.open, state.opened);
         }
     }
@@ -189,7 +199,7 @@ impl Executor {
                 Next::GiveUp(message) => return Err(message),
                 Next::Retry(wait) => {
                     tracing::warn!(listener = l.name, action = what, error = %failure.message, wait = %crate::retry::human(wait), "retrying");
-                    if let Some(m) = crate::metrics::get() {
+                    if let Some(m) = &self.metrics {
                         m.retried(l.name);
                     }
                     tokio::time::sleep(wait).await;
