@@ -186,7 +186,10 @@ template = "seen: {{message.content}}"
     // was not acknowledged, so it comes again at the next start.
     let lock = lock_sqlite(&s.store_url).await;
     send("three");
-    wait_until(30, "the process waiting for the store", || {
+    // One SQLite connection: while the store is locked every queued operation (the
+    // owner heartbeat, a write, the claim) holds it for the 10 s busy timeout in turn,
+    // so the claim's warning may come 20 s or more after the lock.
+    wait_until(60, "the process waiting for the store", || {
         p.log_text().matches("waiting for it").count() >= 2
             || p.log_text().matches("cannot write to the store").count() >= 2
     })
