@@ -94,6 +94,17 @@ pub struct Executor {
 /// Each listener's config values, in the pipeline's listener order.
 type ListenerConfigs = Vec<Vec<(String, String)>>;
 
+/// One I/O action of a job: its listener (and index), its place among the listener's
+/// actions, the job and its event, and the side effect's name.
+struct Step<'a> {
+    l: &'a ListenerDesc,
+    i: usize,
+    n: usize,
+    job: &'a Job,
+    event: &'a Value,
+    effect: String,
+}
+
 impl Executor {
     /// An executor performing its effects through `effects`, calling `handlers` for the
     /// `handler` actions. `overrides`: the store's config values, by listener name.
@@ -240,109 +251,161 @@ impl Executor {
             .map_err(|e| e.to_string())?;
         let event: Value =
             serde_json::from_str(&job.json).map_err(|e| format!("event is not JSON: {e}"))?;
-        let key = &job.key;
         let mut outcome = Outcome::default();
         // Dispatch ran the cheap actions before the first I/O action; the rest run here,
         // in order, each only after the ones before it succeeded.
         let first = l.first_io().unwrap_or(l.actions.len());
         for (n, action) in l.actions.iter().enumerate().skip(first) {
-            match action {
-                ActionDesc::Count {
-                    by_channel,
-                    by_sender,
-                } => {
-                    outcome
-                        .counts
-                        .push(Counted::of(i, &event, *by_channel, *by_sender));
-                    continue;
-                }
-                ActionDesc::Log { template } => {
-                    if let Ok(raw) = crate::event::RawEvent::new(&job.json) {
-                        crate::dispatch::log_line(l, &self.effects.realm, &raw, *template);
-                    }
-                    continue;
-                }
-                ActionDesc::Store => {
-                    outcome.stored.push(self.log_row(l, job, "stored", None));
-                    continue;
-                }
-                _ => {}
+            if self.run_inline(l, job, &event, action, &mut outcome) {
+                continue;
             }
-            let effect = format!("{}:{key}:{n}", self.effects.realm.id);
+            let step = Step {
+                l,
+                i,
+                n,
+                job,
+                event: &event,
+                effect: format!("{}:{}:{n}", self.effects.realm.id, job.key),
+            };
             if let ActionDesc::Handler { allow_private, .. } = action
                 && let Some(call) = self.handlers[i][n]
             {
-                let config = self
-                    .config
-                    .read()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clone();
-                let (posts, counters) = self
-                    .retrying(l, i, action.kind(), || async {
-                        let cx = Context {
-                            listener: l,
-                            realm: &self.effects.realm,
-                            json: &job.json,
-                            event: &event,
-                            config: &config[i],
-                            effects: &self.effects,
-                            allow_private: *allow_private,
-                            posts: Mutex::new(Vec::new()),
-                            counters: Mutex::new(Vec::new()),
-                            effect: &effect,
-                            calls: Default::default(),
-                        };
-                        call(&cx).await.map_err(|e| Failure {
-                            message: e.message,
-                            retryable: e.retryable,
-                            retry_after: None,
-                        })?;
-                        let posts = cx.posts.into_inner().unwrap_or_else(|e| e.into_inner());
-                        let counters = cx.counters.into_inner().unwrap_or_else(|e| e.into_inner());
-                        Ok((posts, counters))
-                    })
+                self.run_handler(&step, call, *allow_private, &mut outcome)
                     .await?;
-                outcome.counters.extend(counters);
-                for (k, post) in posts.iter().enumerate() {
-                    let effect = format!("{effect}.{k}");
-                    let real = self.effects.posts_for_real();
-                    if !self.claim(l, &effect, real).await? {
-                        continue;
-                    }
-                    if !self.within_limits(i, &event) {
-                        self.release(l, &effect, real).await;
-                        outcome.limited = true;
-                        continue;
-                    }
-                    let done = self
-                        .retrying(l, i, post_kind(post), || self.effects.post(l, post, &event))
-                        .await;
-                    self.settle(l, &effect, real, &done).await;
-                    done?;
-                }
-                continue;
+            } else {
+                self.run_action(&step, action, &mut outcome).await?;
             }
-            // A post to Zulip in a replay is only logged: nothing to claim.
-            let real = self.effects.posts_for_real() || !action.posts_only_to_zulip();
+        }
+        Ok(outcome)
+    }
+
+    /// Does an action that needs no I/O (a count, a log line, a stored row) and returns
+    /// `true`; `false` for the others.
+    fn run_inline(
+        &self,
+        l: &ListenerDesc,
+        job: &Job,
+        event: &Value,
+        action: &ActionDesc,
+        outcome: &mut Outcome,
+    ) -> bool {
+        match action {
+            ActionDesc::Count {
+                by_channel,
+                by_sender,
+            } => outcome
+                .counts
+                .push(Counted::of(job.listener, event, *by_channel, *by_sender)),
+            ActionDesc::Log { template } => {
+                if let Ok(raw) = crate::event::RawEvent::new(&job.json) {
+                    crate::dispatch::log_line(l, &self.effects.realm, &raw, *template);
+                }
+            }
+            ActionDesc::Store => outcome.stored.push(self.log_row(l, job, "stored", None)),
+            _ => return false,
+        }
+        true
+    }
+
+    /// Runs a handler (retried as one action), then performs the posts it asked for,
+    /// each claimed, rate limited and retried like a built-in post.
+    async fn run_handler(
+        &self,
+        step: &Step<'_>,
+        call: HandlerFn,
+        allow_private: bool,
+        outcome: &mut Outcome,
+    ) -> Result<(), String> {
+        let Step {
+            l, i, job, event, ..
+        } = *step;
+        let effect = &step.effect;
+        let config = self
+            .config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let (posts, counters) = self
+            .retrying(l, i, "handler", || async {
+                let cx = Context {
+                    listener: l,
+                    realm: &self.effects.realm,
+                    json: &job.json,
+                    event,
+                    config: &config[i],
+                    effects: &self.effects,
+                    allow_private,
+                    posts: Mutex::new(Vec::new()),
+                    counters: Mutex::new(Vec::new()),
+                    effect,
+                    calls: Default::default(),
+                };
+                call(&cx).await.map_err(|e| Failure {
+                    message: e.message,
+                    retryable: e.retryable,
+                    retry_after: None,
+                })?;
+                let posts = cx.posts.into_inner().unwrap_or_else(|e| e.into_inner());
+                let counters = cx.counters.into_inner().unwrap_or_else(|e| e.into_inner());
+                Ok((posts, counters))
+            })
+            .await?;
+        outcome.counters.extend(counters);
+        for (k, post) in posts.iter().enumerate() {
+            let effect = format!("{effect}.{k}");
+            let real = self.effects.posts_for_real();
             if !self.claim(l, &effect, real).await? {
                 continue;
             }
-            if action.posts_to_zulip() && !self.within_limits(i, &event) {
+            if !self.within_limits(i, event) {
                 self.release(l, &effect, real).await;
                 outcome.limited = true;
                 continue;
             }
-            let token = self.tokens[i].get(n).and_then(Option::as_ref);
             let done = self
-                .retrying(l, i, action.kind(), || {
-                    self.effects
-                        .perform(l, action, &event, &job.json, token, &effect)
-                })
+                .retrying(l, i, post_kind(post), || self.effects.post(l, post, event))
                 .await;
             self.settle(l, &effect, real, &done).await;
             done?;
         }
-        Ok(outcome)
+        Ok(())
+    }
+
+    /// Performs a built-in I/O action once it is claimed and within the rate limits.
+    async fn run_action(
+        &self,
+        step: &Step<'_>,
+        action: &ActionDesc,
+        outcome: &mut Outcome,
+    ) -> Result<(), String> {
+        let Step {
+            l,
+            i,
+            n,
+            job,
+            event,
+            ..
+        } = *step;
+        let effect = &step.effect;
+        // A post to Zulip in a replay is only logged: nothing to claim.
+        let real = self.effects.posts_for_real() || !action.posts_only_to_zulip();
+        if !self.claim(l, effect, real).await? {
+            return Ok(());
+        }
+        if action.posts_to_zulip() && !self.within_limits(i, event) {
+            self.release(l, effect, real).await;
+            outcome.limited = true;
+            return Ok(());
+        }
+        let token = self.tokens[i].get(n).and_then(Option::as_ref);
+        let done = self
+            .retrying(l, i, action.kind(), || {
+                self.effects
+                    .perform(l, action, event, &job.json, token, effect)
+            })
+            .await;
+        self.settle(l, effect, real, &done).await;
+        done.map(|_| ())
     }
 
     /// Claims `effect` for this process before it is performed: `Ok(true)` when it is
