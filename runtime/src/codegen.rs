@@ -4,15 +4,15 @@
 #[doc(hidden)]
 pub use crate::app::{DispatchFn, main};
 #[doc(hidden)]
-pub use crate::dispatch::Cx;
-#[doc(hidden)]
-pub use crate::engine::{Code, Pipeline};
-#[doc(hidden)]
 pub use crate::event::Event;
 #[doc(hidden)]
 pub use crate::event::{MessageViewEvent, RawEvent};
 #[doc(hidden)]
-pub use crate::handler::{
+pub use crate::jobs::dispatch::Cx;
+#[doc(hidden)]
+pub use crate::jobs::engine::{Code, Pipeline};
+#[doc(hidden)]
+pub use crate::jobs::handler::{
     Context, HandlerError, HandlerFn, HandlerFuture, HandlerResult, HandlerTable,
 };
 #[doc(hidden)]

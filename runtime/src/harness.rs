@@ -1,8 +1,8 @@
 //! Running listeners without a server: events in, effects out.
 //!
 //! A [`Harness`] is a connection without a network: the pipeline's own dispatch and
-//! executor ([`crate::engine`]) over events a test hands it, with Zulip posts recorded
-//! ([`crate::outbox::Recorder`]), a private in-memory store (state, counters,
+//! executor ([`crate::jobs::engine`]) over events a test hands it, with Zulip posts recorded
+//! ([`crate::jobs::outbox::Recorder`]), a private in-memory store (state, counters,
 //! de-duplication, dead letters) and HTTP calls either made for real (to a local
 //! receiver) or recorded and answered. It serves users' tests of their Rust listeners
 //! (through the testkit) and `zlc test`'s pipeline test cases ([`crate::pipetest`]).
@@ -22,15 +22,15 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::actions::Effects;
 use crate::clock::now_secs;
-use crate::dispatch::enabled_for;
-use crate::engine::Code;
-use crate::engine::Engine;
 use crate::error::Result;
 use crate::event::RawEvent;
-use crate::exec::Executor;
-use crate::outbox::{Effect, HttpSink, Recorder, ZulipSink};
+use crate::jobs::Executor;
+use crate::jobs::actions::Effects;
+use crate::jobs::dispatch::enabled_for;
+use crate::jobs::engine::Code;
+use crate::jobs::engine::Engine;
+use crate::jobs::outbox::{Effect, HttpSink, Recorder, ZulipSink};
 use crate::pipeline::PipelineDesc;
 use crate::stats::{Counters, LogRow, RunTotals, StatsBuf};
 use crate::store::Store;
@@ -98,13 +98,13 @@ pub struct Harness {
 
 impl Harness {
     /// A harness for a pipeline put together by `pipeline!`.
-    pub async fn of(pipeline: &crate::engine::Pipeline) -> Result<Self> {
+    pub async fn of(pipeline: &crate::jobs::engine::Pipeline) -> Result<Self> {
         Self::new(pipeline.desc, pipeline.code(), HarnessOptions::default()).await
     }
 
     /// A harness for a pipeline put together by `pipeline!`, run as `opts` say.
     pub async fn with_options(
-        pipeline: &crate::engine::Pipeline,
+        pipeline: &crate::jobs::engine::Pipeline,
         opts: HarnessOptions,
     ) -> Result<Self> {
         Self::new(pipeline.desc, pipeline.code(), opts).await

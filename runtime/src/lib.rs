@@ -14,16 +14,10 @@
 //! | [`retry`] | what a connection does after a failed request (one policy for every request) |
 //! | [`store`] | the SQL store (SQLite or PostgreSQL): checkpoints, gaps |
 //! | [`pipeline`] | static descriptions of a compiled pipeline |
-//! | [`dispatch`] | the per-connection context generated dispatch functions drive |
-//! | [`engine`] | one batch: dispatch, then the jobs (the run loop and the test harness share it) |
-//! | [`exec`] | jobs: concurrency, de-duplication, rate limits; the retry policy around each attempt |
-//! | [`actions`] | performing one action once: built-ins, a handler's posts, HTTP calls |
+//! | [`jobs`] | from a batch to what listeners do: dispatch, the engine, the scheduler and executor (concurrency, de-duplication, retries, breakers), actions, the handler `Context`, the outbox, rate limits |
 //! | [`harness`] | running listeners without a server (tests, `zlc test`) |
 //! | [`pipetest`] | a pipeline file's `[[test]]` cases, run for `zlc test` |
-//! | [`handler`] | listeners written in Rust: the `Context` a function gets |
 //! | [`overview`] | what the store says about a pipeline (`stats`) |
-//! | [`outbox`] | where effects go: live, logged (replay) or recorded (tests) |
-//! | [`limit`] | rate limits on what listeners post, per conversation and sender |
 //! | [`markup`] | the one way user text goes into a Zulip message |
 //! | [`logging`] | text (escaped) or JSON logs, colour only on a terminal |
 //! | [`net`] | outbound HTTP to pipeline URLs: the SSRF guard at connect time |
@@ -36,7 +30,6 @@
 //!
 //! Errors are one enum, [`Error`], which knows whether a failure is retryable.
 
-pub mod actions;
 pub mod app;
 pub mod backoff;
 pub mod client;
@@ -44,19 +37,14 @@ pub mod clock;
 #[doc(hidden)]
 pub mod codegen;
 pub mod config;
-pub mod dispatch;
-pub mod engine;
 pub mod error;
 pub mod event;
-pub mod exec;
-pub mod handler;
 pub mod harness;
-pub mod limit;
+pub mod jobs;
 pub mod logging;
 pub mod markup;
 pub mod metrics;
 pub mod net;
-pub mod outbox;
 pub mod overview;
 pub mod pipeline;
 pub mod pipetest;
@@ -76,7 +64,7 @@ pub mod threads;
 pub use codegen::Pipeline;
 pub use error::{Error, EventError, Result};
 pub use event::{Event, Message, MessageEvent};
-pub use handler::{Context, Permanent, permanent};
+pub use jobs::handler::{Context, Permanent, permanent};
 
 /// `#[listener]`, `pipeline!` and `main!` (feature `macros`): see the README's "Listeners
 /// in Rust".

@@ -13,10 +13,10 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::engine::Code;
 use crate::error::{Error, Result};
 use crate::harness::{Harness, HarnessOptions, MessageSpec};
-use crate::outbox::Effect;
+use crate::jobs::engine::Code;
+use crate::jobs::outbox::Effect;
 use crate::pipeline::PipelineDesc;
 
 /// One test case.

@@ -13,12 +13,12 @@ use tokio_util::sync::CancellationToken;
 use super::cli::{DeadCmd, DeadListArgs, DeadPickArgs};
 use super::connection::hello;
 use super::manage::{listener, open_store};
-use crate::actions::Effects;
-use crate::dispatch::Job;
-use crate::engine::Code;
 use crate::error::{Error, Result};
-use crate::exec::Executor;
-use crate::outbox::{HttpSink, ZulipSink};
+use crate::jobs::Executor;
+use crate::jobs::actions::Effects;
+use crate::jobs::dispatch::Job;
+use crate::jobs::engine::Code;
+use crate::jobs::outbox::{HttpSink, ZulipSink};
 use crate::pipeline::PipelineDesc;
 use crate::store::log::DeadLetterRow;
 
@@ -175,10 +175,9 @@ async fn replay(p: &'static PipelineDesc, code: Code, a: DeadPickArgs) -> Result
                 json: d.payload.clone(),
                 event_id: d.event_id,
                 message_id: d.message_id,
-                key: d
-                    .event_key
-                    .clone()
-                    .unwrap_or_else(|| crate::dispatch::event_key(d.message_id, None, d.event_id)),
+                key: d.event_key.clone().unwrap_or_else(|| {
+                    crate::jobs::dispatch::event_key(d.message_id, None, d.event_id)
+                }),
                 conversation: None,
             };
             match executor.run_job(&job).await {

@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::backoff::Backoff;
-use crate::exec::Finished;
+use crate::jobs::Finished;
 use crate::source::Ack;
 use crate::stats::{LogRow, StatsBuf};
 
@@ -226,7 +226,7 @@ impl AckLedger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dispatch::Job;
+    use crate::jobs::dispatch::Job;
 
     fn ack(seq: u64, event_id: i64) -> Ack {
         Ack {

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use super::cli::{CheckArgs, ConfigArgs, ListArgs, StatsArgs, TestArgs, ToggleArgs};
 use super::realms::{pick_realms, realm_config};
 use crate::client::Client;
-use crate::engine::Code;
 use crate::error::{Error, Result};
+use crate::jobs::engine::Code;
 use crate::pipeline::PipelineDesc;
 use crate::store::Store;
 

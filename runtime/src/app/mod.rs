@@ -49,9 +49,9 @@ use cli::{Cli, Cmd};
 
 use crate::pipeline::PipelineDesc;
 
-pub use crate::dispatch::DispatchFn;
-pub use crate::engine::Code;
-pub use crate::handler::HandlerTable;
+pub use crate::jobs::dispatch::DispatchFn;
+pub use crate::jobs::engine::Code;
+pub use crate::jobs::handler::HandlerTable;
 pub use realms::realm_config;
 
 /// The `main` of a generated binary: its description, its dispatch and its handlers.

@@ -17,9 +17,9 @@ use super::notify::Readiness;
 use super::realms::pick_realms;
 use super::report::Recorder;
 use super::report::{RunFigures, report};
-use crate::dispatch::eligible_for;
-use crate::engine::Code;
 use crate::error::{Error, Result};
+use crate::jobs::dispatch::eligible_for;
+use crate::jobs::engine::Code;
 use crate::metrics::Metrics;
 use crate::pipeline::{PipelineDesc, RealmDesc};
 use crate::source::{QueueState, StateReport};
@@ -39,7 +39,7 @@ pub(super) async fn run(
     let only = (!args.listeners.is_empty()).then_some(args.listeners.as_slice());
     let realms = pick_realms(p, args.realm)?;
     // What every connection will need, checked before any of them starts.
-    crate::exec::webhook_tokens(p, false)?;
+    crate::jobs::webhook_tokens(p, false)?;
     if args.replay.is_some() && realms.len() > 1 {
         return Err(Error::Config(
             "--replay plays one realm: choose it with --realm".into(),

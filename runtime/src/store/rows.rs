@@ -61,7 +61,7 @@ pub struct LogRow {
     pub payload: String,
     /// The event's full size in bytes.
     pub payload_bytes: usize,
-    /// The key its side effects are de-duplicated by (`crate::dispatch::event_key`).
+    /// The key its side effects are de-duplicated by (`crate::jobs::dispatch::event_key`).
     pub event_key: Option<String>,
     /// Whether `payload` was cut.
     pub truncated: bool,

@@ -1,9 +1,9 @@
 //! Performing one action, once: the built-in actions, a handler's posts, and HTTP
 //! calls. Retries, timeouts, the breaker, de-duplication and rate limits are the
-//! executor's ([`crate::exec`]); here an attempt either does its effect or says why
+//! executor's ([`crate::jobs`]); here an attempt either does its effect or says why
 //! not, and whether trying again can help.
 //!
-//! Effects go through the connection's outbox ([`crate::outbox`]): performed live,
+//! Effects go through the connection's outbox ([`crate::jobs::outbox`]): performed live,
 //! logged in a replay, recorded under test. User text entering a message goes through
 //! [`crate::markup`]; HTTP calls follow the address rules of [`crate::net`].
 
@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use crate::client::Destination;
 use crate::config::Secret;
+use crate::jobs::outbox::{HttpSink, ZulipSink};
 use crate::markup;
-use crate::outbox::{HttpSink, ZulipSink};
 use crate::pipeline::{ActionDesc, ListenerDesc, ReplyDesc};
 use crate::store::Store;
 use crate::template::{RealmInfo, render};

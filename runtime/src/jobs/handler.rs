@@ -19,8 +19,8 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
-use crate::actions::Post;
 use crate::client::Destination;
+use crate::jobs::actions::Post;
 use crate::pipeline::ListenerDesc;
 use crate::template::RealmInfo;
 
@@ -121,7 +121,7 @@ pub struct Context<'a> {
     pub(crate) json: &'a str,
     pub(crate) event: &'a Value,
     pub(crate) config: &'a [(String, String)],
-    pub(crate) effects: &'a crate::actions::Effects,
+    pub(crate) effects: &'a crate::jobs::actions::Effects,
     pub(crate) allow_private: bool,
     pub(crate) posts: Mutex<Vec<Post>>,
     pub(crate) counters: Mutex<Vec<(String, u64)>>,
@@ -178,7 +178,7 @@ impl Context<'_> {
 
     /// Sends a direct message to the event's sender. Sent after the function returns `Ok`.
     pub fn reply_privately(&self, text: impl Into<String>) {
-        match crate::limit::sender_of(self.event) {
+        match crate::jobs::limit::sender_of(self.event) {
             Some(id) => self.post(Post::Send(
                 Destination::Direct { user_ids: vec![id] },
                 text.into(),
@@ -262,7 +262,7 @@ impl Context<'_> {
         self.effects
             .http(
                 self.listener.name,
-                crate::actions::HttpCall {
+                crate::jobs::actions::HttpCall {
                     method: "POST",
                     url,
                     body: Some(body),
@@ -279,7 +279,7 @@ impl Context<'_> {
         self.effects
             .http(
                 self.listener.name,
-                crate::actions::HttpCall {
+                crate::jobs::actions::HttpCall {
                     method: "GET",
                     url,
                     body: None,

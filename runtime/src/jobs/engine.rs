@@ -8,11 +8,11 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::dispatch::{Cx, DispatchFn, Job};
 use crate::error::EventError;
 use crate::event::RawEvent;
-use crate::exec::{Executor, Finished, Scheduler};
-use crate::handler::HandlerTable;
+use crate::jobs::dispatch::{Cx, DispatchFn, Job};
+use crate::jobs::handler::HandlerTable;
+use crate::jobs::{Executor, Finished, Scheduler};
 use crate::pipeline::{EventLogMode, PipelineDesc};
 use crate::stats::{LogRow, StatsBuf};
 

@@ -3,7 +3,7 @@
 //! A generated `fn dispatch(cx: &mut Cx, ev: &RawEvent)` matches on the event type,
 //! runs each interested listener's filters inline, and calls [`Cx::seen`] and
 //! [`Cx::matched`]. Cheap actions (count, log, store) run right there; actions that do
-//! I/O become [`Job`]s, executed after the batch by [`crate::exec`]. Which listeners run
+//! I/O become [`Job`]s, executed after the batch by [`crate::jobs`]. Which listeners run
 //! on this connection (realm filters, `--listeners`, the store's enable/disable) is
 //! decided once, when the connection starts: per event it is one `bool` load.
 
@@ -135,7 +135,7 @@ impl<'a> Cx<'a> {
     /// Listener `i` matched `ev`. Actions run in their written order: the cheap ones
     /// (count, log, store) before the first I/O action run here, at once; from the first
     /// I/O action on, the rest of the list is a job, so that a count, log or store after
-    /// a webhook happens only once the webhook succeeded (see [`crate::exec`]).
+    /// a webhook happens only once the webhook succeeded (see [`crate::jobs`]).
     pub fn matched(&mut self, i: usize, ev: &RawEvent<'_>, msg: Option<&MessageViewEvent<'_>>) {
         let Some(l) = self.pipeline.listeners.get(i) else {
             return;

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use crate::actions::{Done, Effects, Failure, Post};
 use crate::config::Secret;
-use crate::dispatch::Job;
-use crate::handler::{Context, HandlerFn, HandlerTable};
-use crate::limit::{Limiter, Over, conversation_key, sender_of};
+use crate::jobs::actions::{Done, Effects, Failure, Post};
+use crate::jobs::dispatch::Job;
+use crate::jobs::handler::{Context, HandlerFn, HandlerTable};
+use crate::jobs::limit::{Limiter, Over, conversation_key, sender_of};
 use crate::metrics::Metrics;
 use crate::pipeline::{ActionDesc, ListenerDesc, PipelineDesc};
 use crate::stats::{CountKey, LogRow};
@@ -114,7 +114,7 @@ impl Executor {
         effects: Effects,
         overrides: &std::collections::HashMap<String, Vec<(String, String)>>,
     ) -> crate::error::Result<Self> {
-        let recorded = matches!(effects.http, crate::outbox::HttpSink::Record(_));
+        let recorded = matches!(effects.http, crate::jobs::outbox::HttpSink::Record(_));
         let tokens = webhook_tokens(pipeline, recorded)?;
         let handlers = handler_thunks(pipeline, handlers)?;
         Ok(Executor {
@@ -298,7 +298,7 @@ impl Executor {
                 .push(Counted::of(job.listener, event, *by_channel, *by_sender)),
             ActionDesc::Log { template } => {
                 if let Ok(raw) = crate::event::RawEvent::new(&job.json) {
-                    crate::dispatch::log_line(l, &self.effects.realm, &raw, *template);
+                    crate::jobs::dispatch::log_line(l, &self.effects.realm, &raw, *template);
                 }
             }
             ActionDesc::Store => outcome.stored.push(self.log_row(l, job, "stored", None)),
@@ -643,7 +643,7 @@ fn post_kind(post: &Post) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::handler::HandlerFuture;
+    use crate::jobs::handler::HandlerFuture;
     use crate::pipeline::{EventLogMode, StoreDesc};
 
     fn thunk<'a>(_: &'a Context<'a>) -> HandlerFuture<'a> {

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::executor::{Executor, Outcome};
-use crate::dispatch::Job;
+use crate::jobs::dispatch::Job;
 use crate::stats::{LogRow, StatsBuf};
 
 /// A job that ended.

@@ -9,8 +9,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::actions::Failure;
 use crate::backoff::{Backoff, Breaker};
+use crate::jobs::actions::Failure;
 use crate::pipeline::PolicyDesc;
 
 /// The longest wait a 429 may impose on a job.
