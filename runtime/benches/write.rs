@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use zlc_runtime::stats::{Counters, Drained, StatsRow};
+use zlc_runtime::stats::{Drained, Figures, StatsRow};
 use zlc_runtime::store::{Checkpoint, Store};
 
 async fn per_write(url: &str, n: u32) -> Duration {
@@ -25,7 +25,7 @@ async fn per_write(url: &str, n: u32) -> Duration {
                 .map(|listener| StatsRow {
                     listener,
                     hour: 490_000,
-                    counters: Counters {
+                    counters: Figures {
                         seen: 10,
                         matched: 3,
                         succeeded: 3,

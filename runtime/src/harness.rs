@@ -32,7 +32,7 @@ use crate::jobs::engine::Code;
 use crate::jobs::engine::Engine;
 use crate::jobs::outbox::{Effect, HttpSink, Recorder, ZulipSink};
 use crate::pipeline::PipelineDesc;
-use crate::stats::{Counters, LogRow, RunTotals, StatsBuf};
+use crate::stats::{Figures, LogRow, RunTotals, StatsBuf};
 use crate::store::Store;
 use crate::template::RealmInfo;
 
@@ -261,7 +261,7 @@ impl Harness {
     }
 
     /// The counters of `listener` so far (seen, matched, succeeded, failed, limited).
-    pub fn counters(&self, listener: &str) -> Counters {
+    pub fn counters(&self, listener: &str) -> Figures {
         self.pipeline
             .listeners
             .iter()

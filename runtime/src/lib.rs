@@ -17,6 +17,7 @@
 //! | [`jobs`] | from a batch to what listeners do: dispatch, the engine, the scheduler and executor (concurrency, de-duplication, retries, breakers), actions, the handler `Context`, the outbox, rate limits |
 //! | [`harness`] | running listeners without a server (tests, `zlc test`) |
 //! | [`pipetest`] | a pipeline file's `[[test]]` cases, run for `zlc test` |
+//! | [`figures`] | a listener's figures and the one way they are shown (tables, lines, JSON) |
 //! | [`overview`] | what the store says about a pipeline (`stats`) |
 //! | [`markup`] | the one way user text goes into a Zulip message |
 //! | [`logging`] | text (escaped) or JSON logs, colour only on a terminal |
@@ -39,6 +40,7 @@ pub mod codegen;
 pub mod config;
 pub mod error;
 pub mod event;
+pub mod figures;
 pub mod harness;
 pub mod jobs;
 pub mod logging;

@@ -176,8 +176,7 @@ impl Metrics {
         self.events.inc_by(buf.events);
         self.malformed.inc_by(buf.malformed);
         for (i, c) in buf.totals().iter().enumerate() {
-            if c.seen == 0 && c.matched == 0 && c.succeeded == 0 && c.failed == 0 && c.limited == 0
-            {
+            if c.is_zero() {
                 continue;
             }
             let l = self.listener(i);

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::clock::now_secs;
 use crate::error::{Error, Result};
+use crate::figures::{Row, table};
 use crate::store::Store;
 
 /// One pipeline's overview.
@@ -19,36 +20,11 @@ pub struct Overview {
     /// From when (Unix seconds), or `None` for all time.
     pub since: Option<i64>,
     /// A row per listener, by name.
-    pub listeners: Vec<ListenerLine>,
+    pub listeners: Vec<Row>,
     /// The realm connections' checkpoints.
     pub connections: Vec<crate::store::ConnectionState>,
     /// Which process polls each connection.
     pub leases: Vec<crate::store::leases::LeaseRow>,
-}
-
-/// One listener's figures.
-#[derive(Debug, Clone, Default)]
-pub struct ListenerLine {
-    /// Its name.
-    pub name: String,
-    /// Events that reached its filters, matched, and how its jobs ended.
-    pub seen: i64,
-    /// Matched.
-    pub matched: i64,
-    /// What its `count` actions counted (each `count` of a match that reached it).
-    pub counted: i64,
-    /// Succeeded.
-    pub succeeded: i64,
-    /// Failed for good.
-    pub failed: i64,
-    /// Held back by a rate limit.
-    pub limited: i64,
-    /// Time in actions (microseconds).
-    pub time_us: i64,
-    /// Dead letters now in the store (whatever the period).
-    pub dead_letters: i64,
-    /// Handlers' named counters.
-    pub counters: Vec<(String, i64)>,
 }
 
 /// Parses `30s`, `15m`, `2h`, `7d` (or a number of seconds) into seconds.
@@ -80,7 +56,6 @@ impl Overview {
             .listener_totals_since(pipeline, since.unwrap_or(0))
             .await?;
         let dead = store.dead_letter_counts(pipeline).await?;
-        let counted = store.counted_since(pipeline, since.unwrap_or(0)).await?;
         if registered.is_empty() && totals.is_empty() {
             return Err(Error::Config(format!(
                 "the store has nothing about pipeline `{pipeline}`"
@@ -94,22 +69,22 @@ impl Overview {
         }
         let mut listeners = Vec::with_capacity(names.len());
         for name in names {
-            let t = totals.iter().find(|t| t.listener == name);
             let counters = store
                 .named_counts_since(pipeline, &name, since.unwrap_or(0))
                 .await?
                 .into_iter()
                 .map(|c| (c.name, c.n))
                 .collect();
-            listeners.push(ListenerLine {
-                seen: t.map_or(0, |t| t.seen),
-                matched: t.map_or(0, |t| t.matched),
-                counted: counted.iter().find(|(l, _)| *l == name).map_or(0, |c| c.1),
-                succeeded: t.map_or(0, |t| t.succeeded),
-                failed: t.map_or(0, |t| t.failed),
-                limited: t.map_or(0, |t| t.limited),
-                time_us: t.map_or(0, |t| t.time_us),
-                dead_letters: dead.iter().find(|(l, _)| *l == name).map_or(0, |d| d.1),
+            listeners.push(Row {
+                figures: totals
+                    .iter()
+                    .find(|t| t.listener == name)
+                    .map_or_else(Default::default, |t| t.figures),
+                dead_letters: Some(
+                    dead.iter()
+                        .find(|(l, _)| *l == name)
+                        .map_or(0, |d| u64::try_from(d.1).unwrap_or(0)),
+                ),
                 counters,
                 name,
             });
@@ -131,50 +106,7 @@ impl Overview {
             None => "all time".into(),
         };
         let _ = writeln!(out, "pipeline {} ({period})", self.pipeline);
-        let width = self
-            .listeners
-            .iter()
-            .map(|l| l.name.len())
-            .max()
-            .unwrap_or(0)
-            .max("listener".len());
-        let _ = writeln!(
-            out,
-            "  {:<width$}  {:>9}  {:>9}  {:>9}  {:>9}  {:>7}  {:>7}  {:>8}  {:>5}",
-            "listener",
-            "seen",
-            "matched",
-            "counted",
-            "succeeded",
-            "failed",
-            "limited",
-            "ms/job",
-            "dead"
-        );
-        for l in &self.listeners {
-            let jobs = l.succeeded + l.failed + l.limited;
-            let per_job = if jobs > 0 {
-                format!("{:.1}", l.time_us as f64 / 1000.0 / jobs as f64)
-            } else {
-                "-".into()
-            };
-            let _ = writeln!(
-                out,
-                "  {:<width$}  {:>9}  {:>9}  {:>9}  {:>9}  {:>7}  {:>7}  {:>8}  {:>5}",
-                l.name,
-                l.seen,
-                l.matched,
-                l.counted,
-                l.succeeded,
-                l.failed,
-                l.limited,
-                per_job,
-                l.dead_letters
-            );
-            for (name, n) in &l.counters {
-                let _ = writeln!(out, "  {:<width$}    count {:?}: {n}", "", name);
-            }
-        }
+        out.push_str(&table(&self.listeners, "  "));
         for c in &self.connections {
             let cp = &c.checkpoint;
             let _ = writeln!(
@@ -214,13 +146,13 @@ impl Overview {
         json!({
             "pipeline": self.pipeline,
             "since": self.since,
-            "listeners": self.listeners.iter().map(|l| json!({
-                "name": l.name, "seen": l.seen, "matched": l.matched, "counted": l.counted,
-                "succeeded": l.succeeded,
-                "failed": l.failed, "limited": l.limited, "time_us": l.time_us,
-                "dead_letters": l.dead_letters,
-                "counters": l.counters.iter().map(|(n, v)| (n.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
-            })).collect::<Vec<_>>(),
+            "listeners": self.listeners.iter().map(|l| {
+                let mut o = l.figures.json();
+                o.insert("name".into(), json!(l.name));
+                o.insert("dead_letters".into(), json!(l.dead_letters.unwrap_or(0)));
+                o.insert("counters".into(), l.counters.iter().map(|(n, v)| (n.clone(), json!(v))).collect::<serde_json::Map<_, _>>().into());
+                Value::Object(o)
+            }).collect::<Vec<_>>(),
             "connections": self.connections.iter().map(|c| json!({
                 "connection": c.connection, "queue_id": c.checkpoint.queue_id,
                 "last_event_id": c.checkpoint.last_event_id,

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 
 pub use crate::store::rows::{
-    CountRow, Counters, Drained, LogRow, MAX_STORED_PAYLOAD, NamedRow, StatsRow,
+    CountRow, Drained, Figures, LogRow, MAX_STORED_PAYLOAD, NamedRow, StatsRow,
 };
 
 /// Key of a grouped count (`count` with `by`): ids, not strings, so counting allocates
@@ -30,12 +30,12 @@ pub struct CountKey {
     pub sender: Option<i64>,
 }
 
-/// Counters of a batch or of a flush period, per hour.
+/// Figures of a batch or of a flush period, per hour.
 #[derive(Debug, Clone)]
 pub struct StatsBuf {
     listeners: usize,
-    /// Counters per hour (Unix seconds / 3600); a handful of hours at most.
-    hours: Vec<(i64, Vec<Counters>)>,
+    /// Figures per hour (Unix seconds / 3600); a handful of hours at most.
+    hours: Vec<(i64, Vec<Figures>)>,
     /// Index in `hours` of the hour being counted.
     current: usize,
     counts: HashMap<CountKey, u64>,
@@ -53,7 +53,7 @@ impl StatsBuf {
     pub fn new(listeners: usize, hour: i64) -> Self {
         StatsBuf {
             listeners,
-            hours: vec![(hour, vec![Counters::default(); listeners])],
+            hours: vec![(hour, vec![Figures::default(); listeners])],
             current: 0,
             counts: HashMap::new(),
             names: HashMap::new(),
@@ -71,10 +71,10 @@ impl StatsBuf {
 
     /// The counters of listener `i` in the hour being counted.
     #[inline]
-    pub fn listener(&mut self, i: usize) -> &mut Counters {
+    pub fn listener(&mut self, i: usize) -> &mut Figures {
         let counters = &mut self.hours[self.current].1;
         if i >= counters.len() {
-            counters.resize(i + 1, Counters::default());
+            counters.resize(i + 1, Figures::default());
         }
         &mut counters[i]
     }
@@ -89,7 +89,7 @@ impl StatsBuf {
             Some(i) => i,
             None => {
                 self.hours
-                    .push((hour, vec![Counters::default(); self.listeners]));
+                    .push((hour, vec![Figures::default(); self.listeners]));
                 self.hours.len() - 1
             }
         };
@@ -131,7 +131,7 @@ impl StatsBuf {
             self.set_hour(*hour);
             for (i, c) in counters.iter_mut().enumerate() {
                 self.listener(i).add(c);
-                *c = Counters::default();
+                *c = Figures::default();
             }
         }
         self.set_hour(back_to);
@@ -158,7 +158,7 @@ impl StatsBuf {
             && self
                 .hours
                 .iter()
-                .all(|(_, c)| c.iter().all(|c| *c == Counters::default()))
+                .all(|(_, c)| c.iter().all(|c| *c == Figures::default()))
     }
 
     /// Keeps only the hour being counted, zeroed.
@@ -166,7 +166,7 @@ impl StatsBuf {
         let hour = self.hour();
         self.hours.clear();
         self.hours
-            .push((hour, vec![Counters::default(); self.listeners]));
+            .push((hour, vec![Figures::default(); self.listeners]));
         self.current = 0;
     }
 
@@ -186,7 +186,7 @@ impl StatsBuf {
                         n: c.counted,
                     });
                 }
-                if *c != Counters::default() {
+                if *c != Figures::default() {
                     rows.push(StatsRow {
                         listener: i,
                         hour: *hour,
@@ -233,12 +233,12 @@ impl StatsBuf {
     }
 
     /// Totals per listener index (all hours in the buffer), for reports.
-    pub fn totals(&self) -> Vec<Counters> {
-        let mut t = vec![Counters::default(); self.listeners];
+    pub fn totals(&self) -> Vec<Figures> {
+        let mut t = vec![Figures::default(); self.listeners];
         for (_, counters) in &self.hours {
             for (i, c) in counters.iter().enumerate() {
                 if i >= t.len() {
-                    t.resize(i + 1, Counters::default());
+                    t.resize(i + 1, Figures::default());
                 }
                 t[i].add(c);
             }
@@ -251,8 +251,8 @@ impl StatsBuf {
 /// (grouped counts go to the store, not here).
 #[derive(Debug, Default, Clone)]
 pub struct RunTotals {
-    /// Counters per listener index, over all hours.
-    pub counters: Vec<Counters>,
+    /// Figures per listener index, over all hours.
+    pub counters: Vec<Figures>,
     /// Events dispatched.
     pub events: u64,
     /// Malformed events skipped.
@@ -264,7 +264,7 @@ impl RunTotals {
     pub fn add(&mut self, buf: &StatsBuf) {
         for (i, c) in buf.totals().iter().enumerate() {
             if i >= self.counters.len() {
-                self.counters.resize(i + 1, Counters::default());
+                self.counters.resize(i + 1, Figures::default());
             }
             self.counters[i].add(c);
         }
@@ -288,7 +288,7 @@ mod tests {
         batch.listener(0).seen += 1;
         let mut shared = StatsBuf::new(2, 100);
         shared.merge(&mut batch);
-        assert_eq!(batch.totals(), vec![Counters::default(); 2], "merged away");
+        assert_eq!(batch.totals(), vec![Figures::default(); 2], "merged away");
         let mut rows = shared.drain().rows;
         rows.sort_by_key(|r| (r.hour, r.listener));
         let got: Vec<(i64, usize, u64, u64)> = rows

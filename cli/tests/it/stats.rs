@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use zlc_runtime::stats::{Counters, Drained, StatsRow};
+use zlc_runtime::stats::{Drained, Figures, StatsRow};
 use zlc_runtime::store::{Checkpoint, ListenerRow, Store};
 
 const ZLC: &str = env!("CARGO_BIN_EXE_zlc");
@@ -35,7 +35,7 @@ async fn stats_prints_every_pipeline_of_a_store() {
     let seen = |listener, n| StatsRow {
         listener,
         hour,
-        counters: Counters {
+        counters: Figures {
             seen: n,
             matched: n / 2,
             succeeded: n / 2,

@@ -86,11 +86,6 @@ pub(super) async fn list(p: &'static PipelineDesc, args: ListArgs) -> Result<()>
             .collect(),
         _ => HashMap::new(),
     };
-    // What each listener's `count` actions counted, all listeners in one query.
-    let counted: HashMap<String, i64> = match (&store, args.stats) {
-        (Some(s), true) => s.counted_since(p.name, 0).await?.into_iter().collect(),
-        _ => HashMap::new(),
-    };
     let settings = match &store {
         Some(s) if args.config => s.listener_settings(p.name).await?,
         _ => HashMap::new(),
@@ -150,21 +145,7 @@ pub(super) async fn list(p: &'static PipelineDesc, args: ListArgs) -> Result<()>
         }
         if args.stats {
             let t = totals.get(l.name).cloned().unwrap_or_default();
-            println!(
-                "    stats: seen={} matched={} succeeded={} failed={} limited={} time={}ms",
-                t.seen,
-                t.matched,
-                t.succeeded,
-                t.failed,
-                t.limited,
-                t.time_us / 1000
-            );
-            if l.actions
-                .iter()
-                .any(|a| matches!(a, crate::pipeline::ActionDesc::Count { .. }))
-            {
-                println!("    counted: {}", counted.get(l.name).copied().unwrap_or(0));
-            }
+            println!("    stats: {}", t.figures.line());
             if let Some(store) = &store {
                 for c in store.named_counts(p.name, l.name).await? {
                     println!("    count {:?}: {}", c.name, c.n);

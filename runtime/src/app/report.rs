@@ -1,6 +1,7 @@
 //! The end-of-run totals: a small table for people, log lines in JSON mode, and one
 //! JSON object on stdout on request.
 
+use crate::figures::{Figures, Row, table};
 use crate::pipeline::PipelineDesc;
 use crate::stats::{RunTotals, StatsBuf};
 
@@ -47,7 +48,7 @@ pub(super) struct RunFigures {
 
 pub(super) fn report(
     p: &PipelineDesc,
-    totals: &[crate::stats::Counters],
+    totals: &[Figures],
     run: RunFigures,
     json: bool,
     log_format: crate::logging::LogFormat,
@@ -57,18 +58,32 @@ pub(super) fn report(
     } else {
         0.0
     };
+    let rows: Vec<Row> = p
+        .listeners
+        .iter()
+        .enumerate()
+        .map(|(i, l)| Row {
+            name: l.name.to_owned(),
+            figures: totals.get(i).copied().unwrap_or_default(),
+            ..Row::default()
+        })
+        .collect();
     match log_format {
-        crate::logging::LogFormat::Text => eprint!("{}", totals_table(p, totals, &run, rate)),
+        crate::logging::LogFormat::Text => {
+            eprint!("{}{}", table(&rows, ""), run_line(&run, rate));
+        }
         crate::logging::LogFormat::Json => {
-            for (i, l) in p.listeners.iter().enumerate() {
-                let c = totals.get(i).copied().unwrap_or_default();
+            for r in &rows {
+                let f = &r.figures;
                 tracing::info!(
-                    listener = l.name,
-                    seen = c.seen,
-                    matched = c.matched,
-                    succeeded = c.succeeded,
-                    failed = c.failed,
-                    limited = c.limited,
+                    listener = r.name,
+                    seen = f.seen,
+                    matched = f.matched,
+                    counted = f.counted,
+                    succeeded = f.succeeded,
+                    failed = f.failed,
+                    limited = f.limited,
+                    time_us = f.time_us,
                     "totals"
                 );
             }
@@ -85,49 +100,17 @@ pub(super) fn report(
         let mut obj = serde_json::Map::new();
         // Listener names start with a letter, so `_run` cannot collide with one.
         obj.insert("_run".into(), serde_json::json!({"events": run.events, "malformed": run.malformed, "seconds": run.seconds, "events_per_s": rate}));
-        for (i, l) in p.listeners.iter().enumerate() {
-            let c = totals.get(i).copied().unwrap_or_default();
-            obj.insert(
-                l.name.to_owned(),
-                serde_json::json!({"seen": c.seen, "matched": c.matched, "succeeded": c.succeeded, "failed": c.failed, "limited": c.limited}),
-            );
+        for r in rows {
+            obj.insert(r.name, r.figures.json().into());
         }
         println!("{}", serde_json::Value::Object(obj));
     }
 }
 
-/// The end-of-run totals as a small table for people.
-fn totals_table(
-    p: &PipelineDesc,
-    totals: &[crate::stats::Counters],
-    run: &RunFigures,
-    rate: f64,
-) -> String {
-    use std::fmt::Write;
-    let width = p
-        .listeners
-        .iter()
-        .map(|l| l.name.len())
-        .max()
-        .unwrap_or(0)
-        .max("listener".len());
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<width$}  {:>9}  {:>9}  {:>9}  {:>7}  {:>7}",
-        "listener", "seen", "matched", "succeeded", "failed", "limited"
-    );
-    for (i, l) in p.listeners.iter().enumerate() {
-        let c = totals.get(i).copied().unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "{:<width$}  {:>9}  {:>9}  {:>9}  {:>7}  {:>7}",
-            l.name, c.seen, c.matched, c.succeeded, c.failed, c.limited
-        );
-    }
-    let _ = writeln!(
-        out,
-        "{} events in {:.2} s ({:.0} events/s){}",
+/// The line under the end-of-run table.
+fn run_line(run: &RunFigures, rate: f64) -> String {
+    format!(
+        "{} events in {:.2} s ({:.0} events/s){}\n",
         run.events,
         run.seconds,
         rate,
@@ -136,6 +119,5 @@ fn totals_table(
         } else {
             String::new()
         }
-    );
-    out
+    )
 }

@@ -310,7 +310,7 @@ mod tests {
             rows: vec![crate::store::rows::StatsRow {
                 listener: 0,
                 hour: 1,
-                counters: crate::store::rows::Counters {
+                counters: crate::store::rows::Figures {
                     seen: 1,
                     ..Default::default()
                 },

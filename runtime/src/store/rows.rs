@@ -7,9 +7,9 @@ use crate::event::RawEvent;
 /// marked `truncated`, with its full size in `payload_bytes`.
 pub const MAX_STORED_PAYLOAD: usize = 64 * 1024;
 
-/// Counters of one listener in one hour.
+/// Figures of one listener in one hour.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counters {
+pub struct Figures {
     /// Events that reached the listener's filters.
     pub seen: u64,
     /// Events that passed them.
@@ -27,9 +27,9 @@ pub struct Counters {
     pub counted: u64,
 }
 
-impl Counters {
+impl Figures {
     /// Adds `o` to these.
-    pub(crate) fn add(&mut self, o: &Counters) {
+    pub(crate) fn add(&mut self, o: &Figures) {
         self.counted += o.counted;
         self.seen += o.seen;
         self.matched += o.matched;
@@ -128,7 +128,7 @@ impl LogRow {
     }
 }
 
-/// Counters of one listener in one hour, ready to write.
+/// Figures of one listener in one hour, ready to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StatsRow {
     /// Listener index.
@@ -136,7 +136,7 @@ pub struct StatsRow {
     /// Hour (Unix seconds / 3600).
     pub hour: i64,
     /// The counters.
-    pub counters: Counters,
+    pub counters: Figures,
 }
 
 /// A grouped count, ready to write.

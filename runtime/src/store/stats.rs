@@ -4,6 +4,7 @@
 use sqlx::Row;
 
 use super::db::{Pool, Store};
+use super::rows::Figures;
 use crate::error::Result;
 
 /// A listener's statistics over every hour in the store.
@@ -11,18 +12,8 @@ use crate::error::Result;
 pub struct ListenerTotals {
     /// Listener name.
     pub listener: String,
-    /// Events that reached its filters.
-    pub seen: i64,
-    /// Events that passed them.
-    pub matched: i64,
-    /// Matched events whose actions all succeeded.
-    pub succeeded: i64,
-    /// Matched events whose actions failed for good.
-    pub failed: i64,
-    /// Matched events whose posts a rate limit held back.
-    pub limited: i64,
-    /// Time spent in actions, in microseconds.
-    pub time_us: i64,
+    /// Its figures (`counted`: what its `count` actions counted, every group).
+    pub figures: Figures,
     /// The newest hour with statistics (Unix seconds).
     pub last_hour: i64,
 }
@@ -197,16 +188,24 @@ impl Store {
              CAST(SUM(failed) AS BIGINT), CAST(SUM(limited) AS BIGINT), CAST(SUM(time_us) AS BIGINT), MAX(hour) \
              FROM zlc_listener_stats WHERE pipeline = $1 AND hour >= $2 GROUP BY listener ORDER BY listener";
         let since_hour = since - since.rem_euclid(3600);
-        let rows = fetch_rows!(self, SQL, [pipeline, since_hour], |r| ListenerTotals {
+        let mut rows = fetch_rows!(self, SQL, [pipeline, since_hour], |r| ListenerTotals {
             listener: r.try_get(0)?,
-            seen: r.try_get(1)?,
-            matched: r.try_get(2)?,
-            succeeded: r.try_get(3)?,
-            failed: r.try_get(4)?,
-            limited: r.try_get(5)?,
-            time_us: r.try_get(6)?,
+            figures: Figures {
+                seen: unsigned(r.try_get(1)?),
+                matched: unsigned(r.try_get(2)?),
+                succeeded: unsigned(r.try_get(3)?),
+                failed: unsigned(r.try_get(4)?),
+                limited: unsigned(r.try_get(5)?),
+                time_us: unsigned(r.try_get(6)?),
+                counted: 0,
+            },
             last_hour: r.try_get(7)?,
         });
+        for (listener, n) in self.counted_since(pipeline, since).await? {
+            if let Some(t) = rows.iter_mut().find(|t| t.listener == listener) {
+                t.figures.counted = unsigned(n);
+            }
+        }
         Ok(rows)
     }
 
@@ -269,4 +268,9 @@ impl Store {
         });
         Ok(rows)
     }
+}
+
+/// A stored sum as a figure (the store's integers are signed; no sum is negative).
+fn unsigned(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
 }

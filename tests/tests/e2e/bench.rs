@@ -30,10 +30,10 @@ async fn bench_replay_reports_the_reference_counts() {
             .find(|t| t.listener == *name)
             .unwrap_or_else(|| panic!("no stats row for {name}"));
         assert_eq!(
-            row.matched, *n as i64,
+            row.figures.matched, *n as u64,
             "matched of {name} in zlc_listener_stats"
         );
-        assert_eq!(row.seen, 50000, "seen of {name}");
+        assert_eq!(row.figures.seen, 50000, "seen of {name}");
     }
 }
 

@@ -160,7 +160,7 @@ template = "seen: {{message.content}}"
             .await
             .unwrap()
             .first()
-            .map_or(0, |t| t.matched)
+            .map_or(0, |t| t.figures.matched)
     };
     poll(100, matched, |n| *n == 1).await;
 
@@ -310,7 +310,9 @@ by = ["channel"]
         .map(|r| r.n)
         .sum();
     assert_eq!(counted, 10, "each message counted once");
-    let matched = store.listener_totals("pg_outage_e2e").await.unwrap()[0].matched;
+    let matched = store.listener_totals("pg_outage_e2e").await.unwrap()[0]
+        .figures
+        .matched;
     assert_eq!(matched, 10);
     store.close().await;
     db.drop_it().await;

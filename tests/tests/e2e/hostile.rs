@@ -173,8 +173,8 @@ template = "ack {{message.id}}"
     // Held-back posts are counted, and said once per episode, not once per event.
     let store = Store::open(&s.store_url).await.unwrap();
     let totals = store.listener_totals("hostile_flood").await.unwrap();
-    assert_eq!(totals[0].succeeded, 6, "{totals:?}");
-    assert_eq!(totals[0].limited, 8, "{totals:?}");
+    assert_eq!(totals[0].figures.succeeded, 6, "{totals:?}");
+    assert_eq!(totals[0].figures.limited, 8, "{totals:?}");
     assert_eq!(
         log.matches("faster than its limit allows").count(),
         2,
@@ -354,7 +354,7 @@ async fn the_binary_waits_for_a_restarting_server() {
         async || store.listener_totals("analytics").await.unwrap(),
         |t| {
             t.iter()
-                .any(|t| t.listener == "per_channel" && t.matched == 1)
+                .any(|t| t.listener == "per_channel" && t.figures.matched == 1)
         },
     )
     .await;
@@ -363,7 +363,7 @@ async fn the_binary_waits_for_a_restarting_server() {
     assert!(
         totals
             .iter()
-            .any(|t| t.listener == "per_channel" && t.matched == 1),
+            .any(|t| t.listener == "per_channel" && t.figures.matched == 1),
         "{totals:?}\n{log}"
     );
     assert_eq!(

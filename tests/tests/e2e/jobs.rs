@@ -87,7 +87,11 @@ async fn a_slow_listener_holds_up_no_other_and_a_conversation_keeps_its_order() 
     let store = Store::open(&s.store_url).await.unwrap();
     let totals = store.listener_totals("jobs_order_e2e").await.unwrap();
     let slow = totals.iter().find(|t| t.listener == "slow").unwrap();
-    assert_eq!((slow.matched, slow.succeeded), (3, 3), "{totals:?}");
+    assert_eq!(
+        (slow.figures.matched, slow.figures.succeeded),
+        (3, 3),
+        "{totals:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,7 +228,7 @@ async fn sigterm_drains_jobs_up_to_the_deadline() {
         totals
             .iter()
             .find(|t| t.listener == "slow")
-            .map_or((0, 0), |t| (t.matched, t.succeeded))
+            .map_or((0, 0), |t| (t.figures.matched, t.figures.succeeded))
     };
 
     // Two calls of 2 s in flight at SIGTERM: they end, are written, exit 0.

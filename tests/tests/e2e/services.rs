@@ -94,7 +94,7 @@ async fn analytics_counts_per_channel_and_sender_into_the_store() {
         .iter()
         .find(|t| t.listener == "direct_messages")
         .unwrap();
-    assert_eq!(dms.matched, 1, "one direct message matched");
+    assert_eq!(dms.figures.matched, 1, "one direct message matched");
     // The end of the run prints a table for people, not log lines.
     assert!(log.contains("listener "), "{log}");
     assert!(
