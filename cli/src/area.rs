@@ -95,13 +95,50 @@ pub fn write_if_changed(path: &Path, content: &str) -> Result<()> {
     std::fs::write(path, content).with_context(|| format!("writing {}", path.display()))
 }
 
-const AREA_MANIFEST: &str = "# A zlc build-area workspace: the pipelines made with one zlc runtime, one lockfile.\n\
-[workspace]\nresolver = \"3\"\nmembers = [\"pipelines/*\"]\n\n\
-[profile.release]\ndebug = false\nincremental = true\n\n\
-# SQLite's C source is one 9 MB file, compiled on one core: at -O1 it takes a third of\n\
-# the time of -O3, and zlc's statistics writes (one transaction a batch) do not notice.\n\
-[profile.release.package.libsqlite3-sys]\nopt-level = 1\n\n\
-[profile.dist]\ninherits = \"release\"\nlto = \"thin\"\ncodegen-units = 1\nstrip = true\nincremental = false\n";
+/// The build area's workspace manifest: the pipelines made with one zlc runtime, one
+/// lockfile, and the profiles they are built with.
+fn area_manifest() -> String {
+    use zlc_codegen::manifest::{Manifest, Profile as Cargo, Workspace};
+    let release = Cargo {
+        debug: Some(false),
+        incremental: Some(true),
+        // SQLite's C source is one 9 MB file, compiled on one core: at -O1 it takes a
+        // third of the time of -O3, and zlc's statistics writes (one transaction a
+        // batch) do not notice.
+        package: [(
+            "libsqlite3-sys".to_owned(),
+            Cargo {
+                opt_level: Some(1),
+                ..Cargo::default()
+            },
+        )]
+        .into(),
+        ..Cargo::default()
+    };
+    let dist = Cargo {
+        inherits: Some("release".into()),
+        lto: Some("thin".into()),
+        codegen_units: Some(1),
+        strip: Some(true),
+        incremental: Some(false),
+        ..Cargo::default()
+    };
+    Manifest {
+        notes: vec![
+            "A zlc build-area workspace: the pipelines made with one zlc runtime, one lockfile."
+                .into(),
+            "libsqlite3-sys is built at opt-level 1: a third of the time of 3, and one".into(),
+            "transaction a batch does not notice.".into(),
+        ],
+        workspace: Some(Workspace {
+            resolver: Some("3".into()),
+            members: vec!["pipelines/*".into()],
+        }),
+        profile: [("release".to_owned(), release), ("dist".to_owned(), dist)].into(),
+        ..Manifest::default()
+    }
+    .render()
+}
 
 /// Gives a new workspace (`dir` without a `Cargo.lock`) the lockfile zlc itself is
 /// tested with, when the runtime is a checkout: the same dependency versions, and a
@@ -178,7 +215,7 @@ pub fn build_crate(
         .with_context(|| format!("creating {}", lock_path.display()))?;
     lock.lock()
         .with_context(|| format!("locking {}", lock_path.display()))?;
-    write_if_changed(&area.join("Cargo.toml"), AREA_MANIFEST)?;
+    write_if_changed(&area.join("Cargo.toml"), &area_manifest())?;
     let dir = area.join("pipelines").join(&g.bin);
     write_if_changed(&dir.join("Cargo.toml"), &g.cargo_toml)?;
     write_if_changed(&dir.join("src/main.rs"), &g.main_rs)?;

@@ -5,16 +5,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
-use zlc_codegen::expand::{RuntimeDep, toml_string};
+use zlc_codegen::expand::RuntimeDep;
+use zlc_codegen::manifest::{Dependency, Manifest, Package, Profile as Cargo, Workspace};
 
 use crate::area::Profile;
 
-/// The scaffold's files: (path in the project, template).
+/// The scaffold's files besides `Cargo.toml` ([`manifest`]): (path in the project,
+/// template). A template names the project as `{{name}}` and its crate as `{{crate}}`
+/// ([`fill`]).
 const FILES: &[(&str, &str)] = &[
-    (
-        "Cargo.toml",
-        include_str!("../../templates/project/Cargo.toml"),
-    ),
     (
         "src/lib.rs",
         include_str!("../../templates/project/src/lib.rs"),
@@ -64,22 +63,12 @@ pub fn new_project(name: &str, parent: &Path, runtime: &RuntimeDep) -> Result<Pa
     if dir.exists() && !dir.is_dir() {
         bail!("{} exists and is not a folder", dir.display());
     }
-    let dep = match runtime {
-        RuntimeDep::Path(p) => format!(
-            "zlc-runtime = {{ path = {}, features = [\"macros\"] }}",
-            toml_string(p)
-        ),
-        RuntimeDep::Version(v) => format!(
-            "zlc-runtime = {{ version = {}, features = [\"macros\"] }}",
-            toml_string(v)
-        ),
-    };
     let krate = name.replace('-', "_");
-    for (path, template) in FILES {
-        let text = template
-            .replace("{{runtime_dep}}", &dep)
-            .replace("{{crate}}", &krate)
-            .replace("{{name}}", name);
+    let files = FILES
+        .iter()
+        .map(|(path, template)| (*path, fill(template, name, &krate)))
+        .chain([("Cargo.toml", manifest(name, runtime))]);
+    for (path, text) in files {
         let target = dir.join(path);
         if let Some(d) = target.parent() {
             std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
@@ -94,6 +83,47 @@ pub fn new_project(name: &str, parent: &Path, runtime: &RuntimeDep) -> Result<Pa
     }
     crate::area::seed_lockfile(&dir, runtime)?;
     Ok(dir)
+}
+
+/// The project's `Cargo.toml`: its own workspace, the runtime with its macros, tokio
+/// for its tests, incremental release builds.
+fn manifest(name: &str, runtime: &RuntimeDep) -> String {
+    let mut m = Manifest {
+        notes: vec![
+            "Zulip listeners written in Rust, compiled with zlc (`zlc build .`).".into(),
+            "zlc-runtime comes from the zlc checkout that made this project, by path; once".into(),
+            "zlc is published: zlc-runtime = { version = \"0.1\", features = [\"macros\"] }".into(),
+            "[workspace] makes the project a workspace of its own wherever it is put, and".into(),
+            "incremental release builds take a second after an edit instead of several.".into(),
+        ],
+        package: Some(Package {
+            description: Some("Zulip listeners written in Rust, compiled with zlc".into()),
+            ..Package::new(name)
+        }),
+        workspace: Some(Workspace::default()),
+        ..Manifest::default()
+    };
+    m.dependencies.insert(
+        "zlc-runtime".into(),
+        Dependency::runtime(runtime, &["macros"]),
+    );
+    m.dev_dependencies.insert(
+        "tokio".into(),
+        Dependency::version("1", &["macros", "rt-multi-thread"]),
+    );
+    let release = Cargo {
+        incremental: Some(true),
+        ..Cargo::default()
+    };
+    m.profile.insert("release".into(), release);
+    m.render()
+}
+
+/// `template` with `{{name}}` and `{{crate}}` filled in.
+fn fill(template: &str, name: &str, krate: &str) -> String {
+    template
+        .replace("{{name}}", name)
+        .replace("{{crate}}", krate)
 }
 
 /// Whether `path` names a Rust project (a folder with `Cargo.toml`, or that file).
@@ -164,5 +194,30 @@ pub fn build_project(
             manifest.display(),
             bins.len()
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_placeholder_is_filled() {
+        for (path, template) in FILES {
+            let text = fill(template, "my-bot", "my_bot");
+            assert!(!text.contains("{{"), "{path} keeps a placeholder");
+        }
+    }
+
+    #[test]
+    fn the_manifest_names_the_project_and_the_runtime_with_its_macros() {
+        let text = manifest("my-bot", &RuntimeDep::Path("/opt/zlc \"x\"/runtime".into()));
+        let m: toml::Table = toml::from_str(&text).unwrap();
+        assert_eq!(m["package"]["name"].as_str(), Some("my-bot"));
+        let rt = &m["dependencies"]["zlc-runtime"];
+        assert_eq!(rt["path"].as_str(), Some("/opt/zlc \"x\"/runtime"));
+        assert_eq!(rt["features"][0].as_str(), Some("macros"));
+        assert!(m["workspace"].as_table().unwrap().is_empty());
+        assert_eq!(m["profile"]["release"]["incremental"].as_bool(), Some(true));
     }
 }

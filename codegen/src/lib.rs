@@ -20,6 +20,7 @@
 //! | [`template`] | `{{field}}` templates |
 //! | [`macros`] | the expansions of `#[listener]`, `pipeline!` and `main!` |
 //! | [`expand`] | Rust code generation (`quote!` + prettyplease) |
+//! | [`manifest`] | the one typed `Cargo.toml` every crate zlc writes is made from |
 //! | [`diag`] | diagnostics rendered as `file:line:col` with the line and a caret |
 
 pub mod attr;
@@ -31,6 +32,7 @@ pub mod expand;
 mod join;
 mod load;
 pub mod macros;
+pub mod manifest;
 pub mod model;
 pub mod template;
 pub mod toml;
