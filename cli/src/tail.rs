@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 use zlc_runtime::client::{Client, RegisterRequest};
-use zlc_runtime::config::ConfigOverrides;
+use zlc_runtime::config::{ConfigOverrides, ZulipConfig};
 use zlc_runtime::source::{QueueOptions, QueueSource, Source};
 use zlc_runtime::store::Store;
 
@@ -63,7 +63,6 @@ pub struct TailArgs {
 pub async fn run(args: TailArgs) -> Result<()> {
     let cancel = CancellationToken::new();
     zlc_runtime::shutdown::cancel_on_signal(cancel.clone());
-
     let (config, _demo) = if args.demo {
         let demo = crate::demo::start(cancel.clone()).await?;
         (demo.config(), Some(demo))
@@ -78,14 +77,6 @@ pub async fn run(args: TailArgs) -> Result<()> {
         };
         (overrides.resolve()?, None)
     };
-    let register = RegisterRequest {
-        event_types: (!args.event_types.is_empty()).then(|| args.event_types.clone()),
-        narrow: parse_narrow(&args.narrow)?,
-        all_public_streams: args.all_public_streams,
-        apply_markdown: args.apply_markdown,
-        client_capabilities: Some(RegisterRequest::capabilities()),
-        queue_lifespan_secs: None,
-    };
     let store = match &args.store {
         Some(url) => Some(
             Store::open(url)
@@ -94,48 +85,10 @@ pub async fn run(args: TailArgs) -> Result<()> {
         ),
         None => None,
     };
-    let connection = args
-        .connection
-        .clone()
-        .unwrap_or_else(|| format!("{}@{}", config.email, config.site_url()));
-    tracing::info!(site = config.site_url(), email = %config.email, from = %config.origin, "following");
-    let client = Client::new(&config)?;
-    let queue = QueueSource::new(
-        client,
-        store.clone(),
-        QueueOptions {
-            connection,
-            register,
-        },
-    );
-    let mut source = Source::Queue(Box::new(queue));
-
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut source = queue_source(&args, &config, store.clone())?;
     let mut printed = 0u64;
     let limit = args.max_events.unwrap_or(u64::MAX);
-    let result: Result<()> = async {
-        while printed < limit {
-            let Some(batch) = source.next_batch(&cancel).await? else {
-                break;
-            };
-            for json in batch.json() {
-                if printed >= limit {
-                    break;
-                }
-                writeln!(out, "{json}").context("writing to stdout")?;
-                printed += 1;
-            }
-            out.flush().context("writing to stdout")?;
-            // Acknowledge only what reached stdout: a batch cut short by --max-events
-            // stays unacknowledged and is delivered again next time.
-            if printed < limit || batch.len() as u64 == printed {
-                source.ack(batch.ack()).await?;
-            }
-        }
-        Ok(())
-    }
-    .await;
+    let result = print_events(&mut source, &cancel, limit, &mut printed).await;
     let stats = source.stats();
     tracing::info!(
         printed,
@@ -156,6 +109,60 @@ pub async fn run(args: TailArgs) -> Result<()> {
         Err(e) if is_broken_pipe(&e) => Ok(()),
         other => other,
     }
+}
+
+/// The event queue `args` ask for, with `config`'s credentials.
+fn queue_source(args: &TailArgs, config: &ZulipConfig, store: Option<Store>) -> Result<Source> {
+    let register = RegisterRequest {
+        event_types: (!args.event_types.is_empty()).then(|| args.event_types.clone()),
+        narrow: parse_narrow(&args.narrow)?,
+        all_public_streams: args.all_public_streams,
+        apply_markdown: args.apply_markdown,
+        client_capabilities: Some(RegisterRequest::capabilities()),
+        queue_lifespan_secs: None,
+    };
+    let connection = args
+        .connection
+        .clone()
+        .unwrap_or_else(|| format!("{}@{}", config.email, config.site_url()));
+    tracing::info!(site = config.site_url(), email = %config.email, from = %config.origin, "following");
+    let client = Client::new(config)?;
+    let options = QueueOptions {
+        connection,
+        register,
+    };
+    let queue = QueueSource::new(client, store, options);
+    Ok(Source::Queue(Box::new(queue)))
+}
+
+/// Prints events as JSON lines until `limit` (counted in `printed`) or `cancel`.
+async fn print_events(
+    source: &mut Source,
+    cancel: &CancellationToken,
+    limit: u64,
+    printed: &mut u64,
+) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    while *printed < limit {
+        let Some(batch) = source.next_batch(cancel).await? else {
+            break;
+        };
+        for json in batch.json() {
+            if *printed >= limit {
+                break;
+            }
+            writeln!(out, "{json}").context("writing to stdout")?;
+            *printed += 1;
+        }
+        out.flush().context("writing to stdout")?;
+        // Acknowledge only what reached stdout: a batch cut short by --max-events
+        // stays unacknowledged and is delivered again next time.
+        if *printed < limit || batch.len() as u64 == *printed {
+            source.ack(batch.ack()).await?;
+        }
+    }
+    Ok(())
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

@@ -348,55 +348,67 @@ impl Watcher {
             self.running = Some(self.start(bin)?);
             return Ok(());
         }
-        let mut new = self.start(bin)?;
-        let pid = new.pid;
-        match self.until(&mut new, READY_WITHIN, |r| r.ready).await {
-            Ok(true) => {}
-            Ok(false) => {
-                eprintln!(
-                    "zlc: the new binary (pid {pid}) was not ready within {} s; stopping it{}",
-                    READY_WITHIN.as_secs(),
-                    self.running
-                        .as_ref()
-                        .map_or(String::new(), |r| format!("; pid {} keeps running", r.pid))
-                );
-                self.stop(new).await;
-                return Ok(());
-            }
-            Err(Interrupted::Exited(status)) => {
-                eprintln!(
-                    "zlc: the new binary (pid {pid}) exited before it was ready ({status}){}",
-                    self.running
-                        .as_ref()
-                        .map_or(String::new(), |r| format!("; pid {} keeps running", r.pid))
-                );
-                return Ok(());
-            }
-            Err(Interrupted::Signal) => {
-                self.stopping = true;
-                self.stop(new).await;
-                return Ok(());
-            }
-        }
-        let Some(mut old) = self.running.take() else {
-            match self.until(&mut new, READY_WITHIN, Running::polls_all).await {
-                Ok(true) => eprintln!("zlc: pid {pid} runs"),
-                Ok(false) => eprintln!(
-                    "zlc: pid {pid} runs but does not poll every connection after {} s: another process may hold their leases (see its log)",
-                    READY_WITHIN.as_secs()
-                ),
-                Err(Interrupted::Exited(status)) => {
-                    eprintln!("zlc: pid {pid} exited ({status})");
-                    return Ok(());
-                }
-                Err(Interrupted::Signal) => self.stopping = true,
-            }
-            self.running = Some(new);
+        let new = self.start(bin)?;
+        let Some(new) = self.ready(new).await else {
             return Ok(());
         };
+        match self.running.take() {
+            None => self.first(new).await,
+            Some(old) => self.replace(old, new).await,
+        }
+        Ok(())
+    }
+
+    /// Waits for `new` to say it is ready; says why not (and stops it) otherwise.
+    async fn ready(&mut self, mut new: Running) -> Option<Running> {
+        let pid = new.pid;
+        let keeps = self
+            .running
+            .as_ref()
+            .map_or(String::new(), |r| format!("; pid {} keeps running", r.pid));
+        match self.until(&mut new, READY_WITHIN, |r| r.ready).await {
+            Ok(true) => return Some(new),
+            Ok(false) => eprintln!(
+                "zlc: the new binary (pid {pid}) was not ready within {} s; stopping it{keeps}",
+                READY_WITHIN.as_secs(),
+            ),
+            Err(Interrupted::Exited(status)) => {
+                eprintln!(
+                    "zlc: the new binary (pid {pid}) exited before it was ready ({status}){keeps}"
+                );
+                return None;
+            }
+            Err(Interrupted::Signal) => self.stopping = true,
+        }
+        // Not ready in time, or zlc was told to stop.
+        self.stop(new).await;
+        None
+    }
+
+    /// The first binary: ready, it should soon poll every connection.
+    async fn first(&mut self, mut new: Running) {
+        let pid = new.pid;
+        match self.until(&mut new, READY_WITHIN, Running::polls_all).await {
+            Ok(true) => eprintln!("zlc: pid {pid} runs"),
+            Ok(false) => eprintln!(
+                "zlc: pid {pid} runs but does not poll every connection after {} s: another process may hold their leases (see its log)",
+                READY_WITHIN.as_secs()
+            ),
+            Err(Interrupted::Exited(status)) => {
+                eprintln!("zlc: pid {pid} exited ({status})");
+                return;
+            }
+            Err(Interrupted::Signal) => self.stopping = true,
+        }
+        self.running = Some(new);
+    }
+
+    /// The handover: `old` gives its connections up (SIGTERM), `new`, ready, takes
+    /// them; `old` is killed if it has not exited a minute later.
+    async fn replace(&mut self, mut old: Running, mut new: Running) {
+        let (pid, old_pid) = (new.pid, old.pid);
         let began = Instant::now();
         old.signal("TERM");
-        let old_pid = old.pid;
         let polled = self.until(&mut new, READY_WITHIN, Running::polls_all).await;
         let took = began.elapsed();
         // The old binary has given its connections up; let it finish writing and exit.
@@ -422,7 +434,7 @@ impl Watcher {
                     "zlc: the new binary (pid {pid}) exited during the handover ({status}); the next change starts one again"
                 );
                 self.exit = exit_code(status);
-                return Ok(());
+                return;
             }
             Err(Interrupted::Signal) => self.stopping = true,
         }
@@ -432,7 +444,6 @@ impl Watcher {
             let _ = old.child.wait().await;
         }
         self.running = Some(new);
-        Ok(())
     }
 
     /// Starts the binary with the run arguments and a readiness socket.

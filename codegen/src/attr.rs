@@ -254,27 +254,9 @@ pub fn parse(function: &Ident, args: TokenStream) -> Parsed {
     let mut t = Text::default();
     let name = function.unraw().to_string();
     t.raw("[pipeline]\nname = \"attribute\"\n\n");
-    // The realms a listener names are declared by the pipeline it joins (checked when
-    // `pipeline!` puts it together), so here each one is taken as declared.
-    let mut realms: Vec<(String, Span)> = Vec::new();
-    for e in &entries {
-        if e.key == "realms" {
-            let items = match &e.value {
-                Value::Array(items, _) => items.clone(),
-                single => vec![single.clone()],
-            };
-            for item in items {
-                if let Value::Lit(Lit::Int(i), false) = &item
-                    && !realms.iter().any(|(r, _)| r == i.base10_digits())
-                {
-                    realms.push((i.base10_digits().to_owned(), i.span()));
-                }
-            }
-        }
-    }
-    for (id, span) in &realms {
+    for (id, span) in realms_named(&entries) {
         t.raw("[[realm]]\nid = ");
-        t.spanned(id, *span);
+        t.spanned(&id, span);
         t.raw("\n\n");
     }
     t.raw("[[listener]]\nname = ");
@@ -282,85 +264,134 @@ pub fn parse(function: &Ident, args: TokenStream) -> Parsed {
     t.raw("\nhandler = ");
     t.spanned(&crate::expand::toml_string(&name), function.span());
     t.raw("\n");
-    let mut actions = Vec::new();
-    let mut seen: Vec<String> = Vec::new();
-    for e in &entries {
-        let key = e.key.unraw().to_string();
-        if key != "action" {
-            if seen.contains(&key) {
-                t.errors.push(syn::Error::new(
-                    e.key.span(),
-                    format!("duplicate key `{key}`: each key is given once"),
-                ));
-                continue;
-            }
-            seen.push(key.clone());
-        }
-        match (key.as_str(), &e.value) {
-            ("action", Value::Call(entries, span)) => actions.push((entries, *span)),
-            ("action", other) => t.errors.push(syn::Error::new(
-                value_span(other),
-                "an action is written `action(type = \"react\", emoji = \"tada\")`",
-            )),
-            ("name", _) => t.errors.push(syn::Error::new(
-                e.key.span(),
-                "a listener's name is its function's name: remove `name`",
-            )),
-            ("handler", _) => t.errors.push(syn::Error::new(
-                e.key.span(),
-                "the function itself is this listener's handler: remove `handler`",
-            )),
-            _ => {
-                t.key(&e.key);
-                t.value(&e.value);
-                t.raw("\n");
-            }
-        }
-    }
+    let actions = t.listener_keys(&entries);
     for (entries, span) in actions {
         t.spanned("[[listener.action]]", span);
         t.raw("\n");
-        let mut seen: Vec<String> = Vec::new();
-        for e in entries {
-            let key = e.key.unraw().to_string();
-            if seen.contains(&key) {
-                t.errors.push(syn::Error::new(
-                    e.key.span(),
-                    format!("duplicate key `{key}`: each key is given once"),
-                ));
-                continue;
-            }
-            seen.push(key);
-            t.key(&e.key);
-            t.value(&e.value);
-            t.raw("\n");
-        }
+        t.keys(entries);
     }
     let loaded = crate::load::attribute_text(&format!("#[listener] on {name}"), &t.text);
     let mut errors = std::mem::take(&mut t.errors);
-    let mut warnings = Vec::new();
     let (listener, diagnostics) = match loaded {
         Ok(l) => (l.pipeline.listeners.into_iter().next(), l.warnings),
         Err(d) => (None, d),
     };
-    for d in into_items(diagnostics) {
-        let span = t.map.span(&d.span);
-        let mut message = d.message.clone();
-        for (_, what) in &d.related {
-            message.push_str(&format!(" ({what} earlier in this attribute)"));
-        }
-        if let Some(help) = &d.help {
-            message.push_str(&format!("\n  = help: {help}"));
-        }
-        match d.severity {
-            Severity::Error => errors.push(syn::Error::new(span, message)),
-            Severity::Warning => warnings.push((message, span)),
-        }
-    }
+    let warnings = t.map.attach(diagnostics, &mut errors);
     Parsed {
         listener: listener.filter(|_| errors.is_empty()),
         errors,
         warnings,
+    }
+}
+
+/// The realms a listener names. They are declared by the pipeline it joins (checked
+/// when `pipeline!` puts it together), so here each one is taken as declared.
+fn realms_named(entries: &[Entry]) -> Vec<(String, Span)> {
+    let mut realms: Vec<(String, Span)> = Vec::new();
+    for e in entries.iter().filter(|e| e.key == "realms") {
+        let items = match &e.value {
+            Value::Array(items, _) => items.clone(),
+            single => vec![single.clone()],
+        };
+        for item in items {
+            if let Value::Lit(Lit::Int(i), false) = &item
+                && !realms.iter().any(|(r, _)| r == i.base10_digits())
+            {
+                realms.push((i.base10_digits().to_owned(), i.span()));
+            }
+        }
+    }
+    realms
+}
+
+impl Text {
+    /// Writes the listener's keys (each once; `name` and `handler` are the function's)
+    /// and returns its `action(...)` entries.
+    fn listener_keys<'e>(&mut self, entries: &'e [Entry]) -> Vec<(&'e Vec<Entry>, Span)> {
+        let mut actions = Vec::new();
+        let mut seen: Vec<String> = Vec::new();
+        for e in entries {
+            let key = e.key.unraw().to_string();
+            if key != "action" {
+                if seen.contains(&key) {
+                    self.duplicate(e, &key);
+                    continue;
+                }
+                seen.push(key.clone());
+            }
+            let refuse = |span, msg: &str| syn::Error::new(span, msg);
+            match (key.as_str(), &e.value) {
+                ("action", Value::Call(entries, span)) => actions.push((entries, *span)),
+                ("action", other) => self.errors.push(refuse(
+                    value_span(other),
+                    "an action is written `action(type = \"react\", emoji = \"tada\")`",
+                )),
+                ("name", _) => self.errors.push(refuse(
+                    e.key.span(),
+                    "a listener's name is its function's name: remove `name`",
+                )),
+                ("handler", _) => self.errors.push(refuse(
+                    e.key.span(),
+                    "the function itself is this listener's handler: remove `handler`",
+                )),
+                _ => self.entry(e),
+            }
+        }
+        actions
+    }
+
+    /// Writes an action's keys, each once.
+    fn keys(&mut self, entries: &[Entry]) {
+        let mut seen: Vec<String> = Vec::new();
+        for e in entries {
+            let key = e.key.unraw().to_string();
+            if seen.contains(&key) {
+                self.duplicate(e, &key);
+                continue;
+            }
+            seen.push(key);
+            self.entry(e);
+        }
+    }
+
+    fn entry(&mut self, e: &Entry) {
+        self.key(&e.key);
+        self.value(&e.value);
+        self.raw("\n");
+    }
+
+    fn duplicate(&mut self, e: &Entry, key: &str) {
+        self.errors.push(syn::Error::new(
+            e.key.span(),
+            format!("duplicate key `{key}`: each key is given once"),
+        ));
+    }
+}
+
+impl SpanMap {
+    /// Puts each diagnostic on the attribute's tokens: errors into `errors`, warnings
+    /// returned.
+    fn attach(
+        &self,
+        diagnostics: Diagnostics,
+        errors: &mut Vec<syn::Error>,
+    ) -> Vec<(String, Span)> {
+        let mut warnings = Vec::new();
+        for d in into_items(diagnostics) {
+            let span = self.span(&d.span);
+            let mut message = d.message.clone();
+            for (_, what) in &d.related {
+                message.push_str(&format!(" ({what} earlier in this attribute)"));
+            }
+            if let Some(help) = &d.help {
+                message.push_str(&format!("\n  = help: {help}"));
+            }
+            match d.severity {
+                Severity::Error => errors.push(syn::Error::new(span, message)),
+                Severity::Warning => warnings.push((message, span)),
+            }
+        }
+        warnings
     }
 }
 

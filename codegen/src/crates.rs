@@ -37,17 +37,15 @@ use crate::model::*;
 /// listener that leaves `events` to its handler cannot be checked).
 pub fn check_declared(p: &Pipeline, d: &mut Diagnostics, resolved: bool) {
     let names: Vec<&str> = p.crates.iter().map(|c| c.name.value.as_str()).collect();
-    for c in &p.crates {
-        if syn::parse_str::<syn::Ident>(&c.name.value).is_err() || c.name.value.contains('-') {
-            d.error(
-                c.name.span.clone(),
-                format!("crate name `{}` is not a Rust name", c.name.value),
-            )
-            .help = Some(format!(
-                "declare the crate by its name in Rust code (`{}`)",
-                c.name.value.replace('-', "_")
-            ));
-        }
+    for c in p.crates.iter().filter(|c| !is_rust_name(&c.name.value)) {
+        d.error(
+            c.name.span.clone(),
+            format!("crate name `{}` is not a Rust name", c.name.value),
+        )
+        .help = Some(format!(
+            "declare the crate by its name in Rust code (`{}`)",
+            c.name.value.replace('-', "_")
+        ));
     }
     let mut used = vec![false; p.crates.len()];
     for l in &p.listeners {
@@ -58,38 +56,8 @@ pub fn check_declared(p: &Pipeline, d: &mut Diagnostics, resolved: bool) {
             if crate::check::handler_path(function).is_err() {
                 continue; // reported by the checks
             }
-            let segments: Vec<&str> = function.split("::").collect();
-            if segments.len() < 2 {
-                let help = match names.first() {
-                    Some(c) => format!("e.g. \"{c}::{function}\""),
-                    None => format!(
-                        "declare the crate it is in: [crates] my_bot = \"path/to/my_bot\", then \"my_bot::{function}\""
-                    ),
-                };
-                d.error(
-                    a.span.clone(),
-                    format!(
-                        "handler `{function}` needs the crate it is in: `crate_name::{function}`"
-                    ),
-                )
-                .help = Some(help);
-                continue;
-            }
-            match names.iter().position(|n| *n == segments[0]) {
-                Some(i) => used[i] = true,
-                None => {
-                    let mut msg = format!(
-                        "handler `{function}` is in crate `{}`, which the pipeline does not declare",
-                        segments[0]
-                    );
-                    if let Some(s) = suggest(segments[0], names.iter().copied()) {
-                        msg.push_str(&format!("; did you mean `{s}`?"));
-                    }
-                    d.error(a.span.clone(), msg).help = Some(format!(
-                        "declare it with its folder, relative to this file: [crates] {} = \"path/to/{}\"",
-                        segments[0], segments[0]
-                    ));
-                }
+            if let Some(i) = handler_crate(function, &a.span, &names, d) {
+                used[i] = true;
             }
         }
         if l.events.is_empty()
@@ -121,37 +89,55 @@ pub fn check_declared(p: &Pipeline, d: &mut Diagnostics, resolved: bool) {
     }
 }
 
+fn is_rust_name(name: &str) -> bool {
+    syn::parse_str::<syn::Ident>(name).is_ok() && !name.contains('-')
+}
+
+/// The index among the declared crate `names` of the crate handler `function` is in;
+/// `None` (with an error) when it names none or one not declared.
+fn handler_crate(
+    function: &str,
+    span: &Span,
+    names: &[&str],
+    d: &mut Diagnostics,
+) -> Option<usize> {
+    let segments: Vec<&str> = function.split("::").collect();
+    if segments.len() < 2 {
+        let help = match names.first() {
+            Some(c) => format!("e.g. \"{c}::{function}\""),
+            None => format!(
+                "declare the crate it is in: [crates] my_bot = \"path/to/my_bot\", then \"my_bot::{function}\""
+            ),
+        };
+        let msg =
+            format!("handler `{function}` needs the crate it is in: `crate_name::{function}`");
+        d.error(span.clone(), msg).help = Some(help);
+        return None;
+    }
+    let krate = segments[0];
+    let found = names.iter().position(|n| *n == krate);
+    if found.is_none() {
+        let mut msg = format!(
+            "handler `{function}` is in crate `{krate}`, which the pipeline does not declare"
+        );
+        if let Some(s) = suggest(krate, names.iter().copied()) {
+            msg.push_str(&format!("; did you mean `{s}`?"));
+        }
+        d.error(span.clone(), msg).help = Some(format!(
+            "declare it with its folder, relative to this file: [crates] {krate} = \"path/to/{krate}\""
+        ));
+    }
+    found
+}
+
 /// Finds each declared crate under `base` (the pipeline file's folder), then reads the
 /// `#[listener]` of each handler and joins it to its listener (see the module docs).
 pub fn resolve(p: &mut Pipeline, base: &Path, d: &mut Diagnostics) {
-    let mut libs: Vec<Option<PathBuf>> = Vec::new();
-    for c in &mut p.crates {
-        match find_crate(base, &base.join(&c.path.value)) {
-            Ok(found) => {
-                if found.lib_name != c.name.value {
-                    d.error(
-                        c.name.span.clone(),
-                        format!(
-                            "the crate in {:?} is `{}` in Rust code, not `{}`",
-                            c.path.value, found.lib_name, c.name.value
-                        ),
-                    )
-                    .help = Some(format!(
-                        "declare it as `{} = {:?}`",
-                        found.lib_name, c.path.value
-                    ));
-                    libs.push(None);
-                    continue;
-                }
-                c.found = Some((found.package, found.dir.display().to_string()));
-                libs.push(Some(found.lib));
-            }
-            Err(e) => {
-                d.error(c.path.span.clone(), e);
-                libs.push(None);
-            }
-        }
-    }
+    let libs: Vec<Option<PathBuf>> = p
+        .crates
+        .iter_mut()
+        .map(|c| find_declared(c, base, d))
+        .collect();
     let crates: Vec<(String, Option<PathBuf>)> = p
         .crates
         .iter()
@@ -159,66 +145,98 @@ pub fn resolve(p: &mut Pipeline, base: &Path, d: &mut Diagnostics) {
         .zip(libs)
         .collect();
     for l in &mut p.listeners {
-        let handlers: Vec<(String, Span, bool)> = l
-            .actions
-            .iter()
-            .filter_map(|a| match &a.value {
-                Action::Handler {
-                    function,
-                    allow_private,
-                } => Some((function.clone(), a.span.clone(), *allow_private)),
-                _ => None,
-            })
-            .collect();
-        if handlers.len() > 1 {
-            d.error(
-                handlers[1].1.clone(),
-                format!(
-                    "listener `{}` names a second handler; give each its own listener",
-                    l.name.value
-                ),
-            );
-            continue;
-        }
-        let Some((function, span, _)) = handlers.into_iter().next() else {
-            continue;
-        };
-        let mut segments = function.split("::");
-        let Some(krate) = segments.next() else {
-            continue;
-        };
-        let Some((_, Some(lib))) = crates.iter().find(|(n, _)| n == krate) else {
-            continue; // undeclared (reported by `check_declared`) or not found (above)
-        };
-        let path: Vec<&str> = segments.collect();
-        if path.is_empty() {
-            continue;
-        }
-        let (ident, tokens, file) = match find_listener(base, lib, &path) {
-            Ok(found) => found,
-            Err(e) => {
-                d.error(span, format!("handler `{function}`: {e}"));
-                continue;
-            }
-        };
-        let parsed = crate::attr::parse(&ident, tokens);
-        let Some(attr) = parsed.listener else {
-            let first = parsed
-                .errors
-                .first()
-                .map_or_else(String::new, |e| format!(": {e}"));
-            d.error(
-                span,
-                format!(
-                    "the #[listener] of `{function}` (in {}) has errors{first}",
-                    shown(base, &file)
-                ),
-            )
-            .help = Some("cargo shows each on its token: build the crate".into());
-            continue;
-        };
-        l.join_handler(&attr, &function, &span, d);
+        join_listener(l, &crates, base, d);
     }
+}
+
+/// Finds declared crate `c` under `base`: its `lib.rs` (and `c.found`), or `None` with
+/// an error.
+fn find_declared(c: &mut CrateDecl, base: &Path, d: &mut Diagnostics) -> Option<PathBuf> {
+    let found = match find_crate(base, &base.join(&c.path.value)) {
+        Ok(found) => found,
+        Err(e) => {
+            d.error(c.path.span.clone(), e);
+            return None;
+        }
+    };
+    if found.lib_name != c.name.value {
+        d.error(
+            c.name.span.clone(),
+            format!(
+                "the crate in {:?} is `{}` in Rust code, not `{}`",
+                c.path.value, found.lib_name, c.name.value
+            ),
+        )
+        .help = Some(format!(
+            "declare it as `{} = {:?}`",
+            found.lib_name, c.path.value
+        ));
+        return None;
+    }
+    c.found = Some((found.package, found.dir.display().to_string()));
+    Some(found.lib)
+}
+
+/// Reads the `#[listener]` of `l`'s handler (in one of `crates`: name, `lib.rs`) and
+/// joins it to `l`.
+fn join_listener(
+    l: &mut Listener,
+    crates: &[(String, Option<PathBuf>)],
+    base: &Path,
+    d: &mut Diagnostics,
+) {
+    let mut handlers = l.actions.iter().filter_map(|a| match &a.value {
+        Action::Handler { function, .. } => Some((function.clone(), a.span.clone())),
+        _ => None,
+    });
+    let Some((function, span)) = handlers.next() else {
+        return;
+    };
+    if let Some((_, second)) = handlers.next() {
+        d.error(
+            second,
+            format!(
+                "listener `{}` names a second handler; give each its own listener",
+                l.name.value
+            ),
+        );
+        return;
+    }
+    let mut segments = function.split("::");
+    let Some(krate) = segments.next() else {
+        return;
+    };
+    let Some((_, Some(lib))) = crates.iter().find(|(n, _)| n == krate) else {
+        return; // undeclared (reported by `check_declared`) or not found (above)
+    };
+    let path: Vec<&str> = segments.collect();
+    if path.is_empty() {
+        return;
+    }
+    let (ident, tokens, file) = match find_listener(base, lib, &path) {
+        Ok(found) => found,
+        Err(e) => {
+            d.error(span, format!("handler `{function}`: {e}"));
+            return;
+        }
+    };
+    let parsed = crate::attr::parse(&ident, tokens);
+    let Some(attr) = parsed.listener else {
+        let first = parsed
+            .errors
+            .first()
+            .map_or_else(String::new, |e| format!(": {e}"));
+        d.error(
+            span,
+            format!(
+                "the #[listener] of `{function}` (in {}) has errors{first}",
+                shown(base, &file)
+            ),
+        )
+        .help = Some("cargo shows each on its token: build the crate".into());
+        return;
+    };
+    l.join_handler(&attr, &function, &span, d);
 }
 
 /// A crate found on disk.

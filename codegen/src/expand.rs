@@ -16,6 +16,14 @@ use quote::{format_ident, quote};
 
 use crate::model::*;
 
+mod filters;
+mod tokens;
+
+pub use filters::describe_filters;
+use filters::{filter_conditions, message_conditions};
+pub use tokens::Regexes;
+use tokens::{lit, opt_str, rt};
+
 /// The generated crate's files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GeneratedCrate {
@@ -125,58 +133,6 @@ pub fn toml_key(k: &str) -> String {
     }
 }
 
-fn rt(name: &str) -> TokenStream {
-    let ident = format_ident!("{}", name);
-    quote!(::zlc_runtime::codegen::#ident)
-}
-
-fn lit(s: &str) -> Literal {
-    Literal::string(s)
-}
-
-fn opt_str(s: Option<&str>) -> TokenStream {
-    match s {
-        Some(s) => {
-            let l = lit(s);
-            quote!(::core::option::Option::Some(#l))
-        }
-        None => quote!(::core::option::Option::None),
-    }
-}
-
-/// Collects the regexes of a pipeline (or of one listener), numbered in order of
-/// appearance; each becomes one `static RE_n` compiled once.
-#[derive(Debug, Default)]
-pub struct Regexes {
-    patterns: Vec<String>,
-}
-
-impl Regexes {
-    /// The `static` items of the patterns collected.
-    pub fn statics(&self) -> TokenStream {
-        let statics = self.patterns.iter().enumerate().map(|(n, pat)| {
-            let name = format_ident!("RE_{}", n);
-            let pat = lit(pat);
-            let (lazy, regex, compile) = (rt("LazyLock"), rt("Regex"), rt("regex"));
-            quote! {
-                static #name: #lazy<#regex> = #lazy::new(|| #compile(#pat));
-            }
-        });
-        quote!(#(#statics)*)
-    }
-
-    fn add(&mut self, pattern: &str) -> proc_macro2::Ident {
-        let n = match self.patterns.iter().position(|p| p == pattern) {
-            Some(n) => n,
-            None => {
-                self.patterns.push(pattern.to_owned());
-                self.patterns.len() - 1
-            }
-        };
-        format_ident!("RE_{}", n)
-    }
-}
-
 fn main_tokens(p: &Pipeline) -> TokenStream {
     let mut regexes = Regexes::default();
     let defaults = p.defaults.or(&Policy::builtin());
@@ -263,6 +219,52 @@ fn pipeline_desc(p: &Pipeline, codes: &[ListenerCode]) -> TokenStream {
     }
 }
 
+/// A listener's policy (its own, over the defaults) as a `PolicyDesc`.
+fn policy_desc(pol: &Policy) -> TokenStream {
+    let n64 = |v: Option<u64>| Literal::u64_unsuffixed(v.unwrap_or(0));
+    let n32 = |v: Option<u32>| Literal::u32_unsuffixed(v.unwrap_or(0));
+    let (timeout, backoff, backoff_max, cooldown) = (
+        n64(pol.timeout_ms),
+        n64(pol.backoff_ms),
+        n64(pol.backoff_max_ms),
+        n64(pol.breaker_cooldown_ms),
+    );
+    let (retries, threshold, concurrency, max_in_flight) = (
+        n32(pol.retries),
+        n32(pol.breaker_threshold),
+        n32(pol.concurrency),
+        n32(pol.max_in_flight),
+    );
+    let ordered = pol.ordered.unwrap_or(true);
+    let limit = |r: Option<RateLimit>| {
+        let r = r.unwrap_or(RateLimit::OFF);
+        let (max, per) = (
+            Literal::u32_unsuffixed(r.max),
+            Literal::u64_unsuffixed(r.per_ms),
+        );
+        quote!(::zlc_runtime::codegen::RateLimitDesc { max: #max, per_ms: #per })
+    };
+    let (per_conversation, per_sender) = (
+        limit(pol.limit_per_conversation),
+        limit(pol.limit_per_sender),
+    );
+    quote! {
+        ::zlc_runtime::codegen::PolicyDesc {
+            timeout_ms: #timeout,
+            retries: #retries,
+            backoff_ms: #backoff,
+            backoff_max_ms: #backoff_max,
+            breaker_threshold: #threshold,
+            breaker_cooldown_ms: #cooldown,
+            concurrency: #concurrency,
+            max_in_flight: #max_in_flight,
+            ordered: #ordered,
+            limit_per_conversation: #per_conversation,
+            limit_per_sender: #per_sender,
+        }
+    }
+}
+
 fn listener_desc(l: &Listener, defaults: &Policy) -> TokenStream {
     let name = lit(&l.name.value);
     let description = lit(&l.description);
@@ -291,34 +293,7 @@ fn listener_desc(l: &Listener, defaults: &Policy) -> TokenStream {
             format!("{own}; and its handler's: {handler}")
         })
     };
-    let pol = l.policy.or(defaults);
-    let n64 = |v: Option<u64>| Literal::u64_unsuffixed(v.unwrap_or(0));
-    let n32 = |v: Option<u32>| Literal::u32_unsuffixed(v.unwrap_or(0));
-    let (timeout, backoff, backoff_max, cooldown) = (
-        n64(pol.timeout_ms),
-        n64(pol.backoff_ms),
-        n64(pol.backoff_max_ms),
-        n64(pol.breaker_cooldown_ms),
-    );
-    let (retries, threshold, concurrency, max_in_flight) = (
-        n32(pol.retries),
-        n32(pol.breaker_threshold),
-        n32(pol.concurrency),
-        n32(pol.max_in_flight),
-    );
-    let ordered = pol.ordered.unwrap_or(true);
-    let limit = |r: Option<RateLimit>| {
-        let r = r.unwrap_or(RateLimit::OFF);
-        let (max, per) = (
-            Literal::u32_unsuffixed(r.max),
-            Literal::u64_unsuffixed(r.per_ms),
-        );
-        quote!(::zlc_runtime::codegen::RateLimitDesc { max: #max, per_ms: #per })
-    };
-    let (per_conversation, per_sender) = (
-        limit(pol.limit_per_conversation),
-        limit(pol.limit_per_sender),
-    );
+    let policy = policy_desc(&l.policy.or(defaults));
     let actions = l.actions.iter().map(|a| action_desc(&a.value));
     let config = l.config.iter().map(|(k, v)| {
         let (k, v) = (lit(k), lit(v));
@@ -332,19 +307,7 @@ fn listener_desc(l: &Listener, defaults: &Policy) -> TokenStream {
             realms: #realms,
             enabled: #enabled,
             filters: #filters,
-            policy: ::zlc_runtime::codegen::PolicyDesc {
-                timeout_ms: #timeout,
-                retries: #retries,
-                backoff_ms: #backoff,
-                backoff_max_ms: #backoff_max,
-                breaker_threshold: #threshold,
-                breaker_cooldown_ms: #cooldown,
-                concurrency: #concurrency,
-                max_in_flight: #max_in_flight,
-                ordered: #ordered,
-                limit_per_conversation: #per_conversation,
-                limit_per_sender: #per_sender,
-            },
+            policy: #policy,
             config: &[#(#config),*],
             actions: &[#(#actions),*],
         }
@@ -461,80 +424,6 @@ fn action_desc(a: &Action) -> TokenStream {
             quote!(::zlc_runtime::codegen::ActionDesc::Handler { function: #name, allow_private: #allow_private })
         }
     }
-}
-
-/// The filters in words, for `list --config`.
-pub fn describe_filters(f: &Filters) -> String {
-    let mut parts = Vec::new();
-    let join = |v: Vec<String>| v.join(" or ");
-    if !f.channels.is_empty() {
-        parts.push(format!(
-            "channel {}",
-            join(
-                f.channels
-                    .iter()
-                    .map(|c| match &c.value {
-                        ChannelRef::Name(n) => format!("#{n}"),
-                        ChannelRef::Id(i) => format!("id {i}"),
-                    })
-                    .collect()
-            )
-        ));
-    }
-    if !f.topics.is_empty() {
-        parts.push(format!(
-            "topic {}",
-            join(
-                f.topics
-                    .iter()
-                    .map(|t| match &t.value {
-                        TextMatch::Exact(s) => format!("{s:?}"),
-                        TextMatch::Regex(r) => format!("/{r}/"),
-                    })
-                    .collect()
-            )
-        ));
-    }
-    if !f.senders.is_empty() {
-        parts.push(format!(
-            "sender {}",
-            join(
-                f.senders
-                    .iter()
-                    .map(|s| match &s.value {
-                        SenderRef::Email(e) => e.clone(),
-                        SenderRef::Id(i) => format!("id {i}"),
-                    })
-                    .collect()
-            )
-        ));
-    }
-    if let Some(m) = &f.message_type {
-        parts.push(match m.value {
-            MessageKind::Channel => "channel messages".into(),
-            MessageKind::Direct => "direct messages".into(),
-        });
-    }
-    if let Some(m) = &f.mentioned {
-        parts.push(if m.value {
-            "mentions the bot".into()
-        } else {
-            "does not mention the bot".into()
-        });
-    }
-    if let Some(c) = &f.content {
-        parts.push(format!("content =~ /{}/", c.value));
-    }
-    if f.exclude_bots.as_ref().is_some_and(|b| b.value) {
-        parts.push("not from bots".into());
-    }
-    if f.include_own.as_ref().is_some_and(|b| b.value) {
-        parts.push("including the bot's own messages".into());
-    }
-    if let Some(a) = &f.max_age_secs {
-        parts.push(format!("at most {}s old", a.value));
-    }
-    parts.join("; ")
 }
 
 /// One listener's generated code, as a pipeline or the `#[listener]` macro embeds it.
@@ -677,130 +566,4 @@ fn dispatch_fn(codes: &[ListenerCode]) -> TokenStream {
             }
         }
     }
-}
-
-/// Conditions on a parsed message `m` (event `e`), cheapest first.
-fn message_conditions(f: &Filters, regexes: &mut Regexes) -> Vec<TokenStream> {
-    let mut c = Vec::new();
-    if !f.include_own.as_ref().is_some_and(|b| b.value) {
-        c.push(quote!(m.sender_id != cx.own_user_id()));
-    }
-    c.extend(filter_conditions(f, regexes));
-    c
-}
-
-/// The conditions of the filters `f` sets.
-fn filter_conditions(f: &Filters, regexes: &mut Regexes) -> Vec<TokenStream> {
-    let mut c = Vec::new();
-    if let Some(k) = &f.message_type {
-        c.push(match k.value {
-            MessageKind::Channel => quote!(m.is_channel()),
-            MessageKind::Direct => quote!(m.is_direct()),
-        });
-    }
-    if let Some(b) = &f.mentioned {
-        c.push(if b.value {
-            quote!(e.mentioned())
-        } else {
-            quote!(!e.mentioned())
-        });
-    }
-    if f.exclude_bots.as_ref().is_some_and(|b| b.value) {
-        c.push(quote!(!cx.is_bot(m.sender_id, m.sender_email())));
-    }
-    if let Some(a) = &f.max_age_secs {
-        let secs = Literal::i64_unsuffixed(a.value as i64);
-        c.push(quote!(cx.now() - m.timestamp <= #secs));
-    }
-    if !f.senders.is_empty() {
-        let emails: Vec<Literal> = f
-            .senders
-            .iter()
-            .filter_map(|s| match &s.value {
-                SenderRef::Email(e) => Some(lit(&e.to_lowercase())),
-                _ => None,
-            })
-            .collect();
-        let ids: Vec<Literal> = f
-            .senders
-            .iter()
-            .filter_map(|s| match &s.value {
-                SenderRef::Id(i) => Some(Literal::i64_unsuffixed(*i)),
-                _ => None,
-            })
-            .collect();
-        let mut alts = Vec::new();
-        if !emails.is_empty() {
-            let same = rt("same_name");
-            alts.push(quote!({
-                let s = m.sender_email();
-                #(#same(s, #emails))||*
-            }));
-        }
-        if !ids.is_empty() {
-            alts.push(quote!(matches!(m.sender_id, #(#ids)|*)));
-        }
-        c.push(quote!((#(#alts)||*)));
-    }
-    if !f.channels.is_empty() {
-        let names: Vec<Literal> = f
-            .channels
-            .iter()
-            .filter_map(|s| match &s.value {
-                ChannelRef::Name(n) => Some(lit(&n.to_lowercase())),
-                _ => None,
-            })
-            .collect();
-        let ids: Vec<Literal> = f
-            .channels
-            .iter()
-            .filter_map(|s| match &s.value {
-                ChannelRef::Id(i) => Some(Literal::i64_unsuffixed(*i)),
-                _ => None,
-            })
-            .collect();
-        let mut alts = Vec::new();
-        if !names.is_empty() {
-            let same = rt("same_name");
-            alts.push(quote!(
-                m.channel_name().is_some_and(|n| #(#same(n, #names))||*)
-            ));
-        }
-        if !ids.is_empty() {
-            alts.push(quote!(
-                matches!(m.channel_id(), ::core::option::Option::Some(#(#ids)|*))
-            ));
-        }
-        c.push(quote!((#(#alts)||*)));
-    }
-    if !f.topics.is_empty() {
-        let exact: Vec<Literal> = f
-            .topics
-            .iter()
-            .filter_map(|t| match &t.value {
-                TextMatch::Exact(s) => Some(lit(&s.to_lowercase())),
-                _ => None,
-            })
-            .collect();
-        let mut alts = Vec::new();
-        if !exact.is_empty() {
-            let same = rt("same_name");
-            alts.push(quote!(m.is_channel() && {
-                let t = m.topic();
-                #(#same(t, #exact))||*
-            }));
-        }
-        for t in &f.topics {
-            if let TextMatch::Regex(r) = &t.value {
-                let re = regexes.add(r);
-                alts.push(quote!(m.is_channel() && #re.is_match(m.topic())));
-            }
-        }
-        c.push(quote!((#(#alts)||*)));
-    }
-    if let Some(content) = &f.content {
-        let re = regexes.add(&content.value);
-        c.push(quote!(#re.is_match(m.content())));
-    }
-    c
 }

@@ -421,6 +421,38 @@ pub fn main(input: TokenStream) -> TokenStream {
     }
 }
 
+/// The pipeline's realms (realm 1 when none is named) as `RealmDesc`s, and a
+/// compile-time check per listener that the realms it names are among them.
+fn realm_items(
+    args: &PipelineArgs,
+    modules: &[TokenStream],
+) -> (Vec<TokenStream>, Vec<TokenStream>) {
+    let rt = quote!(::zlc_runtime::codegen);
+    let realm_ids: Vec<u32> = if args.realms.is_empty() {
+        vec![1]
+    } else {
+        args.realms.iter().map(|(id, _)| *id).collect()
+    };
+    let realms = realm_ids.iter().map(|id| {
+        let id = Literal::u32_unsuffixed(*id);
+        quote!(#rt::RealmDesc { id: #id, name: ::core::option::Option::None, credentials: #rt::CredentialsDesc::Default, all_public_streams: false, narrow: &[] })
+    });
+    let declared: Vec<Literal> = realm_ids
+        .iter()
+        .map(|id| Literal::u32_unsuffixed(*id))
+        .collect();
+    let realm_checks = args.listeners.iter().zip(modules).map(|(path, m)| {
+        let msg = format!(
+            "listener `{}` names a realm this pipeline does not declare (declare it with `realms = [...]`)",
+            quote!(#path).to_string().replace(' ', "")
+        );
+        quote_spanned! {path.span()=>
+            const _: () = ::core::assert!(#rt::realms_declared(&[#(#declared),*], #m::DESC.realms), #msg);
+        }
+    });
+    (realms.collect(), realm_checks.collect())
+}
+
 fn pipeline_items(args: &PipelineArgs) -> TokenStream {
     let rt = quote!(::zlc_runtime::codegen);
     let modules: Vec<TokenStream> = args
@@ -447,29 +479,8 @@ fn pipeline_items(args: &PipelineArgs) -> TokenStream {
         Some(s) => quote!(::core::option::Option::Some(#s)),
         None => quote!(::core::option::Option::None),
     };
-    let realm_ids: Vec<u32> = if args.realms.is_empty() {
-        vec![1]
-    } else {
-        args.realms.iter().map(|(id, _)| *id).collect()
-    };
-    let realms = realm_ids.iter().map(|id| {
-        let id = Literal::u32_unsuffixed(*id);
-        quote!(#rt::RealmDesc { id: #id, name: ::core::option::Option::None, credentials: #rt::CredentialsDesc::Default, all_public_streams: false, narrow: &[] })
-    });
-    let declared: Vec<Literal> = realm_ids
-        .iter()
-        .map(|id| Literal::u32_unsuffixed(*id))
-        .collect();
+    let (realms, realm_checks) = realm_items(args, &modules);
     let version = Literal::string(env!("CARGO_PKG_VERSION"));
-    let realm_checks = args.listeners.iter().zip(&modules).map(|(path, m)| {
-        let msg = format!(
-            "listener `{}` names a realm this pipeline does not declare (declare it with `realms = [...]`)",
-            quote!(#path).to_string().replace(' ', "")
-        );
-        quote_spanned! {path.span()=>
-            const _: () = ::core::assert!(#rt::realms_declared(&[#(#declared),*], #m::DESC.realms), #msg);
-        }
-    });
     let indices = (0..modules.len()).map(Literal::usize_unsuffixed);
     quote! {
         /// The pipeline these listeners make: `PIPELINE.main()` is a binary's `main`;

@@ -3,6 +3,11 @@
 
 use crate::diag::Span;
 
+pub mod keys;
+mod words;
+
+pub use words::*;
+
 /// A value and where it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sp<T> {
@@ -86,55 +91,6 @@ pub struct Realm {
     pub narrow: Vec<(String, String)>,
     /// The `[[realm]]` table.
     pub span: Span,
-}
-
-/// Operators an event queue's narrow takes (Zulip refuses the others for queues).
-pub const NARROW_OPERATORS: &[&str] = &["channel", "stream", "topic", "sender", "is"];
-
-/// Operands of `is:` an event queue's narrow takes.
-pub const NARROW_IS: &[&str] = &[
-    "dm",
-    "private",
-    "mentioned",
-    "alerted",
-    "starred",
-    "unread",
-    "resolved",
-];
-
-/// Reads one term of a realm's `narrow`, written `operator:operand` as in Zulip's search
-/// box (`channel:alerts`, `is:dm`, `sender:ops@example.com`), into its parts; or says
-/// what is wrong with it.
-pub fn parse_narrow_term(term: &str) -> Result<(String, String), String> {
-    let term = term.trim();
-    let Some((op, operand)) = term.split_once(':') else {
-        return Err(format!(
-            "narrow term {term:?} must be written OPERATOR:OPERAND, e.g. \"channel:alerts\" or \"is:dm\""
-        ));
-    };
-    let (op, operand) = (op.trim(), operand.trim());
-    if op.starts_with('-') {
-        return Err(format!(
-            "an event queue's narrow cannot exclude (`{op}:`): Zulip refuses negated terms there; \
-             leave the messages out with the listeners' filters instead"
-        ));
-    }
-    if !NARROW_OPERATORS.contains(&op) {
-        return Err(format!(
-            "unknown narrow operator `{op}`; an event queue's narrow takes {}",
-            NARROW_OPERATORS.join(", ")
-        ));
-    }
-    if operand.is_empty() {
-        return Err(format!("narrow term {term:?} has no operand after `{op}:`"));
-    }
-    if op == "is" && !NARROW_IS.contains(&operand) {
-        return Err(format!(
-            "`is:{operand}` cannot narrow an event queue; `is:` takes {}",
-            NARROW_IS.join(", ")
-        ));
-    }
-    Ok((op.to_owned(), operand.to_owned()))
 }
 
 /// Where a realm's credentials come from. Never the key itself.
@@ -529,200 +485,6 @@ pub enum Segment {
 // and the same mistake gets the same message, wherever it is written.
 // ---------------------------------------------------------------------------------
 
-/// A wrong value, as the vocabulary's parsers report it; the front end says where.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// What is wrong (lowercase, no trailing period).
-    pub message: String,
-    /// What would be right, if it can be said.
-    pub help: Option<String>,
-}
-
-impl Problem {
-    /// A problem without help.
-    pub fn new(message: impl Into<String>) -> Self {
-        Problem {
-            message: message.into(),
-            help: None,
-        }
-    }
-
-    /// Adds what would be right.
-    pub fn help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
-        self
-    }
-}
-
-/// The keys each part of a pipeline accepts.
-pub mod keys {
-    /// Tables of a pipeline file.
-    pub const TOP: &[&str] = &[
-        "pipeline", "crates", "realm", "store", "defaults", "listener", "test",
-    ];
-    /// `[[test]]`.
-    pub const TEST: &[&str] = &["name", "realm", "event", "http", "config", "expect"];
-    /// A message written in a test's `[[test.event]]` (the harness's `MessageSpec`).
-    pub const TEST_MESSAGE: &[&str] = &[
-        "id",
-        "channel",
-        "channel_id",
-        "topic",
-        "sender",
-        "sender_name",
-        "sender_id",
-        "direct_to",
-        "content",
-        "timestamp",
-        "mentioned",
-    ];
-    /// `[test.expect]`.
-    pub const EXPECT: &[&str] = &[
-        "matched",
-        "not_matched",
-        "messages",
-        "reactions",
-        "webhooks",
-        "counts",
-        "state",
-        "dead_letters",
-    ];
-    /// An entry of `expect.messages`.
-    pub const EXPECT_MESSAGE: &[&str] = &["to", "text", "contains", "listener"];
-    /// An entry of `expect.reactions`.
-    pub const EXPECT_REACTION: &[&str] = &["emoji", "message_id", "listener"];
-    /// An entry of `expect.webhooks`.
-    pub const EXPECT_WEBHOOK: &[&str] = &["listener", "url", "method", "body"];
-    /// An entry of `expect.counts`.
-    pub const EXPECT_COUNT: &[&str] = &["listener", "n", "channel", "sender", "name"];
-    /// An entry of `expect.state`.
-    pub const EXPECT_STATE: &[&str] = &["listener", "key", "value"];
-    /// `[pipeline]`.
-    pub const PIPELINE: &[&str] = &["name", "description"];
-    /// `[[realm]]`.
-    pub const REALM: &[&str] = &[
-        "id",
-        "name",
-        "zuliprc",
-        "site",
-        "email",
-        "api_key_env",
-        "all_public_streams",
-        "narrow",
-    ];
-    /// `[store]`.
-    pub const STORE: &[&str] = &[
-        "url",
-        "url_env",
-        "password_env",
-        "password_file",
-        "event_log",
-    ];
-    /// Policies (`[defaults]` and every listener).
-    pub const POLICY: &[&str] = &[
-        "timeout",
-        "retries",
-        "backoff",
-        "backoff_max",
-        "breaker_threshold",
-        "breaker_cooldown",
-        "concurrency",
-        "max_in_flight",
-        "ordered",
-        "limit_per_conversation",
-        "limit_per_sender",
-    ];
-    /// A listener's own keys (policies come on top).
-    pub const LISTENER: &[&str] = &[
-        "name",
-        "description",
-        "events",
-        "realms",
-        "enabled",
-        "channels",
-        "topics",
-        "senders",
-        "message_type",
-        "mentioned",
-        "content",
-        "exclude_bots",
-        "include_own",
-        "max_age",
-        "handler",
-        "allow_private",
-        "config",
-        "action",
-    ];
-    /// Action types.
-    pub const ACTION_TYPES: &[&str] = &[
-        "count", "log", "reply", "react", "forward", "webhook", "store", "handler",
-    ];
-
-    /// The keys of an action of type `kind`, or `None` for an unknown type.
-    pub fn action(kind: &str) -> Option<&'static [&'static str]> {
-        Some(match kind {
-            "count" => &["type", "by"],
-            "log" => &["type", "template"],
-            "reply" => &["type", "to", "channel", "topic", "template"],
-            "react" => &["type", "emoji"],
-            "forward" => &["type", "channel", "topic"],
-            "webhook" => &[
-                "type",
-                "url",
-                "body",
-                "token_env",
-                "reply_field",
-                "allow_private",
-            ],
-            "store" => &["type"],
-            "handler" => &["type", "function", "allow_private"],
-            _ => return None,
-        })
-    }
-}
-
-/// `unknown key `realm` in [[listener]]; did you mean `realms`?`, with the valid keys.
-pub fn unknown_key(key: &str, allowed: &[&str], what: &str) -> Problem {
-    let message = match crate::diag::suggest(key, allowed.iter().copied()) {
-        Some(s) => format!("unknown key `{key}` in {what}; did you mean `{s}`?"),
-        None => format!("unknown key `{key}` in {what}"),
-    };
-    Problem::new(message).help(format!("valid keys: {}", allowed.join(", ")))
-}
-
-/// An unknown action type, with a suggestion and the valid ones.
-pub fn unknown_action_type(kind: &str) -> Problem {
-    let message = match crate::diag::suggest(kind, keys::ACTION_TYPES.iter().copied()) {
-        Some(s) => format!("unknown action type `{kind}`; did you mean `{s}`?"),
-        None => format!("unknown action type `{kind}`"),
-    };
-    Problem::new(message).help(format!("one of: {}", keys::ACTION_TYPES.join(", ")))
-}
-
-/// Parses `"500ms"`, `"10s"`, `"5m"`, `"2h"`, `"1d"` into milliseconds.
-pub fn parse_duration_ms(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit())?;
-    let (n, unit) = s.split_at(split);
-    let n: u64 = n.parse().ok()?;
-    let factor = match unit.trim() {
-        "ms" => 1,
-        "s" | "sec" | "secs" => 1_000,
-        "m" | "min" | "mins" => 60_000,
-        "h" | "hour" | "hours" => 3_600_000,
-        "d" | "day" | "days" => 86_400_000,
-        _ => return None,
-    };
-    n.checked_mul(factor)
-}
-
-/// What a duration must look like.
-pub fn not_a_duration(key: &str) -> Problem {
-    Problem::new(format!(
-        "`{key}` must be a duration such as \"500ms\", \"10s\", \"5m\" or \"1h\""
-    ))
-}
-
 impl EventSel {
     /// `"message"`, `"reaction:add"` or a group (`"@user"`), groups expanded. Whether
     /// the type and op exist is checked later ([`crate::check`]), with the valid lists.
@@ -818,17 +580,4 @@ impl ReplyTarget {
                 .help("one of: same (the conversation), sender (a direct message), channel")),
         }
     }
-}
-
-/// An emoji name as Zulip wants it (`:tada:` → `tada`).
-pub fn emoji_name(text: &str) -> String {
-    text.trim_matches(':').to_owned()
-}
-
-/// What a rate limit must look like.
-pub fn not_a_rate_limit(key: &str, value: &str) -> Problem {
-    Problem::new(format!(
-        "`{key}` must be COUNT/DURATION or \"off\", not {value:?}"
-    ))
-    .help("e.g. \"20/1m\" (at most 20 a minute), \"5/10s\" or \"off\"")
 }

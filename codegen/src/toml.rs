@@ -5,17 +5,18 @@
 //! errors) and walked by hand rather than with `#[serde(deny_unknown_fields)]`: serde
 //! stops at the first error, and users deserve all of them, with "did you mean".
 
-use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::diag::{Diagnostics, Span};
 use crate::model::*;
 
+mod actions;
 mod cases;
+mod walker;
 
 pub use cases::check as check_tests;
 
-type Value<'i> = Spanned<DeValue<'i>>;
+use walker::{Value, Walker, get, type_name};
 
 use keys::{LISTENER as LISTENER_KEYS, PIPELINE as PIPELINE_KEYS, POLICY as POLICY_KEYS};
 use keys::{REALM as REALM_KEYS, STORE as STORE_KEYS, TOP as TOP_KEYS};
@@ -48,290 +49,11 @@ fn first_lower(s: &str) -> String {
     }
 }
 
-struct Walker {
-    d: Diagnostics,
-}
-
-fn get<'a, 'i>(t: &'a DeTable<'i>, key: &str) -> Option<&'a Value<'i>> {
-    t.iter().find(|(k, _)| k.get_ref() == key).map(|(_, v)| v)
-}
-
-fn type_name(v: &DeValue<'_>) -> &'static str {
-    match v {
-        DeValue::String(_) => "a string",
-        DeValue::Integer(_) => "an integer",
-        DeValue::Float(_) => "a float",
-        DeValue::Boolean(_) => "a boolean",
-        DeValue::Datetime(_) => "a datetime",
-        DeValue::Array(_) => "an array",
-        DeValue::Table(_) => "a table",
-    }
-}
-
 impl Walker {
-    /// Reports a problem the vocabulary found, at `span`.
-    fn problem(&mut self, span: Span, p: Problem) {
-        self.d.error(span, p.message).help = p.help;
-    }
-
-    fn keys(&mut self, t: &DeTable<'_>, allowed: &[&str], what: &str) {
-        for (k, _) in t.iter() {
-            let key: &str = k.get_ref();
-            if !allowed.contains(&key) {
-                self.problem(k.span(), unknown_key(key, allowed, what));
-            }
-        }
-    }
-
-    fn wrong(&mut self, v: &Value<'_>, key: &str, expected: &str) {
-        self.d.error(
-            v.span(),
-            format!("`{key}` must be {expected}, not {}", type_name(v.get_ref())),
-        );
-    }
-
-    fn string(&mut self, t: &DeTable<'_>, key: &str) -> Option<Sp<String>> {
-        let v = get(t, key)?;
-        match v.get_ref() {
-            DeValue::String(s) => Some(Sp::new(s.to_string(), v.span())),
-            _ => {
-                self.wrong(v, key, "a string");
-                None
-            }
-        }
-    }
-
-    fn boolean(&mut self, t: &DeTable<'_>, key: &str) -> Option<Sp<bool>> {
-        let v = get(t, key)?;
-        match v.get_ref() {
-            DeValue::Boolean(b) => Some(Sp::new(*b, v.span())),
-            _ => {
-                self.wrong(v, key, "true or false");
-                None
-            }
-        }
-    }
-
-    fn int_of(&mut self, v: &Value<'_>, key: &str) -> Option<i64> {
-        match v.get_ref() {
-            DeValue::Integer(i) => {
-                match i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
-                    Ok(n) => Some(n),
-                    Err(_) => {
-                        self.d.error(v.span(), format!("`{key}` is out of range"));
-                        None
-                    }
-                }
-            }
-            _ => {
-                self.wrong(v, key, "an integer");
-                None
-            }
-        }
-    }
-
-    fn uint(&mut self, t: &DeTable<'_>, key: &str, max: i64) -> Option<Sp<u64>> {
-        let v = get(t, key)?;
-        let n = self.int_of(v, key)?;
-        if n < 0 || n > max {
-            self.d.error(
-                v.span(),
-                format!("`{key}` must be between 0 and {max}, not {n}"),
-            );
-            return None;
-        }
-        Some(Sp::new(n as u64, v.span()))
-    }
-
-    /// `"500ms"`, `"10s"`, `"5m"`, `"2h"`, `"1d"` or an integer number of seconds.
-    fn duration_ms(&mut self, t: &DeTable<'_>, key: &str) -> Option<Sp<u64>> {
-        let v = get(t, key)?;
-        let ms = match v.get_ref() {
-            DeValue::Integer(_) => self
-                .int_of(v, key)
-                .filter(|n| *n >= 0)
-                .map(|n| n as u64 * 1000),
-            DeValue::String(s) => parse_duration_ms(s),
-            _ => None,
-        };
-        match ms {
-            Some(ms) => Some(Sp::new(ms, v.span())),
-            None => {
-                self.problem(v.span(), not_a_duration(key));
-                None
-            }
-        }
-    }
-
-    /// A table of strings (`config = { greeting = "hi" }`), in written order.
-    fn string_table(&mut self, t: &DeTable<'_>, key: &str) -> Vec<(String, String)> {
-        let Some(v) = get(t, key) else {
-            return Vec::new();
-        };
-        match v.get_ref() {
-            DeValue::Table(entries) => entries
-                .iter()
-                .filter_map(|(k, v)| match v.get_ref() {
-                    DeValue::String(s) => Some((k.get_ref().to_string(), s.to_string())),
-                    other => {
-                        self.d.error(
-                            v.span(),
-                            format!("`{key}` values must be strings, not {}", type_name(other)),
-                        );
-                        None
-                    }
-                })
-                .collect(),
-            _ => {
-                self.wrong(v, key, "a table of strings");
-                Vec::new()
-            }
-        }
-    }
-
-    /// A string or an array of strings.
-    fn strings(&mut self, t: &DeTable<'_>, key: &str) -> Option<Vec<Sp<String>>> {
-        let v = get(t, key)?;
-        match v.get_ref() {
-            DeValue::String(s) => Some(vec![Sp::new(s.to_string(), v.span())]),
-            DeValue::Array(items) => {
-                let mut out = Vec::new();
-                for item in items.iter() {
-                    match item.get_ref() {
-                        DeValue::String(s) => out.push(Sp::new(s.to_string(), item.span())),
-                        other => {
-                            self.d.error(
-                                item.span(),
-                                format!(
-                                    "`{key}` entries must be strings, not {}",
-                                    type_name(other)
-                                ),
-                            );
-                        }
-                    }
-                }
-                Some(out)
-            }
-            _ => {
-                self.wrong(v, key, "a string or an array of strings");
-                None
-            }
-        }
-    }
-
-    /// An array (or single value) of strings or integers.
-    fn names_or_ids(&mut self, t: &DeTable<'_>, key: &str) -> Vec<Sp<Result<String, i64>>> {
-        let Some(v) = get(t, key) else {
-            return Vec::new();
-        };
-        let single = std::slice::from_ref(v);
-        let items: &[Value<'_>] = match v.get_ref() {
-            DeValue::Array(items) => &items[..],
-            _ => single,
-        };
-        let mut out = Vec::new();
-        for item in items {
-            match item.get_ref() {
-                DeValue::String(s) => out.push(Sp::new(Ok(s.to_string()), item.span())),
-                DeValue::Integer(_) => {
-                    if let Some(n) = self.int_of(item, key) {
-                        out.push(Sp::new(Err(n), item.span()));
-                    }
-                }
-                other => {
-                    self.d.error(
-                        item.span(),
-                        format!(
-                            "`{key}` entries must be names or ids, not {}",
-                            type_name(other)
-                        ),
-                    );
-                }
-            }
-        }
-        out
-    }
-
-    fn tables<'a, 'i>(&mut self, v: &'a Value<'i>, key: &str) -> Vec<(&'a DeTable<'i>, Span)> {
-        match v.get_ref() {
-            DeValue::Array(items) => items
-                .iter()
-                .filter_map(|item| match item.get_ref() {
-                    DeValue::Table(t) => Some((t, item.span())),
-                    _ => {
-                        self.d.error(
-                            item.span(),
-                            format!("each `{key}` must be a table (write `[[{key}]]`)"),
-                        );
-                        None
-                    }
-                })
-                .collect(),
-            DeValue::Table(t) => {
-                self.d.error(
-                    v.span(),
-                    format!("`{key}` must be an array of tables: write `[[{key}]]`, not `[{key}]`"),
-                );
-                vec![(t, v.span())]
-            }
-            _ => {
-                self.wrong(v, key, "an array of tables");
-                Vec::new()
-            }
-        }
-    }
-
-    fn table<'a, 'i>(
-        &mut self,
-        root: &'a DeTable<'i>,
-        key: &str,
-    ) -> Option<(&'a DeTable<'i>, Span)> {
-        let v = get(root, key)?;
-        match v.get_ref() {
-            DeValue::Table(t) => Some((t, v.span())),
-            _ => {
-                self.wrong(v, key, "a table");
-                None
-            }
-        }
-    }
-
     fn pipeline(&mut self, root: &DeTable<'_>, len: usize) -> Option<Pipeline> {
         self.keys(root, TOP_KEYS, "the pipeline file");
-        let (name, description) = match self.table(root, "pipeline") {
-            Some((t, span)) => {
-                self.keys(t, PIPELINE_KEYS, "[pipeline]");
-                let name = self.string(t, "name");
-                if name.is_none() && get(t, "name").is_none() {
-                    self.d.error(span, "[pipeline] has no `name`").help =
-                        Some("add `name = \"my_pipeline\"`".into());
-                }
-                (
-                    name,
-                    self.string(t, "description")
-                        .map(|s| s.value)
-                        .unwrap_or_default(),
-                )
-            }
-            None => {
-                if get(root, "pipeline").is_none() {
-                    self.d
-                        .error(0..len.min(1), "the file has no [pipeline] table")
-                        .help = Some(
-                        "start the file with `[pipeline]` and `name = \"my_pipeline\"`".into(),
-                    );
-                }
-                (None, String::new())
-            }
-        };
-        let realms = match get(root, "realm") {
-            Some(v) => self
-                .tables(v, "realm")
-                .into_iter()
-                .filter_map(|(t, span)| self.realm(t, span))
-                .collect(),
-            None => Vec::new(),
-        };
+        let (name, description) = self.pipeline_table(root, len);
+        let realms = self.each(root, "realm", Self::realm);
         let store = match self.table(root, "store") {
             Some((t, _)) => self.store(t),
             None => Store::default(),
@@ -343,45 +65,12 @@ impl Walker {
             }
             None => Policy::default(),
         };
-        let listeners = match get(root, "listener") {
-            Some(v) => self
-                .tables(v, "listener")
-                .into_iter()
-                .filter_map(|(t, span)| self.listener(t, span))
-                .collect(),
-            None => Vec::new(),
-        };
+        let listeners = self.each(root, "listener", Self::listener);
         let crates = match self.table(root, "crates") {
-            Some((t, _)) => t
-                .iter()
-                .filter_map(|(k, v)| match v.get_ref() {
-                    DeValue::String(s) => Some(CrateDecl {
-                        name: Sp::new(k.get_ref().to_string(), k.span()),
-                        path: Sp::new(s.to_string(), v.span()),
-                        found: None,
-                    }),
-                    other => {
-                        self.d.error(
-                            v.span(),
-                            format!(
-                                "a crate is declared with its folder, relative to this file (`my_bot = \"rust/my_bot\"`), not {}",
-                                type_name(other)
-                            ),
-                        );
-                        None
-                    }
-                })
-                .collect(),
+            Some((t, _)) => self.crate_decls(t),
             None => Vec::new(),
         };
-        let tests = match get(root, "test") {
-            Some(v) => self
-                .tables(v, "test")
-                .into_iter()
-                .filter_map(|(t, span)| self.test_case(t, span))
-                .collect(),
-            None => Vec::new(),
-        };
+        let tests = self.each(root, "test", Self::test_case);
         Some(Pipeline {
             name: name?,
             description,
@@ -392,6 +81,67 @@ impl Walker {
             tests,
             crates,
         })
+    }
+
+    /// Every `[[key]]` table of `root`, each read by `read` (those it refuses left out).
+    fn each<T>(
+        &mut self,
+        root: &DeTable<'_>,
+        key: &str,
+        read: impl Fn(&mut Self, &DeTable<'_>, Span) -> Option<T>,
+    ) -> Vec<T> {
+        match get(root, key) {
+            Some(v) => self
+                .tables(v, key)
+                .into_iter()
+                .filter_map(|(t, span)| read(self, t, span))
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// `[pipeline]`: its name (required) and description.
+    fn pipeline_table(&mut self, root: &DeTable<'_>, len: usize) -> (Option<Sp<String>>, String) {
+        let Some((t, span)) = self.table(root, "pipeline") else {
+            if get(root, "pipeline").is_none() {
+                self.d
+                    .error(0..len.min(1), "the file has no [pipeline] table")
+                    .help =
+                    Some("start the file with `[pipeline]` and `name = \"my_pipeline\"`".into());
+            }
+            return (None, String::new());
+        };
+        self.keys(t, PIPELINE_KEYS, "[pipeline]");
+        let name = self.string(t, "name");
+        if name.is_none() && get(t, "name").is_none() {
+            self.d.error(span, "[pipeline] has no `name`").help =
+                Some("add `name = \"my_pipeline\"`".into());
+        }
+        let description = self.string(t, "description").map(|s| s.value);
+        (name, description.unwrap_or_default())
+    }
+
+    /// `[crates]`: each crate's folder, relative to the file.
+    fn crate_decls(&mut self, t: &DeTable<'_>) -> Vec<CrateDecl> {
+        t.iter()
+            .filter_map(|(k, v)| match v.get_ref() {
+                DeValue::String(s) => Some(CrateDecl {
+                    name: Sp::new(k.get_ref().to_string(), k.span()),
+                    path: Sp::new(s.to_string(), v.span()),
+                    found: None,
+                }),
+                other => {
+                    self.d.error(
+                        v.span(),
+                        format!(
+                            "a crate is declared with its folder, relative to this file (`my_bot = \"rust/my_bot\"`), not {}",
+                            type_name(other)
+                        ),
+                    );
+                    None
+                }
+            })
+            .collect()
     }
 
     fn realm(&mut self, t: &DeTable<'_>, span: Span) -> Option<Realm> {
@@ -545,87 +295,10 @@ impl Walker {
         if name.is_none() && get(t, "name").is_none() {
             self.d.error(span.clone(), "[[listener]] has no `name`");
         }
-        // A listener with a handler may leave `events` out: its `#[listener]` says which
-        // it accepts ([`crate::crates`]).
-        let has_handler = get(t, "handler").is_some()
-            || get(t, "action").is_some_and(|a| match a.get_ref() {
-                DeValue::Array(items) => items.iter().any(|i| match i.get_ref() {
-                    DeValue::Table(a) => get(a, "type").is_some_and(
-                        |k| matches!(k.get_ref(), DeValue::String(s) if s.as_ref() == "handler"),
-                    ),
-                    _ => false,
-                }),
-                _ => false,
-            });
-        let events = match self.strings(t, "events") {
-            Some(list) => list.into_iter().flat_map(|s| self.event_sel(s)).collect(),
-            None => {
-                if get(t, "events").is_none() && !has_handler {
-                    self.d
-                        .error(span.clone(), "[[listener]] has no `events`")
-                        .help = Some(
-                        "e.g. `events = \"message\"` or `events = [\"reaction:add\", \"@user\"]`"
-                            .into(),
-                    );
-                }
-                Vec::new()
-            }
-        };
-        let realms = get(t, "realms").map(|v| {
-            let single = std::slice::from_ref(v);
-            let items: &[Value<'_>] = match v.get_ref() {
-                DeValue::Array(a) => &a[..],
-                _ => single,
-            };
-            items
-                .iter()
-                .filter_map(|i| {
-                    let n = self.int_of(i, "realms")?;
-                    if !(0..=u32::MAX as i64).contains(&n) {
-                        self.d.error(
-                            i.span(),
-                            format!("realm ids are non-negative integers, not {n}"),
-                        );
-                        return None;
-                    }
-                    Some(Sp::new(n as u32, i.span()))
-                })
-                .collect()
-        });
+        let events = self.listener_events(t, &span);
+        let realms = get(t, "realms").map(|v| self.realm_ids(v));
         let filters = self.filters(t);
-        let mut actions: Vec<Sp<Action>> = match get(t, "action") {
-            Some(v) => self
-                .tables(v, "listener.action")
-                .into_iter()
-                .filter_map(|(a, span)| self.action(a, span))
-                .collect(),
-            None => Vec::new(),
-        };
-        // `handler = "crate::function"`: the function runs first, before the actions.
-        let allow_private = self.boolean(t, "allow_private");
-        match self.string(t, "handler") {
-            Some(h) => actions.insert(
-                0,
-                Sp::new(
-                    Action::Handler {
-                        function: h.value,
-                        allow_private: allow_private.is_some_and(|b| b.value),
-                    },
-                    h.span,
-                ),
-            ),
-            None => {
-                if let Some(a) = allow_private {
-                    self.d.error(
-                        a.span,
-                        "`allow_private` on a listener applies to its `handler`, and it has none",
-                    );
-                }
-            }
-        }
-        if actions.is_empty() && get(t, "action").is_none() {
-            actions.push(Sp::new(Action::Count { by: Vec::new() }, span.clone()));
-        }
+        let actions = self.listener_actions(t, &span);
         let config = self.string_table(t, "config");
         Some(Listener {
             name: name?,
@@ -643,6 +316,95 @@ impl Walker {
             config,
             span,
         })
+    }
+
+    /// A listener's `events`. One with a handler may leave them out: its `#[listener]`
+    /// says which it accepts ([`crate::crates`]).
+    fn listener_events(&mut self, t: &DeTable<'_>, span: &Span) -> Vec<Sp<EventSel>> {
+        let has_handler = get(t, "handler").is_some()
+            || get(t, "action").is_some_and(|a| match a.get_ref() {
+                DeValue::Array(items) => items.iter().any(|i| match i.get_ref() {
+                    DeValue::Table(a) => get(a, "type").is_some_and(
+                        |k| matches!(k.get_ref(), DeValue::String(s) if s.as_ref() == "handler"),
+                    ),
+                    _ => false,
+                }),
+                _ => false,
+            });
+        match self.strings(t, "events") {
+            Some(list) => list.into_iter().flat_map(|s| self.event_sel(s)).collect(),
+            None => {
+                if get(t, "events").is_none() && !has_handler {
+                    self.d
+                        .error(span.clone(), "[[listener]] has no `events`")
+                        .help = Some(
+                        "e.g. `events = \"message\"` or `events = [\"reaction:add\", \"@user\"]`"
+                            .into(),
+                    );
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    /// `realms`: one id or a list of them.
+    fn realm_ids(&mut self, v: &Value<'_>) -> Vec<Sp<u32>> {
+        let single = std::slice::from_ref(v);
+        let items: &[Value<'_>] = match v.get_ref() {
+            DeValue::Array(a) => &a[..],
+            _ => single,
+        };
+        items
+            .iter()
+            .filter_map(|i| {
+                let n = self.int_of(i, "realms")?;
+                if !(0..=u32::MAX as i64).contains(&n) {
+                    self.d.error(
+                        i.span(),
+                        format!("realm ids are non-negative integers, not {n}"),
+                    );
+                    return None;
+                }
+                Some(Sp::new(n as u32, i.span()))
+            })
+            .collect()
+    }
+
+    /// A listener's actions: its `handler` first, then its `[[listener.action]]`s; a
+    /// listener without either counts its matches.
+    fn listener_actions(&mut self, t: &DeTable<'_>, span: &Span) -> Vec<Sp<Action>> {
+        let mut actions: Vec<Sp<Action>> = match get(t, "action") {
+            Some(v) => self
+                .tables(v, "listener.action")
+                .into_iter()
+                .filter_map(|(a, span)| self.action(a, span))
+                .collect(),
+            None => Vec::new(),
+        };
+        let allow_private = self.boolean(t, "allow_private");
+        match self.string(t, "handler") {
+            Some(h) => {
+                let allow_private = allow_private.is_some_and(|b| b.value);
+                let function = h.value;
+                let handler = Action::Handler {
+                    function,
+                    allow_private,
+                };
+                actions.insert(0, Sp::new(handler, h.span));
+            }
+            None => {
+                if let Some(a) = allow_private {
+                    self.d.error(
+                        a.span,
+                        "`allow_private` on a listener applies to its `handler`, and it has none",
+                    );
+                }
+            }
+        }
+        if actions.is_empty() && get(t, "action").is_none() {
+            actions.push(Sp::new(Action::Count { by: Vec::new() }, span.clone()));
+        }
+        actions
     }
 
     fn event_sel(&mut self, s: Sp<String>) -> Vec<Sp<EventSel>> {
@@ -705,131 +467,5 @@ impl Walker {
             segments,
             span: s.span,
         }
-    }
-
-    fn action(&mut self, t: &DeTable<'_>, span: Span) -> Option<Sp<Action>> {
-        let Some(kind) = self.string(t, "type") else {
-            if get(t, "type").is_none() {
-                self.d
-                    .error(span.clone(), "[[listener.action]] has no `type`")
-                    .help = Some(format!("one of: {}", keys::ACTION_TYPES.join(", ")));
-            }
-            return None;
-        };
-        let Some(allowed) = keys::action(&kind.value) else {
-            self.problem(kind.span, unknown_action_type(&kind.value));
-            return None;
-        };
-        self.keys(t, allowed, &format!("a `{}` action", kind.value));
-        let required = |w: &mut Self, key: &str| {
-            let v = w.string(t, key);
-            if v.is_none() && get(t, key).is_none() {
-                w.d.error(
-                    span.clone(),
-                    format!("a `{}` action needs `{key}`", kind.value),
-                );
-            }
-            v
-        };
-        let action = match kind.value.as_str() {
-            "count" => {
-                let by = self
-                    .strings(t, "by")
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|k| match CountKey::parse(&k.value) {
-                        Ok(key) => Some(key),
-                        Err(p) => {
-                            self.problem(k.span, p);
-                            None
-                        }
-                    })
-                    .collect();
-                Action::Count { by }
-            }
-            "log" => Action::Log {
-                template: self.string(t, "template").map(|s| self.template(s)),
-            },
-            "reply" => {
-                let template = required(self, "template").map(|s| self.template(s));
-                let to = match self.string(t, "to") {
-                    None => ReplyTo::Same,
-                    Some(s) => match ReplyTarget::parse(&s.value) {
-                        Ok(ReplyTarget::Same) => ReplyTo::Same,
-                        Ok(ReplyTarget::Sender) => ReplyTo::Sender,
-                        Ok(ReplyTarget::Channel) => {
-                            let channel = required(self, "channel");
-                            let topic = required(self, "topic").map(|s| self.template(s));
-                            match (channel, topic) {
-                                (Some(c), Some(topic)) => ReplyTo::Channel {
-                                    channel: c.value,
-                                    topic,
-                                },
-                                _ => return None,
-                            }
-                        }
-                        Err(p) => {
-                            self.problem(s.span, p);
-                            return None;
-                        }
-                    },
-                };
-                Action::Reply {
-                    to,
-                    template: template?,
-                }
-            }
-            "react" => Action::React {
-                emoji: emoji_name(&required(self, "emoji")?.value),
-            },
-            "forward" => Action::Forward {
-                channel: required(self, "channel")?.value,
-                topic: self.string(t, "topic").map(|s| self.template(s)),
-            },
-            "webhook" => {
-                let url = required(self, "url");
-                let body = match get(t, "body") {
-                    None => None,
-                    Some(v) => match v.get_ref() {
-                        DeValue::Table(b) => Some(
-                            b.iter()
-                                .filter_map(|(k, v)| match v.get_ref() {
-                                    DeValue::String(s) => {
-                                        let tpl = self.template(Sp::new(s.to_string(), v.span()));
-                                        Some((k.get_ref().to_string(), tpl))
-                                    }
-                                    other => {
-                                        self.d.error(v.span(), format!("webhook body values must be strings (templates), not {}", type_name(other)));
-                                        None
-                                    }
-                                })
-                                .collect(),
-                        ),
-                        _ => {
-                            self.wrong(v, "body", "a table of templated strings");
-                            None
-                        }
-                    },
-                };
-                let url = url?;
-                let allow_private = self.boolean(t, "allow_private").is_some_and(|b| b.value);
-                if let Err((msg, help)) = crate::check::webhook_url(&url.value, allow_private) {
-                    self.d.error(url.span.clone(), msg).help = help;
-                }
-                Action::Webhook {
-                    url: url.value,
-                    body,
-                    token_env: self.string(t, "token_env").map(|s| s.value),
-                    reply_field: self.string(t, "reply_field").map(|s| s.value),
-                    allow_private,
-                }
-            }
-            "handler" => Action::Handler {
-                function: required(self, "function")?.value,
-                allow_private: self.boolean(t, "allow_private").is_some_and(|b| b.value),
-            },
-            _ => Action::Store,
-        };
-        Some(Sp::new(action, span))
     }
 }

@@ -119,28 +119,7 @@ impl ConfigOverrides {
         };
         let mut warnings = Vec::new();
         let file = match &file_path {
-            Some(path) => match std::fs::metadata(path) {
-                Ok(_) => {
-                    let (text, warning) = read_secret_file_text(path, "a Zulip API key")?;
-                    warnings.extend(warning);
-                    Some(parse_zuliprc(&text, path)?)
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !named => {
-                    if let Some(h) = home.filter(|h| h.join(".humbugrc").exists()) {
-                        return Err(Error::Config(format!(
-                            "found the legacy {} but no ~/.zuliprc: rename it to ~/.zuliprc",
-                            h.join(".humbugrc").display()
-                        )));
-                    }
-                    None
-                }
-                Err(e) => {
-                    return Err(Error::Config(format!(
-                        "cannot read zuliprc {}: {e}",
-                        path.display()
-                    )));
-                }
-            },
+            Some(path) => read_zuliprc(path, named, home, &mut warnings)?,
             None => None,
         };
         let from_file = |k: &str| file.as_ref().and_then(|f| f.get(k).cloned());
@@ -163,36 +142,24 @@ impl ConfigOverrides {
             .or_else(|| env("ZULIP_API_KEY").map(Secret))
             .or_else(|| from_file("key").map(Secret));
 
-        let mut missing = Vec::new();
-        if site.is_none() {
-            missing.push("site (--site, ZULIP_SITE or `site` in zuliprc)");
-        }
-        if email.is_none() {
-            missing.push("email (--email, ZULIP_EMAIL or `email` in zuliprc)");
-        }
-        if api_key.is_none() {
-            missing.push("API key (ZULIP_API_KEY or `key` in zuliprc)");
-        }
-        if !missing.is_empty() {
-            let searched = match &file_path {
-                Some(p) if file.is_some() => format!("read {}", p.display()),
-                Some(p) => format!("no zuliprc at {}", p.display()),
-                None => "no zuliprc (HOME is not set)".to_owned(),
-            };
-            return Err(Error::Config(format!(
-                "missing Zulip credentials: {} ({searched})",
-                missing.join(", ")
-            )));
-        }
+        let absent = [site.is_none(), email.is_none(), api_key.is_none()];
+        let (Some(site), Some(email), Some(api_key)) = (site, email, api_key) else {
+            return Err(missing_credentials(
+                absent,
+                file_path.as_deref(),
+                file.is_some(),
+            ));
+        };
 
         let insecure = match self.insecure {
             Some(b) => b,
-            None => match env("ZULIP_ALLOW_INSECURE").or_else(|| from_file("insecure")) {
-                Some(v) => parse_bool(&v).ok_or_else(|| {
-                    Error::Config(format!("insecure must be true or false, not {v:?}"))
+            None => env("ZULIP_ALLOW_INSECURE")
+                .or_else(|| from_file("insecure"))
+                .map_or(Ok(false), |v| {
+                    parse_bool(&v).ok_or_else(|| {
+                        Error::Config(format!("insecure must be true or false, not {v:?}"))
+                    })
                 })?,
-                None => false,
-            },
         };
         let cert_bundle = self
             .cert_bundle
@@ -200,7 +167,7 @@ impl ConfigOverrides {
             .or_else(|| env("ZULIP_CERT_BUNDLE").map(PathBuf::from))
             .or_else(|| from_file("cert_bundle").map(PathBuf::from));
 
-        let site = normalize_site(site.as_deref().unwrap_or_default(), insecure)?;
+        let site = normalize_site(&site, insecure)?;
         if insecure {
             warnings.push(format!(
                 "TLS CERTIFICATE VERIFICATION IS OFF for {} (insecure = true, from {origin}): \
@@ -211,14 +178,64 @@ impl ConfigOverrides {
         }
         Ok(ZulipConfig {
             site,
-            email: email.unwrap_or_default(),
-            api_key: api_key.unwrap_or_default(),
+            email,
+            api_key,
             insecure,
             cert_bundle,
             origin,
             warnings,
         })
     }
+}
+
+/// The zuliprc at `path`, if there is one: a missing file is no error unless it was
+/// `named` (by a flag or `ZULIP_CONFIG`); a legacy `~/.humbugrc` beside none is.
+fn read_zuliprc(
+    path: &Path,
+    named: bool,
+    home: Option<&Path>,
+    warnings: &mut Vec<String>,
+) -> Result<Option<HashMap<String, String>>> {
+    match std::fs::metadata(path) {
+        Ok(_) => {
+            let (text, warning) = read_secret_file_text(path, "a Zulip API key")?;
+            warnings.extend(warning);
+            Ok(Some(parse_zuliprc(&text, path)?))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !named => {
+            match home.map(|h| h.join(".humbugrc")).filter(|h| h.exists()) {
+                Some(legacy) => Err(Error::Config(format!(
+                    "found the legacy {} but no ~/.zuliprc: rename it to ~/.zuliprc",
+                    legacy.display()
+                ))),
+                None => Ok(None),
+            }
+        }
+        Err(e) => Err(Error::Config(format!(
+            "cannot read zuliprc {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// The error for the credentials that are `absent` (site, email, API key), saying
+/// where a zuliprc was looked for.
+fn missing_credentials(absent: [bool; 3], file_path: Option<&Path>, read: bool) -> Error {
+    const WHAT: [&str; 3] = [
+        "site (--site, ZULIP_SITE or `site` in zuliprc)",
+        "email (--email, ZULIP_EMAIL or `email` in zuliprc)",
+        "API key (ZULIP_API_KEY or `key` in zuliprc)",
+    ];
+    let missing: Vec<&str> = (0..3).filter(|&i| absent[i]).map(|i| WHAT[i]).collect();
+    let searched = match file_path {
+        Some(p) if read => format!("read {}", p.display()),
+        Some(p) => format!("no zuliprc at {}", p.display()),
+        None => "no zuliprc (HOME is not set)".to_owned(),
+    };
+    Error::Config(format!(
+        "missing Zulip credentials: {} ({searched})",
+        missing.join(", ")
+    ))
 }
 
 /// Opens and reads a file that holds `what` (a secret), after checking what it is: a

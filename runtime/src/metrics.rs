@@ -126,37 +126,42 @@ impl Metrics {
             "Times the listener's circuit breaker opened",
             m.breaker_trips.clone(),
         );
-        m.registry.register(
+        m.register_connection_metrics();
+        m
+    }
+
+    /// The per-connection families.
+    fn register_connection_metrics(&mut self) {
+        self.registry.register(
             "queue_registrations",
             "Event queues registered (the first one included)",
-            m.registrations.clone(),
+            self.registrations.clone(),
         );
-        m.registry.register(
+        self.registry.register(
             "gaps",
             "Event queues lost (expired or pruned): recovered by a backfill, a gap recorded",
-            m.gaps.clone(),
+            self.gaps.clone(),
         );
-        m.registry.register(
+        self.registry.register(
             "lag_seconds",
             "Age of the oldest received event whose work is not yet written and acknowledged",
-            m.lag.clone(),
+            self.lag.clone(),
         );
-        m.registry.register(
+        self.registry.register(
             "jobs_in_flight",
             "Jobs waiting or running",
-            m.in_flight.clone(),
+            self.in_flight.clone(),
         );
-        m.registry.register(
+        self.registry.register(
             "store_write_errors",
             "Writes of acknowledged work that failed (retried)",
-            m.write_errors.clone(),
+            self.write_errors.clone(),
         );
-        m.registry.register(
+        self.registry.register(
             "polling",
             "1 while this process polls the connection's event queue",
-            m.polling.clone(),
+            self.polling.clone(),
         );
-        m
     }
 
     fn listener(&self, i: usize) -> ListenerLabels {

@@ -122,6 +122,34 @@ fn s(v: &Value) -> String {
     }
 }
 
+/// The first of `values` that is there, as text.
+fn first_of(values: &[&Value]) -> String {
+    values
+        .iter()
+        .find(|v| !v.is_null())
+        .map(|v| s(v))
+        .unwrap_or_default()
+}
+
+/// A link to message `m` in the web app of `site`.
+fn message_link(m: &Value, site: &str) -> String {
+    let id = s(&m["id"]);
+    match (&m["display_recipient"], m["stream_id"].as_i64()) {
+        (Value::String(_), Some(sid)) => format!("{site}/#narrow/channel/{sid}/near/{id}"),
+        _ => format!("{site}/#narrow/near/{id}"),
+    }
+}
+
+/// A presence event's clients and their status: `website: active, ZulipMobile: idle`.
+fn presence(p: &Value) -> String {
+    let mut out = String::new();
+    for (client, p) in p.as_object().into_iter().flatten() {
+        let sep = if out.is_empty() { "" } else { ", " };
+        let _ = write!(out, "{sep}{client}: {}", s(&p["status"]));
+    }
+    out
+}
+
 /// The value of one field for this event (empty when the event lacks it).
 pub fn field(f: Field, cx: &RenderCx<'_>) -> String {
     let e = cx.event;
@@ -148,59 +176,23 @@ pub fn field(f: Field, cx: &RenderCx<'_>) -> String {
             other => other.unwrap_or_default().to_owned(),
         },
         Field::MessageTimestamp => s(&m["timestamp"]),
-        Field::MessageLink => {
-            let id = s(&m["id"]);
-            match (&m["display_recipient"], m["stream_id"].as_i64()) {
-                (Value::String(_), Some(sid)) => {
-                    format!("{}/#narrow/channel/{sid}/near/{id}", cx.realm.site)
-                }
-                _ => format!("{}/#narrow/near/{id}", cx.realm.site),
-            }
-        }
+        Field::MessageLink => message_link(m, &cx.realm.site),
         Field::SenderId => s(&m["sender_id"]),
         Field::SenderEmail => s(&m["sender_email"]),
         Field::SenderName => s(&m["sender_full_name"]),
-        Field::UserId => [
+        Field::UserId => first_of(&[
             &e["user_id"],
             &e["person"]["user_id"],
             &e["sender"]["user_id"],
             // Reactions from servers before feature level 2 name the user only here.
             &e["user"]["user_id"],
-        ]
-        .into_iter()
-        .find(|v| !v.is_null())
-        .map(s)
-        .unwrap_or_default(),
-        Field::UserEmail => {
-            let v = [&e["user"]["email"], &e["email"], &e["person"]["email"]]
-                .into_iter()
-                .find(|v| !v.is_null());
-            v.map(s).unwrap_or_default()
-        }
-        Field::UserName => {
-            let v = [&e["user"]["full_name"], &e["person"]["full_name"]]
-                .into_iter()
-                .find(|v| !v.is_null());
-            v.map(s).unwrap_or_default()
-        }
+        ]),
+        Field::UserEmail => first_of(&[&e["user"]["email"], &e["email"], &e["person"]["email"]]),
+        Field::UserName => first_of(&[&e["user"]["full_name"], &e["person"]["full_name"]]),
         Field::ReactionEmoji => s(&e["emoji_name"]),
         Field::ReactionMessageId => s(&e["message_id"]),
         Field::StatusText => s(&e["status_text"]),
-        Field::PresenceStatus => {
-            let mut out = String::new();
-            if let Some(obj) = e["presence"].as_object() {
-                for (client, p) in obj {
-                    let _ = write!(
-                        out,
-                        "{}{}: {}",
-                        if out.is_empty() { "" } else { ", " },
-                        client,
-                        s(&p["status"])
-                    );
-                }
-            }
-            out
-        }
+        Field::PresenceStatus => presence(&e["presence"]),
         Field::ChannelName => {
             let first = |k: &str| e[k].get(0).map(|c| s(&c["name"]));
             first("streams")

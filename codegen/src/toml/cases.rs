@@ -13,7 +13,7 @@
 use serde_json::{Map, Value as Json, json};
 use toml::de::{DeTable, DeValue};
 
-use super::{Value, Walker, get, type_name};
+use super::walker::{Value, Walker, get, type_name};
 use crate::diag::Span;
 use crate::model::{Sp, TestCase, keys};
 
@@ -36,48 +36,9 @@ impl Walker {
         let realm = self
             .uint(t, "realm", u32::MAX as i64)
             .map(|r| Sp::new(r.value as u32, r.span));
-        let mut events = Vec::new();
-        match get(t, "event") {
-            Some(v) => {
-                for (e, espan) in self.entries(v, "test.event") {
-                    if let Some(e) = self.test_event(e, espan, &mut refs) {
-                        events.push(e);
-                    }
-                }
-            }
-            None => {
-                self.d.error(span.clone(), "[[test]] has no `event`").help = Some(
-                    "add `[[test.event]]` tables: a message (`channel`, `topic`, `content`, ...), `json = '{...}'`, `file = \"day.jsonl\"` or a Zulip event with its `type`".into(),
-                );
-            }
-        }
+        let events = self.test_events(t, &span, &mut refs);
         let http = self.listener_table(t, "http", &mut refs, |w, v| w.json_answer(v));
-        let config = self.listener_table(t, "config", &mut refs, |w, v| match v.get_ref() {
-            DeValue::Table(c) => Some(Json::Object(
-                c.iter()
-                    .filter_map(|(k, v)| match v.get_ref() {
-                        DeValue::String(s) => Some((k.get_ref().to_string(), json!(s.as_ref()))),
-                        other => {
-                            w.d.error(
-                                v.span(),
-                                format!("config values must be strings, not {}", type_name(other)),
-                            );
-                            None
-                        }
-                    })
-                    .collect(),
-            )),
-            other => {
-                w.d.error(
-                    v.span(),
-                    format!(
-                        "a listener's test `config` must be a table of strings, not {}",
-                        type_name(other)
-                    ),
-                );
-                None
-            }
-        });
+        let config = self.listener_table(t, "config", &mut refs, Self::test_config);
         let expect = match get(t, "expect") {
             Some(v) => match v.get_ref() {
                 DeValue::Table(e) => self.expect(e, &mut refs),
@@ -111,6 +72,39 @@ impl Walker {
             files: refs.files,
             span,
         })
+    }
+
+    /// A case's `[[test.event]]`s (one at least).
+    fn test_events(&mut self, t: &DeTable<'_>, span: &Span, refs: &mut Refs) -> Vec<Json> {
+        let Some(v) = get(t, "event") else {
+            self.d.error(span.clone(), "[[test]] has no `event`").help = Some(
+                "add `[[test.event]]` tables: a message (`channel`, `topic`, `content`, ...), `json = '{...}'`, `file = \"day.jsonl\"` or a Zulip event with its `type`".into(),
+            );
+            return Vec::new();
+        };
+        self.entries(v, "test.event")
+            .into_iter()
+            .filter_map(|(e, espan)| self.test_event(e, espan, refs))
+            .collect()
+    }
+
+    /// One listener's `config` in a case: a table of strings.
+    fn test_config(&mut self, v: &Value<'_>) -> Option<Json> {
+        let DeValue::Table(c) = v.get_ref() else {
+            let what = type_name(v.get_ref());
+            let msg = format!("a listener's test `config` must be a table of strings, not {what}");
+            self.d.error(v.span(), msg);
+            return None;
+        };
+        let values = c.iter().filter_map(|(k, v)| match v.get_ref() {
+            DeValue::String(s) => Some((k.get_ref().to_string(), json!(s.as_ref()))),
+            other => {
+                let msg = format!("config values must be strings, not {}", type_name(other));
+                self.d.error(v.span(), msg);
+                None
+            }
+        });
+        Some(Json::Object(values.collect()))
     }
 
     /// An array of tables, or one table.
@@ -241,99 +235,44 @@ impl Walker {
     fn expect(&mut self, t: &DeTable<'_>, refs: &mut Refs) -> Json {
         self.keys(t, keys::EXPECT, "[test.expect]");
         let mut out = Map::new();
-        // `matched`: names (at least once) or a table of exact numbers; `not_matched`:
-        // names (never). Both become one table: listener -> number or null.
-        let mut matched = Map::new();
-        if let Some(v) = get(t, "matched") {
-            match v.get_ref() {
-                DeValue::Table(counts) => {
-                    for (k, n) in counts.iter() {
-                        refs.listeners
-                            .push(Sp::new(k.get_ref().to_string(), k.span()));
-                        if let Some(n) = self.int_of(n, "matched")
-                            && n >= 0
-                        {
-                            matched.insert(k.get_ref().to_string(), json!(n));
-                        }
-                    }
-                }
-                _ => {
-                    for name in self.strings(t, "matched").unwrap_or_default() {
-                        matched.insert(name.value.clone(), Json::Null);
-                        refs.listeners.push(name);
-                    }
-                }
-            }
-        }
-        for name in self.strings(t, "not_matched").unwrap_or_default() {
-            if matched.insert(name.value.clone(), json!(0)).is_some() {
-                self.d.error(
-                    name.span.clone(),
-                    format!(
-                        "`{}` is expected both to match and not to match",
-                        name.value
-                    ),
-                );
-            }
-            refs.listeners.push(name);
-        }
+        let matched = self.expect_matched(t, refs);
         if !matched.is_empty() {
             out.insert("matched".into(), Json::Object(matched));
         }
-        if let Some(v) = get(t, "messages") {
-            let list = self.expect_list(v, "messages", keys::EXPECT_MESSAGE, "text", refs);
-            for (m, span) in &list {
-                if m.get("text").is_some() && m.get("contains").is_some() {
+        // Lists: (key, its entries' keys, the key a plain string stands for, the keys
+        // each entry needs).
+        let lists: [(&str, &[&str], &str, &[&str]); 5] = [
+            ("messages", keys::EXPECT_MESSAGE, "text", &[]),
+            ("reactions", keys::EXPECT_REACTION, "emoji", &[]),
+            ("webhooks", keys::EXPECT_WEBHOOK, "url", &[]),
+            ("counts", keys::EXPECT_COUNT, "listener", &["listener", "n"]),
+            (
+                "state",
+                keys::EXPECT_STATE,
+                "listener",
+                &["listener", "key", "value"],
+            ),
+        ];
+        for (key, allowed, shorthand, required) in lists {
+            let Some(v) = get(t, key) else { continue };
+            let list = self.expect_list(v, key, allowed, shorthand, refs);
+            for (entry, span) in &list {
+                if key == "messages"
+                    && entry.get("text").is_some()
+                    && entry.get("contains").is_some()
+                {
                     self.d.error(
                         span.clone(),
                         "give `text` (all of it) or `contains` (a part), not both",
                     );
                 }
-            }
-            out.insert(
-                "messages".into(),
-                Json::Array(list.into_iter().map(|(m, _)| m).collect()),
-            );
-        }
-        if let Some(v) = get(t, "reactions") {
-            let list = self.expect_list(v, "reactions", keys::EXPECT_REACTION, "emoji", refs);
-            out.insert(
-                "reactions".into(),
-                Json::Array(list.into_iter().map(|(m, _)| m).collect()),
-            );
-        }
-        if let Some(v) = get(t, "webhooks") {
-            let list = self.expect_list(v, "webhooks", keys::EXPECT_WEBHOOK, "url", refs);
-            out.insert(
-                "webhooks".into(),
-                Json::Array(list.into_iter().map(|(m, _)| m).collect()),
-            );
-        }
-        for (key, allowed, required) in [
-            ("counts", keys::EXPECT_COUNT, &["listener", "n"][..]),
-            (
-                "state",
-                keys::EXPECT_STATE,
-                &["listener", "key", "value"][..],
-            ),
-        ] {
-            if let Some(v) = get(t, key) {
-                let list = self.expect_list(v, key, allowed, "listener", refs);
-                for (entry, span) in &list {
-                    for r in required {
-                        if entry.get(*r).is_none() {
-                            self.d.error(
-                                span.clone(),
-                                format!("an `expect.{key}` entry needs `{r}`"),
-                            );
-                        }
-                    }
+                for r in required.iter().filter(|r| entry.get(**r).is_none()) {
+                    let msg = format!("an `expect.{key}` entry needs `{r}`");
+                    self.d.error(span.clone(), msg);
                 }
-                out.insert(
-                    key.into(),
-                    Json::Array(list.into_iter().map(|(m, _)| m).collect()),
-                );
             }
+            let list = list.into_iter().map(|(m, _)| m).collect();
+            out.insert(key.into(), Json::Array(list));
         }
         if get(t, "dead_letters").is_some() {
             let names = self.strings(t, "dead_letters").unwrap_or_default();
@@ -344,6 +283,43 @@ impl Walker {
             refs.listeners.extend(names);
         }
         Json::Object(out)
+    }
+
+    /// `matched`: names (at least once) or a table of exact numbers; `not_matched`:
+    /// names (never). Both become one table: listener -> number or null.
+    fn expect_matched(&mut self, t: &DeTable<'_>, refs: &mut Refs) -> Map<String, Json> {
+        let mut matched = Map::new();
+        match get(t, "matched").map(|v| v.get_ref()) {
+            Some(DeValue::Table(counts)) => {
+                for (k, n) in counts.iter() {
+                    refs.listeners
+                        .push(Sp::new(k.get_ref().to_string(), k.span()));
+                    if let Some(n) = self.int_of(n, "matched")
+                        && n >= 0
+                    {
+                        matched.insert(k.get_ref().to_string(), json!(n));
+                    }
+                }
+            }
+            Some(_) => {
+                for name in self.strings(t, "matched").unwrap_or_default() {
+                    matched.insert(name.value.clone(), Json::Null);
+                    refs.listeners.push(name);
+                }
+            }
+            None => {}
+        }
+        for name in self.strings(t, "not_matched").unwrap_or_default() {
+            if matched.insert(name.value.clone(), json!(0)).is_some() {
+                let msg = format!(
+                    "`{}` is expected both to match and not to match",
+                    name.value
+                );
+                self.d.error(name.span.clone(), msg);
+            }
+            refs.listeners.push(name);
+        }
+        matched
     }
 
     /// An array of expectations: tables with `allowed` keys, or plain strings that

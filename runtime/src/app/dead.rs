@@ -20,6 +20,7 @@ use crate::jobs::dispatch::Job;
 use crate::jobs::engine::Code;
 use crate::jobs::outbox::{HttpSink, ZulipSink};
 use crate::pipeline::PipelineDesc;
+use crate::store::Store;
 use crate::store::log::DeadLetterRow;
 
 pub(super) async fn run(p: &'static PipelineDesc, code: Code, cmd: DeadCmd) -> Result<()> {
@@ -154,43 +155,10 @@ async fn replay(p: &'static PipelineDesc, code: Code, a: DeadPickArgs) -> Result
         );
         let executor = Arc::new(Executor::new(p, code.handlers, effects, &settings)?);
         for d in letters {
-            let Some(i) = p.listeners.iter().position(|l| l.name == d.listener) else {
-                println!(
-                    "#{}: listener `{}` is no longer in this pipeline; left as it is",
-                    d.id, d.listener
-                );
+            if replay_one(p, &store, &executor, &d).await? {
+                replayed += 1;
+            } else {
                 failed += 1;
-                continue;
-            };
-            if d.truncated {
-                println!(
-                    "#{}: its event was stored cut (too large); it cannot be replayed",
-                    d.id
-                );
-                failed += 1;
-                continue;
-            }
-            let job = Job {
-                listener: i,
-                json: d.payload.clone(),
-                event_id: d.event_id,
-                message_id: d.message_id,
-                key: d.event_key.clone().unwrap_or_else(|| {
-                    crate::jobs::dispatch::event_key(d.message_id, None, d.event_id)
-                }),
-                conversation: None,
-            };
-            match executor.run_job(&job).await {
-                Ok(_) => {
-                    store.remove_dead_letter(p.name, d.id).await?;
-                    println!("#{}: replayed", d.id);
-                    replayed += 1;
-                }
-                Err(e) => {
-                    store.dead_letter_failed_again(p.name, d.id, &e).await?;
-                    println!("#{}: failed again: {}", d.id, crate::logging::escape(&e));
-                    failed += 1;
-                }
             }
         }
     }
@@ -202,4 +170,51 @@ async fn replay(p: &'static PipelineDesc, code: Code, a: DeadPickArgs) -> Result
         )));
     }
     Ok(())
+}
+
+/// Runs dead letter `d` again with `executor`: `Ok(true)` when it succeeded (and is
+/// gone from the store), `Ok(false)` when it failed again or cannot run.
+async fn replay_one(
+    p: &'static PipelineDesc,
+    store: &Store,
+    executor: &Executor,
+    d: &DeadLetterRow,
+) -> Result<bool> {
+    let Some(i) = p.listeners.iter().position(|l| l.name == d.listener) else {
+        println!(
+            "#{}: listener `{}` is no longer in this pipeline; left as it is",
+            d.id, d.listener
+        );
+        return Ok(false);
+    };
+    if d.truncated {
+        println!(
+            "#{}: its event was stored cut (too large); it cannot be replayed",
+            d.id
+        );
+        return Ok(false);
+    }
+    let job = Job {
+        listener: i,
+        json: d.payload.clone(),
+        event_id: d.event_id,
+        message_id: d.message_id,
+        key: d
+            .event_key
+            .clone()
+            .unwrap_or_else(|| crate::jobs::dispatch::event_key(d.message_id, None, d.event_id)),
+        conversation: None,
+    };
+    match executor.run_job(&job).await {
+        Ok(_) => {
+            store.remove_dead_letter(p.name, d.id).await?;
+            println!("#{}: replayed", d.id);
+            Ok(true)
+        }
+        Err(e) => {
+            store.dead_letter_failed_again(p.name, d.id, &e).await?;
+            println!("#{}: failed again: {}", d.id, crate::logging::escape(&e));
+            Ok(false)
+        }
+    }
 }

@@ -111,37 +111,7 @@ pub(super) async fn list(p: &'static PipelineDesc, args: ListArgs) -> Result<()>
             actions.join(",")
         );
         if args.config {
-            if !l.description.is_empty() {
-                println!("    description: {}", l.description);
-            }
-            println!(
-                "    filters: {}",
-                if l.filters.is_empty() {
-                    "none"
-                } else {
-                    l.filters
-                }
-            );
-            let pol = &l.policy;
-            println!(
-                "    policy: timeout={}ms retries={} backoff={}..{}ms breaker={} failures/{}ms concurrency={} max_in_flight={}{}",
-                pol.timeout_ms,
-                pol.retries,
-                pol.backoff_ms,
-                pol.backoff_max_ms,
-                pol.breaker_threshold,
-                pol.breaker_cooldown_ms,
-                pol.concurrency,
-                pol.max_in_flight,
-                if pol.ordered {
-                    " ordered"
-                } else {
-                    " unordered"
-                }
-            );
-            for line in config_lines(l, settings.get(l.name), None) {
-                println!("    config: {line}");
-            }
+            print_config(l, settings.get(l.name));
         }
         if args.stats {
             let t = totals.get(l.name).cloned().unwrap_or_default();
@@ -154,6 +124,35 @@ pub(super) async fn list(p: &'static PipelineDesc, args: ListArgs) -> Result<()>
         }
     }
     Ok(())
+}
+
+/// `list --config`'s lines for one listener: description, filters, policy, config.
+fn print_config(l: &crate::pipeline::ListenerDesc, settings: Option<&Vec<(String, String)>>) {
+    if !l.description.is_empty() {
+        println!("    description: {}", l.description);
+    }
+    let filters = if l.filters.is_empty() {
+        "none"
+    } else {
+        l.filters
+    };
+    println!("    filters: {filters}");
+    let pol = &l.policy;
+    println!(
+        "    policy: timeout={}ms retries={} backoff={}..{}ms breaker={} failures/{}ms concurrency={} max_in_flight={} {}",
+        pol.timeout_ms,
+        pol.retries,
+        pol.backoff_ms,
+        pol.backoff_max_ms,
+        pol.breaker_threshold,
+        pol.breaker_cooldown_ms,
+        pol.concurrency,
+        pol.max_in_flight,
+        if pol.ordered { "ordered" } else { "unordered" }
+    );
+    for line in config_lines(l, settings, None) {
+        println!("    config: {line}");
+    }
 }
 
 pub(super) async fn check(p: &'static PipelineDesc, args: CheckArgs) -> Result<()> {

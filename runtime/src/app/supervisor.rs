@@ -33,35 +33,9 @@ pub(super) async fn run(
     args: RunArgs,
     log_format: crate::logging::LogFormat,
 ) -> Result<()> {
-    for name in &args.listeners {
-        super::manage::listener(p, name)?;
-    }
-    let only = (!args.listeners.is_empty()).then_some(args.listeners.as_slice());
-    let realms = pick_realms(p, args.realm)?;
-    // What every connection will need, checked before any of them starts.
-    crate::jobs::webhook_tokens(p, false)?;
-    if args.replay.is_some() && realms.len() > 1 {
-        return Err(Error::Config(
-            "--replay plays one realm: choose it with --realm".into(),
-        ));
-    }
-    // The build id is read from the executable while the store opens.
-    let build = args
-        .replay
-        .is_none()
-        .then(|| tokio::spawn(super::build::this_build()));
-    let store = open_store(p, args.store.as_deref()).await?;
-    let build = match build {
-        Some(task) => task
-            .await
-            .map_err(|e| Error::Config(format!("reading this executable failed: {e}")))??,
-        None => String::new(),
-    };
-    let rank = if build.is_empty() {
-        0
-    } else {
-        store.register_build(p.name, &build).await?
-    };
+    let realms = check_start(p, &args)?;
+    let owner = crate::store::effects::this_process();
+    let (store, build, rank) = open(p, &args, owner).await?;
     let cancel = CancellationToken::new();
     crate::shutdown::cancel_on_signal(cancel.clone());
     let live = live::watch(
@@ -70,50 +44,12 @@ pub(super) async fn run(
         live::load(&store, p).await?,
         cancel.clone(),
     );
-    let metrics = match args.metrics {
-        Some(addr) => Some(
-            crate::metrics::serve(p, addr, store.clone(), cancel.clone())
-                .await?
-                .1,
-        ),
-        None => None,
-    };
+    let metrics = serve_metrics(p, &args, &store, &cancel).await?;
     let recorder = Arc::new(Recorder::new(metrics.clone()));
-    let owner = crate::store::effects::this_process();
-    store.owner_heartbeat(owner, p.name, &build).await?;
-    if !build.is_empty() {
-        tracing::info!(build = %build, "starting");
-    }
-    let heartbeat = {
-        let (store, stop, build) = (store.clone(), cancel.clone(), build.clone());
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = stop.cancelled() => break,
-                    _ = tokio::time::sleep(HEARTBEAT) => {}
-                }
-                if let Err(e) = store.owner_heartbeat(owner, p.name, &build).await {
-                    tracing::debug!(error = %e, "heartbeat not written");
-                }
-            }
-        })
-    };
-
+    let heartbeat = heartbeat(&store, &cancel, p, owner, build.clone());
     let started = std::time::Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    let realms: Vec<_> = realms
-        .into_iter()
-        .filter(|realm| {
-            let any = eligible_for(p, realm.id, only).iter().any(|e| *e);
-            if !any {
-                tracing::warn!(
-                    realm = realm.id,
-                    "no listener runs on this realm; not connecting"
-                );
-            }
-            any
-        })
-        .collect();
+    let settings = Arc::new(RunSettings::of(&args));
+    let realms = connected_realms(p, realms, settings.only.as_deref());
     // A replay is this process's alone; a live connection is polled by one process of
     // the fleet at a time.
     let fleet = args.replay.is_none().then(|| {
@@ -121,20 +57,20 @@ pub(super) async fn run(
             store.clone(),
             p,
             owner,
-            (build.clone(), rank),
+            (build, rank),
             Duration::from_secs(args.lease_ttl),
             realms.len(),
         )
     });
     let readiness = Arc::new(Readiness::from_env(realms.len()));
-    let stopping = {
+    let stopping = tokio::spawn({
         let (readiness, cancel) = (readiness.clone(), cancel.clone());
-        tokio::spawn(async move {
+        async move {
             cancel.cancelled().await;
             readiness.stopping();
-        })
-    };
-    let settings = Arc::new(RunSettings::of(&args));
+        }
+    });
+    let mut tasks = tokio::task::JoinSet::new();
     for (index, realm) in realms.into_iter().enumerate() {
         let task = RealmTask {
             p,
@@ -149,46 +85,170 @@ pub(super) async fn run(
             recorder: recorder.clone(),
             cancel: cancel.clone(),
             fleet: fleet.clone(),
-        }
-        .into_future();
-        tasks.spawn(task);
+        };
+        tasks.spawn(task.run());
     }
-    let mut first_error = None;
+    let first_error = first_error(tasks, &cancel).await;
+    let elapsed = started.elapsed();
+    cancel.cancel();
+    let _ = (heartbeat.await, stopping.await);
+    sign_off(store, owner).await;
+
+    let t = recorder.totals();
+    let seconds = elapsed.as_secs_f64();
+    let (events, malformed) = (t.events, t.malformed);
+    let figures = RunFigures {
+        events,
+        malformed,
+        seconds,
+    };
+    report(p, &t.counters, figures, args.summary_json, log_format);
+    first_error.map_or(Ok(()), Err)
+}
+
+/// What every connection will need, checked before any of them starts: the listeners
+/// named, the realms, the webhook tokens. Returns the realms.
+fn check_start(p: &'static PipelineDesc, args: &RunArgs) -> Result<Vec<&'static RealmDesc>> {
+    for name in &args.listeners {
+        super::manage::listener(p, name)?;
+    }
+    let realms = pick_realms(p, args.realm)?;
+    crate::jobs::webhook_tokens(p, false)?;
+    if args.replay.is_some() && realms.len() > 1 {
+        return Err(Error::Config(
+            "--replay plays one realm: choose it with --realm".into(),
+        ));
+    }
+    Ok(realms)
+}
+
+/// Opens the store and says who this process (`owner`) is: its build (read from the
+/// executable while the store opens; none for a replay), that build's rank, and a first
+/// heartbeat.
+async fn open(
+    p: &'static PipelineDesc,
+    args: &RunArgs,
+    owner: &str,
+) -> Result<(crate::store::Store, String, i64)> {
+    let build = args
+        .replay
+        .is_none()
+        .then(|| tokio::spawn(super::build::this_build()));
+    let store = open_store(p, args.store.as_deref()).await?;
+    let (build, rank) = register_build(p, &store, build).await?;
+    store.owner_heartbeat(owner, p.name, &build).await?;
+    if !build.is_empty() {
+        tracing::info!(build = %build, "starting");
+    }
+    Ok((store, build, rank))
+}
+
+/// The metrics, served when `--metrics` asks.
+async fn serve_metrics(
+    p: &'static PipelineDesc,
+    args: &RunArgs,
+    store: &crate::store::Store,
+    cancel: &CancellationToken,
+) -> Result<Option<Arc<Metrics>>> {
+    Ok(match args.metrics {
+        Some(addr) => Some(
+            crate::metrics::serve(p, addr, store.clone(), cancel.clone())
+                .await?
+                .1,
+        ),
+        None => None,
+    })
+}
+
+/// This process's build (read by `task`, none for a replay) and its rank among the
+/// pipeline's builds in the store.
+async fn register_build(
+    p: &PipelineDesc,
+    store: &crate::store::Store,
+    task: Option<tokio::task::JoinHandle<Result<String>>>,
+) -> Result<(String, i64)> {
+    let build = match task {
+        Some(task) => task
+            .await
+            .map_err(|e| Error::Config(format!("reading this executable failed: {e}")))??,
+        None => return Ok((String::new(), 0)),
+    };
+    let rank = if build.is_empty() {
+        0
+    } else {
+        store.register_build(p.name, &build).await?
+    };
+    Ok((build, rank))
+}
+
+/// Says every [`HEARTBEAT`] that this process lives, until `stop`.
+fn heartbeat(
+    store: &crate::store::Store,
+    stop: &CancellationToken,
+    p: &'static PipelineDesc,
+    owner: &'static str,
+    build: String,
+) -> tokio::task::JoinHandle<()> {
+    let (store, stop) = (store.clone(), stop.clone());
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tokio::time::sleep(HEARTBEAT) => {}
+            }
+            if let Err(e) = store.owner_heartbeat(owner, p.name, &build).await {
+                tracing::debug!(error = %e, "heartbeat not written");
+            }
+        }
+    })
+}
+
+/// Says this process is gone (its claims are free at once) and closes the store.
+async fn sign_off(store: crate::store::Store, owner: &str) {
+    if let Err(e) = store.owner_gone(owner).await {
+        tracing::debug!(error = %e, "could not sign off");
+    }
+    store.close().await;
+}
+
+/// The realms some listener runs on (with a warning for each other one).
+fn connected_realms(
+    p: &'static PipelineDesc,
+    realms: Vec<&'static RealmDesc>,
+    only: Option<&[String]>,
+) -> Vec<&'static RealmDesc> {
+    realms
+        .into_iter()
+        .filter(|realm| {
+            let any = eligible_for(p, realm.id, only).iter().any(|e| *e);
+            if !any {
+                tracing::warn!(
+                    realm = realm.id,
+                    "no listener runs on this realm; not connecting"
+                );
+            }
+            any
+        })
+        .collect()
+}
+
+/// Waits for every connection; the first to fail stops the others, and its error is
+/// the run's.
+async fn first_error(
+    mut tasks: tokio::task::JoinSet<Result<()>>,
+    cancel: &CancellationToken,
+) -> Option<Error> {
+    let mut first = None;
     while let Some(done) = tasks.join_next().await {
         let result =
             done.unwrap_or_else(|e| Err(Error::Config(format!("a connection task failed: {e}"))));
         if let Err(e) = result {
             tracing::error!(error = %e, "connection stopped");
-            first_error.get_or_insert(e);
+            first.get_or_insert(e);
             cancel.cancel();
         }
     }
-    let elapsed = started.elapsed();
-    cancel.cancel();
-    let _ = heartbeat.await;
-    let _ = stopping.await;
-    if let Err(e) = store.owner_gone(owner).await {
-        tracing::debug!(error = %e, "could not sign off");
-    }
-    store.close().await;
-
-    let t = recorder.totals();
-    let (totals, events, malformed) = (t.counters, t.events, t.malformed);
-    report(
-        p,
-        &totals,
-        RunFigures {
-            events,
-            malformed,
-            seconds: elapsed.as_secs_f64(),
-        },
-        args.summary_json,
-        log_format,
-    );
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    first
 }
 
 /// One realm connection of `NAME run`: (with a fleet) wait for its lease, connect, run
@@ -210,134 +270,138 @@ struct RealmTask {
     fleet: Option<Arc<Fleet>>,
 }
 
+/// What a connection's turn ended with.
+enum After {
+    /// Stop this connection.
+    Stop,
+    /// Wait for the lease again (lost, or handed over: then after a pause).
+    Again { handed_over: bool },
+}
+
 impl RealmTask {
-    /// The task, owning what it needs.
-    fn into_future(self) -> impl std::future::Future<Output = Result<()>> + Send + 'static {
-        let RealmTask {
-            p,
-            code,
-            realm,
-            index,
-            readiness,
-            settings,
-            metrics,
-            live,
-            store,
-            recorder,
-            cancel,
-            fleet,
-        } = self;
-        async move {
-            let (replay, config_file) =
-                (settings.replay.as_deref(), settings.config_file.as_deref());
-            let only = settings.only.as_deref();
-            let id = realm.id;
-            let key = connection_key(p, id, only);
-            loop {
-                // Hello first, so that a standby is ready to poll the moment the lease
-                // is its (a handover's gap is only the lease's), then the lease.
-                let mut hello = match &replay {
-                    Some(_) => None,
-                    None => match connection::hello(realm, config_file, &cancel).await? {
-                        Some(h) => Some((h, Instant::now())),
-                        None => return Ok(()),
-                    },
-                };
-                readiness.prepared(index);
-                let held: Option<Held> = match &fleet {
-                    Some(fleet) => match fleet.acquire(&key, &cancel).await? {
-                        Some(h) => Some(h),
-                        None => return Ok(()),
-                    },
-                    None => None,
-                };
-                let (stop, lost) = match &held {
-                    Some(h) => (h.stop.clone(), h.lost.clone()),
-                    None => (cancel.clone(), CancellationToken::new()),
-                };
-                let conn = Connection {
-                    p,
-                    code,
-                    realm_id: id,
-                    settings: settings.clone(),
-                    live: live.clone(),
-                    store: store.clone(),
-                    recorder: recorder.clone(),
-                    cancel: stop.clone(),
-                    lost: lost.clone(),
-                    shutdown: cancel.clone(),
-                    metrics: metrics.clone(),
-                };
-                if let (Some(m), None) = (&metrics, &replay) {
-                    m.queue_state(&key, QueueState::Connecting);
-                }
-                // A hello older than a standby may wait learned a bot list that may
-                // have changed: say it again.
-                if hello
-                    .as_ref()
-                    .is_some_and(|(_, at)| at.elapsed() > STALE_HELLO)
-                {
-                    hello = connection::hello(realm, config_file, &stop)
-                        .await?
-                        .map(|h| (h, Instant::now()));
-                }
-                let connected = match (&replay, hello) {
-                    (Some(path), _) => Some(connection::replay(realm, path)),
-                    (None, Some((h, _))) => {
-                        let (signal, mut polling) = tokio::sync::watch::channel(false);
-                        let readiness = readiness.clone();
-                        // Follows the queue's state until the source is dropped.
-                        tokio::spawn(async move {
-                            while polling.changed().await.is_ok() {
-                                let on = *polling.borrow_and_update();
-                                readiness.polling(index, on);
-                            }
-                            readiness.polling(index, false);
-                        });
-                        let report = state_report(key.clone(), signal, metrics.clone());
-                        Some(Ok(connection::queue(
-                            p,
-                            realm,
-                            only,
-                            key.clone(),
-                            &store,
-                            h,
-                            report,
-                        )))
-                    }
-                    (None, None) => None,
-                };
-                let result = match connected {
-                    Some(Ok(c)) => conn.run(c).await,
-                    Some(Err(e)) => Err(e),
-                    None => Ok(()),
-                };
-                if let Some(m) = &metrics {
-                    m.connection_closed(&key);
-                }
-                let handed_over = held.as_ref().is_some_and(Held::handed_over);
-                if let (Some(fleet), Some(h)) = (&fleet, held) {
-                    fleet.finish(h).await;
-                }
-                match result {
-                    _ if cancel.is_cancelled() => return Ok(()),
-                    Err(Error::LeaseLost { .. }) => {}
-                    Ok(()) if lost.is_cancelled() || handed_over => {}
-                    Ok(()) => return Ok(()),
-                    Err(e) if lost.is_cancelled() => {
-                        tracing::debug!(error = %e, "after the lease was lost");
-                    }
-                    Err(e) => return Err(Error::Config(format!("realm {id}: {e}"))),
-                }
-                if handed_over {
+    /// Runs the connection, turn after turn, until it stops.
+    async fn run(self) -> Result<()> {
+        let key = connection_key(self.p, self.realm.id, self.settings.only.as_deref());
+        loop {
+            match self.turn(&key).await? {
+                After::Stop => return Ok(()),
+                After::Again { handed_over: false } => {}
+                After::Again { handed_over: true } => {
                     // Leave it to the others for a while.
                     tokio::select! {
-                        _ = cancel.cancelled() => return Ok(()),
+                        _ = self.cancel.cancelled() => return Ok(()),
                         _ = tokio::time::sleep(Duration::from_secs(10)) => {}
                     }
                 }
             }
         }
+    }
+
+    /// One turn: hello, the lease (with a fleet), the connection until it ends.
+    async fn turn(&self, key: &str) -> Result<After> {
+        let replay = self.settings.replay.as_deref();
+        let config_file = self.settings.config_file.as_deref();
+        // Hello first, so that a standby is ready to poll the moment the lease is its
+        // (a handover's gap is only the lease's), then the lease.
+        let mut hello = match replay {
+            Some(_) => None,
+            None => match connection::hello(self.realm, config_file, &self.cancel).await? {
+                Some(h) => Some((h, Instant::now())),
+                None => return Ok(After::Stop),
+            },
+        };
+        self.readiness.prepared(self.index);
+        let held: Option<Held> = match &self.fleet {
+            Some(fleet) => match fleet.acquire(key, &self.cancel).await? {
+                Some(h) => Some(h),
+                None => return Ok(After::Stop),
+            },
+            None => None,
+        };
+        let (stop, lost) = match &held {
+            Some(h) => (h.stop.clone(), h.lost.clone()),
+            None => (self.cancel.clone(), CancellationToken::new()),
+        };
+        if let (Some(m), None) = (&self.metrics, replay) {
+            m.queue_state(key, QueueState::Connecting);
+        }
+        // A hello older than a standby may wait learned a bot list that may have
+        // changed: say it again.
+        if hello
+            .as_ref()
+            .is_some_and(|(_, at)| at.elapsed() > STALE_HELLO)
+        {
+            hello = connection::hello(self.realm, config_file, &stop)
+                .await?
+                .map(|h| (h, Instant::now()));
+        }
+        let result = self
+            .connect(key, hello.map(|(h, _)| h), stop, lost.clone())
+            .await;
+        if let Some(m) = &self.metrics {
+            m.connection_closed(key);
+        }
+        let handed_over = held.as_ref().is_some_and(Held::handed_over);
+        if let (Some(fleet), Some(h)) = (&self.fleet, held) {
+            fleet.finish(h).await;
+        }
+        let again = After::Again { handed_over };
+        match result {
+            _ if self.cancel.is_cancelled() => Ok(After::Stop),
+            Err(Error::LeaseLost { .. }) => Ok(again),
+            Ok(()) if lost.is_cancelled() || handed_over => Ok(again),
+            Ok(()) => Ok(After::Stop),
+            Err(e) if lost.is_cancelled() => {
+                tracing::debug!(error = %e, "after the lease was lost");
+                Ok(again)
+            }
+            Err(e) => Err(Error::Config(format!("realm {}: {e}", self.realm.id))),
+        }
+    }
+
+    /// Connects (the replay file, or the queue `hello` opened) and runs the connection
+    /// until `stop`, or until the lease is `lost`.
+    async fn connect(
+        &self,
+        key: &str,
+        hello: Option<connection::Hello>,
+        stop: CancellationToken,
+        lost: CancellationToken,
+    ) -> Result<()> {
+        let conn = Connection {
+            p: self.p,
+            code: self.code,
+            realm_id: self.realm.id,
+            settings: self.settings.clone(),
+            live: self.live.clone(),
+            store: self.store.clone(),
+            recorder: self.recorder.clone(),
+            cancel: stop,
+            lost,
+            shutdown: self.cancel.clone(),
+            metrics: self.metrics.clone(),
+        };
+        let connected = match (self.settings.replay.as_deref(), hello) {
+            (Some(path), _) => connection::replay(self.realm, path)?,
+            (None, Some(h)) => {
+                let (signal, mut polling) = tokio::sync::watch::channel(false);
+                let (readiness, index) = (self.readiness.clone(), self.index);
+                // Follows the queue's state until the source is dropped.
+                tokio::spawn(async move {
+                    while polling.changed().await.is_ok() {
+                        let on = *polling.borrow_and_update();
+                        readiness.polling(index, on);
+                    }
+                    readiness.polling(index, false);
+                });
+                let report = state_report(key.to_owned(), signal, self.metrics.clone());
+                let only = self.settings.only.as_deref();
+                let store = &self.store;
+                connection::queue(self.p, self.realm, only, key.to_owned(), store, h, report)
+            }
+            (None, None) => return Ok(()),
+        };
+        conn.run(connected).await
     }
 }
 

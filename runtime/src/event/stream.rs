@@ -209,31 +209,7 @@ impl Scanner {
 
     fn byte(&mut self, b: u8) -> Step {
         if self.in_string {
-            if let Some(k) = &mut self.key
-                && !self.escape
-                && b != b'"'
-                && k.len() < 16
-            {
-                k.push(b);
-            }
-            if self.escape {
-                self.escape = false;
-            } else if b == b'\\' {
-                self.escape = true;
-            } else if b == b'"' {
-                self.in_string = false;
-                if let Some(k) = self.key.take()
-                    && self.phase == Phase::Envelope
-                    && k == b"events"
-                {
-                    self.phase = Phase::Key;
-                }
-                if self.in_elem && self.depth == 2 {
-                    // A string element (not an event; RawEvent will say so).
-                    return Step::EndWith;
-                }
-            }
-            return Step::On;
+            return self.string_byte(b);
         }
         let mut step = Step::On;
         if self.phase == Phase::Array && self.depth == 2 && !self.in_elem {
@@ -259,6 +235,43 @@ impl Scanner {
             }
             return Step::EndBefore;
         }
+        self.structural(b).unwrap_or(step)
+    }
+
+    /// A byte inside a string: the end of the `"events"` key or of a string element.
+    #[inline]
+    fn string_byte(&mut self, b: u8) -> Step {
+        if let Some(k) = &mut self.key
+            && !self.escape
+            && b != b'"'
+            && k.len() < 16
+        {
+            k.push(b);
+        }
+        if self.escape {
+            self.escape = false;
+        } else if b == b'\\' {
+            self.escape = true;
+        } else if b == b'"' {
+            self.in_string = false;
+            if let Some(k) = self.key.take()
+                && self.phase == Phase::Envelope
+                && k == b"events"
+            {
+                self.phase = Phase::Key;
+            }
+            if self.in_elem && self.depth == 2 {
+                // A string element (not an event; RawEvent will say so).
+                return Step::EndWith;
+            }
+        }
+        Step::On
+    }
+
+    /// A byte outside strings: nesting, keys of the envelope. `Some` when it ends an
+    /// element.
+    #[inline]
+    fn structural(&mut self, b: u8) -> Option<Step> {
         match b {
             b'"' => {
                 self.in_string = true;
@@ -284,7 +297,7 @@ impl Scanner {
             b'}' | b']' => {
                 self.depth = self.depth.saturating_sub(1);
                 if self.in_elem && self.depth == 2 {
-                    return Step::EndWith;
+                    return Some(Step::EndWith);
                 }
             }
             b',' => self.expect_key = self.depth == 1,
@@ -296,7 +309,7 @@ impl Scanner {
                 }
             }
         }
-        step
+        None
     }
 }
 

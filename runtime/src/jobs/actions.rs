@@ -15,7 +15,7 @@ use crate::jobs::outbox::{HttpSink, ZulipSink};
 use crate::markup;
 use crate::pipeline::{ActionDesc, ListenerDesc, ReplyDesc};
 use crate::store::Store;
-use crate::template::{RealmInfo, render};
+use crate::template::{RealmInfo, RenderCx, Seg, render};
 
 /// The largest HTTP answer read.
 const MAX_HTTP_ANSWER: usize = 1 << 20;
@@ -180,25 +180,7 @@ impl Effects {
     ) -> Result<Done, Failure> {
         let cx = self.realm.render_cx(event, json, l.name);
         match action {
-            ActionDesc::Reply { to, template } => {
-                let content = render(template, &cx, true);
-                let dest = match to {
-                    ReplyDesc::Same => same_conversation(event, self.own_user_id),
-                    ReplyDesc::Sender => event["message"]["sender_id"]
-                        .as_i64()
-                        .map(|id| Destination::Direct { user_ids: vec![id] }),
-                    ReplyDesc::Channel { channel, topic } => Some(Destination::Channel {
-                        channel: (*channel).to_owned(),
-                        topic: render(topic, &cx, false),
-                    }),
-                };
-                let Some(dest) = dest else {
-                    return Err(Failure::permanent(
-                        "the event has no conversation to reply to",
-                    ));
-                };
-                self.send(l.name, &dest, &content).await
-            }
+            ActionDesc::Reply { to, template } => self.reply(l, to, template, &cx).await,
             ActionDesc::React { emoji } => self.react(l.name, event, emoji).await,
             ActionDesc::Forward { channel, topic } => {
                 let topic = topic.map(|t| render(t, &cx, false));
@@ -211,45 +193,16 @@ impl Effects {
                 allow_private,
                 ..
             } => {
-                let payload = match body {
-                    Some(fields) => {
-                        let mut obj = serde_json::Map::new();
-                        for (k, t) in fields.iter() {
-                            obj.insert((*k).to_owned(), Value::String(render(t, &cx, false)));
-                        }
-                        Value::Object(obj)
-                    }
-                    None => event.clone(),
+                let call = HttpCall {
+                    method: "POST",
+                    url,
+                    body: None,
+                    token,
+                    allow_private: *allow_private,
+                    idempotency_key: None,
                 };
-                let key = self.idempotency_key(l.name, effect);
-                let answer = self
-                    .http(
-                        l.name,
-                        HttpCall {
-                            method: "POST",
-                            url,
-                            body: Some(&payload),
-                            token,
-                            allow_private: *allow_private,
-                            idempotency_key: Some(&key),
-                        },
-                    )
+                self.webhook(l, call, *body, *reply_field, &cx, effect)
                     .await
-                    .map_err(Failure::from)?;
-                if let Some(field) = reply_field {
-                    let text = answer.get(*field).and_then(Value::as_str).ok_or_else(|| {
-                        Failure::permanent(format!(
-                            "the webhook's answer has no string field `{field}`"
-                        ))
-                    })?;
-                    let Some(dest) = same_conversation(event, self.own_user_id) else {
-                        return Err(Failure::permanent(
-                            "the event has no conversation to reply to",
-                        ));
-                    };
-                    return self.send(l.name, &dest, &markup::user_text(text)).await;
-                }
-                Ok(Done::Really)
             }
             // A handler is run by the executor (it needs a context); inline actions
             // were done by dispatch.
@@ -258,6 +211,78 @@ impl Effects {
             | ActionDesc::Log { .. }
             | ActionDesc::Store => Ok(Done::Really),
         }
+    }
+
+    /// A `reply` action: its template rendered, sent to `to`.
+    async fn reply(
+        &self,
+        l: &ListenerDesc,
+        to: &ReplyDesc,
+        template: &[Seg],
+        cx: &RenderCx<'_>,
+    ) -> Result<Done, Failure> {
+        let content = render(template, cx, true);
+        let event = cx.event;
+        let dest = match to {
+            ReplyDesc::Same => same_conversation(event, self.own_user_id),
+            ReplyDesc::Sender => event["message"]["sender_id"]
+                .as_i64()
+                .map(|id| Destination::Direct { user_ids: vec![id] }),
+            ReplyDesc::Channel { channel, topic } => Some(Destination::Channel {
+                channel: (*channel).to_owned(),
+                topic: render(topic, cx, false),
+            }),
+        };
+        let Some(dest) = dest else {
+            return Err(Failure::permanent(
+                "the event has no conversation to reply to",
+            ));
+        };
+        self.send(l.name, &dest, &content).await
+    }
+
+    /// A `webhook` action: `call` with `body` (templates; else the event), its answer's
+    /// `reply_field` (if named) posted back to the event's conversation.
+    async fn webhook(
+        &self,
+        l: &ListenerDesc,
+        call: HttpCall<'_>,
+        body: Option<&[(&str, &[Seg])]>,
+        reply_field: Option<&str>,
+        cx: &RenderCx<'_>,
+        effect: &str,
+    ) -> Result<Done, Failure> {
+        let event = cx.event;
+        let payload = match body {
+            Some(fields) => Value::Object(
+                fields
+                    .iter()
+                    .map(|(k, t)| ((*k).to_owned(), Value::String(render(t, cx, false))))
+                    .collect(),
+            ),
+            None => event.clone(),
+        };
+        let key = self.idempotency_key(l.name, effect);
+        let call = HttpCall {
+            body: Some(&payload),
+            idempotency_key: Some(&key),
+            ..call
+        };
+        let answer = self.http(l.name, call).await.map_err(Failure::from)?;
+        let Some(field) = reply_field else {
+            return Ok(Done::Really);
+        };
+        let text = answer.get(field).and_then(Value::as_str).ok_or_else(|| {
+            Failure::permanent(format!(
+                "the webhook's answer has no string field `{field}`"
+            ))
+        })?;
+        let Some(dest) = same_conversation(event, self.own_user_id) else {
+            return Err(Failure::permanent(
+                "the event has no conversation to reply to",
+            ));
+        };
+        self.send(l.name, &dest, &markup::user_text(text)).await
     }
 
     /// Performs one post a handler asked for.
@@ -365,6 +390,23 @@ impl Effects {
         idempotency_key(&self.realm.site, self.pipeline, listener, effect)
     }
 
+    /// The HTTP client for webhooks that may (or may not) reach private addresses,
+    /// built on first use.
+    fn http_client(&self, allow_private: bool) -> crate::error::Result<&reqwest::Client> {
+        let cell = if allow_private {
+            &self.http_private
+        } else {
+            &self.http_public
+        };
+        match cell.get() {
+            Some(c) => Ok(c),
+            None => {
+                let built = crate::net::webhook_client(allow_private)?;
+                Ok(cell.get_or_init(|| built))
+            }
+        }
+    }
+
     /// An HTTP call with a JSON answer (`null` when the answer is not JSON), under the
     /// address rules: public addresses only unless `allow_private`, `https://` or
     /// `http://` to loopback, no redirects, at most 1 MiB of answer. A 5xx or 429 answer,
@@ -397,18 +439,7 @@ impl Effects {
                 idempotency_key,
             ));
         }
-        let cell = if allow_private {
-            &self.http_private
-        } else {
-            &self.http_public
-        };
-        let client = match cell.get() {
-            Some(c) => c,
-            None => {
-                let built = crate::net::webhook_client(allow_private)?;
-                cell.get_or_init(|| built)
-            }
-        };
+        let client = self.http_client(allow_private)?;
         let mut req = match method {
             "GET" => client.get(url),
             _ => client.post(url).json(body.unwrap_or(&Value::Null)),
@@ -429,19 +460,7 @@ impl Effects {
         let retry_after = (status.as_u16() == 429)
             .then(|| retry_after_header(resp.headers()))
             .flatten();
-        let mut answer = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| crate::error::Error::Http {
-            detail: format!("the answer of {url} was cut: {e}"),
-            retryable: true,
-            retry_after: None,
-        })? {
-            if answer.len() + chunk.len() > MAX_HTTP_ANSWER {
-                return Err(refuse(format!(
-                    "the answer of {url} exceeds {MAX_HTTP_ANSWER} bytes"
-                )));
-            }
-            answer.extend_from_slice(&chunk);
-        }
+        let answer = read_answer(&mut resp, url).await?;
         if !status.is_success() {
             let text = String::from_utf8_lossy(&answer);
             return Err(crate::error::Error::Http {
@@ -455,6 +474,26 @@ impl Effects {
         }
         Ok(serde_json::from_slice(&answer).unwrap_or(Value::Null))
     }
+}
+
+/// An HTTP answer's body, at most [`MAX_HTTP_ANSWER`] bytes of it.
+async fn read_answer(resp: &mut reqwest::Response, url: &str) -> crate::error::Result<Vec<u8>> {
+    let mut answer = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| crate::error::Error::Http {
+        detail: format!("the answer of {url} was cut: {e}"),
+        retryable: true,
+        retry_after: None,
+    })? {
+        if answer.len() + chunk.len() > MAX_HTTP_ANSWER {
+            return Err(crate::error::Error::Http {
+                detail: format!("the answer of {url} exceeds {MAX_HTTP_ANSWER} bytes"),
+                retryable: false,
+                retry_after: None,
+            });
+        }
+        answer.extend_from_slice(&chunk);
+    }
+    Ok(answer)
 }
 
 /// One outbound HTTP call of an action or a handler.

@@ -30,6 +30,8 @@ pub mod limit;
 pub mod outbox;
 mod policy;
 mod scheduler;
+mod setup;
 
-pub use executor::{Executor, webhook_tokens};
+pub use executor::Executor;
 pub use scheduler::{Finished, Scheduler};
+pub use setup::webhook_tokens;

@@ -122,6 +122,19 @@ macro_rules! fetch_rows {
     };
 }
 
+// Runs one statement with its binds (after the `;`, which keeps rustfmt from putting
+// each on a line of its own) on `$conn` (a transaction or a connection, inside
+// `on_pool!`), returning the rows it affected.
+macro_rules! execute {
+    ($conn:expr, $sql:expr; $($bind:expr),* $(,)?) => {
+        sqlx::query($sql)
+            $(.bind($bind))*
+            .execute(&mut *$conn)
+            .await?
+            .rows_affected()
+    };
+}
+
 impl Store {
     /// Opens (creating if needed) the database at `url` and applies the migrations.
     ///

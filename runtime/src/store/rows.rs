@@ -177,3 +177,10 @@ pub struct Drained {
     /// Handlers' named counters.
     pub named: Vec<NamedRow>,
 }
+
+impl Drained {
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty() && self.counts.is_empty() && self.named.is_empty()
+    }
+}

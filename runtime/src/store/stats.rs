@@ -51,6 +51,22 @@ pub struct NamedCount {
     pub n: i64,
 }
 
+/// Adds a listener's figures of one hour.
+const STATS: &str = "INSERT INTO zlc_listener_stats (pipeline, listener, hour, seen, matched, succeeded, failed, limited, time_us) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (pipeline, listener, hour) DO UPDATE SET \
+     seen = zlc_listener_stats.seen + excluded.seen, matched = zlc_listener_stats.matched + excluded.matched, \
+     succeeded = zlc_listener_stats.succeeded + excluded.succeeded, failed = zlc_listener_stats.failed + excluded.failed, \
+     limited = zlc_listener_stats.limited + excluded.limited, time_us = zlc_listener_stats.time_us + excluded.time_us";
+/// Adds to a grouped count.
+const COUNTS: &str = "INSERT INTO zlc_counts (pipeline, listener, hour, channel, sender, n) VALUES ($1, $2, $3, $4, $5, $6) \
+     ON CONFLICT (pipeline, listener, hour, channel, sender) DO UPDATE SET n = zlc_counts.n + excluded.n";
+/// One event-log row.
+const LOG: &str = "INSERT INTO zlc_event_log (pipeline, listener, realm_id, kind, event_id, message_id, status, error, payload, payload_bytes, truncated, at, event_key) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+/// Adds to a handler's named counter.
+const NAMED: &str = "INSERT INTO zlc_named_counts (pipeline, listener, hour, name, n) VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (pipeline, listener, hour, name) DO UPDATE SET n = zlc_named_counts.n + excluded.n";
+
 impl Store {
     /// Writes statistics, grouped counts and event-log rows in one transaction.
     pub async fn flush(
@@ -77,23 +93,7 @@ impl Store {
         connection: Option<&str>,
         checkpoint: Option<&super::checkpoints::Checkpoint>,
     ) -> Result<()> {
-        const STATS: &str = "INSERT INTO zlc_listener_stats (pipeline, listener, hour, seen, matched, succeeded, failed, limited, time_us) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (pipeline, listener, hour) DO UPDATE SET \
-             seen = zlc_listener_stats.seen + excluded.seen, matched = zlc_listener_stats.matched + excluded.matched, \
-             succeeded = zlc_listener_stats.succeeded + excluded.succeeded, failed = zlc_listener_stats.failed + excluded.failed, \
-             limited = zlc_listener_stats.limited + excluded.limited, time_us = zlc_listener_stats.time_us + excluded.time_us";
-        const COUNTS: &str = "INSERT INTO zlc_counts (pipeline, listener, hour, channel, sender, n) VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (pipeline, listener, hour, channel, sender) DO UPDATE SET n = zlc_counts.n + excluded.n";
-        const LOG: &str = "INSERT INTO zlc_event_log (pipeline, listener, realm_id, kind, event_id, message_id, status, error, payload, payload_bytes, truncated, at, event_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
-        const NAMED: &str = "INSERT INTO zlc_named_counts (pipeline, listener, hour, name, n) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (pipeline, listener, hour, name) DO UPDATE SET n = zlc_named_counts.n + excluded.n";
-        if drained.rows.is_empty()
-            && drained.counts.is_empty()
-            && drained.named.is_empty()
-            && log.is_empty()
-            && checkpoint.is_none()
-        {
+        if drained.is_empty() && log.is_empty() && checkpoint.is_none() {
             return Ok(());
         }
         let name = |i: usize| names.get(i).copied().unwrap_or("?");
@@ -104,69 +104,27 @@ impl Store {
                 super::leases::check_fence!(self, tx, connection);
             }
             for row in &drained.rows {
-                let c = &row.counters;
-                sqlx::query(STATS)
-                    .bind(pipeline)
-                    .bind(name(row.listener))
-                    .bind(row.hour * 3600)
-                    .bind(c.seen as i64)
-                    .bind(c.matched as i64)
-                    .bind(c.succeeded as i64)
-                    .bind(c.failed as i64)
-                    .bind(c.limited as i64)
-                    .bind(c.time_us as i64)
-                    .execute(&mut *tx)
-                    .await?;
+                let (c, hour, listener) = (&row.counters, row.hour * 3600, name(row.listener));
+                execute!(tx, STATS; pipeline, listener, hour, c.seen as i64, c.matched as i64,
+                    c.succeeded as i64, c.failed as i64, c.limited as i64, c.time_us as i64);
             }
             for row in &drained.counts {
-                sqlx::query(COUNTS)
-                    .bind(pipeline)
-                    .bind(name(row.listener))
-                    .bind(row.hour * 3600)
-                    .bind(&row.channel)
-                    .bind(&row.sender)
-                    .bind(row.n as i64)
-                    .execute(&mut *tx)
-                    .await?;
+                execute!(tx, COUNTS; pipeline, name(row.listener), row.hour * 3600, &row.channel,
+                    &row.sender, row.n as i64);
             }
             for row in &drained.named {
-                sqlx::query(NAMED)
-                    .bind(pipeline)
-                    .bind(name(row.listener))
-                    .bind(row.hour * 3600)
-                    .bind(&row.name)
-                    .bind(row.n as i64)
-                    .execute(&mut *tx)
-                    .await?;
+                execute!(tx, NAMED; pipeline, name(row.listener), row.hour * 3600, &row.name,
+                    row.n as i64);
             }
             for r in log {
-                sqlx::query(LOG)
-                    .bind(pipeline)
-                    .bind(&r.listener)
-                    .bind(i64::from(r.realm_id))
-                    .bind(&r.kind)
-                    .bind(r.event_id)
-                    .bind(r.message_id)
-                    .bind(&r.status)
-                    .bind(r.error.as_deref())
-                    .bind(&r.payload)
-                    .bind(r.payload_bytes as i64)
-                    .bind(r.truncated)
-                    .bind(r.at)
-                    .bind(r.event_key.as_deref())
-                    .execute(&mut *tx)
-                    .await?;
+                execute!(tx, LOG; pipeline, &r.listener, i64::from(r.realm_id), &r.kind,
+                    r.event_id, r.message_id, &r.status, r.error.as_deref(), &r.payload,
+                    r.payload_bytes as i64, r.truncated, r.at, r.event_key.as_deref());
             }
             if let (Some(connection), Some(cp)) = (connection, checkpoint) {
-                sqlx::query(super::checkpoints::SAVE_CHECKPOINT)
-                    .bind(connection)
-                    .bind(cp.queue_id.as_deref())
-                    .bind(cp.last_event_id)
-                    .bind(cp.last_message_id)
-                    .bind(crate::clock::now_secs())
-                    .bind(cp.registered_for.as_deref())
-                    .execute(&mut *tx)
-                    .await?;
+                execute!(tx, super::checkpoints::SAVE_CHECKPOINT; connection, cp.queue_id.as_deref(),
+                    cp.last_event_id, cp.last_message_id, crate::clock::now_secs(),
+                    cp.registered_for.as_deref());
             }
             tx.commit().await?;
         });

@@ -516,6 +516,30 @@ fn person(u: &FakeUser, st: &State) -> Value {
     v
 }
 
+/// An answer of `GET /events` with a backlog: its events' text as it is, then the
+/// queue's own events.
+fn backlog_answer<'a>(
+    queue_id: &str,
+    texts: &[Box<str>],
+    own: impl Iterator<Item = &'a Value>,
+) -> String {
+    let mut body = String::from("{\"result\":\"success\",\"msg\":\"\",\"queue_id\":");
+    body.push_str(&json!(queue_id).to_string());
+    body.push_str(",\"events\":[");
+    for (i, text) in texts.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(text);
+    }
+    for e in own {
+        body.push(',');
+        body.push_str(&e.to_string());
+    }
+    body.push_str("]}");
+    body
+}
+
 async fn get_events(shared: &Arc<Shared>, p: &HashMap<String, String>) -> Reply {
     let Some(queue_id) = p.get("queue_id").cloned() else {
         return Reply::error(
@@ -550,25 +574,8 @@ async fn get_events(shared: &Arc<Shared>, p: &HashMap<String, String>) -> Reply 
                 let acked = usize::try_from(last.saturating_add(1)).unwrap_or(0);
                 q.backlog_next = q.backlog_next.max(acked.min(q.backlog_len));
                 if q.backlog_next < q.backlog_len {
-                    // The backlog's text as it is, then the queue's own events.
-                    let mut body =
-                        String::from("{\"result\":\"success\",\"msg\":\"\",\"queue_id\":");
-                    body.push_str(&json!(queue_id).to_string());
-                    body.push_str(",\"events\":[");
-                    for (i, text) in backlog.events[q.backlog_next..q.backlog_len]
-                        .iter()
-                        .enumerate()
-                    {
-                        if i > 0 {
-                            body.push(',');
-                        }
-                        body.push_str(text);
-                    }
-                    for (_, e) in &q.events {
-                        body.push(',');
-                        body.push_str(&e.to_string());
-                    }
-                    body.push_str("]}");
+                    let texts = &backlog.events[q.backlog_next..q.backlog_len];
+                    let body = backlog_answer(&queue_id, texts, q.events.iter().map(|(_, e)| e));
                     if registered {
                         q.polling -= 1;
                     }
@@ -580,12 +587,8 @@ async fn get_events(shared: &Arc<Shared>, p: &HashMap<String, String>) -> Reply 
             if !ready.is_empty() || dont_block || timed_out {
                 let ready = if ready.is_empty() && timed_out {
                     let id = q.push(json!({"type": "heartbeat"}));
-                    vec![
-                        q.events
-                            .back()
-                            .map(|(_, e)| e.clone())
-                            .unwrap_or(json!({"type": "heartbeat", "id": id})),
-                    ]
+                    let last = q.events.back().map(|(_, e)| e.clone());
+                    vec![last.unwrap_or(json!({"type": "heartbeat", "id": id}))]
                 } else {
                     ready
                 };
@@ -837,27 +840,33 @@ fn send_message(shared: &Shared, user: &FakeUser, p: &HashMap<String, String>) -
     Reply::ok(json!({"id": id}))
 }
 
+/// One narrow term, `{operator, operand, negated}` or the legacy `[operator, operand]`,
+/// as (operator, `-` before it when negated; operand).
+fn narrow_term(t: &Value) -> Option<(String, String)> {
+    match t {
+        Value::Object(o) => {
+            let op = o.get("operator")?.as_str()?.to_owned();
+            let operand = match o.get("operand")? {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let neg = o.get("negated").and_then(Value::as_bool).unwrap_or(false);
+            Some((if neg { format!("-{op}") } else { op }, operand))
+        }
+        Value::Array(a) => Some((
+            a.first()?.as_str()?.to_owned(),
+            a.get(1)?.as_str()?.to_owned(),
+        )),
+        _ => None,
+    }
+}
+
 fn get_messages(shared: &Shared, user: &FakeUser, p: &HashMap<String, String>) -> Reply {
     let narrow: Vec<(String, String)> = match json_param::<Vec<Value>>(p, "narrow") {
         Ok(v) => v
             .unwrap_or_default()
-            .into_iter()
-            .filter_map(|t| match t {
-                Value::Object(o) => {
-                    let op = o.get("operator")?.as_str()?.to_owned();
-                    let operand = match o.get("operand")? {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    let neg = o.get("negated").and_then(Value::as_bool).unwrap_or(false);
-                    Some((if neg { format!("-{op}") } else { op }, operand))
-                }
-                Value::Array(a) => Some((
-                    a.first()?.as_str()?.to_owned(),
-                    a.get(1)?.as_str()?.to_owned(),
-                )),
-                _ => None,
-            })
+            .iter()
+            .filter_map(narrow_term)
             .collect(),
         Err(r) => return r,
     };

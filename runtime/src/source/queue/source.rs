@@ -1,49 +1,17 @@
-//! The event-queue source for one realm connection.
-//!
-//! Contract:
-//! * Only acknowledged event ids are sent as `last_event_id` and persisted, so Zulip
-//!   keeps, and re-sends, whatever is not finished; re-sent events already handed out in
-//!   this process are dropped here. Heartbeats (and events dropped here) need no work:
-//!   they advance the acknowledgement as soon as everything before them is finished.
-//! * The checkpoint (queue id, last event id, last message id) is saved after each
-//!   acknowledged batch; a restart resumes the checkpointed queue.
-//! * `BAD_EVENT_QUEUE_ID`: register a new queue *first*, then backfill the messages after
-//!   the last delivered message id with `GET /messages` (paged, same narrow), drop from
-//!   the new queue the messages the backfill delivered, and record the gap of
-//!   non-message events. The new queue is persisted only once the backfill is
-//!   acknowledged, so a crash during backfill restarts the backfill.
-//! * `An event newer than N has already been pruned!`: our place in the queue is gone
-//!   just as if it had expired; the same recovery applies (and the old queue is freed).
-//! * The checkpoint keeps what its queue was registered for (the request's
-//!   [`RegisterRequest::fingerprint`]: event types, narrow, flags). A queue registered
-//!   otherwise than this source would register it (the pipeline was edited, rebuilt or
-//!   upgraded, or a process of another build wrote the checkpoint) is not resumed: it
-//!   is replaced as an expired one is (a new queue first, the messages backfilled, the
-//!   gap of other events recorded), the old queue is deleted, and the change is logged
-//!   once: `event types changed: message → message, reaction; new queue registered, 3
-//!   messages backfilled`.
-//! * Failed requests are retried as [`crate::retry`] decides: 429 waits `retry-after`
-//!   (capped below the queue's idle lifetime), transient failures back off with full
-//!   jitter (≥ 1 s), authentication failures and bad requests return the error.
+//! [`QueueSource`]: the queue's state and its steps (resume or register, backfill,
+//! poll, acknowledge).
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
-use super::batch::{Ack, Batch, Origin, QueueState, SourceStats, StateReport};
 use crate::backoff::Backoff;
 use crate::client::{Client, DEFAULT_LONGPOLL, NarrowTerm, RegisterRequest};
 use crate::error::{Error, Result};
-use crate::event::RawEvent;
-use crate::event::stream;
 use crate::retry::Retry;
-use crate::store::{Checkpoint, Gap, GapReason, Store};
-
-/// Messages per `GET /messages` page during a backfill (the server allows 5000).
-const BACKFILL_PAGE: u32 = 1000;
+use crate::source::batch::{Ack, Batch, Origin, QueueState, SourceStats, StateReport};
+use crate::store::{Checkpoint, GapReason, Store};
 
 /// How to follow a queue.
 #[derive(Debug, Clone)]
@@ -55,25 +23,25 @@ pub struct QueueOptions {
 }
 
 #[derive(Debug)]
-struct ActiveQueue {
-    id: std::sync::Arc<str>,
-    poll_timeout: Duration,
+pub(super) struct ActiveQueue {
+    pub(super) id: std::sync::Arc<str>,
+    pub(super) poll_timeout: Duration,
 }
 
 /// Why the next registration replaces a queue, and what to say about it.
 #[derive(Debug)]
-struct Replacing {
-    reason: GapReason,
+pub(super) struct Replacing {
+    pub(super) reason: GapReason,
     /// For a changed registration: what changed, in words.
-    change: Option<String>,
+    pub(super) change: Option<String>,
 }
 
 #[derive(Debug)]
-struct Backfill {
-    narrows: Vec<Vec<NarrowTerm>>,
-    index: usize,
-    start: i64,
-    anchor: i64,
+pub(super) struct Backfill {
+    pub(super) narrows: Vec<Vec<NarrowTerm>>,
+    pub(super) index: usize,
+    pub(super) start: i64,
+    pub(super) anchor: i64,
 }
 
 /// An acknowledgement worked out by [`QueueSource::prepare_ack`], not yet applied.
@@ -91,48 +59,48 @@ pub struct PreparedAck {
 /// Follows one Zulip event queue; see the module docs for the contract.
 #[derive(Debug)]
 pub struct QueueSource {
-    client: Client,
-    store: Option<Store>,
-    opts: QueueOptions,
+    pub(super) client: Client,
+    pub(super) store: Option<Store>,
+    pub(super) opts: QueueOptions,
     /// What this source registers for ([`RegisterRequest::fingerprint`]).
-    fingerprint: String,
+    pub(super) fingerprint: String,
     /// Set when the queue is gone or does not fit: the next registration replaces it.
-    replacing: Option<Replacing>,
+    pub(super) replacing: Option<Replacing>,
     /// A change of registration to report once its backfill is complete.
-    announce: Option<String>,
-    started: bool,
-    queue: Option<ActiveQueue>,
-    generation: u64,
-    seq: u64,
-    acked_event_id: i64,
-    delivered_event_id: i64,
+    pub(super) announce: Option<String>,
+    pub(super) started: bool,
+    pub(super) queue: Option<ActiveQueue>,
+    pub(super) generation: u64,
+    pub(super) seq: u64,
+    pub(super) acked_event_id: i64,
+    pub(super) delivered_event_id: i64,
     /// Events up to `.0` need no work once everything up to `.1` is acknowledged.
-    auto_finished: Option<(i64, i64)>,
-    acked_message_id: Option<i64>,
-    delivered_message_id: Option<i64>,
-    persisted: Checkpoint,
+    pub(super) auto_finished: Option<(i64, i64)>,
+    pub(super) acked_message_id: Option<i64>,
+    pub(super) delivered_message_id: Option<i64>,
+    pub(super) persisted: Checkpoint,
     /// Persist this queue once the ack with this sequence number arrives.
-    commit_at: Option<(u64, String, i64)>,
-    backfill: Option<Backfill>,
-    backfilled: HashSet<i64>,
-    retry: Retry,
+    pub(super) commit_at: Option<(u64, String, i64)>,
+    pub(super) backfill: Option<Backfill>,
+    pub(super) backfilled: HashSet<i64>,
+    pub(super) retry: Retry,
     /// The answer of the last long poll, while its events are being taken out.
-    response: Option<Reading>,
-    stats: SourceStats,
+    pub(super) response: Option<Reading>,
+    pub(super) stats: SourceStats,
     /// Told where the queue stands.
-    report: Option<StateReport>,
+    pub(super) report: Option<StateReport>,
 }
 
 /// A `GET /events` answer being read, and what it gave so far.
 #[derive(Debug)]
-struct Reading {
-    response: crate::client::EventsResponse,
+pub(super) struct Reading {
+    pub(super) response: crate::client::EventsResponse,
     /// Whether a batch for dispatch came out of it.
-    handed_out: bool,
+    pub(super) handed_out: bool,
     /// Whether it moved the delivered event id (heartbeats count).
-    advanced: bool,
+    pub(super) advanced: bool,
     /// Events it re-sent (their work still running).
-    resent: u64,
+    pub(super) resent: u64,
 }
 
 impl QueueSource {
@@ -369,36 +337,10 @@ impl QueueSource {
             }
         }
         match self.delivered_message_id {
+            // We were somewhere before: recover the messages missed since.
             Some(anchor) => {
-                // We were somewhere before: recover the messages missed since.
-                let reason = replacing.as_ref().map_or(GapReason::Expired, |r| r.reason);
-                let gap = Gap {
-                    old_queue_id: old_queue,
-                    new_queue_id: queue_id.clone(),
-                    last_event_id: self.persisted.last_event_id,
-                    last_message_id: Some(anchor),
-                    reason,
-                };
-                match replacing.and_then(|r| r.change) {
-                    // Said once, when the backfill is complete.
-                    Some(change) => self.announce = Some(change),
-                    None => tracing::warn!(
-                        old_queue = gap.old_queue_id.as_deref().unwrap_or("none"),
-                        after_message_id = anchor,
-                        "non-message events between the old queue and the new one cannot be recovered; backfilling messages"
-                    ),
-                }
-                if let Some(store) = &self.store {
-                    store.record_gap(&self.opts.connection, &gap).await?;
-                }
-                let narrows = self.opts.register.backfill_narrows();
-                self.backfill = Some(Backfill {
-                    narrows,
-                    index: 0,
-                    start: anchor,
-                    anchor,
-                });
-                self.commit_at = None;
+                self.start_backfill(anchor, old_queue, queue_id, replacing)
+                    .await?
             }
             None => {
                 if let Some(change) = replacing.and_then(|r| r.change) {
@@ -419,7 +361,11 @@ impl QueueSource {
         Ok(())
     }
 
-    async fn commit_queue(&mut self, queue_id: String, last_event_id: i64) -> Result<()> {
+    pub(super) async fn commit_queue(
+        &mut self,
+        queue_id: String,
+        last_event_id: i64,
+    ) -> Result<()> {
         self.persisted.queue_id = Some(queue_id);
         self.persisted.last_event_id = last_event_id;
         self.persisted.last_message_id = self.acked_message_id;
@@ -436,71 +382,6 @@ impl QueueSource {
             }
             None => Ok(()),
         }
-    }
-
-    async fn backfill_page(&mut self) -> Result<Option<Batch>> {
-        let Some(bf) = self.backfill.as_mut() else {
-            return Ok(None);
-        };
-        let page = self
-            .client
-            .get_messages_after(
-                bf.anchor,
-                BACKFILL_PAGE,
-                &bf.narrows[bf.index],
-                self.opts.register.apply_markdown,
-            )
-            .await?;
-        self.retry.succeeded();
-        let mut text = String::new();
-        let mut spans = Vec::new();
-        let mut max_id = None;
-        for (raw, &id) in page.messages.iter().zip(&page.ids) {
-            bf.anchor = bf.anchor.max(id);
-            if id <= bf.start || !self.backfilled.insert(id) {
-                continue;
-            }
-            let start = text.len();
-            push_message_event(&mut text, raw);
-            spans.push((start as u32, text.len() as u32));
-            text.push('\n');
-            max_id = max_id.max(Some(id));
-        }
-        if page.found_newest || page.ids.is_empty() {
-            bf.index += 1;
-            bf.anchor = bf.start;
-        }
-        let finished = bf.index >= bf.narrows.len();
-        if let Some(id) = max_id {
-            self.delivered_message_id = self.delivered_message_id.max(Some(id));
-        }
-        self.stats.backfilled += spans.len() as u64;
-        let (queue_id, base_event) = match &self.queue {
-            Some(q) => (q.id.to_string(), self.delivered_event_id),
-            None => return Ok(None),
-        };
-        if finished {
-            self.backfill = None;
-            match self.announce.take() {
-                Some(change) => tracing::warn!(
-                    "{change}; new queue registered, {} message{} backfilled",
-                    self.backfilled.len(),
-                    if self.backfilled.len() == 1 { "" } else { "s" }
-                ),
-                None => tracing::info!(messages = self.backfilled.len(), "backfill complete"),
-            }
-        }
-        if spans.is_empty() {
-            if finished {
-                self.commit_queue(queue_id, base_event).await?;
-            }
-            return Ok(None);
-        }
-        let ack = self.next_ack(None, max_id);
-        if finished {
-            self.commit_at = Some((ack.seq, queue_id, base_event));
-        }
-        Ok(Some(self.hand_out(text, spans, ack, Origin::Backfill)))
     }
 
     /// The next batch from the queue: the next chunk of the answer being read, or of a
@@ -570,118 +451,7 @@ impl QueueSource {
         )))
     }
 
-    /// The events of one chunk that need work, as a batch (`None` when none do).
-    async fn take_chunk(&mut self, chunk: stream::Chunk) -> Result<Option<Batch>> {
-        let delivered_before = self.delivered_event_id;
-        let mut max_event = delivered_before;
-        let mut max_message = None;
-        let mut resent = 0u64;
-        for id in &chunk.oversize {
-            self.stats.malformed += 1;
-            tracing::warn!(
-                limit = crate::event::MAX_EVENT_BYTES,
-                "skipping an event larger than the limit"
-            );
-            if let Some(id) = id.filter(|id| *id > delivered_before) {
-                max_event = max_event.max(id);
-            }
-        }
-        let (text, all) = match String::from_utf8(chunk.text) {
-            Ok(t) => (t, chunk.spans),
-            Err(e) => {
-                // Keep the events that are UTF-8; the others become empty (unreadable).
-                let bytes = e.into_bytes();
-                let mut text = String::with_capacity(bytes.len());
-                let mut spans = Vec::with_capacity(chunk.spans.len());
-                for &(a, b) in &chunk.spans {
-                    let start = text.len() as u32;
-                    if let Ok(s) = std::str::from_utf8(&bytes[a as usize..b as usize]) {
-                        text.push_str(s);
-                    }
-                    spans.push((start, text.len() as u32));
-                }
-                (text, spans)
-            }
-        };
-        let mut spans = Vec::with_capacity(all.len());
-        for &(a, b) in &all {
-            let Some(json) = text
-                .get(a as usize..b as usize)
-                .filter(|j| !j.trim().is_empty())
-            else {
-                self.stats.malformed += 1;
-                tracing::warn!("skipping an event that is not UTF-8");
-                continue;
-            };
-            let head = match RawEvent::new(json) {
-                Ok(h) => h,
-                Err(e) => {
-                    self.stats.malformed += 1;
-                    tracing::warn!(error = %e, "skipping an unreadable event");
-                    // Step past it when its id can be read, so it is not sent again.
-                    if let Some(id) =
-                        crate::event::trailing_id(json).filter(|id| *id > delivered_before)
-                    {
-                        max_event = max_event.max(id);
-                    }
-                    continue;
-                }
-            };
-            let Some(id) = head.id else {
-                self.stats.malformed += 1;
-                tracing::warn!(kind = head.kind, "skipping a queue event without an id");
-                continue;
-            };
-            if id <= delivered_before {
-                resent += 1;
-                continue;
-            }
-            max_event = max_event.max(id);
-            if head.kind == "heartbeat" {
-                self.stats.heartbeats += 1;
-                continue;
-            }
-            if head.kind == "message"
-                && let Some(mid) = message_id_of(&head)
-            {
-                if self.backfilled.contains(&mid) {
-                    self.stats.duplicates += 1;
-                    continue;
-                }
-                max_message = max_message.max(Some(mid));
-            }
-            spans.push((a, b));
-        }
-        if let Some(r) = self.response.as_mut() {
-            r.resent += resent;
-            r.advanced |= max_event > delivered_before;
-        }
-        self.delivered_event_id = max_event;
-        if let Some(mid) = max_message {
-            self.delivered_message_id = self.delivered_message_id.max(Some(mid));
-        }
-        if spans.is_empty() {
-            if max_event > delivered_before {
-                // Only heartbeats or dropped events: finished as soon as what came
-                // before them is.
-                if self.acked_event_id >= delivered_before {
-                    self.acked_event_id = max_event;
-                    self.sync_persisted().await?;
-                } else {
-                    self.auto_finished = Some((max_event, delivered_before));
-                }
-            }
-            return Ok(None);
-        }
-        let ack = self.next_ack(Some(max_event), max_message);
-        let batch = self.hand_out(text, spans, ack, Origin::Queue);
-        Ok(Some(match &self.queue {
-            Some(q) => batch.with_queue(q.id.clone()),
-            None => batch,
-        }))
-    }
-
-    fn next_ack(&mut self, event_id: Option<i64>, message_id: Option<i64>) -> Ack {
+    pub(super) fn next_ack(&mut self, event_id: Option<i64>, message_id: Option<i64>) -> Ack {
         self.seq += 1;
         Ack {
             seq: self.seq,
@@ -691,7 +461,7 @@ impl QueueSource {
         }
     }
 
-    fn hand_out(
+    pub(super) fn hand_out(
         &mut self,
         text: String,
         spans: Vec<(u32, u32)>,
@@ -784,7 +554,7 @@ impl QueueSource {
         next
     }
 
-    async fn sync_persisted(&mut self) -> Result<()> {
+    pub(super) async fn sync_persisted(&mut self) -> Result<()> {
         let mut next = self.persisted.clone();
         next.last_message_id = self.acked_message_id;
         if self.commit_at.is_none()
@@ -800,49 +570,4 @@ impl QueueSource {
         }
         Ok(())
     }
-}
-
-/// Wraps a `GET /messages` message as a `message` event (without an event id).
-fn push_message_event(text: &mut String, raw: &RawValue) {
-    #[derive(Deserialize)]
-    struct Flags<'a> {
-        #[serde(default, borrow)]
-        flags: Option<&'a RawValue>,
-    }
-    let flags = serde_json::from_str::<Flags<'_>>(raw.get())
-        .ok()
-        .and_then(|f| f.flags)
-        .map_or("[]", |f| f.get());
-    text.push_str(r#"{"type":"message","message":"#);
-    text.push_str(raw.get());
-    text.push_str(r#","flags":"#);
-    text.push_str(flags);
-    text.push('}');
-}
-
-/// The message id of a `message` event: read directly when the message object starts
-/// with its id (as Zulip writes it), else by serde.
-pub(crate) fn message_id_of(head: &RawEvent<'_>) -> Option<i64> {
-    if let Some(rest) = head
-        .json
-        .strip_prefix(r#"{"type":"message","message":{"id":"#)
-    {
-        let end = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if let Ok(id) = rest[..end].parse() {
-            return Some(id);
-        }
-    }
-    #[derive(Deserialize)]
-    struct Outer {
-        message: Inner,
-    }
-    #[derive(Deserialize)]
-    struct Inner {
-        id: i64,
-    }
-    serde_json::from_str::<Outer>(head.json)
-        .ok()
-        .map(|o| o.message.id)
 }
