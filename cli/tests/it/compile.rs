@@ -2,14 +2,6 @@ use std::process::{Command, Stdio};
 
 const ZLC: &str = env!("CARGO_BIN_EXE_zlc");
 
-#[test]
-fn the_compilers_event_catalog_is_the_runtimes() {
-    assert_eq!(
-        zlc_codegen::events::VARIANTS.to_vec(),
-        zlc_runtime::event::Event::VARIANTS.to_vec()
-    );
-}
-
 fn zlc(args: &[&str], cwd: &std::path::Path) -> (i32, String, String) {
     super::output(Command::new(ZLC).args(args).current_dir(cwd))
 }

@@ -22,6 +22,9 @@
 //! ```
 
 pub mod build;
+mod messages;
+mod queues;
+mod reply;
 mod server;
 mod state;
 
@@ -363,7 +366,7 @@ impl MessageBuilder<'_> {
             }
         };
         let channel_id = self.channel.as_deref().map(|c| self.zulip.add_channel(c));
-        let id = server::store_message(
+        let id = messages::store_message(
             &self.zulip.shared,
             sender.id,
             channel_id,
