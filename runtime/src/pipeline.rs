@@ -107,6 +107,25 @@ pub struct ListenerDesc {
 }
 
 impl PipelineDesc {
+    /// A pipeline of `listeners` and nothing else: no realm, the default store, failures
+    /// logged (for tests, and for descriptions built by hand).
+    pub const fn stand_in(name: &'static str, listeners: &'static [ListenerDesc]) -> Self {
+        PipelineDesc {
+            name,
+            description: "",
+            zlc_version: "0",
+            realms: &[],
+            store: StoreDesc {
+                url: None,
+                url_env: None,
+                password_env: None,
+                password_file: None,
+            },
+            event_log: EventLogMode::Failures,
+            listeners,
+        }
+    }
+
     /// The event types the listeners take, sorted.
     pub fn event_types(&self) -> Vec<String> {
         self.event_types_for(&vec![true; self.listeners.len()])

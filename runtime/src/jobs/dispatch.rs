@@ -132,6 +132,20 @@ impl<'a> Cx<'a> {
         self.now
     }
 
+    /// Keeps an event-log row of `l` for `ev` with `status`.
+    fn log_row(
+        &mut self,
+        l: &ListenerDesc,
+        ev: &RawEvent<'_>,
+        msg: Option<&MessageViewEvent<'_>>,
+        status: &str,
+    ) {
+        let message_id = msg.map(|m| m.message.id);
+        let key = event_key(message_id, self.queue, ev.id);
+        let row = crate::stats::LogRow::of(l.name, self.realm.id, ev, message_id, status, key);
+        self.log_rows.push(row);
+    }
+
     /// Listener `i` matched `ev`. Actions run in their written order: the cheap ones
     /// (count, log, store) before the first I/O action run here, at once; from the first
     /// I/O action on, the rest of the list is a job, so that a count, log or store after
@@ -172,14 +186,7 @@ impl<'a> Cx<'a> {
                     log_line(l, self.realm, ev, *template);
                     self.stats.listener(i).time_us += start.elapsed().as_micros() as u64;
                 }
-                ActionDesc::Store => self.log_rows.push(crate::stats::LogRow::of(
-                    l.name,
-                    self.realm.id,
-                    ev,
-                    msg.map(|m| m.message.id),
-                    "stored",
-                    event_key(msg.map(|m| m.message.id), self.queue, ev.id),
-                )),
+                ActionDesc::Store => self.log_row(l, ev, msg, "stored"),
                 _ => {
                     has_jobs = true;
                     break;
@@ -187,14 +194,7 @@ impl<'a> Cx<'a> {
             }
         }
         if self.log_all && !l.actions.iter().any(|a| matches!(a, ActionDesc::Store)) {
-            self.log_rows.push(crate::stats::LogRow::of(
-                l.name,
-                self.realm.id,
-                ev,
-                msg.map(|m| m.message.id),
-                "matched",
-                event_key(msg.map(|m| m.message.id), self.queue, ev.id),
-            ));
+            self.log_row(l, ev, msg, "matched");
         }
         if has_jobs {
             let conversation = if l.policy.ordered {
@@ -324,4 +324,66 @@ pub fn enabled_for(
             on && realm_ok && chosen
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::MessageViewEvent;
+
+    fn conversation(json: &str) -> u64 {
+        let v: MessageViewEvent<'_> = serde_json::from_str(json).unwrap();
+        conversation_of(&v.message)
+    }
+
+    fn channel(stream_id: i64, topic: &str) -> u64 {
+        conversation(&format!(
+            r#"{{"message":{{"id":1,"sender_id":9,"content":"","timestamp":0,"subject":"{topic}","sender_email":"a@x","display_recipient":"dev","type":"stream","stream_id":{stream_id}}},"flags":[]}}"#
+        ))
+    }
+
+    fn direct(ids: &[i64]) -> u64 {
+        let people: Vec<String> = ids
+            .iter()
+            .map(|i| format!(r#"{{"id":{i},"email":"u{i}@x","full_name":"U{i}"}}"#))
+            .collect();
+        conversation(&format!(
+            r#"{{"message":{{"id":1,"sender_id":9,"content":"","timestamp":0,"subject":"","sender_email":"a@x","display_recipient":[{}],"type":"private"}},"flags":[]}}"#,
+            people.join(",")
+        ))
+    }
+
+    #[test]
+    fn a_conversation_is_a_channels_topic_without_case_or_the_people_of_a_direct_message() {
+        assert_eq!(channel(5, "Deploys"), channel(5, "deploys"));
+        assert_ne!(channel(5, "deploys"), channel(5, "alerts"));
+        assert_ne!(channel(5, "deploys"), channel(6, "deploys"));
+        assert_eq!(direct(&[3, 9]), direct(&[9, 3]));
+        assert_ne!(direct(&[3, 9]), direct(&[4, 9]));
+    }
+
+    #[test]
+    fn side_effects_are_keyed_by_message_else_by_queue_event() {
+        assert_eq!(event_key(Some(12), Some("q1"), Some(4)), "m12");
+        assert_eq!(event_key(None, Some("q1"), Some(4)), "qq1:e4");
+        assert_eq!(event_key(None, None, Some(4)), "e4");
+        assert_eq!(event_key(None, None, None), "e-1");
+    }
+
+    #[test]
+    fn listeners_run_on_their_realms_and_only_those_named() {
+        static LISTENERS: &[ListenerDesc] = &[
+            ListenerDesc::stand_in("everywhere"),
+            ListenerDesc {
+                realms: Some(&[2]),
+                ..ListenerDesc::stand_in("second")
+            },
+        ];
+        static P: PipelineDesc = PipelineDesc::stand_in("p", LISTENERS);
+        assert_eq!(eligible_for(&P, 1, None), [true, false]);
+        assert_eq!(eligible_for(&P, 2, None), [true, true]);
+        let only = ["second".to_owned()];
+        assert_eq!(eligible_for(&P, 1, Some(&only)), [false, false]);
+        assert_eq!(eligible_for(&P, 2, Some(&only)), [false, true]);
+    }
 }

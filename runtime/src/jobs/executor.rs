@@ -533,7 +533,6 @@ fn post_kind(post: &Post) -> &'static str {
 mod tests {
     use super::*;
     use crate::jobs::handler::HandlerFuture;
-    use crate::pipeline::{EventLogMode, StoreDesc};
 
     fn thunk<'a>(_: &'a Context<'a>) -> HandlerFuture<'a> {
         Box::pin(async { Ok(()) })
@@ -557,20 +556,7 @@ mod tests {
             ..ListenerDesc::stand_in("two")
         },
     ];
-    static PIPELINE: PipelineDesc = PipelineDesc {
-        name: "p",
-        description: "",
-        zlc_version: "0",
-        realms: &[],
-        store: StoreDesc {
-            url: None,
-            url_env: None,
-            password_env: None,
-            password_file: None,
-        },
-        event_log: EventLogMode::Failures,
-        listeners: LISTENERS,
-    };
+    static PIPELINE: PipelineDesc = PipelineDesc::stand_in("p", LISTENERS);
 
     const T: HandlerFn = thunk;
 

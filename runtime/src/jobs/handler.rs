@@ -315,3 +315,39 @@ impl Context<'_> {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error with a cause, as `anyhow`'s `context` or `thiserror`'s `#[source]` make.
+    #[derive(Debug, thiserror::Error)]
+    #[error("calling the deploy service")]
+    struct Wrapped(#[source] Box<dyn std::error::Error + Send + Sync>);
+
+    #[test]
+    fn handler_errors_are_retried_unless_something_in_their_chain_says_otherwise() {
+        let io = HandlerError::from_error(Box::new(std::io::Error::other("reset")));
+        assert_eq!((io.message.as_str(), io.retryable), ("reset", true));
+
+        let permanent = HandlerError::from_error(Box::new(Wrapped(Box::new(permanent(
+            "no such environment",
+        )))));
+        assert_eq!(
+            permanent.message,
+            "calling the deploy service: no such environment"
+        );
+        assert!(!permanent.retryable, "a Permanent anywhere in the chain");
+
+        let auth = crate::error::Error::Auth {
+            code: "INVALID_API_KEY".into(),
+            msg: "bad key".into(),
+        };
+        assert!(!HandlerError::from_error(Box::new(Wrapped(Box::new(auth)))).retryable);
+        let busy = crate::error::Error::RateLimited {
+            retry_after: std::time::Duration::from_secs(1),
+        };
+        assert!(HandlerError::from_error(Box::new(busy)).retryable);
+        assert!(!HandlerError::mismatch("f", "reaction").retryable);
+    }
+}

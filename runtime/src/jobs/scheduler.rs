@@ -216,3 +216,125 @@ impl Scheduler {
         self.busy.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::jobs::actions::Effects;
+    use crate::jobs::handler::{Context, HandlerFn, HandlerFuture};
+    use crate::jobs::outbox::{HttpSink, Recorder, ZulipSink};
+    use crate::pipeline::{ActionDesc, ListenerDesc, PipelineDesc, PolicyDesc, RateLimitDesc};
+    use crate::template::RealmInfo;
+
+    /// The events the handler finished, in the order it finished them: (test, event).
+    static DONE: Mutex<Vec<(i64, i64)>> = Mutex::new(Vec::new());
+
+    /// Takes `n` × 10 ms of (paused) time, then notes `n`.
+    fn slow<'a>(cx: &'a Context<'a>) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            let (test, n) = (cx.event()["test"].as_i64(), cx.event()["n"].as_i64());
+            let (test, n) = (test.unwrap_or(0), n.unwrap_or(0));
+            tokio::time::sleep(Duration::from_millis(10 * n as u64)).await;
+            DONE.lock().unwrap().push((test, n));
+            Ok(())
+        })
+    }
+
+    static ACTIONS: &[ActionDesc] = &[ActionDesc::Handler {
+        function: "slow",
+        allow_private: false,
+    }];
+    static LISTENERS: &[ListenerDesc] = &[ListenerDesc {
+        actions: ACTIONS,
+        policy: PolicyDesc {
+            timeout_ms: 60_000,
+            retries: 0,
+            backoff_ms: 0,
+            backoff_max_ms: 0,
+            breaker_threshold: 0,
+            breaker_cooldown_ms: 0,
+            concurrency: 8,
+            max_in_flight: 3,
+            ordered: true,
+            limit_per_conversation: RateLimitDesc { max: 0, per_ms: 0 },
+            limit_per_sender: RateLimitDesc { max: 0, per_ms: 0 },
+        },
+        ..ListenerDesc::stand_in("ordered")
+    }];
+    static PIPELINE: PipelineDesc = PipelineDesc::stand_in("scheduler_test", LISTENERS);
+    const SLOW: HandlerFn = slow;
+
+    fn job(test: i64, n: i64, conversation: Option<u64>) -> Job {
+        Job {
+            listener: 0,
+            json: format!(r#"{{"type":"custom","test":{test},"n":{n}}}"#),
+            event_id: Some(n),
+            message_id: None,
+            key: format!("e{n}"),
+            conversation,
+        }
+    }
+
+    fn scheduler() -> Scheduler {
+        let recorder = Recorder::new();
+        let effects = Effects::new(
+            PIPELINE.name,
+            ZulipSink::Record(recorder.clone()),
+            HttpSink::Record(recorder),
+            None,
+            RealmInfo {
+                id: 1,
+                name: "test".into(),
+                site: String::new(),
+            },
+            1,
+        );
+        let executor = Executor::new(&PIPELINE, &[&[SLOW]], effects, &Default::default());
+        Scheduler::new(Arc::new(executor.unwrap()))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_conversation_keeps_its_order_while_others_run_at_once_within_the_bounds() {
+        let mut s = scheduler();
+        assert!(s.next().await.is_none(), "nothing in flight");
+        assert_eq!(s.room(100), 3, "the listener's own bound");
+        // Conversation 7: a slow event, then a fast one; conversation 8: a fast one.
+        s.submit(1, job(1, 5, Some(7)));
+        s.submit(2, job(1, 1, Some(7)));
+        s.submit(3, job(1, 2, Some(8)));
+        assert_eq!(s.in_flight(), 3);
+        assert!(s.is_full(100), "at the listener's max_in_flight");
+        assert!(!scheduler().is_full(1) && s.is_full(3), "or at the total");
+        assert_eq!(s.room(100), 0);
+        let mut tickets = Vec::new();
+        while let Some(f) = s.next().await {
+            assert!(!f.failed(), "{:?}", f.result);
+            tickets.push(f.ticket);
+        }
+        // 8's event ends first (20 ms); 7's fast event waited for its slow one (50 ms).
+        assert_eq!(tickets, [3, 1, 2]);
+        let done: Vec<i64> = DONE
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|d| d.0 == 1)
+            .map(|d| d.1)
+            .collect();
+        assert_eq!(done, [2, 5, 1]);
+        assert_eq!((s.in_flight(), s.room(100)), (0, 3));
+        assert!(s.try_next().is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn jobs_without_a_conversation_do_not_wait_for_each_other() {
+        let mut s = scheduler();
+        let started = tokio::time::Instant::now();
+        s.submit(1, job(2, 3, None));
+        s.submit(2, job(2, 3, None));
+        assert!(s.next().await.is_some() && s.next().await.is_some());
+        assert_eq!(started.elapsed(), Duration::from_millis(30), "side by side");
+    }
+}
