@@ -66,6 +66,50 @@ pub fn runtime_dep() -> Result<RuntimeDep> {
     }
 }
 
+/// `cargo` (the one that ran zlc, when cargo did) with a clean environment: what
+/// `cargo run` or `cargo test` set for zlc itself (`CARGO_PKG_*`, `CARGO_MANIFEST_DIR`,
+/// ...) does not reach the nested build, where build scripts would see a change and run
+/// again; `RUSTFLAGS` comes only from `ZLC_RUSTFLAGS`, set for zlc on purpose.
+pub fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let (remove, set) = nested_env(std::env::vars());
+    for k in remove {
+        cmd.env_remove(k);
+    }
+    cmd.envs(set);
+    cmd
+}
+
+/// Of the environment `vars`, what a nested cargo must not inherit, and what it gets.
+fn nested_env(
+    vars: impl Iterator<Item = (String, String)>,
+) -> (Vec<String>, Vec<(String, String)>) {
+    // The user's cargo configuration, which applies to every build alike.
+    const KEEP: &[&str] = &[
+        "CARGO_HOME",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_JOBS",
+        "CARGO_TERM_",
+        "CARGO_NET_",
+        "CARGO_HTTP_",
+        "CARGO_REGISTRIES_",
+        "CARGO_REGISTRY_",
+    ];
+    let mut remove = Vec::new();
+    let mut set = Vec::new();
+    for (k, v) in vars {
+        let cargo_set =
+            k == "CARGO" || (k.starts_with("CARGO_") && !KEEP.iter().any(|p| k.starts_with(p)));
+        let flags = matches!(k.as_str(), "RUSTFLAGS" | "RUSTDOCFLAGS");
+        if cargo_set || flags {
+            remove.push(k);
+        } else if k == "ZLC_RUSTFLAGS" {
+            set.push(("RUSTFLAGS".to_owned(), v));
+        }
+    }
+    (remove, set)
+}
+
 /// A stable 64-bit FNV-1a hash, for naming workspaces (std's hasher may change).
 fn fnv1a(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
@@ -220,7 +264,7 @@ pub fn build_crate(
     write_if_changed(&dir.join("Cargo.toml"), &g.cargo_toml)?;
     write_if_changed(&dir.join("src/main.rs"), &g.main_rs)?;
     eprintln!("zlc: building {} in {}", g.bin, area.display());
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let status = cargo()
         .args(["build", "--profile", profile.cargo_name(), "-p", &g.package])
         .arg("--manifest-path")
         .arg(area.join("Cargo.toml"))
@@ -264,4 +308,42 @@ pub fn build_crate(
         .with_context(|| format!("copying the binary to {}", bin.display()))?;
     drop(lock);
     Ok(bin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nested_cargo_gets_the_users_cargo_settings_but_not_zlcs_own_build() {
+        let vars = [
+            ("CARGO", "/usr/bin/cargo"),
+            ("CARGO_PKG_NAME", "zlc"),
+            ("CARGO_MANIFEST_DIR", "/src/zlc/cli"),
+            ("CARGO_ENCODED_RUSTFLAGS", "-Cdebuginfo=2"),
+            ("RUSTFLAGS", "-Ctarget-cpu=native"),
+            ("CARGO_HOME", "/home/u/.cargo"),
+            ("CARGO_TERM_COLOR", "never"),
+            ("CARGO_TARGET_DIR", "/t"),
+            ("PATH", "/bin"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let (remove, set) = nested_env(vars.clone().into_iter());
+        assert_eq!(
+            remove,
+            [
+                "CARGO",
+                "CARGO_PKG_NAME",
+                "CARGO_MANIFEST_DIR",
+                "CARGO_ENCODED_RUSTFLAGS",
+                "RUSTFLAGS"
+            ]
+        );
+        assert!(set.is_empty());
+        let on_purpose = vars
+            .into_iter()
+            .chain([("ZLC_RUSTFLAGS".into(), "-Copt-level=2".into())]);
+        let (_, set) = nested_env(on_purpose);
+        assert_eq!(set, [("RUSTFLAGS".to_owned(), "-Copt-level=2".to_owned())]);
+    }
 }

@@ -1,12 +1,25 @@
 //! `--demo`: the built-in fake Zulip server with generated traffic, so that a newcomer
 //! sees zlc work without a Zulip account. Traffic stops when the token is cancelled.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 use zlc_runtime::config::ZulipConfig;
-use zlc_runtime::testkit::{FakeZulip, build};
+use zlc_runtime::testkit::{FakeUser, FakeZulip, build};
+
+/// The sandbox's people: (the name `--as` takes, email, full name).
+pub const PEOPLE: &[(&str, &str, &str)] = &[
+    ("iago", "iago@zulip.example.com", "Iago"),
+    ("othello", "othello@zulip.example.com", "Othello"),
+    ("desdemona", "desdemona@zulip.example.com", "Desdemona"),
+];
+
+/// Where `name`'s zuliprc is kept in the people folder `dir`.
+pub fn zuliprc_of(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.zuliprc"))
+}
 
 pub struct Demo {
     zulip: std::sync::Arc<FakeZulip>,
@@ -25,18 +38,30 @@ pub async fn start(cancel: CancellationToken) -> Result<Demo> {
             .context("starting the demo server")?,
     );
     tracing::info!(url = %zulip.url(), "demo: built-in fake Zulip server started");
-    spawn_traffic(zulip.clone(), cancel);
+    let people = add_people(&zulip);
+    spawn_traffic(zulip.clone(), people, cancel);
     Ok(Demo { zulip })
 }
 
-/// Generates demo traffic (messages, reactions, presence) until `cancel` fires.
-pub fn spawn_traffic(traffic: std::sync::Arc<FakeZulip>, cancel: CancellationToken) {
+/// The sandbox's people ([`PEOPLE`]), added to `zulip`.
+fn add_people(zulip: &FakeZulip) -> Vec<FakeUser> {
+    PEOPLE
+        .iter()
+        .map(|(_, email, name)| zulip.add_user(email, name))
+        .collect()
+}
+
+/// Generates demo traffic (messages, reactions, presence) by `people` until `cancel`
+/// fires.
+pub fn spawn_traffic(
+    traffic: std::sync::Arc<FakeZulip>,
+    people: Vec<FakeUser>,
+    cancel: CancellationToken,
+) {
+    if people.is_empty() {
+        return;
+    }
     tokio::spawn(async move {
-        let people = [
-            traffic.add_user("othello@zulip.example.com", "Othello"),
-            traffic.add_user("iago@zulip.example.com", "Iago"),
-            traffic.add_user("desdemona@zulip.example.com", "Desdemona"),
-        ];
         let lines = [
             ("devel", "ci", "deploy #{n} finished"),
             ("alerts", "disk", "ERROR: disk usage at 9{n}% on db-1"),
@@ -53,7 +78,7 @@ pub fn spawn_traffic(traffic: std::sync::Arc<FakeZulip>, cancel: CancellationTok
                 _ = cancel.cancelled() => break,
                 _ = tokio::time::sleep(Duration::from_millis(400)) => {}
             }
-            let who = &people[(n % 3) as usize];
+            let who = &people[n as usize % people.len()];
             let (channel, topic, text) = lines[(n % 4) as usize];
             let id = traffic
                 .message()
@@ -66,7 +91,7 @@ pub fn spawn_traffic(traffic: std::sync::Arc<FakeZulip>, cancel: CancellationTok
                 1 => {
                     traffic.push_event(build::reaction(
                         "add",
-                        &people[((n + 1) % 3) as usize],
+                        &people[(n as usize + 1) % people.len()],
                         id,
                         "tada",
                     ));
@@ -96,16 +121,28 @@ fn write_zuliprc(path: &std::path::Path, text: &str) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
-/// The fake server on a fixed address, with a zuliprc for its bot (and, when asked, for
-/// a person, to post as someone listeners answer).
+/// Where the sandbox writes its credentials: the bot's zuliprc, the folder of its
+/// people's, and (when asked) one person's zuliprc besides.
+pub struct SandboxFiles<'a> {
+    pub zuliprc: &'a std::path::Path,
+    pub people: &'a std::path::Path,
+    pub person_zuliprc: Option<&'a std::path::Path>,
+}
+
+/// The fake server on a fixed address, with a zuliprc for its bot and one for each of
+/// its people (to post as someone listeners answer).
 pub async fn sandbox(
     addr: &str,
-    zuliprc: &std::path::Path,
-    person_zuliprc: Option<&std::path::Path>,
+    files: SandboxFiles<'_>,
     traffic: bool,
     backlog: Option<(std::path::PathBuf, usize)>,
     cancel: CancellationToken,
 ) -> Result<()> {
+    let SandboxFiles {
+        zuliprc,
+        people: people_dir,
+        person_zuliprc,
+    } = files;
     let mut opts = zlc_runtime::testkit::FakeOptions::default();
     if let Some((path, repeat)) = backlog {
         let b = zlc_runtime::testkit::Backlog::read(&path, repeat)
@@ -130,18 +167,25 @@ pub async fn sandbox(
         zuliprc.display(),
         zuliprc.display()
     );
+    let people = add_people(&zulip);
+    std::fs::create_dir_all(people_dir)
+        .with_context(|| format!("creating {}", people_dir.display()))?;
+    for ((name, _, _), person) in PEOPLE.iter().zip(&people) {
+        let rc = zuliprc_of(people_dir, name);
+        write_zuliprc(&rc, &zulip.zuliprc(person))?;
+    }
+    eprintln!(
+        "people's credentials in {}/ (iago, othello, desdemona): post as them with e.g. \
+         `zlc sandbox send --as iago \"#general > hello\" \"hi @**Listener Bot**\"` \
+         or `zlc sandbox send --dm bot ping`",
+        people_dir.display()
+    );
     if let Some(path) = person_zuliprc {
-        let iago = zulip.add_user("iago@zulip.example.com", "Iago");
-        write_zuliprc(path, &zulip.zuliprc(&iago))?;
-        eprintln!(
-            "a person's credentials (Iago) in {}: post as someone listeners answer, e.g. with the official client: \
-             zulip-send --config-file {} --stream general --subject test --message hello",
-            path.display(),
-            path.display()
-        );
+        write_zuliprc(path, &zulip.zuliprc(&people[0]))?;
+        eprintln!("Iago's credentials also in {}", path.display());
     }
     if traffic {
-        spawn_traffic(zulip.clone(), cancel.clone());
+        spawn_traffic(zulip.clone(), people, cancel.clone());
         eprintln!("generating demo traffic in #general, #devel and #alerts");
     }
     cancel.cancelled().await;

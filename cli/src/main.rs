@@ -11,13 +11,14 @@
 //! | `test` | run the test cases pipeline files carry ([`zlc::testing`]) |
 //! | `tail` | follow one realm and print each event as a JSON line ([`tail`]) |
 //! | `stats` | what a store says about its pipelines |
-//! | `sandbox` | run the built-in fake Zulip server |
+//! | `sandbox` | run the built-in fake Zulip server; `send`/`react` post to it as a person ([`sandbox`]) |
 //!
 //! Logs and progress go to stderr; data goes to stdout. Errors are reported once, by
 //! `main`, with their context chain, and exit with status 1.
 
 mod demo;
 mod opt;
+mod sandbox;
 mod stats;
 mod tail;
 
@@ -94,18 +95,18 @@ fn new_project(a: &opt::NewProjectArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `zlc sandbox`, until interrupted.
+/// `zlc sandbox`, until interrupted; or `send`/`react` to a running one.
 async fn sandbox(a: opt::SandboxArgs) -> Result<()> {
+    if let Some(cmd) = a.action {
+        return sandbox::run(cmd).await;
+    }
     let cancel = tokio_util::sync::CancellationToken::new();
     zlc_runtime::shutdown::cancel_on_signal(cancel.clone());
     let backlog = a.backlog.map(|path| (path, a.backlog_repeat));
-    demo::sandbox(
-        &a.addr,
-        &a.zuliprc,
-        a.person_zuliprc.as_deref(),
-        a.traffic,
-        backlog,
-        cancel,
-    )
-    .await
+    let files = demo::SandboxFiles {
+        zuliprc: &a.zuliprc,
+        people: &a.people,
+        person_zuliprc: a.person_zuliprc.as_deref(),
+    };
+    demo::sandbox(&a.addr, files, a.traffic, backlog, cancel).await
 }

@@ -118,7 +118,15 @@ pub struct StatsArgs {
 
 /// `zlc sandbox`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct SandboxArgs {
+    /// Post to a running sandbox as one of its people (without a subcommand: run it).
+    #[command(subcommand)]
+    pub action: Option<SandboxCmd>,
+    /// Where to write the zuliprc of each of the sandbox's people (Iago, Othello,
+    /// Desdemona), to post as them with `zlc sandbox send` or any Zulip client.
+    #[arg(long, default_value = "sandbox-people", value_name = "DIR")]
+    pub people: PathBuf,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:9991")]
     pub addr: String,
@@ -139,4 +147,46 @@ pub struct SandboxArgs {
     /// How many times over the backlog file is queued.
     #[arg(long, default_value_t = 1, value_name = "N", requires = "backlog")]
     pub backlog_repeat: usize,
+}
+
+/// What `zlc sandbox` can do besides serving.
+#[derive(Debug, Subcommand)]
+pub enum SandboxCmd {
+    /// Post a message as one of the sandbox's people: `"#channel > topic" TEXT`, or
+    /// `--dm NAME TEXT` for a direct message (to the bot, or to a person).
+    Send(SandboxSendArgs),
+    /// React to a message as one of the sandbox's people.
+    React(SandboxReactArgs),
+}
+
+/// `zlc sandbox send`.
+#[derive(Debug, Args)]
+pub struct SandboxSendArgs {
+    /// Who posts: a person of the sandbox (`iago`, `othello`, `desdemona`).
+    #[arg(long = "as", default_value = "iago", value_name = "NAME")]
+    pub who: String,
+    /// A direct message to NAME (a person's or the bot's name or email).
+    #[arg(long, value_name = "NAME")]
+    pub dm: Option<String>,
+    /// Where the people's zuliprc files are (`zlc sandbox --people`).
+    #[arg(long, default_value = "sandbox-people", value_name = "DIR")]
+    pub people: PathBuf,
+    /// `"#channel > topic"` and the text; with `--dm`, the text alone.
+    #[arg(required = true, num_args = 1..=2, value_name = "[PLACE] TEXT")]
+    pub words: Vec<String>,
+}
+
+/// `zlc sandbox react`.
+#[derive(Debug, Args)]
+pub struct SandboxReactArgs {
+    /// Who reacts (`iago`, `othello`, `desdemona`).
+    #[arg(long = "as", default_value = "iago", value_name = "NAME")]
+    pub who: String,
+    /// Where the people's zuliprc files are.
+    #[arg(long, default_value = "sandbox-people", value_name = "DIR")]
+    pub people: PathBuf,
+    /// The message (its id, as `send` prints it).
+    pub message_id: i64,
+    /// The emoji's name (`tada`, `:tada:`).
+    pub emoji: String,
 }

@@ -2,7 +2,7 @@
 //! their own that depends on the runtime the way any user's crate would.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use anyhow::{Context, Result, bail};
 use zlc_codegen::expand::RuntimeDep;
@@ -146,7 +146,7 @@ pub fn build_project(
         .canonicalize()
         .with_context(|| format!("reading {}", manifest.display()))?;
     eprintln!("zlc: building {}", manifest.display());
-    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut cargo = crate::area::cargo();
     cargo
         .args(["build", "--profile", profile.cargo_name()])
         .args(["--message-format", "json-render-diagnostics"])

@@ -310,7 +310,7 @@ impl Watcher {
     /// there are none).
     async fn test(&self) -> Result<Option<bool>> {
         if let Some(manifest) = crate::project::manifest_of(&self.file) {
-            let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            let status = Command::from(crate::area::cargo())
                 .arg("test")
                 .arg("--manifest-path")
                 .arg(&manifest)

@@ -22,7 +22,7 @@ mod wire;
 
 pub(crate) use answer::{classify, describe};
 pub use wire::{
-    DEFAULT_LONGPOLL, Destination, MessagesPage, NarrowTerm, OwnUser, RegisterRequest,
+    DEFAULT_LONGPOLL, Destination, Member, MessagesPage, NarrowTerm, OwnUser, RegisterRequest,
     Registration, ServerInfo, ServerSettings,
 };
 
@@ -127,23 +127,23 @@ impl Client {
 
     /// `GET /users`: the ids of the organization's bots.
     pub async fn bot_ids(&self) -> Result<std::collections::HashSet<i64>> {
-        #[derive(Deserialize)]
-        struct Members {
-            members: Vec<Member>,
-        }
-        #[derive(Deserialize)]
-        struct Member {
-            user_id: i64,
-            #[serde(default)]
-            is_bot: bool,
-        }
-        let req = self.request(reqwest::Method::GET, "users");
-        let m: Members = json_of(&self.send(req, "users", MAX_EVENTS_BODY).await?, "users")?;
-        Ok(m.members
+        let members = self.members().await?;
+        Ok(members
             .into_iter()
             .filter(|m| m.is_bot)
             .map(|m| m.user_id)
             .collect())
+    }
+
+    /// `GET /users`: the organization's members.
+    pub async fn members(&self) -> Result<Vec<Member>> {
+        #[derive(Deserialize)]
+        struct Members {
+            members: Vec<Member>,
+        }
+        let req = self.request(reqwest::Method::GET, "users");
+        let m: Members = json_of(&self.send(req, "users", MAX_EVENTS_BODY).await?, "users")?;
+        Ok(m.members)
     }
 
     /// `POST /register`: creates an event queue.

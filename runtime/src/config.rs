@@ -222,9 +222,9 @@ fn read_zuliprc(
 /// where a zuliprc was looked for.
 fn missing_credentials(absent: [bool; 3], file_path: Option<&Path>, read: bool) -> Error {
     const WHAT: [&str; 3] = [
-        "site (--site, ZULIP_SITE or `site` in zuliprc)",
-        "email (--email, ZULIP_EMAIL or `email` in zuliprc)",
-        "API key (ZULIP_API_KEY or `key` in zuliprc)",
+        "site (`site` in a zuliprc, or ZULIP_SITE)",
+        "email (`email` in a zuliprc, or ZULIP_EMAIL)",
+        "API key (`key` in a zuliprc, or ZULIP_API_KEY)",
     ];
     let missing: Vec<&str> = (0..3).filter(|&i| absent[i]).map(|i| WHAT[i]).collect();
     let searched = match file_path {
@@ -233,7 +233,7 @@ fn missing_credentials(absent: [bool; 3], file_path: Option<&Path>, read: bool) 
         None => "no zuliprc (HOME is not set)".to_owned(),
     };
     Error::Config(format!(
-        "missing Zulip credentials: {} ({searched})",
+        "missing Zulip credentials: {} ({searched}); name a zuliprc with --config-file, or put one at ~/.zuliprc",
         missing.join(", ")
     ))
 }

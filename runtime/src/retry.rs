@@ -91,7 +91,7 @@ impl Retry {
                 self.unreachable += 1;
                 if self.unreachable >= FIRST_CONTACT_TRIES {
                     return Err(Error::Config(format!(
-                        "cannot reach {} after {FIRST_CONTACT_TRIES} tries: {e}",
+                        "cannot reach {} after {FIRST_CONTACT_TRIES} tries: {e}; is the server running? (`zlc sandbox` starts a local one)",
                         self.site
                     )));
                 }

@@ -19,6 +19,7 @@ pub fn output(cmd: &mut Command) -> (i32, String, String) {
 }
 
 mod compile;
+mod sandbox;
 mod stats;
 mod tail;
 mod testing;

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::cli::RunArgs;
 use super::ledger::AckLedger;
 use super::live::LiveConfig;
-use super::realms::realm_config;
+use super::realms::{explain_refusal, realm_config};
 use super::report::Recorder;
 use crate::client::{Client, RegisterRequest};
 use crate::clock::now_secs;
@@ -83,7 +83,8 @@ pub(super) async fn hello(
     // The first requests wait out a restarting or overloaded server with the same
     // policy as the poller, which continues from this state.
     let mut retry = Retry::new(config.site_url());
-    let Some(info) = retrying(&mut retry, cancel, || client.hello()).await? else {
+    let hello = retrying(&mut retry, cancel, || client.hello()).await;
+    let Some(info) = hello.map_err(|e| explain_refusal(e, &config))? else {
         return Ok(None);
     };
     tracing::info!(

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::cli::{CheckArgs, ConfigArgs, ListArgs, StatsArgs, TestArgs, ToggleArgs};
-use super::realms::{pick_realms, realm_config};
+use super::realms::{explain_refusal, pick_realms, realm_config};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::jobs::engine::Code;
@@ -164,7 +164,7 @@ pub(super) async fn check(p: &'static PipelineDesc, args: CheckArgs) -> Result<(
             let cfg = realm_config(realm, args.config_file.as_ref())?;
             let client = Client::new(&cfg)?;
             let settings = client.server_settings().await?;
-            let me = client.own_user().await?;
+            let me = (client.own_user().await).map_err(|e| explain_refusal(e, &cfg))?;
             Ok::<_, Error>(format!(
                 "{} as {} (user {}), Zulip {} (feature level {})",
                 cfg.site_url(),
@@ -258,6 +258,13 @@ pub(super) async fn config(p: &'static PipelineDesc, args: ConfigArgs) -> Result
                 .await?;
         }
         _ => {}
+    }
+    if l.config.is_empty() {
+        println!(
+            "listener `{}` declares no config (a `config = {{ key = \"default\" }}` table in its pipeline file, or `config(...)` in its #[listener])",
+            l.name
+        );
+        return Ok(());
     }
     let set = store.listener_settings(p.name).await?;
     for line in config_lines(l, set.get(l.name), args.key.as_deref()) {

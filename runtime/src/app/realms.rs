@@ -61,3 +61,17 @@ pub(super) fn pick_realms(p: &PipelineDesc, only: Option<u32>) -> Result<Vec<&Re
         },
     }
 }
+
+/// `e`, with where the refused credentials came from when the server refused them: the
+/// email and the zuliprc (or the environment) to look at.
+pub(super) fn explain_refusal(e: Error, cfg: &ZulipConfig) -> Error {
+    match e {
+        Error::Auth { .. } => Error::Config(format!(
+            "{e}; the key of {} from {} was refused by {}: check `key` and `email` there",
+            cfg.email,
+            cfg.origin,
+            cfg.site_url()
+        )),
+        other => other,
+    }
+}

@@ -94,16 +94,37 @@ pub(super) async fn run(
     let _ = (heartbeat.await, stopping.await);
     sign_off(store, owner).await;
 
+    end_report(
+        p,
+        &recorder,
+        elapsed,
+        first_error.is_some(),
+        &args,
+        log_format,
+    );
+    first_error.map_or(Ok(()), Err)
+}
+
+/// The end-of-run report. A run that failed before any event has no totals worth a
+/// table: its error, printed once by `main`, says all (JSON on request still comes).
+fn end_report(
+    p: &PipelineDesc,
+    recorder: &Recorder,
+    elapsed: Duration,
+    failed: bool,
+    args: &RunArgs,
+    log_format: crate::logging::LogFormat,
+) {
     let t = recorder.totals();
-    let seconds = elapsed.as_secs_f64();
-    let (events, malformed) = (t.events, t.malformed);
+    if failed && t.events == 0 && !args.summary_json {
+        return;
+    }
     let figures = RunFigures {
-        events,
-        malformed,
-        seconds,
+        events: t.events,
+        malformed: t.malformed,
+        seconds: elapsed.as_secs_f64(),
     };
     report(p, &t.counters, figures, args.summary_json, log_format);
-    first_error.map_or(Ok(()), Err)
 }
 
 /// What every connection will need, checked before any of them starts: the listeners
@@ -243,8 +264,11 @@ async fn first_error(
         let result =
             done.unwrap_or_else(|e| Err(Error::Config(format!("a connection task failed: {e}"))));
         if let Err(e) = result {
-            tracing::error!(error = %e, "connection stopped");
-            first.get_or_insert(e);
+            // The first error is the run's, which `main` prints; later ones only here.
+            match &first {
+                None => first = Some(e),
+                Some(_) => tracing::error!(error = %e, "connection stopped"),
+            }
             cancel.cancel();
         }
     }

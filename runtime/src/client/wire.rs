@@ -331,3 +331,19 @@ impl std::fmt::Display for Destination {
         }
     }
 }
+
+/// A member of the organization, as `GET /users` lists them.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Member {
+    /// User id.
+    pub user_id: i64,
+    /// Email.
+    #[serde(default)]
+    pub email: String,
+    /// Full name.
+    #[serde(default)]
+    pub full_name: String,
+    /// Whether it is a bot.
+    #[serde(default)]
+    pub is_bot: bool,
+}

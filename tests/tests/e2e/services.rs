@@ -622,3 +622,109 @@ async fn deploys_runs_rust_handlers_between_built_in_actions() {
         }]
     );
 }
+
+/// A fatal start is said once, with the next step: no table of zeros, no log line
+/// repeating it; hints name flags the binary has; an unreachable server suggests the
+/// sandbox; a refused key names the email and the zuliprc; `config` on a listener
+/// without config says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_errors_are_said_once_with_the_next_step() {
+    let s = setup().await;
+    let bin = build_pipeline(&pipeline("analytics"));
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(&bin)
+            .args(args)
+            .env("HOME", home.path())
+            .env_remove("ZULIP_CONFIG")
+            .env_remove("ZULIP_SITE")
+            .env_remove("ZULIP_EMAIL")
+            .env_remove("ZULIP_API_KEY")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let once = |err: &str| {
+        let errors = err.lines().filter(|l| l.contains("error")).count();
+        assert_eq!(errors, 1, "said once: {err}");
+        assert!(!err.contains("succeeded"), "no table of zeros: {err}");
+    };
+
+    let (code, err, _) = run(&["run", "--store", &s.store_url]);
+    assert_eq!(code, 1);
+    once(&err);
+    let home_rc = home.path().join(".zuliprc");
+    assert_eq!(
+        err.trim().lines().last().unwrap_or(""),
+        format!(
+            "error: missing Zulip credentials: site (`site` in a zuliprc, or ZULIP_SITE), email (`email` in a zuliprc, or ZULIP_EMAIL), API key (`key` in a zuliprc, or ZULIP_API_KEY) (no zuliprc at {}); name a zuliprc with --config-file, or put one at ~/.zuliprc",
+            home_rc.display()
+        )
+    );
+
+    let nowhere = s.dir.path().join("nowhere.zuliprc");
+    std::fs::write(
+        &nowhere,
+        "[api]\nemail=bot@x.example\nkey=k\nsite=http://127.0.0.1:9\n",
+    )
+    .unwrap();
+    set_mode(&nowhere, 0o600);
+    let (code, err, _) = run(&[
+        "run",
+        "--config-file",
+        nowhere.to_str().unwrap(),
+        "--store",
+        &s.store_url,
+    ]);
+    assert_eq!(code, 1);
+    once(
+        &err.lines()
+            .filter(|l| !l.contains("WARN"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    assert!(
+        err.contains("cannot reach http://127.0.0.1:9 after 3 tries")
+            && err
+                .trim_end()
+                .ends_with("is the server running? (`zlc sandbox` starts a local one)"),
+        "{err}"
+    );
+
+    let bad = s.dir.path().join("bad.zuliprc");
+    std::fs::write(
+        &bad,
+        s.zulip.zuliprc(s.zulip.bot()).replace("key=", "key=nope"),
+    )
+    .unwrap();
+    set_mode(&bad, 0o600);
+    let (code, err, _) = run(&[
+        "run",
+        "--config-file",
+        bad.to_str().unwrap(),
+        "--store",
+        &s.store_url,
+    ]);
+    assert_eq!(code, 1);
+    once(&err);
+    assert!(
+        err.contains("authentication failed (INVALID_API_KEY)")
+            && err.contains(&format!(
+                "the key of {} from {}",
+                s.zulip.bot().email,
+                bad.display()
+            )),
+        "{err}"
+    );
+
+    let (code, _, out) = run(&["config", "per_sender", "--store", &s.store_url]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("listener `per_sender` declares no config"),
+        "{out}"
+    );
+}
