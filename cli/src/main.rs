@@ -12,6 +12,7 @@
 //! | `tail` | follow one realm and print each event as a JSON line ([`tail`]) |
 //! | `stats` | what a store says about its pipelines |
 //! | `sandbox` | run the built-in fake Zulip server; `send`/`react` post to it as a person ([`sandbox`]) |
+//! | `completions`, `man` | a shell's completion script, the manual page |
 //!
 //! Logs and progress go to stderr; data goes to stdout. Errors are reported once, by
 //! `main`, with their context chain, and exit with status 1.
@@ -65,6 +66,13 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Tail(a) => block_on(tail::run(a)).map(|()| ExitCode::SUCCESS),
         Command::Stats(a) => block_on(stats::run(a)).map(|()| ExitCode::SUCCESS),
         Command::Sandbox(a) => block_on(sandbox(a)).map(|()| ExitCode::SUCCESS),
+        Command::Completions(a) => Ok(zlc_runtime::app::print_completions(
+            <Cli as clap::CommandFactory>::command(),
+            a.shell,
+        )),
+        Command::Man => Ok(zlc_runtime::app::print_man(
+            <Cli as clap::CommandFactory>::command(),
+        )),
     }
 }
 

@@ -48,6 +48,17 @@ pub enum Command {
     Stats(StatsArgs),
     /// Run the built-in fake Zulip server, to try listeners without an organization.
     Sandbox(SandboxArgs),
+    /// Print a completion script for a shell: `zlc completions bash > ~/.local/share/bash-completion/completions/zlc`.
+    Completions(CompletionsArgs),
+    /// Print zlc's manual page (roff): `zlc man | man -l -`.
+    Man,
+}
+
+/// `zlc completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Subcommand)]

@@ -253,3 +253,23 @@ fn the_sandbox_writes_its_zuliprc_for_its_owner_only() {
     assert_eq!(mode, 0o600);
     assert!(std::fs::read_to_string(&rc).unwrap().contains("key="));
 }
+
+#[test]
+fn zlc_prints_completions_and_its_manual() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, bash, err) = zlc(&["completions", "bash"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        bash.contains("_zlc()") && bash.contains("sandbox"),
+        "{bash}"
+    );
+    let (code, fish, _) = zlc(&["completions", "fish"], dir.path());
+    assert_eq!(code, 0);
+    assert!(fish.contains("complete -c zlc"), "{fish}");
+    let (code, man, _) = zlc(&["man"], dir.path());
+    assert_eq!(code, 0);
+    assert!(man.contains(".TH zlc") && man.contains("sandbox"), "{man}");
+    let (code, _, err) = zlc(&["completions", "tcsh"], dir.path());
+    assert_eq!(code, 2);
+    assert!(err.contains("possible values"), "{err}");
+}

@@ -39,6 +39,17 @@ pub(crate) enum Cmd {
     /// and print a JSON report; exit status 1 when one fails.
     #[command(hide = true)]
     Test(TestArgs),
+    /// Print a completion script for a shell: `NAME completions bash > /etc/bash_completion.d/NAME`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff): `NAME man | man -l -`.
+    Man,
+}
+
+/// `completions`.
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell.
+    pub(super) shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@
 //! NAME config LISTENER [KEY [VALUE | --unset]] [--store URL]
 //! NAME dead-letters list|replay|drop ...
 //! NAME stats [--since DURATION] [--json] [--store URL]
+//! NAME completions SHELL | NAME man
 //! ```
 //!
 //! It mirrors the original design's management commands (`run_event_listeners`,
@@ -68,10 +69,15 @@ pub fn main(p: &'static PipelineDesc, dispatch: DispatchFn, handlers: HandlerTab
         .bin_name(p.name)
         .version(version)
         .about(about);
-    let cli = match Cli::from_arg_matches(&cmd.get_matches()) {
+    let cli = match Cli::from_arg_matches(&cmd.clone().get_matches()) {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
+    match &cli.command {
+        Cmd::Completions(a) => return print_completions(cmd, a.shell),
+        Cmd::Man => return print_man(cmd),
+        _ => {}
+    }
     cli.log.init();
     let rt = match crate::threads::runtime() {
         Ok(rt) => rt,
@@ -93,6 +99,8 @@ pub fn main(p: &'static PipelineDesc, dispatch: DispatchFn, handlers: HandlerTab
             Cmd::DeadLetters(c) => dead::run(p, code, c).await.map(|()| true),
             Cmd::Config(a) => manage::config(p, a).await.map(|()| true),
             Cmd::Test(a) => manage::test(p, code, a).await,
+            // Answered above, before the runtime starts.
+            Cmd::Completions(_) | Cmd::Man => Ok(true),
         }
     });
     match result {
@@ -104,6 +112,24 @@ pub fn main(p: &'static PipelineDesc, dispatch: DispatchFn, handlers: HandlerTab
                 // Log collectors read stderr as JSON lines: keep it so.
                 crate::logging::LogFormat::Json => tracing::error!(error = %e, "exiting"),
             }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `completions SHELL`: `cmd`'s completion script on stdout.
+pub fn print_completions(mut cmd: clap::Command, shell: clap_complete::Shell) -> ExitCode {
+    let name = cmd.get_name().to_owned();
+    clap_complete::generate(shell, &mut cmd, name, &mut std::io::stdout());
+    ExitCode::SUCCESS
+}
+
+/// `man`: `cmd`'s manual page (roff) on stdout.
+pub fn print_man(cmd: clap::Command) -> ExitCode {
+    match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: writing the manual page: {e}");
             ExitCode::FAILURE
         }
     }

@@ -728,3 +728,27 @@ async fn start_errors_are_said_once_with_the_next_step() {
         "{out}"
     );
 }
+
+/// Every generated binary prints its completion scripts and its manual page, under its
+/// own name, with its commands.
+#[test]
+fn the_binary_prints_completions_and_its_manual() {
+    let bin = build_pipeline(&pipeline("analytics"));
+    let run = |args: &[&str]| {
+        let out = Command::new(&bin).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let bash = run(&["completions", "bash"]);
+    assert!(
+        bash.contains("_analytics()") && bash.contains("dead-letters"),
+        "{bash}"
+    );
+    let zsh = run(&["completions", "zsh"]);
+    assert!(zsh.contains("#compdef analytics"), "{zsh}");
+    let man = run(&["man"]);
+    assert!(
+        man.contains(".TH analytics") && man.contains("dead\\-letters"),
+        "{man}"
+    );
+}
