@@ -333,6 +333,8 @@ struct PipelineArgs {
     name: Option<syn::LitStr>,
     description: Option<syn::LitStr>,
     realms: Vec<(u32, Span)>,
+    /// A zuliprc per realm: `zuliprc = { 1 = "prod.zuliprc", 2 = "staging.zuliprc" }`.
+    zuliprcs: Vec<(u32, syn::LitStr)>,
     store: Option<syn::LitStr>,
     listeners: Vec<Path>,
 }
@@ -343,6 +345,7 @@ impl Parse for PipelineArgs {
             name: None,
             description: None,
             realms: Vec::new(),
+            zuliprcs: Vec::new(),
             store: None,
             listeners: Vec::new(),
         };
@@ -369,11 +372,12 @@ impl Parse for PipelineArgs {
                             }
                         }
                     }
+                    "zuliprc" => args.zuliprcs = parse_zuliprcs(input)?,
                     other => {
                         return Err(syn::Error::new(
                             key.span(),
                             format!(
-                                "unknown option `{other}`; options are name, description, realms and store, then the listeners"
+                                "unknown option `{other}`; options are name, description, realms, zuliprc and store, then the listeners"
                             ),
                         ));
                     }
@@ -394,6 +398,35 @@ impl Parse for PipelineArgs {
         }
         Ok(args)
     }
+}
+
+/// `{ 1 = "prod.zuliprc", 2 = "staging.zuliprc" }`: each realm's zuliprc (read at run
+/// time; `--config-file` still overrides it).
+fn parse_zuliprcs(input: ParseStream<'_>) -> syn::Result<Vec<(u32, syn::LitStr)>> {
+    let content;
+    syn::braced!(content in input);
+    let mut out: Vec<(u32, syn::LitStr)> = Vec::new();
+    while !content.is_empty() {
+        let id: syn::LitInt = content.parse()?;
+        content.parse::<Token![=]>()?;
+        let path: syn::LitStr = content.parse()?;
+        let id_value: u32 = id.base10_parse()?;
+        if out.iter().any(|(i, _)| *i == id_value) {
+            return Err(syn::Error::new(
+                id.span(),
+                format!("realm {id_value} is given two zuliprc files"),
+            ));
+        }
+        if path.value().trim().is_empty() {
+            return Err(syn::Error::new(path.span(), "the zuliprc's path is empty"));
+        }
+        out.push((id_value, path));
+        if content.is_empty() {
+            break;
+        }
+        content.parse::<Token![,]>()?;
+    }
+    Ok(out)
 }
 
 /// `pipeline!(...)`: `pub static PIPELINE`, the same `PipelineDesc` and static
@@ -428,14 +461,22 @@ fn realm_items(
     modules: &[TokenStream],
 ) -> (Vec<TokenStream>, Vec<TokenStream>) {
     let rt = quote!(::zlc_runtime::codegen);
-    let realm_ids: Vec<u32> = if args.realms.is_empty() {
-        vec![1]
-    } else {
-        args.realms.iter().map(|(id, _)| *id).collect()
-    };
+    let mut realm_ids: Vec<u32> = args.realms.iter().map(|(id, _)| *id).collect();
+    for (id, _) in &args.zuliprcs {
+        if !realm_ids.contains(id) {
+            realm_ids.push(*id);
+        }
+    }
+    if realm_ids.is_empty() {
+        realm_ids.push(1);
+    }
     let realms = realm_ids.iter().map(|id| {
+        let credentials = match args.zuliprcs.iter().find(|(i, _)| i == id) {
+            Some((_, path)) => quote!(#rt::CredentialsDesc::Zuliprc(#path)),
+            None => quote!(#rt::CredentialsDesc::Default),
+        };
         let id = Literal::u32_unsuffixed(*id);
-        quote!(#rt::RealmDesc { id: #id, name: ::core::option::Option::None, credentials: #rt::CredentialsDesc::Default, all_public_streams: false, narrow: &[] })
+        quote!(#rt::RealmDesc { id: #id, name: ::core::option::Option::None, credentials: #credentials, all_public_streams: false, narrow: &[] })
     });
     let declared: Vec<Literal> = realm_ids
         .iter()

@@ -68,6 +68,40 @@ zlc_runtime::pipeline!(
     welcome
 );
 
+/// A pipeline of realms with a zuliprc each (`--config-file REALM=PATH` overrides one).
+mod two_realms {
+    zlc_runtime::pipeline!(
+        name = "two_realms",
+        realms = [1],
+        zuliprc = { 1 = "prod.zuliprc", 2 = "staging.zuliprc" },
+        super::welcome
+    );
+}
+
+#[test]
+fn pipeline_takes_a_zuliprc_per_realm() {
+    use zlc_runtime::codegen::CredentialsDesc;
+    let realms: Vec<(u32, String)> = two_realms::PIPELINE
+        .desc
+        .realms
+        .iter()
+        .map(|r| {
+            let creds = match r.credentials {
+                CredentialsDesc::Zuliprc(path) => path.to_owned(),
+                ref other => format!("{other:?}"),
+            };
+            (r.id, creds)
+        })
+        .collect();
+    assert_eq!(
+        realms,
+        [
+            (1, "prod.zuliprc".to_owned()),
+            (2, "staging.zuliprc".to_owned())
+        ]
+    );
+}
+
 #[tokio::test]
 async fn replies_reactions_counters_and_state_without_a_server() {
     let mut h = Harness::of(&PIPELINE).await.unwrap();

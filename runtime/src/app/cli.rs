@@ -120,9 +120,10 @@ pub(crate) struct DeadPickArgs {
     /// Only this listener's.
     #[arg(long, value_name = "NAME")]
     pub(super) listener: Option<String>,
-    /// zuliprc to use for replaying, overriding the pipeline's credentials.
-    #[arg(long, value_name = "PATH")]
-    pub(super) config_file: Option<PathBuf>,
+    /// zuliprc to use for replaying, overriding the pipeline's credentials: `PATH` for
+    /// every realm, `REALM=PATH` for one (repeat it for several).
+    #[arg(long, value_name = "[REALM=]PATH", value_parser = super::realms::ConfigFile::parse)]
+    pub(super) config_file: Vec<super::realms::ConfigFile>,
     /// Database URL.
     #[arg(long, value_name = "URL")]
     pub(super) store: Option<String>,
@@ -150,9 +151,10 @@ pub(crate) struct RunArgs {
     /// Database URL (default: the pipeline's [store] url, else sqlite://NAME.db).
     #[arg(long, value_name = "URL")]
     pub(super) store: Option<String>,
-    /// zuliprc to use for the realm(s), overriding the pipeline's credentials.
-    #[arg(long, value_name = "PATH")]
-    pub(super) config_file: Option<PathBuf>,
+    /// zuliprc to use, overriding the pipeline's credentials: `PATH` for every realm,
+    /// `REALM=PATH` for one (repeat it for several).
+    #[arg(long, value_name = "[REALM=]PATH", value_parser = super::realms::ConfigFile::parse)]
+    pub(super) config_file: Vec<super::realms::ConfigFile>,
     /// The longest acknowledged work waits to be written (statistics, dead letters and
     /// the checkpoint that passes them, in one transaction) while events keep coming:
     /// `250ms`, `1s`, `2` (seconds). Work is written before every poll of the queue in
@@ -212,9 +214,10 @@ pub(crate) struct CheckArgs {
     /// Check only this realm.
     #[arg(long, value_name = "ID")]
     pub(super) realm: Option<u32>,
-    /// zuliprc to use, overriding the pipeline's credentials.
-    #[arg(long, value_name = "PATH")]
-    pub(super) config_file: Option<PathBuf>,
+    /// zuliprc to use, overriding the pipeline's credentials: `PATH` for every realm,
+    /// `REALM=PATH` for one (repeat it for several).
+    #[arg(long, value_name = "[REALM=]PATH", value_parser = super::realms::ConfigFile::parse)]
+    pub(super) config_file: Vec<super::realms::ConfigFile>,
     /// Database URL.
     #[arg(long, value_name = "URL")]
     pub(super) store: Option<String>,

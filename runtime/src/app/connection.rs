@@ -183,7 +183,7 @@ pub(super) struct RunSettings {
     /// `--replay`: the file played instead of Zulip.
     pub(super) replay: Option<PathBuf>,
     /// `--config-file`: the zuliprc overriding the pipeline's credentials.
-    pub(super) config_file: Option<PathBuf>,
+    pub(super) config_file: Vec<super::realms::ConfigFile>,
     /// Jobs in flight at most, over all listeners.
     pub(super) max_in_flight: usize,
     /// How long jobs may take to end at shutdown.

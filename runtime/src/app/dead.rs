@@ -6,6 +6,7 @@
 //! that fails again keeps its place with the new error.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
@@ -13,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::cli::{DeadCmd, DeadListArgs, DeadPickArgs};
 use super::connection::hello;
 use super::manage::{listener, open_store};
+use super::realms::ConfigFile;
 use crate::error::{Error, Result};
 use crate::jobs::Executor;
 use crate::jobs::actions::Effects;
@@ -142,7 +144,8 @@ async fn replay(p: &'static PipelineDesc, code: Code, a: DeadPickArgs) -> Result
             failed += letters.len();
             continue;
         };
-        let Some(h) = hello(realm, a.config_file.as_deref(), &cancel).await? else {
+        let config_file = ConfigFile::for_realm(&a.config_file, realm.id);
+        let Some(h) = hello(realm, config_file.map(PathBuf::as_path), &cancel).await? else {
             return Ok(());
         };
         let effects = Effects::new(

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::cli::{CheckArgs, ConfigArgs, ListArgs, StatsArgs, TestArgs, ToggleArgs};
-use super::realms::{explain_refusal, pick_realms, realm_config};
+use super::realms::{ConfigFile, explain_refusal, pick_realms, realm_config};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::jobs::engine::Code;
@@ -156,12 +156,13 @@ fn print_config(l: &crate::pipeline::ListenerDesc, settings: Option<&Vec<(String
 }
 
 pub(super) async fn check(p: &'static PipelineDesc, args: CheckArgs) -> Result<()> {
+    ConfigFile::check(&args.config_file, p)?;
     let store = open_store(p, args.store.as_deref()).await?;
     println!("store {}: ok", store.url());
     let mut failures = 0;
     for realm in pick_realms(p, args.realm)? {
         let result = async {
-            let cfg = realm_config(realm, args.config_file.as_ref())?;
+            let cfg = realm_config(realm, ConfigFile::for_realm(&args.config_file, realm.id))?;
             let client = Client::new(&cfg)?;
             let settings = client.server_settings().await?;
             let me = (client.own_user().await).map_err(|e| explain_refusal(e, &cfg))?;

@@ -1,9 +1,9 @@
 //! The command line of every generated listener binary.
 //!
 //! ```text
-//! NAME run   [--listeners a,b] [--realm ID] [--replay FILE] [--store URL] [--config-file PATH]
+//! NAME run   [--listeners a,b] [--realm ID] [--replay FILE] [--store URL] [--config-file [REALM=]PATH]
 //! NAME list  [--stats] [--config] [--status enabled|disabled] [--store URL]
-//! NAME check [--realm ID] [--config-file PATH]
+//! NAME check [--realm ID] [--config-file [REALM=]PATH]
 //! NAME enable|disable LISTENER [--store URL]
 //! NAME config LISTENER [KEY [VALUE | --unset]] [--store URL]
 //! NAME dead-letters list|replay|drop ...

@@ -3,6 +3,7 @@
 //! tells a supervisor how it stands ([`super::notify`]), stops everything on a signal
 //! or the first fatal error, and reports.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -134,6 +135,7 @@ fn check_start(p: &'static PipelineDesc, args: &RunArgs) -> Result<Vec<&'static 
         super::manage::listener(p, name)?;
     }
     let realms = pick_realms(p, args.realm)?;
+    super::realms::ConfigFile::check(&args.config_file, p)?;
     crate::jobs::webhook_tokens(p, false)?;
     if args.replay.is_some() && realms.len() > 1 {
         return Err(Error::Config(
@@ -324,7 +326,9 @@ impl RealmTask {
     /// One turn: hello, the lease (with a fleet), the connection until it ends.
     async fn turn(&self, key: &str) -> Result<After> {
         let replay = self.settings.replay.as_deref();
-        let config_file = self.settings.config_file.as_deref();
+        let config_file =
+            super::realms::ConfigFile::for_realm(&self.settings.config_file, self.realm.id)
+                .map(PathBuf::as_path);
         // Hello first, so that a standby is ready to poll the moment the lease is its
         // (a handover's gap is only the lease's), then the lease.
         let mut hello = match replay {

@@ -727,6 +727,26 @@ async fn start_errors_are_said_once_with_the_next_step() {
         out.contains("listener `per_sender` declares no config"),
         "{out}"
     );
+
+    // A zuliprc for one realm, by its id; a realm the pipeline does not have is refused.
+    let for_one = format!("1={}", s.rc);
+    let (code, err, out) = run(&["check", "--config-file", &for_one, "--store", &s.store_url]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("realm 1: ok"), "{out}");
+    let (code, err, _) = run(&[
+        "run",
+        "--config-file",
+        "7=x.zuliprc",
+        "--store",
+        &s.store_url,
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(
+            "--config-file names realm 7, which pipeline `analytics` does not have (its realms: 1)"
+        ),
+        "{err}"
+    );
 }
 
 /// Every generated binary prints its completion scripts and its manual page, under its
