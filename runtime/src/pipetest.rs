@@ -30,9 +30,10 @@ pub struct Case {
     pub realm: Option<u32>,
     /// The events, in order.
     pub events: Vec<Input>,
-    /// What each listener's HTTP calls are answered with (default `{}`).
+    /// What each listener's HTTP calls are answered with, in turn (the last from then
+    /// on; default: `{}` with a 200).
     #[serde(default)]
-    pub http: BTreeMap<String, Value>,
+    pub http: BTreeMap<String, Vec<crate::jobs::outbox::Answer>>,
     /// Config overrides per listener.
     #[serde(default)]
     pub config: BTreeMap<String, BTreeMap<String, String>>,
@@ -229,7 +230,7 @@ async fn run(
     }
     let mut h = Harness::new(pipeline, code, opts).await?;
     for (listener, answer) in &case.http {
-        h.recorder().answer(listener, answer.clone());
+        h.recorder().answer_in_turn(listener, answer.clone());
     }
     for input in &case.events {
         match input {

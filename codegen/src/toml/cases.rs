@@ -37,7 +37,7 @@ impl Walker {
             .uint(t, "realm", u32::MAX as i64)
             .map(|r| Sp::new(r.value as u32, r.span));
         let events = self.test_events(t, &span, &mut refs);
-        let http = self.listener_table(t, "http", &mut refs, |w, v| w.json_answer(v));
+        let http = self.listener_table(t, "http", &mut refs, |w, v| w.http_answers(v));
         let config = self.listener_table(t, "config", &mut refs, Self::test_config);
         let expect = match get(t, "expect") {
             Some(v) => match v.get_ref() {
@@ -215,8 +215,76 @@ impl Walker {
         Json::Object(out)
     }
 
-    /// What a listener's HTTP calls are answered with: a table, or JSON text.
-    fn json_answer(&mut self, v: &Value<'_>) -> Option<Json> {
+    /// What a listener's HTTP calls are answered with, in turn: one answer, or an array
+    /// of them (the last from then on). An answer is a body (a table, or JSON text), or
+    /// `{ status = 503 }`, `{ delay = "10s" }`, `{ cut = true }` with an optional
+    /// `body`.
+    fn http_answers(&mut self, v: &Value<'_>) -> Option<Json> {
+        let answers: Vec<Json> = match v.get_ref() {
+            DeValue::Array(items) if items.is_empty() => {
+                self.d
+                    .error(v.span(), "an empty list of answers: give at least one");
+                return None;
+            }
+            DeValue::Array(items) => items.iter().filter_map(|i| self.http_answer(i)).collect(),
+            _ => vec![self.http_answer(v)?],
+        };
+        Some(Json::Array(answers))
+    }
+
+    /// One answer, as `{ "status", "body", "delay_ms", "cut" }`.
+    fn http_answer(&mut self, v: &Value<'_>) -> Option<Json> {
+        const SHAPE: &[&str] = &["status", "body", "delay", "cut"];
+        let table = match v.get_ref() {
+            DeValue::Table(t)
+                if t.iter()
+                    .any(|(k, _)| matches!(k.get_ref().as_ref(), "status" | "delay" | "cut")) =>
+            {
+                t
+            }
+            _ => return Some(json!({ "status": 200, "body": self.json_body(v)? })),
+        };
+        // A table with `status`, `delay` or `cut` says how the call is answered: its
+        // body, if any, is under `body`.
+        if let Some((k, _)) = table
+            .iter()
+            .find(|(k, _)| !SHAPE.contains(&k.get_ref().as_ref()))
+        {
+            self.d
+                .error(
+                    k.span(),
+                    format!("`{}` beside `status`, `delay` or `cut`: an answer's body goes under `body`", k.get_ref()),
+                )
+                .help = Some(
+                "e.g. `{ status = 503, body = { error = \"busy\" } }`; a body that has a `status` field of its own is written as JSON text".into(),
+            );
+            return None;
+        }
+        let status = match get(table, "status") {
+            None => 200,
+            Some(s) => match self.int_of(s, "status") {
+                Some(n @ 100..=599) => n,
+                Some(n) => {
+                    self.d.error(
+                        s.span(),
+                        format!("`status` is an HTTP status code (100 to 599), not {n}"),
+                    );
+                    return None;
+                }
+                None => return None,
+            },
+        };
+        let body = match get(table, "body") {
+            Some(b) => self.json_body(b)?,
+            None => json!({}),
+        };
+        let delay_ms = self.duration_ms(table, "delay").map_or(0, |d| d.value);
+        let cut = self.boolean(table, "cut").is_some_and(|b| b.value);
+        Some(json!({ "status": status, "body": body, "delay_ms": delay_ms, "cut": cut }))
+    }
+
+    /// An answer's body: a TOML value, or JSON text in a string.
+    fn json_body(&mut self, v: &Value<'_>) -> Option<Json> {
         match v.get_ref() {
             DeValue::String(s) => match serde_json::from_str(s) {
                 Ok(j) => Some(j),

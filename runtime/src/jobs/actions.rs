@@ -162,6 +162,12 @@ impl Effects {
             .ok_or_else(|| crate::error::Error::Store("this connection has no store".into()))
     }
 
+    /// Whether HTTP calls are recorded and answered from canned answers (tests): then
+    /// retries do not wait out their backoff.
+    pub(crate) fn records_http(&self) -> bool {
+        matches!(self.http, HttpSink::Record(_))
+    }
+
     /// Whether Zulip posts are really sent (and so rate limited).
     pub(crate) fn posts_for_real(&self) -> bool {
         !matches!(self.zulip, ZulipSink::DryRun)
@@ -268,7 +274,7 @@ impl Effects {
             idempotency_key: Some(&key),
             ..call
         };
-        let answer = self.http(l.name, call).await.map_err(Failure::from)?;
+        let answer = self.http(l, call).await.map_err(Failure::from)?;
         let Some(field) = reply_field else {
             return Ok(Done::Really);
         };
@@ -413,9 +419,10 @@ impl Effects {
     /// a timeout or a cut connection is retryable; anything else is not.
     pub(crate) async fn http(
         &self,
-        listener: &str,
+        l: &ListenerDesc,
         call: HttpCall<'_>,
     ) -> crate::error::Result<Value> {
+        let listener = l.name;
         let HttpCall {
             method,
             url,
@@ -431,13 +438,9 @@ impl Effects {
         };
         crate::net::check_url(url, allow_private).map_err(refuse)?;
         if let HttpSink::Record(r) = &self.http {
-            return Ok(r.http(
-                listener,
-                method,
-                url,
-                body.unwrap_or(&Value::Null),
-                idempotency_key,
-            ));
+            let body = body.unwrap_or(&Value::Null);
+            let answer = r.http(listener, method, url, body, idempotency_key);
+            return recorded_answer(answer, url, l.policy.timeout_ms);
         }
         let client = self.http_client(allow_private)?;
         let mut req = match method {
@@ -474,6 +477,40 @@ impl Effects {
         }
         Ok(serde_json::from_slice(&answer).unwrap_or(Value::Null))
     }
+}
+
+/// What a recorded call's canned `answer` makes of it, as a real answer would: a body,
+/// a status error (5xx and 429 retried), a cut connection, or a timeout when it comes at
+/// or after the listener's `timeout_ms` (at once: recorded calls do not wait).
+fn recorded_answer(
+    answer: crate::jobs::outbox::Answer,
+    url: &str,
+    timeout_ms: u64,
+) -> crate::error::Result<Value> {
+    let fail = |detail: String, retryable: bool| crate::error::Error::Http {
+        detail,
+        retryable,
+        retry_after: None,
+    };
+    if answer.delay_ms > 0 && answer.delay_ms >= timeout_ms {
+        let detail = format!(
+            "{url} did not answer within {timeout_ms} ms (the test's delay: {} ms)",
+            answer.delay_ms
+        );
+        return Err(fail(detail, true));
+    }
+    if answer.cut {
+        return Err(fail(
+            format!("the answer of {url} was cut (the test's `cut`)"),
+            true,
+        ));
+    }
+    let status = answer.status;
+    if !(200..300).contains(&status) {
+        let detail = format!("{url} answered HTTP {status} (the test's `status`)");
+        return Err(fail(detail, status >= 500 || status == 429));
+    }
+    Ok(answer.body)
 }
 
 /// An HTTP answer's body, at most [`MAX_HTTP_ANSWER`] bytes of it.

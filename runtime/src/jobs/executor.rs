@@ -211,7 +211,10 @@ impl Executor {
                     if let Some(m) = &self.metrics {
                         m.retried(l.name);
                     }
-                    tokio::time::sleep(wait).await;
+                    // Recorded calls (tests) live on simulated time: no wait.
+                    if !self.effects.records_http() {
+                        tokio::time::sleep(wait).await;
+                    }
                 }
             }
         }

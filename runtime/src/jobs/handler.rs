@@ -261,7 +261,7 @@ impl Context<'_> {
             .idempotency_key(self.listener.name, &format!("{}.http{n}", self.effect));
         self.effects
             .http(
-                self.listener.name,
+                self.listener,
                 crate::jobs::actions::HttpCall {
                     method: "POST",
                     url,
@@ -278,7 +278,7 @@ impl Context<'_> {
     pub async fn get_json(&self, url: &str) -> crate::error::Result<Value> {
         self.effects
             .http(
-                self.listener.name,
+                self.listener,
                 crate::jobs::actions::HttpCall {
                     method: "GET",
                     url,

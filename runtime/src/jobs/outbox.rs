@@ -89,8 +89,47 @@ impl Effect {
 #[derive(Debug, Default)]
 pub struct Recorder {
     effects: Mutex<Vec<Effect>>,
-    answers: Mutex<HashMap<String, Value>>,
+    /// Per listener: its answers, and how many of its calls were answered.
+    answers: Mutex<HashMap<String, (Vec<Answer>, usize)>>,
     emails: Mutex<HashMap<i64, String>>,
+}
+
+/// A canned answer to a recorded HTTP call: a status and a body, maybe late or cut.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Answer {
+    /// The HTTP status (2xx: the body is the answer; 5xx and 429 are retried).
+    #[serde(default = "ok_status")]
+    pub status: u16,
+    /// The JSON body.
+    #[serde(default = "empty_object")]
+    pub body: Value,
+    /// How late it comes: at or over the listener's timeout, the attempt times out (at
+    /// once: recorded calls do not wait).
+    #[serde(default)]
+    pub delay_ms: u64,
+    /// The connection is cut before the answer (retried).
+    #[serde(default)]
+    pub cut: bool,
+}
+
+fn ok_status() -> u16 {
+    200
+}
+
+fn empty_object() -> Value {
+    Value::Object(Default::default())
+}
+
+impl Answer {
+    /// A 200 with `body`.
+    pub fn body(body: Value) -> Answer {
+        Answer {
+            status: 200,
+            body,
+            delay_ms: 0,
+            cut: false,
+        }
+    }
 }
 
 impl Recorder {
@@ -101,7 +140,13 @@ impl Recorder {
 
     /// Answers HTTP calls of `listener` with `body` from now on.
     pub fn answer(&self, listener: &str, body: Value) {
-        lock(&self.answers).insert(listener.to_owned(), body);
+        self.answer_in_turn(listener, vec![Answer::body(body)]);
+    }
+
+    /// Answers `listener`'s next calls with `answers` in turn, the last one from then on
+    /// (none: `{}`).
+    pub fn answer_in_turn(&self, listener: &str, answers: Vec<Answer>) {
+        lock(&self.answers).insert(listener.to_owned(), (answers, 0));
     }
 
     /// Names user `id` by `email` in recorded direct messages.
@@ -162,7 +207,7 @@ impl Recorder {
         url: &str,
         body: &Value,
         idempotency_key: Option<&str>,
-    ) -> Value {
+    ) -> Answer {
         lock(&self.effects).push(Effect::Http {
             listener: listener.to_owned(),
             method: method.to_owned(),
@@ -170,10 +215,15 @@ impl Recorder {
             body: body.clone(),
             idempotency_key: idempotency_key.map(str::to_owned),
         });
-        lock(&self.answers)
-            .get(listener)
-            .cloned()
-            .unwrap_or_else(|| Value::Object(Default::default()))
+        let mut answers = lock(&self.answers);
+        let Some((list, answered)) = answers.get_mut(listener) else {
+            return Answer::body(empty_object());
+        };
+        let answer = list
+            .get((*answered).min(list.len().saturating_sub(1)))
+            .cloned();
+        *answered += 1;
+        answer.unwrap_or_else(|| Answer::body(empty_object()))
     }
 }
 
