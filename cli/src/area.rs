@@ -15,12 +15,14 @@
 //! cargo cannot build is moved out of the workspace (to `failed/`), so one broken
 //! pipeline never breaks the others.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 use zlc_codegen::expand::{GeneratedCrate, RuntimeDep};
+use zlc_codegen::manifest::{Manifest, Profile as Cargo, Workspace};
 
 /// Build profiles of generated binaries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -42,7 +44,8 @@ impl Profile {
         }
     }
 
-    fn dir(self) -> &'static str {
+    /// The folder of `target/` cargo builds this profile in.
+    pub fn dir(self) -> &'static str {
         match self {
             Profile::Release => "release",
             Profile::Dist => "dist",
@@ -51,20 +54,18 @@ impl Profile {
     }
 }
 
-/// The runtime generated crates depend on: `$ZLC_RUNTIME_PATH`, else this checkout's.
+/// The runtime generated crates depend on: `$ZLC_RUNTIME_PATH` (a checkout's
+/// `runtime/`, for working on the runtime), else the sources this zlc carries,
+/// unpacked into the build area ([`crate::sources`]).
 pub fn runtime_dep() -> Result<RuntimeDep> {
     if let Ok(p) = std::env::var("ZLC_RUNTIME_PATH") {
         return Ok(RuntimeDep::Path(p));
     }
-    let built_in = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime");
-    match built_in.canonicalize() {
-        Ok(p) => Ok(RuntimeDep::Path(p.display().to_string())),
-        Err(_) => bail!(
-            "cannot find the zlc runtime sources (looked in {}); set ZLC_RUNTIME_PATH to the runtime/ folder of a zlc checkout",
-            built_in.display()
-        ),
-    }
+    let runtime = crate::sources::runtime(&home()?)?;
+    Ok(RuntimeDep::Path(runtime.display().to_string()))
 }
+
+pub use zlc_codegen::expand::RUNTIME_FEATURES;
 
 /// `cargo` (the one that ran zlc, when cargo did) with a clean environment: what
 /// `cargo run` or `cargo test` set for zlc itself (`CARGO_PKG_*`, `CARGO_MANIFEST_DIR`,
@@ -110,11 +111,9 @@ fn nested_env(
     (remove, set)
 }
 
-/// A stable 64-bit FNV-1a hash, for naming workspaces (std's hasher may change).
+/// A stable hash of `text`, for naming folders.
 fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    crate::fnv::fnv1a(crate::fnv::START, text.as_bytes())
 }
 
 /// The build area.
@@ -139,10 +138,23 @@ pub fn write_if_changed(path: &Path, content: &str) -> Result<()> {
     std::fs::write(path, content).with_context(|| format!("writing {}", path.display()))
 }
 
-/// The build area's workspace manifest: the pipelines made with one zlc runtime, one
-/// lockfile, and the profiles they are built with.
-fn area_manifest() -> String {
-    use zlc_codegen::manifest::{Manifest, Profile as Cargo, Workspace};
+/// The profiles of the build area's workspace, which new projects copy: cargo reuses
+/// a compiled runtime only for a profile with the same settings, so a project's
+/// `cargo test` and `zlc build DIR` find the runtime the area compiled.
+pub fn profiles() -> BTreeMap<String, Cargo> {
+    // Dependencies without debug information in dev builds: a quarter less time to
+    // build, and backtraces still name the listener's own lines.
+    let dev = Cargo {
+        package: [(
+            "*".to_owned(),
+            Cargo {
+                debug: Some(false),
+                ..Cargo::default()
+            },
+        )]
+        .into(),
+        ..Cargo::default()
+    };
     let release = Cargo {
         debug: Some(false),
         incremental: Some(true),
@@ -167,18 +179,30 @@ fn area_manifest() -> String {
         incremental: Some(false),
         ..Cargo::default()
     };
+    [
+        ("dev".to_owned(), dev),
+        ("release".to_owned(), release),
+        ("dist".to_owned(), dist),
+    ]
+    .into()
+}
+
+/// The build area's workspace manifest: the pipelines made with one zlc runtime, one
+/// lockfile, and the profiles they are built with.
+fn area_manifest() -> String {
     Manifest {
         notes: vec![
             "A zlc build-area workspace: the pipelines made with one zlc runtime, one lockfile."
                 .into(),
-            "libsqlite3-sys is built at opt-level 1: a third of the time of 3, and one".into(),
-            "transaction a batch does not notice.".into(),
+            "Dependencies carry no debug information in dev builds; libsqlite3-sys is built".into(),
+            "at opt-level 1 in release: a third of the time of 3, and one transaction a".into(),
+            "batch does not notice.".into(),
         ],
         workspace: Some(Workspace {
             resolver: Some("3".into()),
             members: vec!["pipelines/*".into()],
         }),
-        profile: [("release".to_owned(), release), ("dist".to_owned(), dist)].into(),
+        profile: profiles(),
         ..Manifest::default()
     }
     .render()
@@ -242,23 +266,13 @@ pub fn claim(area: &Path, name: &str, file: &Path) -> Result<()> {
 /// Writes `g` into `area` and builds it with cargo (target in `home`); returns the
 /// binary, delivered to `area/bin/PROFILE/`. A crate cargo cannot build is moved to
 /// `area/failed/` so that the workspace stays buildable for every other pipeline.
-///
-/// Every workspace shares `home/target`, where cargo puts a binary under its bare name:
-/// the same pipeline name built by two zlc checkouts would land on one path. So the
-/// build and the copy to the workspace's own `bin/` happen under a lock on the name.
 pub fn build_crate(
     home: &Path,
     area: &Path,
     g: &GeneratedCrate,
     profile: Profile,
 ) -> Result<PathBuf> {
-    let locks = home.join("locks");
-    std::fs::create_dir_all(&locks).with_context(|| format!("creating {}", locks.display()))?;
-    let lock_path = locks.join(format!("{}.lock", g.bin));
-    let lock = std::fs::File::create(&lock_path)
-        .with_context(|| format!("creating {}", lock_path.display()))?;
-    lock.lock()
-        .with_context(|| format!("locking {}", lock_path.display()))?;
+    let lock = lock_name(home, &g.bin)?;
     write_if_changed(&area.join("Cargo.toml"), &area_manifest())?;
     let dir = area.join("pipelines").join(&g.bin);
     write_if_changed(&dir.join("Cargo.toml"), &g.cargo_toml)?;
@@ -273,41 +287,65 @@ pub fn build_crate(
         .status()
         .context("running cargo (is it installed and on PATH?)")?;
     if !status.success() {
-        let kept = area.join("failed").join(&g.bin);
-        let _ = std::fs::remove_dir_all(&kept);
-        let moved = std::fs::create_dir_all(area.join("failed"))
-            .and_then(|()| std::fs::rename(&dir, &kept));
-        match moved {
-            Ok(()) => bail!(
-                "cargo could not build {} (its errors are above); the generated crate was moved \
-                 out of the build area to {}",
-                g.bin,
-                kept.display()
-            ),
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&dir);
-                bail!(
-                    "cargo could not build {} (its errors are above); its crate was removed from \
-                     the build area ({e} when keeping it)",
-                    g.bin
-                )
-            }
-        }
+        set_aside(area, &dir, &g.bin)?;
     }
     let built = home.join("target").join(profile.dir()).join(&g.bin);
+    let bin = deliver(&built, &area.join("bin").join(profile.dir()))?;
+    drop(lock);
+    Ok(bin)
+}
+
+/// Every workspace (and every project) shares `home/target`, where cargo puts a binary
+/// under its bare name: one name built from two places would land on one path. So a
+/// build and its copy to its own `bin/` ([`deliver`]) happen under a lock on the name,
+/// held until the returned file is dropped.
+pub fn lock_name(home: &Path, name: &str) -> Result<std::fs::File> {
+    let locks = home.join("locks");
+    std::fs::create_dir_all(&locks).with_context(|| format!("creating {}", locks.display()))?;
+    let lock_path = locks.join(format!("{name}.lock"));
+    let lock = std::fs::File::create(&lock_path)
+        .with_context(|| format!("creating {}", lock_path.display()))?;
+    lock.lock()
+        .with_context(|| format!("locking {}", lock_path.display()))?;
+    Ok(lock)
+}
+
+/// Copies the binary cargo `built` into `bin_dir` (not a link: cargo may rewrite the
+/// shared file in place later) and returns the copy.
+pub fn deliver(built: &Path, bin_dir: &Path) -> Result<PathBuf> {
     if !built.exists() {
         bail!("cargo finished but {} is missing", built.display());
     }
-    let bin_dir = area.join("bin").join(profile.dir());
-    std::fs::create_dir_all(&bin_dir).with_context(|| format!("creating {}", bin_dir.display()))?;
-    let bin = bin_dir.join(&g.bin);
-    // Copied, not linked: cargo may rewrite the shared file in place later.
-    let staged = bin_dir.join(format!(".{}.new", g.bin));
-    std::fs::copy(&built, &staged)
+    let name = built.file_name().context("a binary without a name")?;
+    std::fs::create_dir_all(bin_dir).with_context(|| format!("creating {}", bin_dir.display()))?;
+    let bin = bin_dir.join(name);
+    let staged = bin_dir.join(format!(".{}.new", name.to_string_lossy()));
+    std::fs::copy(built, &staged)
         .and_then(|_| std::fs::rename(&staged, &bin))
         .with_context(|| format!("copying the binary to {}", bin.display()))?;
-    drop(lock);
     Ok(bin)
+}
+
+/// After a failed build: moves the crate in `dir` to `area/failed/`, and says so.
+fn set_aside(area: &Path, dir: &Path, bin: &str) -> Result<()> {
+    let kept = area.join("failed").join(bin);
+    let _ = std::fs::remove_dir_all(&kept);
+    let moved =
+        std::fs::create_dir_all(area.join("failed")).and_then(|()| std::fs::rename(dir, &kept));
+    match moved {
+        Ok(()) => bail!(
+            "cargo could not build {bin} (its errors are above); the generated crate was moved \
+             out of the build area to {}",
+            kept.display()
+        ),
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(dir);
+            bail!(
+                "cargo could not build {bin} (its errors are above); its crate was removed from \
+                 the build area ({e} when keeping it)"
+            )
+        }
+    }
 }
 
 #[cfg(test)]

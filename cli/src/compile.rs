@@ -118,18 +118,50 @@ pub fn check(files: &[PathBuf]) -> Result<()> {
     }
 }
 
-fn generate(file: &Path, runtime: &RuntimeDep) -> Result<GeneratedCrate> {
+/// The crate `file` compiles to, and the runtime it is built with.
+fn generate(file: &Path) -> Result<(GeneratedCrate, RuntimeDep)> {
     let p = load(file)?;
-    for c in &p.crates {
-        if let (Some((_, dir)), RuntimeDep::Path(rt)) = (&c.found, runtime) {
-            same_runtime(&c.name.value, Path::new(dir), Path::new(rt))?;
+    let runtime = runtime_for(&p)?;
+    if let RuntimeDep::Path(rt) = &runtime {
+        for c in &p.crates {
+            if let Some((_, dir)) = &c.found {
+                same_runtime(&c.name.value, Path::new(dir), Path::new(rt))?;
+            }
         }
     }
-    Ok(zlc_codegen::expand::expand(
-        &p,
-        &file.display().to_string(),
-        runtime,
-    ))
+    let g = zlc_codegen::expand::expand(&p, &file.display().to_string(), &runtime);
+    Ok((g, runtime))
+}
+
+/// The runtime a pipeline is built with: `$ZLC_RUNTIME_PATH` when set; else the one
+/// its handler crates name by path (a crate in a zlc checkout names that checkout's;
+/// [`same_runtime`] checks they agree), else the sources zlc carries
+/// ([`runtime_dep`]).
+fn runtime_for(p: &zlc_codegen::Pipeline) -> Result<RuntimeDep> {
+    if std::env::var_os("ZLC_RUNTIME_PATH").is_some() {
+        return runtime_dep();
+    }
+    let named = p
+        .crates
+        .iter()
+        .filter_map(|c| c.found.as_ref())
+        .find_map(|(_, dir)| runtime_named_by(Path::new(dir)));
+    match named {
+        Some(path) => Ok(RuntimeDep::Path(path.display().to_string())),
+        None => runtime_dep(),
+    }
+}
+
+/// The `zlc-runtime` folder the crate in `dir` depends on by path, if it does.
+fn runtime_named_by(dir: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+    let t = text.parse::<toml::Table>().ok()?;
+    let path = t
+        .get("dependencies")?
+        .get("zlc-runtime")?
+        .get("path")?
+        .as_str()?;
+    dir.join(path).canonicalize().ok()
 }
 
 /// A handler crate must use the runtime the pipeline is built with: two copies of
@@ -167,7 +199,7 @@ fn same_runtime(name: &str, dir: &Path, runtime: &Path) -> Result<()> {
 
 /// `zlc expand FILE`: prints the generated `main.rs` (and `Cargo.toml` on request).
 pub fn expand(file: &Path, cargo_toml: bool) -> Result<()> {
-    let g = generate(file, &runtime_dep()?)?;
+    let (g, _) = generate(file)?;
     if cargo_toml {
         println!("{}", g.cargo_toml);
     }
@@ -179,10 +211,9 @@ pub fn expand(file: &Path, cargo_toml: bool) -> Result<()> {
 pub fn build(args: &BuildArgs) -> Result<PathBuf> {
     let started = Instant::now();
     let bin = match crate::project::manifest_of(&args.file) {
-        Some(manifest) => crate::project::build_project(&manifest, args.profile, None)?,
+        Some(manifest) => crate::project::build_project(&manifest, args.profile, &home()?)?,
         None => {
-            let runtime = runtime_dep()?;
-            let g = generate(&args.file, &runtime)?;
+            let (g, runtime) = generate(&args.file)?;
             let home = home()?;
             let area = area(&home, &runtime);
             claim(&area, &g.bin, &args.file)?;

@@ -4,6 +4,8 @@
 
 pub mod area;
 pub mod compile;
+mod fnv;
 pub mod project;
+pub mod sources;
 pub mod testing;
 pub mod watch;

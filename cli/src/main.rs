@@ -95,7 +95,7 @@ fn new_pipeline(a: &opt::NewPipelineArgs) -> Result<ExitCode> {
 /// `zlc new project`.
 fn new_project(a: &opt::NewProjectArgs) -> Result<ExitCode> {
     let runtime = zlc::area::runtime_dep()?;
-    let p = zlc::project::new_project(&a.name, &a.dir, &runtime)?;
+    let p = zlc::project::new_project(&a.name, &a.dir, &runtime, &zlc::area::home()?)?;
     eprintln!(
         "wrote {d}/; next: cd {d} && cargo test, then zlc build {d}",
         d = p.display()

@@ -6,7 +6,7 @@ use std::process::Stdio;
 
 use anyhow::{Context, Result, bail};
 use zlc_codegen::expand::RuntimeDep;
-use zlc_codegen::manifest::{Dependency, Manifest, Package, Profile as Cargo, Workspace};
+use zlc_codegen::manifest::{Dependency, Manifest, Package, Workspace};
 
 use crate::area::Profile;
 
@@ -41,8 +41,14 @@ const FILES: &[(&str, &str)] = &[
 ];
 
 /// `zlc new project NAME`: writes the crate into `parent/NAME`, which must not exist or
-/// be empty (nothing is ever overwritten). Returns the project's folder.
-pub fn new_project(name: &str, parent: &Path, runtime: &RuntimeDep) -> Result<PathBuf> {
+/// be empty (nothing is ever overwritten), set to build in `home` (the build area).
+/// Returns the project's folder.
+pub fn new_project(
+    name: &str,
+    parent: &Path,
+    runtime: &RuntimeDep,
+    home: &Path,
+) -> Result<PathBuf> {
     if !zlc_codegen::check::is_ident(name) {
         bail!(
             "project name {name:?} is not allowed: use 1 to 64 ASCII letters, digits, `_` or `-`, starting with a letter"
@@ -67,7 +73,10 @@ pub fn new_project(name: &str, parent: &Path, runtime: &RuntimeDep) -> Result<Pa
     let files = FILES
         .iter()
         .map(|(path, template)| (*path, fill(template, name, &krate)))
-        .chain([("Cargo.toml", manifest(name, runtime))]);
+        .chain([
+            ("Cargo.toml", manifest(name, runtime)),
+            (".cargo/config.toml", cargo_config(home)),
+        ]);
     for (path, text) in files {
         let target = dir.join(path);
         if let Some(d) = target.parent() {
@@ -91,10 +100,10 @@ fn manifest(name: &str, runtime: &RuntimeDep) -> String {
     let mut m = Manifest {
         notes: vec![
             "Zulip listeners written in Rust, compiled with zlc (`zlc build .`).".into(),
-            "zlc-runtime comes from the zlc checkout that made this project, by path; once".into(),
-            "zlc is published: zlc-runtime = { version = \"0.1\", features = [\"macros\"] }".into(),
-            "[workspace] makes the project a workspace of its own wherever it is put, and".into(),
-            "incremental release builds take a second after an edit instead of several.".into(),
+            "zlc-runtime comes by path from the sources zlc carries (unpacked into its build".into(),
+            "area); once zlc is published: zlc-runtime = { version = \"0.1\", features = [\"macros\"] }".into(),
+            "[workspace] makes the project a workspace of its own wherever it is put. The".into(),
+            "profiles are zlc's build area's, so that the runtime compiled there is reused.".into(),
         ],
         package: Some(Package {
             description: Some("Zulip listeners written in Rust, compiled with zlc".into()),
@@ -105,18 +114,26 @@ fn manifest(name: &str, runtime: &RuntimeDep) -> String {
     };
     m.dependencies.insert(
         "zlc-runtime".into(),
-        Dependency::runtime(runtime, &["macros"]),
+        Dependency::runtime(runtime, crate::area::RUNTIME_FEATURES),
     );
     m.dev_dependencies.insert(
         "tokio".into(),
         Dependency::version("1", &["macros", "rt-multi-thread"]),
     );
-    let release = Cargo {
-        incremental: Some(true),
-        ..Cargo::default()
-    };
-    m.profile.insert("release".into(), release);
+    m.profile = crate::area::profiles();
     m.render()
+}
+
+/// The project's `.cargo/config.toml`: cargo builds in the build area's `target/`.
+fn cargo_config(home: &Path) -> String {
+    let dir = toml::Value::String(home.join("target").display().to_string());
+    format!(
+        "# Written by `zlc new project`: build in zlc's build area, where the runtime is\n\
+         # compiled once per machine and zlc version (with the same profiles as in\n\
+         # Cargo.toml). Remove this file to build in ./target instead.\n\
+         [build]\n\
+         target-dir = {dir}\n"
+    )
 }
 
 /// `template` with `{{name}}` and `{{crate}}` filled in.
@@ -135,27 +152,49 @@ pub fn manifest_of(path: &Path) -> Option<PathBuf> {
     (path.file_name().is_some_and(|n| n == "Cargo.toml") && path.is_file()).then(|| path.to_owned())
 }
 
-/// `zlc build DIR`: `cargo build` in the project (in `target_dir`, else where cargo
-/// builds it by default); returns the listener binary.
-pub fn build_project(
-    manifest: &Path,
-    profile: Profile,
-    target_dir: Option<&Path>,
-) -> Result<PathBuf> {
+/// `zlc build DIR`: `cargo build` in the project, in the build area `home`'s target;
+/// returns the listener binary, delivered to `home/projects/NAME-HASH/bin/PROFILE/`
+/// (a pipeline of the same name may overwrite cargo's copy later).
+pub fn build_project(manifest: &Path, profile: Profile, home: &Path) -> Result<PathBuf> {
     let manifest = manifest
         .canonicalize()
         .with_context(|| format!("reading {}", manifest.display()))?;
+    let name = package_name(&manifest);
+    let _lock = crate::area::lock_name(home, &name)?;
+    let built = cargo_build(&manifest, profile, &home.join("target"))?;
+    let bin_dir = home
+        .join("projects")
+        .join(format!(
+            "{name}-{:016x}",
+            crate::fnv::fnv1a(crate::fnv::START, manifest.as_os_str().as_encoded_bytes())
+        ))
+        .join("bin")
+        .join(profile.dir());
+    crate::area::deliver(&built, &bin_dir)
+}
+
+/// The package's name in `manifest`, or `project` when it cannot be read (cargo will
+/// say why).
+fn package_name(manifest: &Path) -> String {
+    std::fs::read_to_string(manifest)
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .and_then(|t| t.get("package")?.get("name")?.as_str().map(str::to_owned))
+        .filter(|n| zlc_codegen::check::is_ident(n))
+        .unwrap_or_else(|| "project".into())
+}
+
+/// Runs `cargo build` for `manifest` in `target`; returns the one binary it made.
+fn cargo_build(manifest: &Path, profile: Profile, target: &Path) -> Result<PathBuf> {
     eprintln!("zlc: building {}", manifest.display());
     let mut cargo = crate::area::cargo();
     cargo
         .args(["build", "--profile", profile.cargo_name()])
         .args(["--message-format", "json-render-diagnostics"])
         .arg("--manifest-path")
-        .arg(&manifest)
+        .arg(manifest)
         .stdout(Stdio::piped());
-    if let Some(t) = target_dir {
-        cargo.env("CARGO_TARGET_DIR", t);
-    }
+    cargo.env("CARGO_TARGET_DIR", target);
     let mut child = cargo
         .spawn()
         .context("running cargo (is it installed and on PATH?)")?;
@@ -167,7 +206,7 @@ pub fn build_project(
             let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
                 continue;
             };
-            let ours = msg["manifest_path"].as_str().map(Path::new) == Some(manifest.as_path());
+            let ours = msg["manifest_path"].as_str().map(Path::new) == Some(manifest);
             if msg["reason"] == "compiler-artifact"
                 && ours
                 && msg["target"]["kind"]
@@ -219,5 +258,19 @@ mod tests {
         assert_eq!(rt["features"][0].as_str(), Some("macros"));
         assert!(m["workspace"].as_table().unwrap().is_empty());
         assert_eq!(m["profile"]["release"]["incremental"].as_bool(), Some(true));
+        assert_eq!(
+            m["profile"]["dev"]["package"]["*"]["debug"].as_bool(),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn the_cargo_config_points_at_the_build_areas_target() {
+        let text = cargo_config(Path::new("/home/a \"b\"/.cache/zlc"));
+        let c: toml::Table = toml::from_str(&text).unwrap();
+        assert_eq!(
+            c["build"]["target-dir"].as_str(),
+            Some("/home/a \"b\"/.cache/zlc/target")
+        );
     }
 }

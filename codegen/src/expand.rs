@@ -38,6 +38,11 @@ pub struct GeneratedCrate {
 }
 
 pub use crate::manifest::RuntimeDep;
+
+/// The runtime's features every generated crate (and every new project) turns on:
+/// always the same, so that they all share one build of the runtime. `macros` lets
+/// handler crates' `#[listener]` functions in.
+pub const RUNTIME_FEATURES: &[&str] = &["macros"];
 use crate::manifest::{Bin, Dependency, Manifest, Package};
 
 /// Generates the crate for `p` (which must have passed [`crate::check::check`]).
@@ -83,9 +88,10 @@ fn crate_files(p: &Pipeline, runtime: &RuntimeDep, main_rs: String) -> Generated
         }],
         ..Manifest::default()
     };
-    manifest
-        .dependencies
-        .insert("zlc-runtime".into(), Dependency::runtime(runtime, &[]));
+    manifest.dependencies.insert(
+        "zlc-runtime".into(),
+        Dependency::runtime(runtime, RUNTIME_FEATURES),
+    );
     for c in &p.crates {
         let (package, path) = match &c.found {
             Some((package, dir)) => (package.clone(), dir.clone()),

@@ -6,13 +6,14 @@ use zlc::project::{build_project, new_project};
 
 use super::*;
 
-/// Runs cargo in the project. The build area's target folder is shared, so that the
-/// runtime's dependencies compiled for the example pipelines are reused.
+/// Runs cargo in the project as a user would: no target folder set, so the project's
+/// `.cargo/config.toml` sends it to the build area, where the runtime compiled for the
+/// example pipelines is reused.
 fn cargo(project: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let out = zlc::area::cargo()
         .args(args)
         .current_dir(project)
-        .env("CARGO_TARGET_DIR", project_target())
+        .env_remove("CARGO_TARGET_DIR")
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -26,16 +27,13 @@ fn cargo(project: &Path, args: &[&str]) -> (bool, String) {
     )
 }
 
-fn project_target() -> PathBuf {
-    zlc::area::home().unwrap().join("target")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_project_tests_builds_runs_and_takes_config_without_a_rebuild() {
     let s = setup().await;
     let parent = s.dir.path();
     let runtime = runtime_dep().unwrap();
-    let dir = new_project("e2e-deploy-bot", parent, &runtime).unwrap();
+    let home = zlc::area::home().unwrap();
+    let dir = new_project("e2e-deploy-bot", parent, &runtime, &home).unwrap();
     for f in [
         "Cargo.toml",
         "src/lib.rs",
@@ -47,16 +45,13 @@ async fn a_new_project_tests_builds_runs_and_takes_config_without_a_rebuild() {
     ] {
         assert!(dir.join(f).is_file(), "{f}");
     }
-    let err = new_project("e2e-deploy-bot", parent, &runtime).unwrap_err();
+    let err = new_project("e2e-deploy-bot", parent, &runtime, &home).unwrap_err();
     assert!(
         format!("{err:#}").contains("exists and is not empty"),
         "{err:#}"
     );
     let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
-    assert!(
-        readme.contains("./target/release/e2e-deploy-bot run --config-file"),
-        "{readme}"
-    );
+    assert!(readme.contains("$BIN run --config-file"), "{readme}");
 
     // Its own tests pass out of the box.
     let (ok, out) = cargo(&dir, &["test", "--release"]);
@@ -65,8 +60,7 @@ async fn a_new_project_tests_builds_runs_and_takes_config_without_a_rebuild() {
 
     // `zlc build DIR` (cargo underneath) gives the binary.
     let manifest = dir.join("Cargo.toml");
-    let target = project_target();
-    let bin = build_project(&manifest, Profile::Release, Some(&target)).unwrap();
+    let bin = build_project(&manifest, Profile::Release, &home).unwrap();
     assert!(bin.ends_with("e2e-deploy-bot"), "{}", bin.display());
 
     let run_cmd = |args: &[&str]| {
@@ -138,7 +132,7 @@ async fn a_new_project_tests_builds_runs_and_takes_config_without_a_rebuild() {
     let text = std::fs::read_to_string(&lib).unwrap();
     std::fs::write(&lib, text.replace("so far)", "today)")).unwrap();
     let started = Instant::now();
-    build_project(&manifest, Profile::Release, Some(&target)).unwrap();
+    build_project(&manifest, Profile::Release, &home).unwrap();
     eprintln!(
         "rebuild after editing an annotated function: {:.1} s",
         started.elapsed().as_secs_f64()
