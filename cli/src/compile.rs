@@ -258,7 +258,12 @@ pub fn run(args: &RunArgs) -> Result<std::process::ExitCode> {
     ))
 }
 
-/// `zlc new pipeline NAME`: writes a commented starting point.
+/// The text `zlc new pipeline NAME` writes.
+pub fn scaffold(name: &str) -> String {
+    SCAFFOLD.replace("{{name}}", name)
+}
+
+/// `zlc new pipeline NAME`: writes a commented starting point, and the schema beside it.
 pub fn new_pipeline(name: &str, dir: &Path, force: bool) -> Result<PathBuf> {
     if !zlc_codegen::check::is_ident(name) {
         bail!(
@@ -276,7 +281,8 @@ pub fn new_pipeline(name: &str, dir: &Path, force: bool) -> Result<PathBuf> {
         );
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    std::fs::write(&path, SCAFFOLD.replace("{{name}}", name))
-        .with_context(|| format!("writing {}", path.display()))?;
+    std::fs::write(&path, scaffold(name)).with_context(|| format!("writing {}", path.display()))?;
+    // The schema its first line names, for editors; refreshed to this zlc's.
+    crate::area::write_if_changed(&dir.join(crate::schema::FILE_NAME), &crate::schema::text())?;
     Ok(path)
 }

@@ -6,6 +6,7 @@ pub mod area;
 pub mod compile;
 mod fnv;
 pub mod project;
+pub mod schema;
 pub mod sources;
 pub mod testing;
 pub mod watch;

@@ -70,6 +70,10 @@ fn run(command: Command) -> Result<ExitCode> {
             <Cli as clap::CommandFactory>::command(),
             a.shell,
         )),
+        Command::Schema => {
+            print!("{}", zlc::schema::text());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Man => Ok(zlc_runtime::app::print_man(
             <Cli as clap::CommandFactory>::command(),
         )),

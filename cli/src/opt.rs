@@ -52,6 +52,12 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print zlc's manual page (roff): `zlc man | man -l -`.
     Man,
+    /// Print the JSON Schema of pipeline files, for editors (`#:schema` comment).
+    ///
+    /// taplo and VS Code's Even Better TOML read it: keys completed and explained as
+    /// you type, a misspelt key or a wrong type marked. `zlc new pipeline` writes it
+    /// beside the new file, which names it on its first line.
+    Schema,
 }
 
 /// `zlc completions`.
