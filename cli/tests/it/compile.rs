@@ -33,6 +33,62 @@ fn new_pipeline_then_check_then_expand() {
     );
 }
 
+/// An installed zlc needs no clone: generated crates and new projects name the runtime
+/// sources zlc carries, unpacked into its build area, and a project builds in the
+/// area's target with the area's profiles.
+#[test]
+fn generated_crates_and_projects_use_the_runtime_zlc_carries() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let run = |args: &[&str]| {
+        super::output(
+            Command::new(ZLC)
+                .args(args)
+                .current_dir(dir.path())
+                .env("ZLC_HOME", &home)
+                .env_remove("ZLC_RUNTIME_PATH"),
+        )
+    };
+    let (code, _, err) = run(&["new", "pipeline", "demo"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(dir.path().join("pipelines/pipeline.schema.json").is_file());
+    let (code, out, err) = run(&["expand", "--cargo-toml", "pipelines/demo.toml"]);
+    assert_eq!(code, 0, "{err}");
+    let unpacked = std::fs::read_dir(home.join("src"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect::<Vec<_>>();
+    assert_eq!(unpacked.len(), 1, "{unpacked:?}");
+    let runtime = unpacked[0].join("runtime");
+    assert!(runtime.join("src/lib.rs").is_file());
+    assert!(
+        out.contains(&format!("path = \"{}\"", runtime.display())),
+        "{out}"
+    );
+    assert!(out.contains("features = [\"macros\"]"), "{out}");
+
+    let (code, _, err) = run(&["new", "project", "bot"]);
+    assert_eq!(code, 0, "{err}");
+    let manifest = std::fs::read_to_string(dir.path().join("bot/Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains(&runtime.display().to_string()),
+        "{manifest}"
+    );
+    let config = std::fs::read_to_string(dir.path().join("bot/.cargo/config.toml")).unwrap();
+    assert!(
+        config.contains(&format!(
+            "target-dir = \"{}\"",
+            home.join("target").display()
+        )),
+        "{config}"
+    );
+    let lock = std::fs::read_to_string(dir.path().join("bot/Cargo.lock")).unwrap();
+    assert!(
+        lock.contains("name = \"sqlx\""),
+        "the project starts from zlc's lockfile"
+    );
+}
+
 #[test]
 fn check_reports_every_error_with_its_place_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
