@@ -69,7 +69,7 @@ pub use zlc_codegen::expand::RUNTIME_FEATURES;
 
 /// `cargo` (the one that ran zlc, when cargo did) with a clean environment: what
 /// `cargo run` or `cargo test` set for zlc itself (`CARGO_PKG_*`, `CARGO_MANIFEST_DIR`,
-/// ...) does not reach the nested build, where build scripts would see a change and run
+/// `OUT_DIR`, ...) does not reach the nested build, where build scripts would see a change and run
 /// again; `RUSTFLAGS` comes only from `ZLC_RUSTFLAGS`, set for zlc on purpose.
 pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
@@ -99,8 +99,11 @@ fn nested_env(
     let mut remove = Vec::new();
     let mut set = Vec::new();
     for (k, v) in vars {
-        let cargo_set =
-            k == "CARGO" || (k.starts_with("CARGO_") && !KEEP.iter().any(|p| k.starts_with(p)));
+        // `OUT_DIR` too: `cargo run` sets it for a package with a build script (zlc
+        // has one), and ring's build script reruns when it changes.
+        let cargo_set = k == "CARGO"
+            || k == "OUT_DIR"
+            || (k.starts_with("CARGO_") && !KEEP.iter().any(|p| k.starts_with(p)));
         let flags = matches!(k.as_str(), "RUSTFLAGS" | "RUSTDOCFLAGS");
         if cargo_set || flags {
             remove.push(k);
@@ -358,6 +361,7 @@ mod tests {
             ("CARGO", "/usr/bin/cargo"),
             ("CARGO_PKG_NAME", "zlc"),
             ("CARGO_MANIFEST_DIR", "/src/zlc/cli"),
+            ("OUT_DIR", "/src/zlc/target/debug/build/zlc-1/out"),
             ("CARGO_ENCODED_RUSTFLAGS", "-Cdebuginfo=2"),
             ("RUSTFLAGS", "-Ctarget-cpu=native"),
             ("CARGO_HOME", "/home/u/.cargo"),
@@ -373,6 +377,7 @@ mod tests {
                 "CARGO",
                 "CARGO_PKG_NAME",
                 "CARGO_MANIFEST_DIR",
+                "OUT_DIR",
                 "CARGO_ENCODED_RUSTFLAGS",
                 "RUSTFLAGS"
             ]
