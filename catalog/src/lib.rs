@@ -3,7 +3,10 @@
 //! the ops, and the payload type a Rust handler of each takes). Neither keeps a copy.
 //!
 //! [`zulip_events!`] hands the list to a macro of the caller's; [`VARIANTS`] is the
-//! same list as data.
+//! same list as data. [`suggest`] ("did you mean") is shared the same way.
+
+mod suggest;
+pub use suggest::suggest;
 
 /// Calls `$callback! { ... }` with every event of the Zulip spec, one entry each:
 /// `/// doc` `Variant(PayloadType) = "type" / "op";` (no `/ "op"` for types without

@@ -3,9 +3,11 @@
 
 use crate::diag::Span;
 
+mod command;
 pub mod keys;
 mod words;
 
+pub use command::{ArgDecl, ArgKind, CommandDecl};
 pub use words::*;
 
 /// A value and where it was written.

@@ -37,6 +37,7 @@ pub mod client;
 pub mod clock;
 #[doc(hidden)]
 pub mod codegen;
+pub mod command;
 pub mod config;
 pub mod error;
 pub mod event;

@@ -1,0 +1,548 @@
+//! Commands: `@**Ops Bot** deploy production --force` read against the specifications
+//! the compiler wrote (a `[[listener]]`'s `command = "..."`), which are constants of
+//! the generated binary: parsing a message is a walk over static tables.
+//!
+//! A message is a command when it starts with a mention of the bot (`@**Name**`,
+//! `@**Name|id**` or the silent `@_**Name**`), when it is a direct message to the bot,
+//! or when it starts with the pipeline's prefix (`!deploy`). A mention inside a quote,
+//! a code block or the middle of a sentence is not a command. The first line is the
+//! command; a trailing `<text...>` argument takes the rest of the message.
+
+use zlc_catalog::suggest;
+
+/// One command, as the compiler wrote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandSpec {
+    /// What follows the mention: `deploy`.
+    pub name: &'static str,
+    /// One line for `help`.
+    pub summary: &'static str,
+    /// Positional arguments, in order: the required ones, then the optional ones, a
+    /// rest-of-message one last.
+    pub args: &'static [ArgSpec],
+    /// Flags (`--force`), without their dashes.
+    pub flags: &'static [&'static str],
+}
+
+/// A positional argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArgSpec {
+    /// Its name (`{{args.NAME}}` in templates).
+    pub name: &'static str,
+    /// What it accepts.
+    pub kind: ArgKind,
+    /// Whether it must be given.
+    pub required: bool,
+}
+
+/// What an argument accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgKind {
+    /// One word (or a quoted text).
+    Word,
+    /// A whole number.
+    Int,
+    /// One of these words (any case; the value is the word as declared).
+    Choice(&'static [&'static str]),
+    /// The rest of the message.
+    Rest,
+}
+
+/// An argument's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgValue {
+    /// A word, a choice or the rest of the message.
+    Text(String),
+    /// A whole number.
+    Int(i64),
+    /// A flag: given or not.
+    Flag(bool),
+    /// An optional argument left out.
+    Absent,
+}
+
+impl ArgValue {
+    /// The value as templates show it (`true`/`false` for flags, empty when absent).
+    pub fn text(&self) -> String {
+        match self {
+            ArgValue::Text(t) => t.clone(),
+            ArgValue::Int(n) => n.to_string(),
+            ArgValue::Flag(b) => b.to_string(),
+            ArgValue::Absent => String::new(),
+        }
+    }
+}
+
+/// A command to run: which one, and its arguments (every argument and flag of the
+/// spec, in order, positional ones first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// The index of the command in the specs.
+    pub command: usize,
+    /// `(name, value)` for every argument and flag.
+    pub args: Vec<(&'static str, ArgValue)>,
+}
+
+impl Invocation {
+    /// The value of argument or flag `name`.
+    pub fn get(&self, name: &str) -> Option<&ArgValue> {
+        self.args.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+}
+
+/// What a message addressed to the bot asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reading {
+    /// Run this command.
+    Run(Invocation),
+    /// Answer with this text: help, an unknown command, a usage error.
+    Answer(String),
+}
+
+/// How messages address the bot.
+#[derive(Debug, Clone, Copy)]
+pub struct Addressing<'a> {
+    /// The bot's full name, as mentions write it.
+    pub bot_name: &'a str,
+    /// The bot's user id, when known (`@**Name|id**`).
+    pub bot_id: Option<u64>,
+    /// A prefix that makes a channel message a command (`!`), if the pipeline has one.
+    pub prefix: Option<&'a str>,
+}
+
+/// The command text of `content` when it addresses the bot (`direct`: a direct message
+/// to it), else `None`.
+pub fn command_text<'c>(content: &'c str, direct: bool, to: &Addressing<'_>) -> Option<&'c str> {
+    let text = content.trim_start();
+    if let Some(rest) = after_mention(text, to) {
+        return Some(rest.trim_start_matches([':', ',']).trim_start());
+    }
+    if let Some(p) = to.prefix.filter(|p| !p.is_empty())
+        && let Some(rest) = text.strip_prefix(p)
+        && rest.starts_with(|c: char| c.is_alphanumeric())
+    {
+        return Some(rest);
+    }
+    let quoted = text.starts_with('>') || text.starts_with("```") || text.starts_with("~~~");
+    (direct && !quoted).then_some(text)
+}
+
+/// The text after a leading mention of the bot.
+fn after_mention<'c>(text: &'c str, to: &Addressing<'_>) -> Option<&'c str> {
+    let inner = text
+        .strip_prefix("@**")
+        .or_else(|| text.strip_prefix("@_**"))?;
+    let end = inner.find("**")?;
+    let (name, id) = match inner[..end].rsplit_once('|') {
+        Some((n, id)) => (n, id.parse::<u64>().ok()),
+        None => (&inner[..end], None),
+    };
+    let ours = match (id, to.bot_id) {
+        (Some(id), Some(bot)) => id == bot,
+        _ => name.trim().eq_ignore_ascii_case(to.bot_name.trim()),
+    };
+    ours.then(|| &inner[end + 2..])
+}
+
+/// A word of a command line, and where the text after it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Token {
+    text: String,
+    /// Byte offset of the token's start in the command text.
+    start: usize,
+    quoted: bool,
+}
+
+/// Splits the first line of `text` into words; `"two words"` (or “two words”) is
+/// one word, `\"` a quote inside it.
+fn tokenize(text: &str) -> Result<Vec<Token>, String> {
+    let line = text.lines().next().unwrap_or("");
+    let mut out = Vec::new();
+    let mut chars = line.char_indices().peekable();
+    while let Some(&(start, c)) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+            continue;
+        }
+        let close = match c {
+            '"' => Some('"'),
+            '“' => Some('”'),
+            _ => None,
+        };
+        let mut word = String::new();
+        if let Some(close) = close {
+            chars.next();
+            let mut closed = false;
+            while let Some((_, c)) = chars.next() {
+                match c {
+                    '\\' if matches!(chars.peek(), Some((_, '"'))) => {
+                        word.push('"');
+                        chars.next();
+                    }
+                    c if c == close => {
+                        closed = true;
+                        break;
+                    }
+                    c => word.push(c),
+                }
+            }
+            if !closed {
+                return Err(format!(
+                    "a quote opened at `{}` is not closed",
+                    &line[start..]
+                ));
+            }
+            out.push(Token {
+                text: word,
+                start,
+                quoted: true,
+            });
+        } else {
+            while let Some(&(_, c)) = chars.peek() {
+                if c.is_whitespace() {
+                    break;
+                }
+                word.push(c);
+                chars.next();
+            }
+            out.push(Token {
+                text: word,
+                start,
+                quoted: false,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Reads the command `text` (from [`command_text`]) against `specs`.
+pub fn read(specs: &[CommandSpec], text: &str) -> Reading {
+    let tokens = match tokenize(text) {
+        Ok(t) => t,
+        Err(e) => return Reading::Answer(e),
+    };
+    let Some(first) = tokens.first() else {
+        return Reading::Answer(help(specs, None));
+    };
+    let word = first.text.to_lowercase();
+    let found = specs
+        .iter()
+        .position(|s| s.name.eq_ignore_ascii_case(&word));
+    let Some(index) = found else {
+        if word == "help" {
+            return Reading::Answer(help(specs, tokens.get(1).map(|t| t.text.as_str())));
+        }
+        return Reading::Answer(unknown(specs, &first.text));
+    };
+    match arguments(&specs[index], text, &tokens[1..]) {
+        Ok(args) => Reading::Run(Invocation {
+            command: index,
+            args,
+        }),
+        Err(e) => Reading::Answer(format!("{e}\nusage: `{}`", usage(&specs[index]))),
+    }
+}
+
+/// The arguments of `spec` in `tokens` (the words after the command's name).
+fn arguments(
+    spec: &CommandSpec,
+    text: &str,
+    tokens: &[Token],
+) -> Result<Vec<(&'static str, ArgValue)>, String> {
+    let mut flags = vec![false; spec.flags.len()];
+    let mut values: Vec<ArgValue> = vec![ArgValue::Absent; spec.args.len()];
+    let mut next = 0;
+    for t in tokens {
+        if !t.quoted
+            && let Some(flag) = t.text.strip_prefix("--")
+        {
+            let Some(f) = spec.flags.iter().position(|f| f.eq_ignore_ascii_case(flag)) else {
+                let hint = closest(flag, spec.flags.iter().copied())
+                    .map(|s| format!("; did you mean `--{s}`?"))
+                    .unwrap_or_default();
+                return Err(format!("`{}` has no option `--{flag}`{hint}", spec.name));
+            };
+            flags[f] = true;
+            continue;
+        }
+        let Some(arg) = spec.args.get(next) else {
+            return Err(format!(
+                "`{}` takes no more arguments than that: `{}`",
+                spec.name, t.text
+            ));
+        };
+        if arg.kind == ArgKind::Rest {
+            // The rest of the message as written, flags included.
+            values[next] = ArgValue::Text(text[t.start..].trim().to_owned());
+            break;
+        }
+        values[next] = match arg.kind {
+            ArgKind::Rest | ArgKind::Word => ArgValue::Text(t.text.clone()),
+            ArgKind::Int => match t.text.parse::<i64>() {
+                Ok(n) => ArgValue::Int(n),
+                Err(_) => {
+                    return Err(format!(
+                        "<{}> is a whole number, not `{}`",
+                        arg.name, t.text
+                    ));
+                }
+            },
+            ArgKind::Choice(words) => {
+                match words.iter().find(|w| w.eq_ignore_ascii_case(&t.text)) {
+                    Some(w) => ArgValue::Text((*w).to_owned()),
+                    None => {
+                        let hint = closest(&t.text, words.iter().copied())
+                            .map(|s| format!(" (did you mean `{s}`?)"))
+                            .unwrap_or_default();
+                        return Err(format!(
+                            "<{}> is one of {}, not `{}`{hint}",
+                            arg.name,
+                            words.join(", "),
+                            t.text
+                        ));
+                    }
+                }
+            }
+        };
+        next += 1;
+    }
+    if let Some(missing) = spec
+        .args
+        .iter()
+        .zip(&values)
+        .find(|(a, v)| a.required && **v == ArgValue::Absent)
+    {
+        return Err(format!("`{}` needs <{}>", spec.name, missing.0.name));
+    }
+    let positional = spec.args.iter().map(|a| a.name).zip(values);
+    let flags = spec
+        .flags
+        .iter()
+        .copied()
+        .zip(flags.into_iter().map(ArgValue::Flag));
+    Ok(positional.chain(flags).collect())
+}
+
+/// A command's usage line: `deploy <environment: staging|production> [--force]`.
+pub fn usage(spec: &CommandSpec) -> String {
+    let mut out = spec.name.to_owned();
+    for a in spec.args {
+        let inner = match a.kind {
+            ArgKind::Word => a.name.to_owned(),
+            ArgKind::Int => format!("{}: int", a.name),
+            ArgKind::Choice(w) => format!("{}: {}", a.name, w.join("|")),
+            ArgKind::Rest => format!("{}...", a.name),
+        };
+        if a.required {
+            out.push_str(&format!(" <{inner}>"));
+        } else {
+            out.push_str(&format!(" [{inner}]"));
+        }
+    }
+    for f in spec.flags {
+        out.push_str(&format!(" [--{f}]"));
+    }
+    out
+}
+
+/// The answer to `help` (every command) or `help NAME`.
+pub fn help(specs: &[CommandSpec], about: Option<&str>) -> String {
+    if let Some(name) = about {
+        return match specs.iter().find(|s| s.name.eq_ignore_ascii_case(name)) {
+            Some(s) if s.summary.is_empty() => format!("`{}`", usage(s)),
+            Some(s) => format!("`{}`: {}", usage(s), s.summary),
+            None => unknown(specs, name),
+        };
+    }
+    let mut out = String::from("Commands:\n");
+    for s in specs {
+        out.push_str(&format!("* `{}`", usage(s)));
+        if !s.summary.is_empty() {
+            out.push_str(&format!(": {}", s.summary));
+        }
+        out.push('\n');
+    }
+    out.push_str("* `help [command]`: this list, or how to use one command");
+    out
+}
+
+/// The candidate `word` most likely meant: the only one it begins (`prod` for
+/// `production`), else the closest by spelling. Only ever suggested, never taken.
+fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str> + Clone) -> Option<&'a str> {
+    let word = word.to_lowercase();
+    let mut starting = candidates
+        .clone()
+        .filter(|c| c.to_lowercase().starts_with(&word));
+    match (starting.next(), starting.next()) {
+        (Some(only), None) if !word.is_empty() => Some(only),
+        _ => suggest(&word, candidates),
+    }
+}
+
+/// "unknown command `dpeloy`; did you mean `deploy`?"
+fn unknown(specs: &[CommandSpec], word: &str) -> String {
+    let shown: String = word.chars().take(40).filter(|c| *c != '`').collect();
+    match closest(word, specs.iter().map(|s| s.name)) {
+        Some(s) => format!("unknown command `{shown}`; did you mean `{s}`?"),
+        None => format!("unknown command `{shown}`; `help` lists the commands"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEPLOY: CommandSpec = CommandSpec {
+        name: "deploy",
+        summary: "Deploy the service",
+        args: &[ArgSpec {
+            name: "environment",
+            kind: ArgKind::Choice(&["staging", "production"]),
+            required: true,
+        }],
+        flags: &["force"],
+    };
+    const NOTE: CommandSpec = CommandSpec {
+        name: "note",
+        summary: "",
+        args: &[
+            ArgSpec {
+                name: "count",
+                kind: ArgKind::Int,
+                required: true,
+            },
+            ArgSpec {
+                name: "who",
+                kind: ArgKind::Word,
+                required: false,
+            },
+            ArgSpec {
+                name: "text",
+                kind: ArgKind::Rest,
+                required: false,
+            },
+        ],
+        flags: &[],
+    };
+    const SPECS: &[CommandSpec] = &[DEPLOY, NOTE];
+    const BOT: Addressing<'static> = Addressing {
+        bot_name: "Ops Bot",
+        bot_id: Some(42),
+        prefix: Some("!"),
+    };
+
+    #[test]
+    fn a_message_is_a_command_only_when_it_addresses_the_bot_first() {
+        let t = |c: &'static str, dm: bool| command_text(c, dm, &BOT);
+        assert_eq!(
+            t("@**Ops Bot** deploy staging", false),
+            Some("deploy staging")
+        );
+        assert_eq!(t("  @**ops bot**: deploy", false), Some("deploy"));
+        assert_eq!(t("@**Ops Bot|42** status", false), Some("status"));
+        assert_eq!(t("@_**Ops Bot** status", false), Some("status"));
+        assert_eq!(
+            t("@**Ops Bot|7** status", false),
+            None,
+            "another user of that name"
+        );
+        assert_eq!(t("@**Other** deploy", false), None);
+        assert_eq!(t("please @**Ops Bot** deploy", false), None);
+        assert_eq!(t("> @**Ops Bot** deploy staging", false), None);
+        assert_eq!(t("```\n@**Ops Bot** deploy\n```", false), None);
+        assert_eq!(t("!deploy staging", false), Some("deploy staging"));
+        assert_eq!(t("! deploy", false), None);
+        assert_eq!(t("deploy staging", true), Some("deploy staging"));
+        assert_eq!(t("> deploy staging", true), None, "a quote in a DM");
+        assert_eq!(t("deploy staging", false), None);
+    }
+
+    #[test]
+    fn arguments_are_parsed_by_kind_with_quotes_and_flags_anywhere() {
+        let Reading::Run(i) = read(SPECS, "deploy PRODUCTION --force") else {
+            panic!()
+        };
+        assert_eq!(i.command, 0);
+        assert_eq!(
+            i.get("environment"),
+            Some(&ArgValue::Text("production".into()))
+        );
+        assert_eq!(i.get("force"), Some(&ArgValue::Flag(true)));
+        let Reading::Run(i) = read(SPECS, "Deploy --force staging") else {
+            panic!()
+        };
+        assert_eq!(i.get("environment").unwrap().text(), "staging");
+        let Reading::Run(i) = read(SPECS, "deploy staging") else {
+            panic!()
+        };
+        assert_eq!(i.get("force"), Some(&ArgValue::Flag(false)));
+        let Reading::Run(i) = read(SPECS, "note 3 \"Dana S\" ship it --now\nand more") else {
+            panic!()
+        };
+        assert_eq!(i.get("count"), Some(&ArgValue::Int(3)));
+        assert_eq!(i.get("who").unwrap().text(), "Dana S");
+        assert_eq!(i.get("text").unwrap().text(), "ship it --now\nand more");
+        let Reading::Run(i) = read(SPECS, "note 3") else {
+            panic!()
+        };
+        assert_eq!(i.get("who"), Some(&ArgValue::Absent));
+        let Reading::Run(i) = read(SPECS, "note 1 “smart \\\"quotes” x") else {
+            panic!()
+        };
+        assert_eq!(i.get("who").unwrap().text(), "smart \"quotes");
+    }
+
+    #[test]
+    fn mistakes_are_answered_with_what_is_wrong_and_the_usage() {
+        let answer = |text: &str| match read(SPECS, text) {
+            Reading::Answer(a) => a,
+            Reading::Run(i) => panic!("{text}: ran {i:?}"),
+        };
+        assert_eq!(
+            answer("deploy"),
+            "`deploy` needs <environment>\nusage: `deploy <environment: staging|production> [--force]`"
+        );
+        assert!(answer("deploy prod").starts_with(
+            "<environment> is one of staging, production, not `prod` (did you mean `production`?)"
+        ));
+        assert!(
+            answer("deploy staging --forse")
+                .starts_with("`deploy` has no option `--forse`; did you mean `--force`?")
+        );
+        assert!(answer("deploy staging now").starts_with("`deploy` takes no more arguments"));
+        assert!(answer("note three").starts_with("<count> is a whole number, not `three`"));
+        assert_eq!(
+            answer("dpeloy staging"),
+            "unknown command `dpeloy`; did you mean `deploy`?"
+        );
+        assert_eq!(
+            answer("weather"),
+            "unknown command `weather`; `help` lists the commands"
+        );
+        assert!(answer("note 1 \"open").starts_with("a quote opened at"));
+    }
+
+    #[test]
+    fn help_lists_every_command_or_explains_one() {
+        let list = help(SPECS, None);
+        assert_eq!(
+            list,
+            "Commands:\n\
+             * `deploy <environment: staging|production> [--force]`: Deploy the service\n\
+             * `note <count: int> [who] [text...]`\n\
+             * `help [command]`: this list, or how to use one command"
+        );
+        assert_eq!(read(SPECS, "help"), Reading::Answer(list.clone()));
+        assert_eq!(read(SPECS, ""), Reading::Answer(list));
+        assert_eq!(
+            read(SPECS, "help deploy"),
+            Reading::Answer(
+                "`deploy <environment: staging|production> [--force]`: Deploy the service".into()
+            )
+        );
+        assert_eq!(
+            read(SPECS, "help dploy"),
+            Reading::Answer("unknown command `dploy`; did you mean `deploy`?".into())
+        );
+    }
+}
