@@ -146,6 +146,8 @@ fn key_schema(t: Table, k: &str) -> Option<Value> {
     use Table::*;
     Some(match (t, k) {
         (_, "name" | "description" | "zuliprc" | "site" | "email" | "api_key_env") => string(),
+        (Pipeline, "command_prefix") => json!({ "type": "string", "pattern": r"^\S+$" }),
+        (Listener, "command") => json!({ "type": "string", "pattern": r"^\s*[a-z]" }),
         (Store, "url" | "url_env" | "password_env" | "password_file") => string(),
         (Store, "event_log") => json!({ "enum": ["none", "failures", "all"] }),
         (Realm, "id") => count(u64::from(u32::MAX)),

@@ -379,7 +379,7 @@ fn check_actions(l: &Listener, d: &mut Diagnostics, known: bool) {
             );
         }
         for t in templates(&a.value) {
-            check_template(t, if known { &kinds } else { &[] }, d);
+            check_template(t, if known { &kinds } else { &[] }, l, d);
         }
         if let Action::Webhook {
             token_env: Some(env),
@@ -502,9 +502,47 @@ pub fn templates(a: &Action) -> Vec<&Template> {
     }
 }
 
-fn check_template(t: &Template, kinds: &[&str], d: &mut Diagnostics) {
+/// The field of zlc's own answer to a message that runs no command.
+pub const COMMAND_ANSWER: &str = "command.answer";
+/// The name of zlc's own listener that gives those answers.
+pub const COMMAND_HELP: &str = "help";
+
+/// `args.NAME` in a template of listener `l`: an argument or flag of its command.
+fn check_arg(arg: &str, span: &crate::diag::Span, l: &Listener, d: &mut Diagnostics) {
+    let Some(c) = &l.command else {
+        d.error(
+            span.clone(),
+            format!("`args.{arg}`: listener `{}` is not a command", l.name.value),
+        )
+        .help = Some("`args.*` are the arguments of a `command = \"...\"` listener".into());
+        return;
+    };
+    let names: Vec<&str> = (c.value.args.iter().map(|a| a.name.as_str()))
+        .chain(c.value.flags.iter().map(String::as_str))
+        .collect();
+    if !names.contains(&arg) {
+        let mut msg = format!("command `{}` has no argument `{arg}`", c.value.name);
+        if let Some(s) = suggest(arg, names.iter().copied()) {
+            msg.push_str(&format!("; did you mean `args.{s}`?"));
+        }
+        d.error(span.clone(), msg).help = Some(if names.is_empty() {
+            "it takes no arguments".into()
+        } else {
+            format!("its arguments: {}", names.join(", "))
+        });
+    }
+}
+
+fn check_template(t: &Template, kinds: &[&str], l: &Listener, d: &mut Diagnostics) {
     for seg in &t.segments {
         let Segment::Field(f) = seg else { continue };
+        if let Some(arg) = f.value.strip_prefix("args.") {
+            check_arg(arg, &f.span, l, d);
+            continue;
+        }
+        if f.value == COMMAND_ANSWER && l.answers_commands {
+            continue;
+        }
         match events::field(&f.value) {
             None => {
                 let names: Vec<&str> = events::FIELDS.iter().map(|f| f.name).collect();

@@ -142,15 +142,21 @@ pub fn toml_key(k: &str) -> String {
 fn main_tokens(p: &Pipeline) -> TokenStream {
     let mut regexes = Regexes::default();
     let defaults = p.defaults.or(&Policy::builtin());
+    let mut next_command = 0;
     let codes: Vec<ListenerCode> = p
         .listeners
         .iter()
         .enumerate()
         .map(|(i, l)| {
             let idx = Literal::usize_unsuffixed(i);
-            expand_listener(l, &quote!(#idx), &defaults, &mut regexes)
+            let command = l.command.as_ref().map(|_| {
+                next_command += 1;
+                next_command - 1
+            });
+            expand_listener(l, &quote!(#idx), command, &defaults, &mut regexes)
         })
         .collect();
+    let commands = commands_const(p);
     let desc = pipeline_desc(p, &codes);
     let dispatch = dispatch_fn(&codes);
     let handlers = codes.iter().map(|c| &c.handlers);
@@ -162,6 +168,8 @@ fn main_tokens(p: &Pipeline) -> TokenStream {
         #![allow(clippy::all, unused_variables, unused_parens, unused_doc_comments)]
 
         static PIPELINE: ::zlc_runtime::codegen::PipelineDesc = #desc;
+
+        #commands
 
         #regex_statics
 
@@ -221,7 +229,45 @@ fn pipeline_desc(p: &Pipeline, codes: &[ListenerCode]) -> TokenStream {
             store: #store,
             event_log: #event_log,
             listeners: &[#(#listeners),*],
+            commands: COMMANDS,
         }
+    }
+}
+
+/// `const COMMANDS`: the commands of the pipeline's listeners, in their order, and its
+/// prefix (empty for a pipeline without commands).
+fn commands_const(p: &Pipeline) -> TokenStream {
+    let rt = quote!(::zlc_runtime::codegen);
+    let specs = p.listeners.iter().filter_map(|l| {
+        let c = &l.command.as_ref()?.value;
+        let name = lit(&c.name);
+        let summary = lit(&l.description);
+        let args = c.args.iter().map(|a| {
+            let n = lit(&a.name);
+            let required = a.required;
+            let kind = match &a.kind {
+                ArgKind::Word => quote!(#rt::ArgKind::Word),
+                ArgKind::Int => quote!(#rt::ArgKind::Int),
+                ArgKind::Rest => quote!(#rt::ArgKind::Rest),
+                ArgKind::Choice(words) => {
+                    let words = words.iter().map(|w| lit(w));
+                    quote!(#rt::ArgKind::Choice(&[#(#words),*]))
+                }
+            };
+            quote!(#rt::ArgSpec { name: #n, kind: #kind, required: #required })
+        });
+        let flags = c.flags.iter().map(|f| lit(f));
+        Some(quote!(#rt::CommandSpec {
+            name: #name,
+            summary: #summary,
+            args: &[#(#args),*],
+            flags: &[#(#flags),*],
+        }))
+    });
+    let prefix = opt_str(p.command_prefix.as_ref().map(|s| s.value.as_str()));
+    quote! {
+        /// The pipeline's commands: what `@bot ...` messages are read against.
+        const COMMANDS: #rt::Commands = #rt::Commands { specs: &[#(#specs),*], prefix: #prefix };
     }
 }
 
@@ -271,7 +317,7 @@ fn policy_desc(pol: &Policy) -> TokenStream {
     }
 }
 
-fn listener_desc(l: &Listener, defaults: &Policy) -> TokenStream {
+fn listener_desc(l: &Listener, command: Option<usize>, defaults: &Policy) -> TokenStream {
     let name = lit(&l.name.value);
     let description = lit(&l.description);
     let events = l.events.iter().map(|e| {
@@ -301,6 +347,19 @@ fn listener_desc(l: &Listener, defaults: &Policy) -> TokenStream {
     };
     let policy = policy_desc(&l.policy.or(defaults));
     let actions = l.actions.iter().map(|a| action_desc(&a.value));
+    // Only commands and zlc's answering listener read messages as commands.
+    let commands = if command.is_some() || l.answers_commands {
+        quote!(COMMANDS)
+    } else {
+        quote!(::zlc_runtime::codegen::Commands::NONE)
+    };
+    let command = match command {
+        Some(k) => {
+            let k = Literal::usize_unsuffixed(k);
+            quote!(::core::option::Option::Some(#k))
+        }
+        None => quote!(::core::option::Option::None),
+    };
     let config = l.config.iter().map(|(k, v)| {
         let (k, v) = (lit(k), lit(v));
         quote!((#k, #v))
@@ -316,6 +375,8 @@ fn listener_desc(l: &Listener, defaults: &Policy) -> TokenStream {
             policy: #policy,
             config: &[#(#config),*],
             actions: &[#(#actions),*],
+            commands: #commands,
+            command: #command,
         }
     }
 }
@@ -345,11 +406,22 @@ fn template(t: &Template) -> TokenStream {
             let text = lit(text);
             quote!(::zlc_runtime::codegen::Seg::Lit(#text))
         }
-        Segment::Field(f) => {
-            let variant = crate::events::field(&f.value).map_or("EventType", |i| i.variant);
-            let v = format_ident!("{}", variant);
-            quote!(::zlc_runtime::codegen::Seg::Field(::zlc_runtime::codegen::Field::#v))
+        Segment::Field(f) if f.value == crate::check::COMMAND_ANSWER => {
+            quote!(::zlc_runtime::codegen::Seg::Field(
+                ::zlc_runtime::codegen::Field::CommandAnswer
+            ))
         }
+        Segment::Field(f) => match f.value.strip_prefix("args.") {
+            Some(arg) => {
+                let arg = lit(arg);
+                quote!(::zlc_runtime::codegen::Seg::Field(::zlc_runtime::codegen::Field::Arg(#arg)))
+            }
+            None => {
+                let variant = crate::events::field(&f.value).map_or("EventType", |i| i.variant);
+                let v = format_ident!("{}", variant);
+                quote!(::zlc_runtime::codegen::Seg::Field(::zlc_runtime::codegen::Field::#v))
+            }
+        },
     });
     quote!(&[#(#segs),*])
 }
@@ -447,10 +519,12 @@ pub struct ListenerCode {
 }
 
 /// Expands one listener; `index` is the expression of its index in the pipeline (a
-/// literal, or a variable where the pipeline is put together later).
+/// literal, or a variable where the pipeline is put together later); `command`: the
+/// index of its command among the pipeline's (`COMMANDS`), if it is one.
 pub fn expand_listener(
     l: &Listener,
     index: &TokenStream,
+    command: Option<usize>,
     defaults: &Policy,
     regexes: &mut Regexes,
 ) -> ListenerCode {
@@ -462,14 +536,17 @@ pub fn expand_listener(
     }
     let checks = kinds
         .iter()
-        .map(|kind| ((*kind).to_owned(), listener_check(l, kind, index, regexes)))
+        .map(|kind| {
+            let check = listener_check(l, kind, index, command, regexes);
+            ((*kind).to_owned(), check)
+        })
         .collect();
     let thunks = l.actions.iter().filter_map(|a| match &a.value {
         Action::Handler { function, .. } => Some(thunk_path(function)),
         _ => None,
     });
     ListenerCode {
-        desc: listener_desc(l, defaults),
+        desc: listener_desc(l, command, defaults),
         checks,
         handlers: quote!(&[#(#thunks),*]),
     }
@@ -480,6 +557,7 @@ fn listener_check(
     l: &Listener,
     kind: &str,
     idx: &TokenStream,
+    command: Option<usize>,
     regexes: &mut Regexes,
 ) -> TokenStream {
     let is_message = kind == "message";
@@ -504,6 +582,13 @@ fn listener_check(
     if is_message {
         conds.extend(message_conditions(&l.filters, regexes));
         conds.extend(filter_conditions(&l.handler_filters, regexes));
+        if let Some(k) = command {
+            let k = Literal::usize_unsuffixed(k);
+            conds.push(quote!(cx.runs_command(&e, #k)));
+        }
+        if l.answers_commands {
+            conds.push(quote!(cx.answers_command(&e)));
+        }
     }
     let msg = if is_message {
         quote!(::core::option::Option::Some(&e))

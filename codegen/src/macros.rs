@@ -120,7 +120,7 @@ fn stand_in(name: &Ident) -> TokenStream {
 
 fn listener_module(l: &Listener, func: &ItemFn, arg: Arg) -> TokenStream {
     let mut regexes = Regexes::default();
-    let code = expand_listener(l, &quote!(index), &Policy::builtin(), &mut regexes);
+    let code = expand_listener(l, &quote!(index), None, &Policy::builtin(), &mut regexes);
     let desc = &code.desc;
     let statics = regexes.statics();
     let messages = l.events.iter().any(|e| e.value.kind == "message");
@@ -540,6 +540,7 @@ fn pipeline_items(args: &PipelineArgs) -> TokenStream {
             store: #rt::StoreDesc { url: #store, url_env: ::core::option::Option::None, password_env: ::core::option::Option::None, password_file: ::core::option::Option::None },
             event_log: #rt::EventLogMode::Failures,
             listeners: &[#(#modules::DESC),*],
+            commands: #rt::Commands::NONE,
         };
 
         #(#realm_checks)*

@@ -45,6 +45,8 @@ pub struct Pipeline {
     pub tests: Vec<TestCase>,
     /// Rust crates whose functions listeners name as handlers (`[crates]`).
     pub crates: Vec<CrateDecl>,
+    /// What makes a channel message a command besides a mention (`!`).
+    pub command_prefix: Option<Sp<String>>,
 }
 
 /// A crate of handlers: `name = "path"` under `[crates]`.
@@ -268,6 +270,12 @@ pub struct Listener {
     pub enabled: bool,
     /// `config` values handlers read (never secrets: they are compiled in).
     pub config: Vec<(String, String)>,
+    /// The command it runs (`command = "deploy <environment>"`), if it is one.
+    pub command: Option<Sp<CommandDecl>>,
+    /// zlc's own listener that answers messages addressed to the bot which run no
+    /// command (help, unknown commands, usage errors); added when a pipeline has
+    /// commands.
+    pub answers_commands: bool,
     /// The `[[listener]]` table.
     pub span: Span,
 }

@@ -7,6 +7,7 @@
 
 use toml::de::{DeTable, DeValue};
 
+use crate::check::{COMMAND_ANSWER, COMMAND_HELP};
 use crate::diag::{Diagnostics, Span};
 use crate::model::*;
 
@@ -71,6 +72,19 @@ impl Walker {
             None => Vec::new(),
         };
         let tests = self.each(root, "test", Self::test_case);
+        let command_prefix = self
+            .table(root, "pipeline")
+            .and_then(|(t, _)| self.string(t, "command_prefix"));
+        if let Some(p) = &command_prefix
+            && (p.value.is_empty() || p.value.chars().any(char::is_whitespace))
+        {
+            self.d.error(
+                p.span.clone(),
+                "`command_prefix` is one or more characters without spaces, e.g. \"!\"",
+            );
+        }
+        let mut listeners = listeners;
+        self.command_answers(&mut listeners);
         Some(Pipeline {
             name: name?,
             description,
@@ -80,7 +94,55 @@ impl Walker {
             listeners,
             tests,
             crates,
+            command_prefix,
         })
+    }
+
+    /// When listeners are commands: refuses a command name used twice, and adds zlc's
+    /// listener `help`, which answers messages addressed to the bot that run no command
+    /// (the list of commands, an unknown command, a usage error) in the conversation.
+    fn command_answers(&mut self, listeners: &mut Vec<Listener>) {
+        let mut seen: Vec<&Sp<CommandDecl>> = Vec::new();
+        for c in listeners.iter().filter_map(|l| l.command.as_ref()) {
+            if seen.iter().any(|s| s.value.name == c.value.name) {
+                self.d.error(
+                    c.span.clone(),
+                    format!("command `{}` is declared twice", c.value.name),
+                );
+            }
+            seen.push(c);
+        }
+        let Some(first) = seen.first() else { return };
+        let span = first.span.clone();
+        let answer = Template {
+            source: format!("{{{{{COMMAND_ANSWER}}}}}"),
+            segments: vec![Segment::Field(Sp::new(
+                COMMAND_ANSWER.to_owned(),
+                span.clone(),
+            ))],
+            span: span.clone(),
+        };
+        listeners.push(Listener {
+            name: Sp::new(COMMAND_HELP.to_owned(), span.clone()),
+            description: "zlc's answers to messages for the bot that run no command".into(),
+            events: vec![Sp::new(EventSel::parse("message").remove(0), span.clone())],
+            realms: None,
+            filters: Filters::default(),
+            handler_filters: Filters::default(),
+            actions: vec![Sp::new(
+                Action::Reply {
+                    to: ReplyTo::Same,
+                    template: answer,
+                },
+                span.clone(),
+            )],
+            policy: Policy::default(),
+            enabled: true,
+            config: Vec::new(),
+            command: None,
+            answers_commands: true,
+            span,
+        });
     }
 
     /// Every `[[key]]` table of `root`, each read by `read` (those it refuses left out).
@@ -300,6 +362,15 @@ impl Walker {
         let filters = self.filters(t);
         let actions = self.listener_actions(t, &span);
         let config = self.string_table(t, "config");
+        let command = self
+            .string(t, "command")
+            .and_then(|s| match CommandDecl::parse(&s.value) {
+                Ok(c) => Some(Sp::new(c, s.span)),
+                Err(p) => {
+                    self.problem(s.span, p);
+                    None
+                }
+            });
         Some(Listener {
             name: name?,
             description: self
@@ -314,6 +385,8 @@ impl Walker {
             policy: self.policy(t),
             enabled: self.boolean(t, "enabled").is_none_or(|b| b.value),
             config,
+            command,
+            answers_commands: false,
             span,
         })
     }
@@ -331,8 +404,25 @@ impl Walker {
                 }),
                 _ => false,
             });
+        let command = get(t, "command").map(|c| c.span());
         match self.strings(t, "events") {
-            Some(list) => list.into_iter().flat_map(|s| self.event_sel(s)).collect(),
+            Some(list) => {
+                let sels: Vec<Sp<EventSel>> =
+                    list.into_iter().flat_map(|s| self.event_sel(s)).collect();
+                if let (Some(_), Some(other)) =
+                    (&command, sels.iter().find(|e| e.value.kind != "message"))
+                {
+                    self.d.error(
+                        other.span.clone(),
+                        "a command runs on messages: leave `events` out, or make it \"message\"",
+                    );
+                }
+                sels
+            }
+            None if command.is_some() => {
+                let span = command.unwrap_or_else(|| span.clone());
+                vec![Sp::new(EventSel::parse("message").remove(0), span)]
+            }
             None => {
                 if get(t, "events").is_none() && !has_handler {
                     self.d

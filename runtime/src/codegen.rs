@@ -3,6 +3,8 @@
 
 #[doc(hidden)]
 pub use crate::app::{DispatchFn, main};
+/// Commands, as `const COMMANDS` declares them.
+pub use crate::command::{ArgKind, ArgSpec, CommandSpec, Commands};
 #[doc(hidden)]
 pub use crate::event::Event;
 #[doc(hidden)]

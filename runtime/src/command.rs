@@ -99,6 +99,45 @@ pub enum Reading {
     Answer(String),
 }
 
+/// A pipeline's commands and prefix, as its description and every listener of it
+/// carry them (empty for a pipeline without commands).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Commands {
+    /// Every command, in the order the listeners declare them.
+    pub specs: &'static [CommandSpec],
+    /// The prefix that makes a channel message a command, if any.
+    pub prefix: Option<&'static str>,
+}
+
+impl Commands {
+    /// No commands.
+    pub const NONE: Commands = Commands {
+        specs: &[],
+        prefix: None,
+    };
+
+    /// What a message of `content` (`direct`: to the bot alone or with others in a
+    /// direct message) asks of the bot named `bot_name` (id `bot_id`), if it
+    /// addresses it and the pipeline has commands.
+    pub fn reading(
+        &self,
+        content: &str,
+        direct: bool,
+        bot_name: &str,
+        bot_id: Option<u64>,
+    ) -> Option<Reading> {
+        if self.specs.is_empty() {
+            return None;
+        }
+        let to = Addressing {
+            bot_name,
+            bot_id,
+            prefix: self.prefix,
+        };
+        command_text(content, direct, &to).map(|text| read(self.specs, text))
+    }
+}
+
 /// How messages address the bot.
 #[derive(Debug, Clone, Copy)]
 pub struct Addressing<'a> {
@@ -260,7 +299,8 @@ fn arguments(
                 let hint = closest(flag, spec.flags.iter().copied())
                     .map(|s| format!("; did you mean `--{s}`?"))
                     .unwrap_or_default();
-                return Err(format!("`{}` has no option `--{flag}`{hint}", spec.name));
+                let flag = code(&format!("--{flag}"));
+                return Err(format!("`{}` has no option {flag}{hint}", spec.name));
             };
             flags[f] = true;
             continue;
@@ -381,11 +421,26 @@ fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str> + Clone) ->
 
 /// "unknown command `dpeloy`; did you mean `deploy`?"
 fn unknown(specs: &[CommandSpec], word: &str) -> String {
-    let shown: String = word.chars().take(40).filter(|c| *c != '`').collect();
+    let shown = code(word);
     match closest(word, specs.iter().map(|s| s.name)) {
-        Some(s) => format!("unknown command `{shown}`; did you mean `{s}`?"),
-        None => format!("unknown command `{shown}`; `help` lists the commands"),
+        Some(s) => format!("unknown command {shown}; did you mean `{s}`?"),
+        None => format!("unknown command {shown}; `help` lists the commands"),
     }
+}
+
+/// What a person wrote, quoted in an answer as inline code: at most 40 characters,
+/// without backticks or line breaks, so that it cannot end the code span, mention
+/// anyone or change the message around it.
+fn code(text: &str) -> String {
+    let mut shown: String = text
+        .chars()
+        .filter(|c| *c != '`' && !c.is_control())
+        .take(40)
+        .collect();
+    if text.chars().count() > 40 {
+        shown.push('…');
+    }
+    format!("`{}`", shown.trim())
 }
 
 #[cfg(test)]

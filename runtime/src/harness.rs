@@ -39,6 +39,8 @@ use crate::template::RealmInfo;
 /// The bot's user id in a harness (its own messages are skipped unless a listener
 /// says `include_own`).
 pub const BOT_ID: i64 = 100;
+/// The bot's full name in harness runs: `@**Listener Bot** help` addresses it.
+pub const BOT_NAME: &str = "Listener Bot";
 
 /// How a harness runs.
 #[derive(Debug, Clone)]
@@ -122,6 +124,8 @@ impl Harness {
             id: opts.realm,
             name: "test".into(),
             site: "https://zulip.example.com".into(),
+            bot_name: BOT_NAME.into(),
+            bot_id: u64::try_from(BOT_ID).ok(),
         };
         let http = if opts.record_http {
             HttpSink::Record(recorder.clone())
@@ -402,7 +406,7 @@ impl MessageSpec {
         {
             let mut users = vec![
                 json!({"id": sender_id, "email": sender, "full_name": sender_name, "is_mirror_dummy": false}),
-                json!({"id": BOT_ID, "email": "listener-bot@zulip.example.com", "full_name": "Listener Bot", "is_mirror_dummy": false}),
+                json!({"id": BOT_ID, "email": "listener-bot@zulip.example.com", "full_name": BOT_NAME, "is_mirror_dummy": false}),
             ];
             for other in &self.direct_to {
                 users.push(json!({"id": user_id(other), "email": other, "full_name": other, "is_mirror_dummy": false}));

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::command::Commands;
 use crate::template::Seg;
 
 /// A compiled pipeline.
@@ -23,6 +24,8 @@ pub struct PipelineDesc {
     pub event_log: EventLogMode,
     /// Listeners, indexed as the dispatch function indexes them.
     pub listeners: &'static [ListenerDesc],
+    /// The commands its listeners declare, and its command prefix.
+    pub commands: Commands,
 }
 
 /// One realm connection.
@@ -104,6 +107,11 @@ pub struct ListenerDesc {
     pub config: &'static [(&'static str, &'static str)],
     /// Actions in order.
     pub actions: &'static [ActionDesc],
+    /// The pipeline's commands (the same for every listener of it), which its
+    /// templates' `args.*` and command answers are read with.
+    pub commands: Commands,
+    /// The command (an index into `commands.specs`) this listener runs, if it is one.
+    pub command: Option<usize>,
 }
 
 impl PipelineDesc {
@@ -123,6 +131,7 @@ impl PipelineDesc {
             },
             event_log: EventLogMode::Failures,
             listeners,
+            commands: Commands::NONE,
         }
     }
 
@@ -176,6 +185,8 @@ impl ListenerDesc {
             },
             config: &[],
             actions: &[],
+            commands: Commands::NONE,
+            command: None,
         }
     }
 

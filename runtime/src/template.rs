@@ -9,6 +9,8 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
+use crate::command::{Commands, Reading};
+
 /// A piece of a template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Seg {
@@ -48,6 +50,11 @@ pub enum Field {
     StatusText,
     PresenceStatus,
     ChannelName,
+    /// An argument (or flag) of the command the message invokes.
+    Arg(&'static str),
+    /// What the bot answers a message addressed to it that runs no command: the list
+    /// of commands, an unknown command, a usage error.
+    CommandAnswer,
 }
 
 /// The realm a connection serves, as templates see it. One value per connection, owned
@@ -61,6 +68,10 @@ pub struct RealmInfo {
     pub name: String,
     /// The organization's URL, for links (empty in a replay).
     pub site: String,
+    /// The bot's full name, as mentions of it are written (empty in a replay).
+    pub bot_name: String,
+    /// The bot's user id, when known.
+    pub bot_id: Option<u64>,
 }
 
 impl RealmInfo {
@@ -76,7 +87,15 @@ impl RealmInfo {
             json,
             listener,
             realm: self,
+            commands: Commands::default(),
         }
+    }
+
+    /// What the message `m` (a `message` event's message) asks of the bot.
+    pub fn reading(&self, commands: &Commands, m: &Value) -> Option<Reading> {
+        let content = m["content"].as_str()?;
+        let direct = m["type"].as_str() == Some("private");
+        commands.reading(content, direct, &self.bot_name, self.bot_id)
     }
 }
 
@@ -91,6 +110,16 @@ pub struct RenderCx<'a> {
     pub listener: &'a str,
     /// The connection's realm.
     pub realm: &'a RealmInfo,
+    /// The pipeline's commands (for `args.*` and the answers to mistakes).
+    pub commands: Commands,
+}
+
+impl RenderCx<'_> {
+    /// The same context, reading commands as `commands` says.
+    pub fn with_commands(mut self, commands: Commands) -> Self {
+        self.commands = commands;
+        self
+    }
 }
 
 /// Renders `segs`. `into_message`: the result is message content, so field values go
@@ -103,7 +132,9 @@ pub fn render(segs: &[Seg], cx: &RenderCx<'_>, into_message: bool) -> String {
             Seg::Lit(s) => out.push_str(s),
             Seg::Field(f) => {
                 let v = field(*f, cx);
-                if into_message {
+                // The answers to commands are zlc's own text, with what the person
+                // wrote quoted as code ([`crate::command`]).
+                if into_message && *f != Field::CommandAnswer {
                     out.push_str(&crate::markup::user_text(&v));
                 } else {
                     out.push_str(&v);
@@ -199,6 +230,14 @@ pub fn field(f: Field, cx: &RenderCx<'_>) -> String {
                 .or_else(|| first("subscriptions"))
                 .unwrap_or_else(|| s(&e["name"]))
         }
+        Field::Arg(name) => match cx.realm.reading(&cx.commands, m) {
+            Some(Reading::Run(i)) => i.get(name).map(|v| v.text()).unwrap_or_default(),
+            _ => String::new(),
+        },
+        Field::CommandAnswer => match cx.realm.reading(&cx.commands, m) {
+            Some(Reading::Answer(text)) => text,
+            _ => String::new(),
+        },
     }
 }
 
@@ -215,6 +254,7 @@ mod tests {
             id: 1,
             name: "main".into(),
             site: "https://z.x".into(),
+            ..RealmInfo::default()
         };
         let cx = realm.render_cx(&ev, "{}", "l");
         let segs = [

@@ -42,7 +42,7 @@ pub const EXPECT_COUNT: &[&str] = &["listener", "n", "channel", "sender", "name"
 /// An entry of `expect.state`.
 pub const EXPECT_STATE: &[&str] = &["listener", "key", "value"];
 /// `[pipeline]`.
-pub const PIPELINE: &[&str] = &["name", "description"];
+pub const PIPELINE: &[&str] = &["name", "description", "command_prefix"];
 /// `[[realm]]`.
 pub const REALM: &[&str] = &[
     "id",
@@ -95,6 +95,7 @@ pub const LISTENER: &[&str] = &[
     "handler",
     "allow_private",
     "config",
+    "command",
     "action",
 ];
 /// Action types.

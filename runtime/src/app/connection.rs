@@ -56,6 +56,7 @@ pub(super) fn replay(realm: &RealmDesc, path: &Path) -> Result<Connected> {
             id: realm.id,
             name: realm.name.unwrap_or("").to_owned(),
             site: String::new(),
+            ..RealmInfo::default()
         },
         own_user_id: -1,
         bots: HashSet::new(),
@@ -109,6 +110,8 @@ pub(super) async fn hello(
             .unwrap_or(config.site_url())
             .trim_end_matches('/')
             .to_owned(),
+        bot_name: info.me.full_name.clone(),
+        bot_id: u64::try_from(info.me.user_id).ok(),
     };
     Ok(Some(Hello {
         client,

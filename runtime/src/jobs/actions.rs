@@ -184,7 +184,10 @@ impl Effects {
         token: Option<&Secret>,
         effect: &str,
     ) -> Result<Done, Failure> {
-        let cx = self.realm.render_cx(event, json, l.name);
+        let cx = self
+            .realm
+            .render_cx(event, json, l.name)
+            .with_commands(l.commands);
         match action {
             ActionDesc::Reply { to, template } => self.reply(l, to, template, &cx).await,
             ActionDesc::React { emoji } => self.react(l.name, event, emoji).await,

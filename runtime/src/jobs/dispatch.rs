@@ -10,6 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
+use crate::command::Reading;
 use crate::event::{MessageViewEvent, RawEvent};
 use crate::pipeline::{ActionDesc, ListenerDesc, PipelineDesc};
 use crate::stats::{CountKey, StatsBuf};
@@ -119,6 +120,24 @@ impl<'a> Cx<'a> {
     #[inline]
     pub fn own_user_id(&self) -> i64 {
         self.own_user_id
+    }
+
+    /// What message `e` asks of the bot, read against the pipeline's commands.
+    fn reading(&self, e: &MessageViewEvent<'_>) -> Option<Reading> {
+        let m = &e.message;
+        let bot = &self.realm.bot_name;
+        (self.pipeline.commands).reading(m.content(), m.is_direct(), bot, self.realm.bot_id)
+    }
+
+    /// Whether message `e` runs command `k` (an index into the pipeline's commands).
+    pub fn runs_command(&self, e: &MessageViewEvent<'_>, k: usize) -> bool {
+        matches!(self.reading(e), Some(Reading::Run(i)) if i.command == k)
+    }
+
+    /// Whether message `e` addresses the bot without running a command (help, an
+    /// unknown command, a usage error), which zlc answers.
+    pub fn answers_command(&self, e: &MessageViewEvent<'_>) -> bool {
+        matches!(self.reading(e), Some(Reading::Answer(_)))
     }
 
     /// Whether the sender is a bot: known bot ids, or Zulip's `-bot@` email convention.

@@ -289,6 +289,7 @@ mod tests {
                 id: 1,
                 name: "test".into(),
                 site: String::new(),
+                ..RealmInfo::default()
             },
             1,
         );
