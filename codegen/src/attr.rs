@@ -330,6 +330,12 @@ impl Text {
                     e.key.span(),
                     "a listener's name is its function's name: remove `name`",
                 )),
+                ("command", _) => self.errors.push(refuse(
+                    e.key.span(),
+                    "`command` is not available in `#[listener]`: declare the command in a \
+                     pipeline file (`[[listener]] command = \"...\"`), whose listener can run \
+                     this function as its handler",
+                )),
                 ("handler", _) => self.errors.push(refuse(
                     e.key.span(),
                     "the function itself is this listener's handler: remove `handler`",

@@ -113,6 +113,16 @@ impl Walker {
             seen.push(c);
         }
         let Some(first) = seen.first() else { return };
+        if let Some(taken) = listeners.iter().find(|l| l.name.value == COMMAND_HELP) {
+            self.d.error(
+                taken.name.span.clone(),
+                format!(
+                    "a pipeline with commands has a listener `{COMMAND_HELP}` of zlc's own (it \
+                     answers help and mistakes): rename this one"
+                ),
+            );
+            return;
+        }
         let span = first.span.clone();
         let answer = Template {
             source: format!("{{{{{COMMAND_ANSWER}}}}}"),

@@ -6,6 +6,7 @@
 
 mod bench;
 mod change;
+mod commands;
 mod durable;
 mod fleet;
 mod hostile;

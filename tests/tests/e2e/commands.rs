@@ -1,0 +1,106 @@
+//! Commands end to end: `ops_bot.toml` built and run as a process against the fake
+//! server, addressed the ways people do (a mention, a direct message, the prefix), with
+//! the help, the usage line and a suggestion answered in the conversation.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ops_bot_answers_commands_help_and_mistakes_in_the_conversation() {
+    let s = setup().await;
+    let bin = build_pipeline(&pipeline("ops_bot"));
+    let p = s.run(&bin, &[], &[]);
+    s.connected(&p).await;
+    s.zulip.add_channel("ops");
+    let iago = s.zulip.add_user("iago@zulip.example.com", "Iago");
+    let bot_id = s.zulip.bot().id;
+    let say = |topic: &str, content: &str| {
+        s.zulip
+            .message()
+            .channel("ops")
+            .topic(topic)
+            .sender(&iago)
+            .content(content)
+            .send();
+    };
+    let answers = |topic: &str| -> Vec<String> {
+        s.zulip
+            .messages()
+            .into_iter()
+            .filter(|m| m.sender_id == bot_id && m.topic == topic)
+            .map(|m| m.content)
+            .collect()
+    };
+
+    say("help", "@**Listener Bot** help");
+    wait_until(20, "the list of commands", || !answers("help").is_empty()).await;
+    let list = &answers("help")[0];
+    assert!(list.starts_with("Commands:\n"), "{list}");
+    assert!(
+        list.contains("* `deploy <environment: staging|production> [--force]`: Deploy the service"),
+        "{list}"
+    );
+    assert!(list.contains("* `help [command]`"), "{list}");
+
+    say("usage", "@**Listener Bot** deploy");
+    say("usage", "@**Listener Bot** dpeloy staging");
+    wait_until(20, "two answers to mistakes", || {
+        answers("usage").len() == 2
+    })
+    .await;
+    assert_eq!(
+        answers("usage"),
+        [
+            "`deploy` needs <environment>\nusage: `deploy <environment: staging|production> [--force]`",
+            "unknown command `dpeloy`; did you mean `deploy`?",
+        ]
+    );
+
+    say("run", "@**Listener Bot** deploy Production --force");
+    say("run", "!status");
+    say("run", "> @**Listener Bot** deploy staging");
+    wait_until(20, "two commands run", || answers("run").len() == 2).await;
+    assert_eq!(
+        answers("run"),
+        [
+            "Deploying to production (forced: true), as Iago asked",
+            "All green."
+        ]
+    );
+
+    // A direct message is a command without a mention; the answer stays private.
+    s.zulip
+        .message()
+        .direct_to(&[s.zulip.bot()])
+        .sender(&iago)
+        .content("deploy staging")
+        .send();
+    wait_until(20, "the answer to a direct message", || {
+        s.zulip
+            .messages()
+            .iter()
+            .any(|m| m.sender_id == bot_id && m.content.starts_with("Deploying to staging"))
+    })
+    .await;
+    let dm = s
+        .zulip
+        .messages()
+        .into_iter()
+        .find(|m| m.sender_id == bot_id && m.content.starts_with("Deploying to staging"))
+        .unwrap();
+    assert!(
+        dm.channel_id.is_none() && dm.dm_user_ids.contains(&iago.id),
+        "{dm:?}"
+    );
+
+    // Nothing more: the quoted command ran nothing, and no answer answered itself.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let from_bot = s
+        .zulip
+        .messages()
+        .iter()
+        .filter(|m| m.sender_id == bot_id)
+        .count();
+    assert_eq!(from_bot, 6, "{:#?}", s.zulip.messages());
+    let (status, log) = p.stop();
+    assert!(status.success(), "{log}");
+}
