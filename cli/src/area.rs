@@ -229,12 +229,18 @@ pub fn seed_lockfile(dir: &Path, runtime: &RuntimeDep) -> Result<()> {
     Ok(())
 }
 
-/// The workspace of the build area for crates made against `runtime`.
-pub fn area(home: &Path, runtime: &RuntimeDep) -> PathBuf {
-    let key = match runtime {
+/// The workspace of the build area for the pipelines of `folder` made against
+/// `runtime`. One per runtime, since two runtimes are two sets of types; and one per
+/// pipeline folder, so that two clones (or projects) with pipelines of the same name
+/// never take each other's crate. The runtime is compiled once all the same: every
+/// workspace names it by the same path, with the same lockfile, features and profiles,
+/// so cargo finds it in the shared `target/`.
+pub fn area(home: &Path, runtime: &RuntimeDep, folder: &Path) -> PathBuf {
+    let runtime = match runtime {
         RuntimeDep::Path(p) => format!("path:{p}"),
         RuntimeDep::Version(v) => format!("version:{v}"),
     };
+    let key = format!("{runtime}\nfolder:{}", folder.display());
     home.join(format!("ws-{:016x}", fnv1a(&key)))
 }
 

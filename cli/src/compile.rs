@@ -215,7 +215,12 @@ pub fn build(args: &BuildArgs) -> Result<PathBuf> {
         None => {
             let (g, runtime) = generate(&args.file)?;
             let home = home()?;
-            let area = area(&home, &runtime);
+            let source = args
+                .file
+                .canonicalize()
+                .with_context(|| format!("reading {}", args.file.display()))?;
+            let folder = source.parent().unwrap_or(Path::new("/"));
+            let area = area(&home, &runtime, folder);
             claim(&area, &g.bin, &args.file)?;
             seed_lockfile(&area, &runtime)?;
             build_crate(&home, &area, &g, args.profile)?

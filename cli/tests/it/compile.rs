@@ -241,6 +241,7 @@ fn builds_from_two_runtime_sources_share_the_build_area() {
     let area = zlc::area::area(
         &home,
         &zlc_codegen::expand::RuntimeDep::Path(link.display().to_string()),
+        &dir.path().join("pipelines").canonicalize().unwrap(),
     );
     let broken = |bin: &str, main_rs: &str| zlc_codegen::expand::GeneratedCrate {
         package: format!("zlc-pipeline-{bin}"),
@@ -264,7 +265,8 @@ fn builds_from_two_runtime_sources_share_the_build_area() {
         assert!(ok, "the area is still healthy after {}: {err}", g.bin);
     }
 
-    // A second file with the same pipeline name does not take the crate over.
+    // Another folder's pipeline of the same name has a workspace of its own (two clones
+    // of one zlc commit share the runtime's build, not their pipelines' crates).
     let other_dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(other_dir.path().join("pipelines")).unwrap();
     std::fs::copy(
@@ -272,7 +274,18 @@ fn builds_from_two_runtime_sources_share_the_build_area() {
         other_dir.path().join("pipelines/two_sources.toml"),
     )
     .unwrap();
-    let (ok, err, _) = build(&link, "pipelines/two_sources.toml", other_dir.path());
+    let (ok, err, other_bin) = build(&link, "pipelines/two_sources.toml", other_dir.path());
+    assert!(ok, "{err}");
+    assert_ne!(other_bin, bins[1]);
+
+    // A second file of the same folder with the same pipeline name does not take the
+    // crate over.
+    std::fs::copy(
+        dir.path().join("pipelines/two_sources.toml"),
+        dir.path().join("pipelines/copy.toml"),
+    )
+    .unwrap();
+    let (ok, err, _) = build(&link, "pipelines/copy.toml", dir.path());
     assert!(!ok);
     assert!(
         err.contains("the pipeline name `two_sources` is already built from")
@@ -280,8 +293,8 @@ fn builds_from_two_runtime_sources_share_the_build_area() {
         "{err}"
     );
     // Once the first file is gone, the name passes to the one that exists.
-    drop(dir);
-    let (ok, err, _) = build(&link, "pipelines/two_sources.toml", other_dir.path());
+    std::fs::remove_file(dir.path().join("pipelines/two_sources.toml")).unwrap();
+    let (ok, err, _) = build(&link, "pipelines/copy.toml", dir.path());
     assert!(ok, "{err}");
     assert!(err.contains("no longer exists"), "{err}");
 }
