@@ -309,6 +309,8 @@ fn the_sandbox_writes_its_zuliprc_for_its_owner_only() {
     let mut child = Command::new(ZLC)
         .args(["sandbox", "--addr", "127.0.0.1:0", "--zuliprc"])
         .arg(&rc)
+        // The people's zuliprc files go to `sandbox-people/` of the working folder.
+        .current_dir(dir.path())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
