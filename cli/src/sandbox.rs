@@ -157,6 +157,7 @@ mod tests {
             email: email.into(),
             full_name: name.into(),
             is_bot: bot,
+            ..Member::default()
         };
         let members = [
             m(1, "listener-bot@zulip.example.com", "Listener Bot", true),

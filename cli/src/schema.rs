@@ -148,6 +148,10 @@ fn key_schema(t: Table, k: &str) -> Option<Value> {
         (_, "name" | "description" | "zuliprc" | "site" | "email" | "api_key_env") => string(),
         (Pipeline, "command_prefix") => json!({ "type": "string", "pattern": r"^\S+$" }),
         (Listener, "command") => json!({ "type": "string", "pattern": r"^\s*[a-z]" }),
+        (Listener, "allowed") => one_or_many(json!({ "anyOf": [
+            { "type": "string", "pattern": r"^(role:(owner|admin|moderator|member|guest)|[^\s@]+@\S+)$" },
+            { "type": "integer" },
+        ] })),
         (Store, "url" | "url_env" | "password_env" | "password_file") => string(),
         (Store, "event_log") => json!({ "enum": ["none", "failures", "all"] }),
         (Realm, "id") => count(u64::from(u32::MAX)),

@@ -257,17 +257,37 @@ fn commands_const(p: &Pipeline) -> TokenStream {
             quote!(#rt::ArgSpec { name: #n, kind: #kind, required: #required })
         });
         let flags = c.flags.iter().map(|f| lit(f));
+        let allowed = l.allowed.iter().map(|a| match &a.value {
+            AllowedRule::Role(_, n) => {
+                let n = Literal::u16_unsuffixed(*n);
+                quote!(#rt::Allowed::Role(#n))
+            }
+            AllowedRule::Email(e) => {
+                let e = lit(e);
+                quote!(#rt::Allowed::Email(#e))
+            }
+            AllowedRule::Id(id) => {
+                let id = Literal::i64_unsuffixed(*id);
+                quote!(#rt::Allowed::Id(#id))
+            }
+        });
         Some(quote!(#rt::CommandSpec {
             name: #name,
             summary: #summary,
             args: &[#(#args),*],
             flags: &[#(#flags),*],
+            allowed: &[#(#allowed),*],
         }))
+    });
+    let by_role = p.listeners.iter().any(|l| {
+        l.allowed
+            .iter()
+            .any(|a| matches!(a.value, AllowedRule::Role(..)))
     });
     let prefix = opt_str(p.command_prefix.as_ref().map(|s| s.value.as_str()));
     quote! {
         /// The pipeline's commands: what `@bot ...` messages are read against.
-        const COMMANDS: #rt::Commands = #rt::Commands { specs: &[#(#specs),*], prefix: #prefix };
+        const COMMANDS: #rt::Commands = #rt::Commands { specs: &[#(#specs),*], prefix: #prefix, by_role: #by_role };
     }
 }
 

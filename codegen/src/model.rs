@@ -7,7 +7,7 @@ mod command;
 pub mod keys;
 mod words;
 
-pub use command::{ArgDecl, ArgKind, CommandDecl};
+pub use command::{AllowedRule, ArgDecl, ArgKind, CommandDecl, ROLES};
 pub use words::*;
 
 /// A value and where it was written.
@@ -272,6 +272,8 @@ pub struct Listener {
     pub config: Vec<(String, String)>,
     /// The command it runs (`command = "deploy <environment>"`), if it is one.
     pub command: Option<Sp<CommandDecl>>,
+    /// Who may run the command (empty: everyone).
+    pub allowed: Vec<Sp<AllowedRule>>,
     /// zlc's own listener that answers messages addressed to the bot which run no
     /// command (help, unknown commands, usage errors); added when a pipeline has
     /// commands.

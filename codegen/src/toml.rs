@@ -98,6 +98,50 @@ impl Walker {
         })
     }
 
+    /// A command's `allowed`: roles, emails and user ids (only on a command).
+    fn allowed_rules(&mut self, t: &DeTable<'_>, is_command: bool) -> Vec<Sp<AllowedRule>> {
+        let Some(v) = get(t, "allowed") else {
+            return Vec::new();
+        };
+        if !is_command {
+            self.d.error(
+                v.span(),
+                "`allowed` says who may run a command: this listener has no `command`",
+            );
+            return Vec::new();
+        }
+        let single = std::slice::from_ref(v);
+        let items: &[Value<'_>] = match v.get_ref() {
+            DeValue::Array(a) => &a[..],
+            _ => single,
+        };
+        let mut rules = Vec::new();
+        for i in items {
+            let rule = match i.get_ref() {
+                DeValue::String(s) => AllowedRule::parse(s),
+                DeValue::Integer(_) => match self.int_of(i, "allowed") {
+                    Some(n) => Ok(AllowedRule::Id(n)),
+                    None => continue,
+                },
+                other => Err(Problem::new(format!(
+                    "`allowed` entries are strings or user ids, not {}",
+                    type_name(other)
+                ))),
+            };
+            match rule {
+                Ok(r) => rules.push(Sp::new(r, i.span())),
+                Err(p) => self.problem(i.span(), p),
+            }
+        }
+        if items.is_empty() {
+            self.d.error(
+                v.span(),
+                "`allowed = []` lets nobody run the command: leave it out to let everyone",
+            );
+        }
+        rules
+    }
+
     /// When listeners are commands: refuses a command name used twice, and adds zlc's
     /// listener `help`, which answers messages addressed to the bot that run no command
     /// (the list of commands, an unknown command, a usage error) in the conversation.
@@ -150,6 +194,7 @@ impl Walker {
             enabled: true,
             config: Vec::new(),
             command: None,
+            allowed: Vec::new(),
             answers_commands: true,
             span,
         });
@@ -395,6 +440,7 @@ impl Walker {
             policy: self.policy(t),
             enabled: self.boolean(t, "enabled").is_none_or(|b| b.value),
             config,
+            allowed: self.allowed_rules(t, command.is_some()),
             command,
             answers_commands: false,
             span,

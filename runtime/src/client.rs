@@ -114,25 +114,26 @@ impl Client {
     pub async fn hello(&self) -> Result<ServerInfo> {
         let settings = self.server_settings().await?;
         let me = self.own_user().await?;
-        let bots = match self.bot_ids().await {
-            Ok(b) => b,
+        let members = match self.members().await {
+            Ok(m) => m,
             Err(e @ Error::BadRequest { .. }) => {
-                tracing::warn!(error = %e, "cannot list the organization's users; bots are recognized by their -bot@ addresses only");
-                Default::default()
+                tracing::warn!(error = %e, "cannot list the organization's users; bots are recognized by their -bot@ addresses only, and commands for some roles refuse everyone");
+                Vec::new()
             }
             Err(e) => return Err(e),
         };
-        Ok(ServerInfo { settings, me, bots })
-    }
-
-    /// `GET /users`: the ids of the organization's bots.
-    pub async fn bot_ids(&self) -> Result<std::collections::HashSet<i64>> {
-        let members = self.members().await?;
-        Ok(members
-            .into_iter()
+        let bots = members
+            .iter()
             .filter(|m| m.is_bot)
             .map(|m| m.user_id)
-            .collect())
+            .collect();
+        let roles = members.iter().map(|m| (m.user_id, m.role())).collect();
+        Ok(ServerInfo {
+            settings,
+            me,
+            bots,
+            roles,
+        })
     }
 
     /// `GET /users`: the organization's members.
@@ -505,6 +506,22 @@ mod tests {
 
     fn err(status: u16, body: &str) -> Error {
         classify("events", status, None, body.to_owned()).unwrap_err()
+    }
+
+    #[test]
+    fn a_members_role_is_read_from_role_or_from_older_servers_flags() {
+        let members: Vec<wire::Member> = serde_json::from_str(
+            r#"[
+                {"user_id": 1, "role": 300, "is_admin": false},
+                {"user_id": 2, "is_admin": true, "is_owner": true},
+                {"user_id": 3, "is_admin": true},
+                {"user_id": 4, "is_guest": true},
+                {"user_id": 5}
+            ]"#,
+        )
+        .unwrap();
+        let roles: Vec<u16> = members.iter().map(wire::Member::role).collect();
+        assert_eq!(roles, [300, 100, 200, 600, 400]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 #[doc(hidden)]
 pub use crate::app::{DispatchFn, main};
 /// Commands, as `const COMMANDS` declares them.
-pub use crate::command::{ArgKind, ArgSpec, CommandSpec, Commands};
+pub use crate::command::{Allowed, ArgKind, ArgSpec, CommandSpec, Commands};
 #[doc(hidden)]
 pub use crate::event::Event;
 #[doc(hidden)]

@@ -22,6 +22,132 @@ pub struct CommandSpec {
     pub args: &'static [ArgSpec],
     /// Flags (`--force`), without their dashes.
     pub flags: &'static [&'static str],
+    /// Who may run it (empty: everyone).
+    pub allowed: &'static [Allowed],
+}
+
+/// One rule of who may run a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allowed {
+    /// People of this Zulip role or a higher one (`ROLE_ADMIN`: admins and owners).
+    Role(u16),
+    /// A person, by email (any case).
+    Email(&'static str),
+    /// A person, by user id.
+    Id(i64),
+}
+
+/// Zulip's roles (`role` of `GET /users`): a smaller number is a higher role.
+pub const ROLES: &[(&str, u16)] = &[
+    ("owner", 100),
+    ("admin", 200),
+    ("moderator", 300),
+    ("member", 400),
+    ("guest", 600),
+];
+
+/// The role named `name` (`admin`), as Zulip numbers it.
+pub fn role_number(name: &str) -> Option<u16> {
+    ROLES.iter().find(|(n, _)| *n == name).map(|(_, r)| *r)
+}
+
+/// Who sent a message, as far as command checks need to know.
+#[derive(Debug, Clone, Copy)]
+pub struct Sender<'a> {
+    /// User id.
+    pub id: i64,
+    /// Email.
+    pub email: &'a str,
+    /// Zulip role, when known.
+    pub role: Option<u16>,
+}
+
+/// The people's roles in one organization: read from `GET /users` when a connection
+/// starts and kept current with its `realm_user` events, shared by dispatch and the
+/// jobs (a clone is a handle).
+#[derive(Debug, Clone, Default)]
+pub struct Roles(std::sync::Arc<std::sync::RwLock<std::collections::HashMap<i64, u16>>>);
+
+impl PartialEq for Roles {
+    fn eq(&self, other: &Roles) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Roles {}
+
+impl Roles {
+    /// Roles from `(user id, role)` pairs.
+    pub fn new(roles: impl IntoIterator<Item = (i64, u16)>) -> Roles {
+        Roles(std::sync::Arc::new(std::sync::RwLock::new(
+            roles.into_iter().collect(),
+        )))
+    }
+
+    /// The role of user `id`, if known.
+    pub fn get(&self, id: i64) -> Option<u16> {
+        self.0.read().ok()?.get(&id).copied()
+    }
+
+    /// Sets the role of user `id`.
+    pub fn set(&self, id: i64, role: u16) {
+        if let Ok(mut m) = self.0.write() {
+            m.insert(id, role);
+        }
+    }
+
+    /// Follows a `realm_user` event (its JSON text): a new person's role, a changed
+    /// role, a person removed.
+    pub fn follow(&self, json: &str) {
+        let Ok(e) = serde_json::from_str::<serde_json::Value>(json) else {
+            return;
+        };
+        let p = &e["person"];
+        let (Some(id), op) = (p["user_id"].as_i64(), e["op"].as_str()) else {
+            return;
+        };
+        match (op, p["role"].as_u64().and_then(|r| u16::try_from(r).ok())) {
+            (Some("add" | "update"), Some(role)) => self.set(id, role),
+            (Some("remove"), _) => {
+                if let Ok(mut m) = self.0.write() {
+                    m.remove(&id);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Whether `who` may run `spec`.
+fn permitted(spec: &CommandSpec, who: &Sender<'_>) -> bool {
+    spec.allowed.is_empty()
+        || spec.allowed.iter().any(|a| match a {
+            Allowed::Role(r) => who.role.is_some_and(|role| role <= *r),
+            Allowed::Email(e) => who.email.eq_ignore_ascii_case(e),
+            Allowed::Id(id) => who.id == *id,
+        })
+}
+
+/// "`deploy` is for admins (and owners) and iago@…": who may run `spec`.
+fn refusal(spec: &CommandSpec) -> String {
+    let who: Vec<String> = spec
+        .allowed
+        .iter()
+        .map(|a| match a {
+            Allowed::Role(100) => "owners".to_owned(),
+            Allowed::Role(r) => {
+                let name = ROLES.iter().find(|(_, n)| n == r).map_or("?", |(n, _)| n);
+                format!("{name}s and above")
+            }
+            Allowed::Email(e) => (*e).to_owned(),
+            Allowed::Id(id) => format!("user {id}"),
+        })
+        .collect();
+    format!(
+        "you may not run `{}`: it is for {} only",
+        spec.name,
+        who.join(", ")
+    )
 }
 
 /// A positional argument.
@@ -105,6 +231,9 @@ pub enum Reading {
 pub struct Commands {
     /// Every command, in the order the listeners declare them.
     pub specs: &'static [CommandSpec],
+    /// Whether a command is for some roles only (the connection then follows the
+    /// people's roles).
+    pub by_role: bool,
     /// The prefix that makes a channel message a command, if any.
     pub prefix: Option<&'static str>,
 }
@@ -114,6 +243,7 @@ impl Commands {
     pub const NONE: Commands = Commands {
         specs: &[],
         prefix: None,
+        by_role: false,
     };
 
     /// What a message of `content` (`direct`: to the bot alone or with others in a
@@ -125,6 +255,7 @@ impl Commands {
         direct: bool,
         bot_name: &str,
         bot_id: Option<u64>,
+        who: &Sender<'_>,
     ) -> Option<Reading> {
         if self.specs.is_empty() {
             return None;
@@ -134,7 +265,7 @@ impl Commands {
             bot_id,
             prefix: self.prefix,
         };
-        command_text(content, direct, &to).map(|text| read(self.specs, text))
+        command_text(content, direct, &to).map(|text| read(self.specs, text, who))
     }
 }
 
@@ -254,8 +385,9 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
     Ok(out)
 }
 
-/// Reads the command `text` (from [`command_text`]) against `specs`.
-pub fn read(specs: &[CommandSpec], text: &str) -> Reading {
+/// Reads the command `text` (from [`command_text`]) of a message from `who` against
+/// `specs`. Who may run a command is checked before its arguments.
+pub fn read(specs: &[CommandSpec], text: &str, who: &Sender<'_>) -> Reading {
     let tokens = match tokenize(text) {
         Ok(t) => t,
         Err(e) => return Reading::Answer(e),
@@ -273,6 +405,9 @@ pub fn read(specs: &[CommandSpec], text: &str) -> Reading {
         }
         return Reading::Answer(unknown(specs, &first.text));
     };
+    if !permitted(&specs[index], who) {
+        return Reading::Answer(refusal(&specs[index]));
+    }
     match arguments(&specs[index], text, &tokens[1..]) {
         Ok(args) => Reading::Run(Invocation {
             command: index,
@@ -456,6 +591,7 @@ mod tests {
             required: true,
         }],
         flags: &["force"],
+        allowed: &[],
     };
     const NOTE: CommandSpec = CommandSpec {
         name: "note",
@@ -478,8 +614,14 @@ mod tests {
             },
         ],
         flags: &[],
+        allowed: &[],
     };
     const SPECS: &[CommandSpec] = &[DEPLOY, NOTE];
+    const ANYONE: Sender<'static> = Sender {
+        id: 7,
+        email: "othello@zulip.example.com",
+        role: Some(400),
+    };
     const BOT: Addressing<'static> = Addressing {
         bot_name: "Ops Bot",
         bot_id: Some(42),
@@ -514,7 +656,7 @@ mod tests {
 
     #[test]
     fn arguments_are_parsed_by_kind_with_quotes_and_flags_anywhere() {
-        let Reading::Run(i) = read(SPECS, "deploy PRODUCTION --force") else {
+        let Reading::Run(i) = read(SPECS, "deploy PRODUCTION --force", &ANYONE) else {
             panic!()
         };
         assert_eq!(i.command, 0);
@@ -523,25 +665,26 @@ mod tests {
             Some(&ArgValue::Text("production".into()))
         );
         assert_eq!(i.get("force"), Some(&ArgValue::Flag(true)));
-        let Reading::Run(i) = read(SPECS, "Deploy --force staging") else {
+        let Reading::Run(i) = read(SPECS, "Deploy --force staging", &ANYONE) else {
             panic!()
         };
         assert_eq!(i.get("environment").unwrap().text(), "staging");
-        let Reading::Run(i) = read(SPECS, "deploy staging") else {
+        let Reading::Run(i) = read(SPECS, "deploy staging", &ANYONE) else {
             panic!()
         };
         assert_eq!(i.get("force"), Some(&ArgValue::Flag(false)));
-        let Reading::Run(i) = read(SPECS, "note 3 \"Dana S\" ship it --now\nand more") else {
+        let Reading::Run(i) = read(SPECS, "note 3 \"Dana S\" ship it --now\nand more", &ANYONE)
+        else {
             panic!()
         };
         assert_eq!(i.get("count"), Some(&ArgValue::Int(3)));
         assert_eq!(i.get("who").unwrap().text(), "Dana S");
         assert_eq!(i.get("text").unwrap().text(), "ship it --now\nand more");
-        let Reading::Run(i) = read(SPECS, "note 3") else {
+        let Reading::Run(i) = read(SPECS, "note 3", &ANYONE) else {
             panic!()
         };
         assert_eq!(i.get("who"), Some(&ArgValue::Absent));
-        let Reading::Run(i) = read(SPECS, "note 1 “smart \\\"quotes” x") else {
+        let Reading::Run(i) = read(SPECS, "note 1 “smart \\\"quotes” x", &ANYONE) else {
             panic!()
         };
         assert_eq!(i.get("who").unwrap().text(), "smart \"quotes");
@@ -549,7 +692,7 @@ mod tests {
 
     #[test]
     fn mistakes_are_answered_with_what_is_wrong_and_the_usage() {
-        let answer = |text: &str| match read(SPECS, text) {
+        let answer = |text: &str| match read(SPECS, text, &ANYONE) {
             Reading::Answer(a) => a,
             Reading::Run(i) => panic!("{text}: ran {i:?}"),
         };
@@ -587,17 +730,77 @@ mod tests {
              * `note <count: int> [who] [text...]`\n\
              * `help [command]`: this list, or how to use one command"
         );
-        assert_eq!(read(SPECS, "help"), Reading::Answer(list.clone()));
-        assert_eq!(read(SPECS, ""), Reading::Answer(list));
+        assert_eq!(read(SPECS, "help", &ANYONE), Reading::Answer(list.clone()));
+        assert_eq!(read(SPECS, "", &ANYONE), Reading::Answer(list));
         assert_eq!(
-            read(SPECS, "help deploy"),
+            read(SPECS, "help deploy", &ANYONE),
             Reading::Answer(
                 "`deploy <environment: staging|production> [--force]`: Deploy the service".into()
             )
         );
         assert_eq!(
-            read(SPECS, "help dploy"),
+            read(SPECS, "help dploy", &ANYONE),
             Reading::Answer("unknown command `dploy`; did you mean `deploy`?".into())
         );
+    }
+
+    #[test]
+    fn a_command_for_some_people_refuses_the_others_before_reading_arguments() {
+        const ADMIN_ONLY: CommandSpec = CommandSpec {
+            allowed: &[Allowed::Role(200), Allowed::Email("Iago@zulip.example.com")],
+            ..DEPLOY
+        };
+        let specs = &[ADMIN_ONLY];
+        let who = |id, email, role| Sender { id, email, role };
+        let refused = "you may not run `deploy`: it is for admins and above, \
+                       Iago@zulip.example.com only";
+        assert_eq!(
+            read(specs, "deploy", &who(1, "x@y", Some(400))),
+            Reading::Answer(refused.into())
+        );
+        assert_eq!(
+            read(specs, "deploy staging", &who(1, "x@y", None)),
+            Reading::Answer(refused.into()),
+            "an unknown role is no role"
+        );
+        for ok in [
+            who(2, "owner@y", Some(100)),
+            who(3, "admin@y", Some(200)),
+            who(4, "iago@zulip.example.com", Some(600)),
+        ] {
+            assert!(
+                matches!(read(specs, "deploy staging", &ok), Reading::Run(_)),
+                "{ok:?}"
+            );
+        }
+        let roles = Roles::new([(5, 400)]);
+        roles.follow(r#"{"type":"realm_user","op":"update","person":{"user_id":5,"role":200}}"#);
+        assert_eq!(roles.get(5), Some(200));
+        roles.follow(
+            r#"{"type":"realm_user","op":"add","person":{"user_id":6,"role":600,"email":"g@y"}}"#,
+        );
+        assert_eq!(roles.get(6), Some(600));
+        roles.follow(r#"{"type":"realm_user","op":"remove","person":{"user_id":5}}"#);
+        assert_eq!(roles.get(5), None);
+        roles.follow(
+            r#"{"type":"realm_user","op":"update","person":{"user_id":6,"full_name":"G"}}"#,
+        );
+        assert_eq!(
+            roles.get(6),
+            Some(600),
+            "an update of something else keeps the role"
+        );
+    }
+
+    #[test]
+    fn roles_follow_the_official_realm_user_examples() {
+        let roles = Roles::new([(35, 200)]);
+        for line in include_str!("../tests/fixtures/zulip/events.jsonl").lines() {
+            if line.contains("\"realm_user\"") {
+                roles.follow(line);
+            }
+        }
+        assert_eq!(roles.get(38), Some(400), "the example's new member");
+        assert_eq!(roles.get(35), None, "the example's removed bot");
     }
 }

@@ -91,6 +91,8 @@ impl HarnessOptions {
 pub struct Harness {
     pipeline: &'static PipelineDesc,
     engine: Engine,
+    /// The roles of the people messages come from (`MessageSpec::sender_role`).
+    roles: crate::command::Roles,
     recorder: Arc<Recorder>,
     store: Store,
     totals: RunTotals,
@@ -120,12 +122,14 @@ impl Harness {
     ) -> Result<Self> {
         let recorder = Recorder::new();
         let store = Store::memory().await?;
+        let roles = crate::command::Roles::default();
         let realm = RealmInfo {
             id: opts.realm,
             name: "test".into(),
             site: "https://zulip.example.com".into(),
             bot_name: BOT_NAME.into(),
             bot_id: u64::try_from(BOT_ID).ok(),
+            roles: roles.clone(),
         };
         let http = if opts.record_http {
             HttpSink::Record(recorder.clone())
@@ -158,6 +162,7 @@ impl Harness {
         Ok(Harness {
             pipeline,
             engine,
+            roles,
             recorder,
             store,
             totals: RunTotals::default(),
@@ -218,9 +223,18 @@ impl Harness {
     pub async fn send(&mut self, spec: MessageSpec) -> Result<i64> {
         let id = spec.id.unwrap_or(self.next_message_id);
         self.next_message_id = self.next_message_id.max(id) + 1;
+        let role = spec.sender_role.clone();
         let event = spec.event(id);
         // Direct messages are recorded by their recipients' emails.
         let m = &event["message"];
+        if let Some(role) = role {
+            let Some(n) = crate::command::role_number(&role) else {
+                return Err(crate::Error::Config(format!(
+                    "unknown role `{role}`; one of: owner, admin, moderator, member, guest"
+                )));
+            };
+            self.roles.set(m["sender_id"].as_i64().unwrap_or(-1), n);
+        }
         if let (Some(id), Some(email)) = (m["sender_id"].as_i64(), m["sender_email"].as_str()) {
             self.recorder.know_user(id, email);
         }
@@ -347,6 +361,10 @@ pub struct MessageSpec {
     /// The bot was mentioned (the `mentioned` flag).
     #[serde(default)]
     pub mentioned: bool,
+    /// The sender's Zulip role (`owner`, `admin`, `moderator`, `member`, `guest`), for
+    /// commands some roles only may run; unknown (no role) when left out.
+    #[serde(default)]
+    pub sender_role: Option<String>,
 }
 
 impl MessageSpec {
@@ -383,6 +401,12 @@ impl MessageSpec {
     /// Mentioning the bot.
     pub fn mentioning_the_bot(mut self) -> Self {
         self.mentioned = true;
+        self
+    }
+
+    /// From someone of this Zulip role (`admin`, ...).
+    pub fn with_role(mut self, role: &str) -> Self {
+        self.sender_role = Some(role.to_owned());
         self
     }
 

@@ -152,6 +152,10 @@ impl PipelineDesc {
             .flat_map(|(l, _)| l.events.iter())
             .map(|e| e.split(':').next().unwrap_or(e).to_owned())
             .collect();
+        // Commands for some roles only follow the people's roles.
+        if self.commands.by_role {
+            types.push("realm_user".into());
+        }
         types.sort_unstable();
         types.dedup();
         types

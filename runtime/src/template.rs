@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use crate::command::{Commands, Reading};
+use crate::command::{Commands, Reading, Roles, Sender};
 
 /// A piece of a template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +72,8 @@ pub struct RealmInfo {
     pub bot_name: String,
     /// The bot's user id, when known.
     pub bot_id: Option<u64>,
+    /// The people's roles, for commands some roles only may run.
+    pub roles: Roles,
 }
 
 impl RealmInfo {
@@ -95,7 +97,13 @@ impl RealmInfo {
     pub fn reading(&self, commands: &Commands, m: &Value) -> Option<Reading> {
         let content = m["content"].as_str()?;
         let direct = m["type"].as_str() == Some("private");
-        commands.reading(content, direct, &self.bot_name, self.bot_id)
+        let id = m["sender_id"].as_i64().unwrap_or(-1);
+        let who = Sender {
+            id,
+            email: m["sender_email"].as_str().unwrap_or(""),
+            role: self.roles.get(id),
+        };
+        commands.reading(content, direct, &self.bot_name, self.bot_id, &who)
     }
 }
 

@@ -48,6 +48,48 @@ pub enum ArgKind {
     Rest,
 }
 
+/// One rule of who may run a command (`allowed = [...]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowedRule {
+    /// `"role:admin"`: people of that role or a higher one (Zulip's number).
+    Role(String, u16),
+    /// A person by email.
+    Email(String),
+    /// A person by user id.
+    Id(i64),
+}
+
+/// Zulip's roles by name, as Zulip numbers them (smaller is higher).
+pub const ROLES: &[(&str, u16)] = &[
+    ("owner", 100),
+    ("admin", 200),
+    ("moderator", 300),
+    ("member", 400),
+    ("guest", 600),
+];
+
+impl AllowedRule {
+    /// `"role:admin"`, an email, or (as text) a user id.
+    pub fn parse(text: &str) -> Result<AllowedRule, Problem> {
+        let text = text.trim();
+        if let Some(role) = text.strip_prefix("role:") {
+            let names: Vec<&str> = ROLES.iter().map(|(n, _)| *n).collect();
+            return match ROLES.iter().find(|(n, _)| *n == role.trim()) {
+                Some((n, r)) => Ok(AllowedRule::Role((*n).to_owned(), *r)),
+                None => Err(Problem::new(format!("unknown role `{role}`"))
+                    .help(format!("one of: {}", names.join(", ")))),
+            };
+        }
+        if text.contains('@') && !text.contains(char::is_whitespace) {
+            return Ok(AllowedRule::Email(text.to_owned()));
+        }
+        Err(Problem::new(format!("`{text}` names nobody")).help(
+            "`role:admin` (and owner, moderator, member, guest: that role or a higher one), \
+             an email, or a user id (a number)",
+        ))
+    }
+}
+
 /// Command names `help` answers for itself.
 pub const RESERVED: &[&str] = &["help"];
 

@@ -19,6 +19,7 @@ pub const TEST_MESSAGE: &[&str] = &[
     "content",
     "timestamp",
     "mentioned",
+    "sender_role",
 ];
 /// `[test.expect]`.
 pub const EXPECT: &[&str] = &[
@@ -96,6 +97,7 @@ pub const LISTENER: &[&str] = &[
     "allow_private",
     "config",
     "command",
+    "allowed",
     "action",
 ];
 /// Action types.

@@ -159,6 +159,15 @@ impl Walker {
         // A message, as the harness builds it.
         self.keys(t, keys::TEST_MESSAGE, "a test message");
         let mut m = Map::new();
+        if let Some(r) = self.string(t, "sender_role") {
+            if crate::model::ROLES.iter().any(|(n, _)| *n == r.value) {
+                m.insert("sender_role".into(), json!(r.value));
+            } else {
+                self.d
+                    .error(r.span, format!("unknown role `{}`", r.value))
+                    .help = Some("one of: owner, admin, moderator, member, guest".into());
+            }
+        }
         for key in ["channel", "topic", "sender", "sender_name", "content"] {
             if let Some(s) = self.string(t, key) {
                 m.insert(key.into(), json!(s.value));

@@ -112,6 +112,7 @@ pub(super) async fn hello(
             .to_owned(),
         bot_name: info.me.full_name.clone(),
         bot_id: u64::try_from(info.me.user_id).ok(),
+        roles: crate::command::Roles::new(info.roles.iter().copied()),
     };
     Ok(Some(Hello {
         client,

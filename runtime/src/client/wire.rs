@@ -284,6 +284,8 @@ pub struct ServerInfo {
     pub me: OwnUser,
     /// The organization's bots (`GET /users`); empty when the account may not list users.
     pub bots: std::collections::HashSet<i64>,
+    /// Every member's role (`GET /users`), by user id; empty likewise.
+    pub roles: Vec<(i64, u16)>,
 }
 
 /// A page of `GET /messages`: raw message objects in one owned buffer.
@@ -333,7 +335,7 @@ impl std::fmt::Display for Destination {
 }
 
 /// A member of the organization, as `GET /users` lists them.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct Member {
     /// User id.
     pub user_id: i64,
@@ -346,4 +348,32 @@ pub struct Member {
     /// Whether it is a bot.
     #[serde(default)]
     pub is_bot: bool,
+    /// Zulip role (100 owner, 200 admin, 300 moderator, 400 member, 600 guest);
+    /// servers before feature level 59 say it with the flags below instead.
+    #[serde(default)]
+    pub role: Option<u16>,
+    /// Older servers: an owner.
+    #[serde(default)]
+    pub is_owner: bool,
+    /// Older servers: an administrator.
+    #[serde(default)]
+    pub is_admin: bool,
+    /// Older servers: a guest.
+    #[serde(default)]
+    pub is_guest: bool,
+}
+
+impl Member {
+    /// The member's role, from `role` or, on older servers, the flags.
+    pub fn role(&self) -> u16 {
+        self.role.unwrap_or(if self.is_owner {
+            100
+        } else if self.is_admin {
+            200
+        } else if self.is_guest {
+            600
+        } else {
+            400
+        })
+    }
 }

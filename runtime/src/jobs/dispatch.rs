@@ -125,8 +125,13 @@ impl<'a> Cx<'a> {
     /// What message `e` asks of the bot, read against the pipeline's commands.
     fn reading(&self, e: &MessageViewEvent<'_>) -> Option<Reading> {
         let m = &e.message;
-        let bot = &self.realm.bot_name;
-        (self.pipeline.commands).reading(m.content(), m.is_direct(), bot, self.realm.bot_id)
+        let who = crate::command::Sender {
+            id: m.sender_id,
+            email: m.sender_email(),
+            role: self.realm.roles.get(m.sender_id),
+        };
+        let (bot, bot_id) = (&self.realm.bot_name, self.realm.bot_id);
+        (self.pipeline.commands).reading(m.content(), m.is_direct(), bot, bot_id, &who)
     }
 
     /// Whether message `e` runs command `k` (an index into the pipeline's commands).

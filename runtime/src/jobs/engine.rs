@@ -118,6 +118,9 @@ impl Engine {
                 match ev {
                     Ok(raw) => {
                         cx.stats.events += 1;
+                        if raw.kind == "realm_user" && p.commands.by_role {
+                            cx.realm.roles.follow(raw.json);
+                        }
                         (self.dispatch)(&mut cx, &raw);
                     }
                     Err(e) => {

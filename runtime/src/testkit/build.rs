@@ -37,14 +37,20 @@ pub fn user_status(user: &FakeUser, text: &str, emoji: Option<&str>) -> Value {
     v
 }
 
+/// `realm_user` / `update`: user `id` has Zulip role `role` now (Zulip's shape: only
+/// the changed field beside the id).
+pub fn realm_user_role(id: i64, role: u16) -> Value {
+    json!({"type": "realm_user", "op": "update", "person": {"user_id": id, "role": role}})
+}
+
 /// `realm_user` / `add`: `user` joined the organization.
 pub fn realm_user_add(user: &FakeUser) -> Value {
     json!({
         "type": "realm_user", "op": "add",
         "person": {
             "email": user.email, "delivery_email": null, "user_id": user.id, "avatar_version": 1,
-            "is_admin": false, "is_owner": false, "is_guest": false, "role": 400,
-            "is_bot": user.is_bot, "full_name": user.full_name, "timezone": "", "is_active": true,
+            "is_admin": user.role <= 200, "is_owner": user.role == 100,
+            "is_guest": user.role == 600, "role": user.role, "is_bot": user.is_bot, "full_name": user.full_name, "timezone": "", "is_active": true,
             "date_joined": "2026-11-01T12:00:00+00:00", "avatar_url": null, "profile_data": {},
         },
     })

@@ -166,9 +166,19 @@ impl FakeZulip {
             full_name: full_name.to_owned(),
             api_key: format!("key{:030}", id * 7919),
             is_bot,
+            role: 400,
         };
         st.users.push(user.clone());
         user
+    }
+
+    /// Gives `user` Zulip role `role` (200: an administrator), as an administrator
+    /// would: `GET /users` says so from now on, and queues get a `realm_user` update.
+    pub fn set_role(&self, user: &FakeUser, role: u16) {
+        if let Some(u) = self.state().users.iter_mut().find(|u| u.id == user.id) {
+            u.role = role;
+        }
+        self.push_event(build::realm_user_role(user.id, role));
     }
 
     /// Deactivates a user: its requests then fail with `USER_DEACTIVATED`.

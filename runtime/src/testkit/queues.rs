@@ -155,8 +155,9 @@ pub(super) fn server_settings(shared: &Shared) -> Value {
 pub(super) fn person(u: &FakeUser, st: &State) -> Value {
     let mut v = json!({
         "user_id": u.id, "email": u.email, "delivery_email": null, "full_name": u.full_name,
-        "avatar_url": null, "avatar_version": 1, "is_admin": false, "is_owner": false,
-        "is_guest": false, "is_bot": u.is_bot, "role": 400, "timezone": "",
+        "avatar_url": null, "avatar_version": 1, "is_admin": u.role <= 200,
+        "is_owner": u.role == 100, "is_guest": u.role == 600, "is_bot": u.is_bot,
+        "role": u.role, "timezone": "",
         "is_active": !st.deactivated.contains(&u.id), "date_joined": "2026-11-01T12:00:00+00:00",
     });
     if let Some(o) = v.as_object_mut() {

@@ -109,6 +109,8 @@ pub struct FakeUser {
     pub api_key: String,
     /// A bot account.
     pub is_bot: bool,
+    /// Zulip role (100 owner, 200 admin, 300 moderator, 400 member, 600 guest).
+    pub role: u16,
 }
 
 /// A fault to inject into the next matching request.
@@ -258,6 +260,7 @@ pub(super) fn placeholder_user() -> FakeUser {
         full_name: String::new(),
         api_key: String::new(),
         is_bot: true,
+        role: 400,
     }
 }
 

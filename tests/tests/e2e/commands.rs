@@ -1,6 +1,7 @@
 //! Commands end to end: `ops_bot.toml` built and run as a process against the fake
 //! server, addressed the ways people do (a mention, a direct message, the prefix), with
-//! the help, the usage line and a suggestion answered in the conversation.
+//! the help, the usage line and a suggestion answered in the conversation, and a
+//! command for admins refused to a member (roles followed through `realm_user`).
 
 use super::*;
 
@@ -12,6 +13,9 @@ async fn ops_bot_answers_commands_help_and_mistakes_in_the_conversation() {
     s.connected(&p).await;
     s.zulip.add_channel("ops");
     let iago = s.zulip.add_user("iago@zulip.example.com", "Iago");
+    let othello = s.zulip.add_user("othello@zulip.example.com", "Othello");
+    // `deploy` is for admins: the binary follows roles through `realm_user` events.
+    s.zulip.set_role(&iago, 200);
     let bot_id = s.zulip.bot().id;
     let say = |topic: &str, content: &str| {
         s.zulip
@@ -67,6 +71,20 @@ async fn ops_bot_answers_commands_help_and_mistakes_in_the_conversation() {
         ]
     );
 
+    // Othello is a member: told who may deploy, and nothing runs.
+    s.zulip
+        .message()
+        .channel("ops")
+        .topic("refused")
+        .sender(&othello)
+        .content("!deploy staging")
+        .send();
+    wait_until(20, "the refusal", || !answers("refused").is_empty()).await;
+    assert_eq!(
+        answers("refused"),
+        ["you may not run `deploy`: it is for admins and above only"]
+    );
+
     // A direct message is a command without a mention; the answer stays private.
     s.zulip
         .message()
@@ -100,7 +118,7 @@ async fn ops_bot_answers_commands_help_and_mistakes_in_the_conversation() {
         .iter()
         .filter(|m| m.sender_id == bot_id)
         .count();
-    assert_eq!(from_bot, 6, "{:#?}", s.zulip.messages());
+    assert_eq!(from_bot, 7, "{:#?}", s.zulip.messages());
     let (status, log) = p.stop();
     assert!(status.success(), "{log}");
 }
