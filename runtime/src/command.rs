@@ -128,8 +128,17 @@ fn permitted(spec: &CommandSpec, who: &Sender<'_>) -> bool {
         })
 }
 
-/// "`deploy` is for admins (and owners) and iago@…": who may run `spec`.
+/// "you may not run `deploy`: it is for admins and above only".
 fn refusal(spec: &CommandSpec) -> String {
+    format!(
+        "you may not run `{}`: it is for {} only",
+        spec.name,
+        who_may(spec)
+    )
+}
+
+/// Who may run `spec`, in words: "admins and above, iago@example.com".
+fn who_may(spec: &CommandSpec) -> String {
     let who: Vec<String> = spec
         .allowed
         .iter()
@@ -143,11 +152,7 @@ fn refusal(spec: &CommandSpec) -> String {
             Allowed::Id(id) => format!("user {id}"),
         })
         .collect();
-    format!(
-        "you may not run `{}`: it is for {} only",
-        spec.name,
-        who.join(", ")
-    )
+    who.join(", ")
 }
 
 /// A positional argument.
@@ -524,18 +529,13 @@ pub fn usage(spec: &CommandSpec) -> String {
 pub fn help(specs: &[CommandSpec], about: Option<&str>) -> String {
     if let Some(name) = about {
         return match specs.iter().find(|s| s.name.eq_ignore_ascii_case(name)) {
-            Some(s) if s.summary.is_empty() => format!("`{}`", usage(s)),
-            Some(s) => format!("`{}`: {}", usage(s), s.summary),
+            Some(s) => help_line(s),
             None => unknown(specs, name),
         };
     }
     let mut out = String::from("Commands:\n");
     for s in specs {
-        out.push_str(&format!("* `{}`", usage(s)));
-        if !s.summary.is_empty() {
-            out.push_str(&format!(": {}", s.summary));
-        }
-        out.push('\n');
+        out.push_str(&format!("* {}\n", help_line(s)));
     }
     out.push_str("* `help [command]`: this list, or how to use one command");
     out
@@ -552,6 +552,18 @@ fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str> + Clone) ->
         (Some(only), None) if !word.is_empty() => Some(only),
         _ => suggest(&word, candidates),
     }
+}
+
+/// One command in `help`: its usage, its description, who may run it.
+fn help_line(s: &CommandSpec) -> String {
+    let mut out = format!("`{}`", usage(s));
+    if !s.summary.is_empty() {
+        out.push_str(&format!(": {}", s.summary));
+    }
+    if !s.allowed.is_empty() {
+        out.push_str(&format!(" (for {})", who_may(s)));
+    }
+    out
 }
 
 /// "unknown command `dpeloy`; did you mean `deploy`?"
@@ -773,6 +785,11 @@ mod tests {
                 "{ok:?}"
             );
         }
+        assert_eq!(
+            help(specs, Some("deploy")),
+            "`deploy <environment: staging|production> [--force]`: Deploy the service \
+             (for admins and above, Iago@zulip.example.com)"
+        );
         let roles = Roles::new([(5, 400)]);
         roles.follow(r#"{"type":"realm_user","op":"update","person":{"user_id":5,"role":200}}"#);
         assert_eq!(roles.get(5), Some(200));
