@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::clock::now_secs;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::event::RawEvent;
 use crate::jobs::Executor;
 use crate::jobs::actions::Effects;
@@ -229,7 +229,7 @@ impl Harness {
         let m = &event["message"];
         if let Some(role) = role {
             let Some(n) = crate::command::role_number(&role) else {
-                return Err(crate::Error::Config(format!(
+                return Err(Error::Config(format!(
                     "unknown role `{role}`; one of: owner, admin, moderator, member, guest"
                 )));
             };

@@ -159,15 +159,7 @@ impl Walker {
         // A message, as the harness builds it.
         self.keys(t, keys::TEST_MESSAGE, "a test message");
         let mut m = Map::new();
-        if let Some(r) = self.string(t, "sender_role") {
-            if crate::model::ROLES.iter().any(|(n, _)| *n == r.value) {
-                m.insert("sender_role".into(), json!(r.value));
-            } else {
-                self.d
-                    .error(r.span, format!("unknown role `{}`", r.value))
-                    .help = Some("one of: owner, admin, moderator, member, guest".into());
-            }
-        }
+        self.sender_role(t, &mut m);
         for key in ["channel", "topic", "sender", "sender_name", "content"] {
             if let Some(s) = self.string(t, key) {
                 m.insert(key.into(), json!(s.value));
@@ -196,6 +188,20 @@ impl Walker {
             );
         }
         Some(json!({ "message": m }))
+    }
+
+    /// A test message's `sender_role`, one of Zulip's roles.
+    fn sender_role(&mut self, t: &DeTable<'_>, m: &mut Map<String, Json>) {
+        let Some(r) = self.string(t, "sender_role") else {
+            return;
+        };
+        if crate::model::ROLES.iter().any(|(n, _)| *n == r.value) {
+            m.insert("sender_role".into(), json!(r.value));
+        } else {
+            self.d
+                .error(r.span, format!("unknown role `{}`", r.value))
+                .help = Some("one of: owner, admin, moderator, member, guest".into());
+        }
     }
 
     /// A table keyed by listener name (`http`, `config`), each value read by `each`.

@@ -55,7 +55,6 @@ pub(super) fn replay(realm: &RealmDesc, path: &Path) -> Result<Connected> {
         realm: RealmInfo {
             id: realm.id,
             name: realm.name.unwrap_or("").to_owned(),
-            site: String::new(),
             ..RealmInfo::default()
         },
         own_user_id: -1,
@@ -96,13 +95,11 @@ pub(super) async fn hello(
         feature_level = info.settings.zulip_feature_level,
         "connected"
     );
-    let label = realm.name.unwrap_or("");
     let realm_info = RealmInfo {
         id: realm.id,
-        name: if label.is_empty() {
-            info.settings.realm_name.clone().unwrap_or_default()
-        } else {
-            label.to_owned()
+        name: match realm.name {
+            Some(label) if !label.is_empty() => label.to_owned(),
+            _ => info.settings.realm_name.clone().unwrap_or_default(),
         },
         site: info
             .settings
