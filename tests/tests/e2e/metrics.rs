@@ -96,7 +96,13 @@ by = ["channel"]
     })
     .await;
     assert_eq!(http(port, "GET", "/healthz"), (200, "ok\n".to_owned()));
-    wait_until(30, "ready", || http(port, "GET", "/readyz").0 == 200).await;
+    // A process is ready as soon as it stands by for its realm's lease; wait until it
+    // has taken it and polls.
+    wait_until(30, "ready and polling", || {
+        let (code, body) = http(port, "GET", "/readyz");
+        code == 200 && body.contains("polling")
+    })
+    .await;
     let (_, ready) = http(port, "GET", "/readyz");
     assert!(
         ready.contains("metrics_e2e/realm-1: polling") && ready.contains("store: ok"),
