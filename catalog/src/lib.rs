@@ -3,9 +3,12 @@
 //! the ops, and the payload type a Rust handler of each takes). Neither keeps a copy.
 //!
 //! [`zulip_events!`] hands the list to a macro of the caller's; [`VARIANTS`] is the
-//! same list as data. [`suggest`] ("did you mean") is shared the same way.
+//! same list as data. [`suggest`] ("did you mean") and Zulip's [`ROLES`] are shared the
+//! same way.
 
+mod roles;
 mod suggest;
+pub use roles::{ROLES, role_name, role_names, role_number};
 pub use suggest::suggest;
 
 /// Calls `$callback! { ... }` with every event of the Zulip spec, one entry each:

@@ -156,12 +156,15 @@ fn runtime_for(p: &zlc_codegen::Pipeline) -> Result<RuntimeDep> {
 fn runtime_named_by(dir: &Path) -> Option<PathBuf> {
     let text = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
     let t = text.parse::<toml::Table>().ok()?;
-    let path = t
-        .get("dependencies")?
+    dir.join(runtime_path_in(&t)?).canonicalize().ok()
+}
+
+/// The `path` of `zlc-runtime` in the `[dependencies]` of manifest `t`, as written.
+fn runtime_path_in(t: &toml::Table) -> Option<&str> {
+    t.get("dependencies")?
         .get("zlc-runtime")?
         .get("path")?
-        .as_str()?;
-    dir.join(path).canonicalize().ok()
+        .as_str()
 }
 
 /// A handler crate must use the runtime the pipeline is built with: two copies of
@@ -173,12 +176,7 @@ fn same_runtime(name: &str, dir: &Path, runtime: &Path) -> Result<()> {
     let Ok(t) = text.parse::<toml::Table>() else {
         return Ok(()); // reported by the checks
     };
-    let dep = t
-        .get("dependencies")
-        .and_then(|d| d.get("zlc-runtime"))
-        .and_then(|d| d.get("path"))
-        .and_then(toml::Value::as_str);
-    let Some(dep) = dep else {
+    let Some(dep) = runtime_path_in(&t) else {
         bail!(
             "crate `{name}` ({}) does not depend on zlc-runtime by path; its handlers need the runtime this pipeline is built with: zlc-runtime = {{ path = \"{}\", features = [\"macros\"] }}",
             dir.display(),

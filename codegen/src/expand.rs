@@ -160,7 +160,7 @@ fn main_tokens(p: &Pipeline) -> TokenStream {
         .collect();
     let commands = commands_const(p);
     let desc = pipeline_desc(p, &codes);
-    let dispatch = dispatch_fn(&codes);
+    let dispatch = dispatch_fn(&codes, p.listeners.iter().any(|l| l.command.is_some()));
     let handlers = codes.iter().map(|c| &c.handlers);
     let regex_statics = regexes.statics();
     let main = rt("main");
@@ -503,10 +503,10 @@ fn listener_check(
         conds.extend(filter_conditions(&l.handler_filters, regexes));
         if let Some(k) = command {
             let k = Literal::usize_unsuffixed(k);
-            conds.push(quote!(cx.runs_command(&e, #k)));
+            conds.push(quote!(::zlc_runtime::codegen::runs_command(&cmd, #k)));
         }
         if l.answers_commands {
-            conds.push(quote!(cx.answers_command(&e)));
+            conds.push(quote!(::zlc_runtime::codegen::answers_command(&cmd)));
         }
     }
     let msg = if is_message {
@@ -544,7 +544,9 @@ pub fn kind_prelude(kind: &str) -> TokenStream {
     }
 }
 
-fn dispatch_fn(codes: &[ListenerCode]) -> TokenStream {
+/// The `dispatch` function; `commands`: the pipeline has commands, so a message is
+/// read as one (`cmd`) once, before its listeners' checks.
+fn dispatch_fn(codes: &[ListenerCode], commands: bool) -> TokenStream {
     // Event type -> (listener, its check), in listener order (BTreeMap: stable output).
     let mut by_type: BTreeMap<&str, Vec<(usize, &TokenStream)>> = BTreeMap::new();
     for (i, code) in codes.iter().enumerate() {
@@ -556,7 +558,10 @@ fn dispatch_fn(codes: &[ListenerCode]) -> TokenStream {
         let kind_lit = lit(kind);
         let ids = listeners.iter().map(|(i, _)| Literal::usize_unsuffixed(*i));
         let checks = listeners.iter().map(|(_, check)| *check);
-        let prelude = kind_prelude(kind);
+        let mut prelude = kind_prelude(kind);
+        if commands && *kind == "message" {
+            prelude.extend(quote!(let cmd = cx.command(&e);));
+        }
         quote! {
             #kind_lit => {
                 if !cx.any_enabled(&[#(#ids),*]) {

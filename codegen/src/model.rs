@@ -7,7 +7,7 @@ mod command;
 pub mod keys;
 mod words;
 
-pub use command::{AllowedRule, ArgDecl, ArgKind, CommandDecl, ROLES};
+pub use command::{AllowedRule, ArgDecl, ArgKind, CommandDecl};
 pub use words::*;
 
 /// A value and where it was written.

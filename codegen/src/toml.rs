@@ -17,7 +17,7 @@ mod walker;
 
 pub use cases::check as check_tests;
 
-use walker::{Value, Walker, get, type_name};
+use walker::{Value, Walker, get, one_or_many, type_name};
 
 use keys::{LISTENER as LISTENER_KEYS, PIPELINE as PIPELINE_KEYS, POLICY as POLICY_KEYS};
 use keys::{REALM as REALM_KEYS, STORE as STORE_KEYS, TOP as TOP_KEYS};
@@ -393,11 +393,7 @@ impl Walker {
 
     /// `realms`: one id or a list of them.
     fn realm_ids(&mut self, v: &Value<'_>) -> Vec<Sp<u32>> {
-        let single = std::slice::from_ref(v);
-        let items: &[Value<'_>] = match v.get_ref() {
-            DeValue::Array(a) => &a[..],
-            _ => single,
-        };
+        let items = one_or_many(v);
         items
             .iter()
             .filter_map(|i| {

@@ -4,7 +4,9 @@
 #[doc(hidden)]
 pub use crate::app::{DispatchFn, main};
 /// Commands, as `const COMMANDS` declares them.
-pub use crate::command::{Allowed, ArgKind, ArgSpec, CommandSpec, Commands};
+pub use crate::command::{
+    Allowed, ArgKind, ArgSpec, CommandSpec, Commands, answers_command, runs_command,
+};
 #[doc(hidden)]
 pub use crate::event::Event;
 #[doc(hidden)]

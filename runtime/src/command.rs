@@ -29,26 +29,13 @@ pub struct CommandSpec {
 /// One rule of who may run a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Allowed {
-    /// People of this Zulip role or a higher one (`ROLE_ADMIN`: admins and owners).
+    /// People of this Zulip role or a higher one (200: admins and owners; see
+    /// [`zlc_catalog::ROLES`]).
     Role(u16),
     /// A person, by email (any case).
     Email(&'static str),
     /// A person, by user id.
     Id(i64),
-}
-
-/// Zulip's roles (`role` of `GET /users`): a smaller number is a higher role.
-pub const ROLES: &[(&str, u16)] = &[
-    ("owner", 100),
-    ("admin", 200),
-    ("moderator", 300),
-    ("member", 400),
-    ("guest", 600),
-];
-
-/// The role named `name` (`admin`), as Zulip numbers it.
-pub fn role_number(name: &str) -> Option<u16> {
-    ROLES.iter().find(|(n, _)| *n == name).map(|(_, r)| *r)
 }
 
 /// Who sent a message, as far as command checks need to know.
@@ -145,7 +132,7 @@ fn who_may(spec: &CommandSpec) -> String {
         .map(|a| match a {
             Allowed::Role(100) => "owners".to_owned(),
             Allowed::Role(r) => {
-                let name = ROLES.iter().find(|(_, n)| n == r).map_or("?", |(n, _)| n);
+                let name = zlc_catalog::role_name(*r).unwrap_or("?");
                 format!("{name}s and above")
             }
             Allowed::Email(e) => (*e).to_owned(),
@@ -272,6 +259,17 @@ impl Commands {
         };
         command_text(content, direct, &to).map(|text| read(self.specs, text, who))
     }
+}
+
+/// Whether `reading` (of a message, by [`Commands::reading`]) runs command `k`.
+pub fn runs_command(reading: &Option<Reading>, k: usize) -> bool {
+    matches!(reading, Some(Reading::Run(i)) if i.command == k)
+}
+
+/// Whether `reading` addresses the bot without running a command (help, an unknown
+/// command, a refusal, a usage error), which zlc's `help` listener answers.
+pub fn answers_command(reading: &Option<Reading>) -> bool {
+    matches!(reading, Some(Reading::Answer(_)))
 }
 
 /// How messages address the bot.

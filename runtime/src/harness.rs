@@ -228,9 +228,10 @@ impl Harness {
         // Direct messages are recorded by their recipients' emails.
         let m = &event["message"];
         if let Some(role) = role {
-            let Some(n) = crate::command::role_number(&role) else {
+            let Some(n) = zlc_catalog::role_number(&role) else {
                 return Err(Error::Config(format!(
-                    "unknown role `{role}`; one of: owner, admin, moderator, member, guest"
+                    "unknown role `{role}`; one of: {}",
+                    zlc_catalog::role_names()
                 )));
             };
             self.roles.set(m["sender_id"].as_i64().unwrap_or(-1), n);

@@ -59,25 +59,16 @@ pub enum AllowedRule {
     Id(i64),
 }
 
-/// Zulip's roles by name, as Zulip numbers them (smaller is higher).
-pub const ROLES: &[(&str, u16)] = &[
-    ("owner", 100),
-    ("admin", 200),
-    ("moderator", 300),
-    ("member", 400),
-    ("guest", 600),
-];
-
 impl AllowedRule {
     /// `"role:admin"`, an email, or (as text) a user id.
     pub fn parse(text: &str) -> Result<AllowedRule, Problem> {
         let text = text.trim();
         if let Some(role) = text.strip_prefix("role:") {
-            let names: Vec<&str> = ROLES.iter().map(|(n, _)| *n).collect();
-            return match ROLES.iter().find(|(n, _)| *n == role.trim()) {
-                Some((n, r)) => Ok(AllowedRule::Role((*n).to_owned(), *r)),
+            let role = role.trim();
+            return match zlc_catalog::role_number(role) {
+                Some(r) => Ok(AllowedRule::Role(role.to_owned(), r)),
                 None => Err(Problem::new(format!("unknown role `{role}`"))
-                    .help(format!("one of: {}", names.join(", ")))),
+                    .help(format!("one of: {}", zlc_catalog::role_names()))),
             };
         }
         if text.contains('@') && !text.contains(char::is_whitespace) {

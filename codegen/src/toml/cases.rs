@@ -195,12 +195,12 @@ impl Walker {
         let Some(r) = self.string(t, "sender_role") else {
             return;
         };
-        if crate::model::ROLES.iter().any(|(n, _)| *n == r.value) {
+        if zlc_catalog::role_number(&r.value).is_some() {
             m.insert("sender_role".into(), json!(r.value));
         } else {
             self.d
                 .error(r.span, format!("unknown role `{}`", r.value))
-                .help = Some("one of: owner, admin, moderator, member, guest".into());
+                .help = Some(format!("one of: {}", zlc_catalog::role_names()));
         }
     }
 

@@ -3,7 +3,7 @@
 
 use toml::de::{DeTable, DeValue};
 
-use super::walker::{Value, Walker, get, type_name};
+use super::walker::{Walker, get, one_or_many, type_name};
 use crate::check::{COMMAND_ANSWER, COMMAND_HELP};
 use crate::model::*;
 
@@ -24,11 +24,7 @@ impl Walker {
             );
             return Vec::new();
         }
-        let single = std::slice::from_ref(v);
-        let items: &[Value<'_>] = match v.get_ref() {
-            DeValue::Array(a) => &a[..],
-            _ => single,
-        };
+        let items = one_or_many(v);
         let mut rules = Vec::new();
         for i in items {
             let rule = match i.get_ref() {

@@ -10,6 +10,15 @@ use crate::model::*;
 /// A value with its place in the file.
 pub(super) type Value<'i> = Spanned<DeValue<'i>>;
 
+/// The items of `v`, a value that may be written alone or as an array of them
+/// (`realms = 1`, `realms = [1, 2]`).
+pub(super) fn one_or_many<'a, 'i>(v: &'a Value<'i>) -> &'a [Value<'i>] {
+    match v.get_ref() {
+        DeValue::Array(items) => &items[..],
+        _ => std::slice::from_ref(v),
+    }
+}
+
 pub(super) struct Walker {
     pub(super) d: Diagnostics,
 }
@@ -190,11 +199,7 @@ impl Walker {
         let Some(v) = get(t, key) else {
             return Vec::new();
         };
-        let single = std::slice::from_ref(v);
-        let items: &[Value<'_>] = match v.get_ref() {
-            DeValue::Array(items) => &items[..],
-            _ => single,
-        };
+        let items = one_or_many(v);
         let mut out = Vec::new();
         for item in items {
             match item.get_ref() {

@@ -122,8 +122,10 @@ impl<'a> Cx<'a> {
         self.own_user_id
     }
 
-    /// What message `e` asks of the bot, read against the pipeline's commands.
-    fn reading(&self, e: &MessageViewEvent<'_>) -> Option<Reading> {
+    /// What message `e` asks of the bot, read against the pipeline's commands; the
+    /// generated dispatch reads a message once, before its listeners' checks
+    /// ([`crate::command::runs_command`], [`crate::command::answers_command`]).
+    pub fn command(&self, e: &MessageViewEvent<'_>) -> Option<Reading> {
         let m = &e.message;
         let who = crate::command::Sender {
             id: m.sender_id,
@@ -132,17 +134,6 @@ impl<'a> Cx<'a> {
         };
         let (bot, bot_id) = (&self.realm.bot_name, self.realm.bot_id);
         (self.pipeline.commands).reading(m.content(), m.is_direct(), bot, bot_id, &who)
-    }
-
-    /// Whether message `e` runs command `k` (an index into the pipeline's commands).
-    pub fn runs_command(&self, e: &MessageViewEvent<'_>, k: usize) -> bool {
-        matches!(self.reading(e), Some(Reading::Run(i)) if i.command == k)
-    }
-
-    /// Whether message `e` addresses the bot without running a command (help, an
-    /// unknown command, a usage error), which zlc answers.
-    pub fn answers_command(&self, e: &MessageViewEvent<'_>) -> bool {
-        matches!(self.reading(e), Some(Reading::Answer(_)))
     }
 
     /// Whether the sender is a bot: known bot ids, or Zulip's `-bot@` email convention.

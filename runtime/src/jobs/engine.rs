@@ -118,7 +118,7 @@ impl Engine {
                 match ev {
                     Ok(raw) => {
                         cx.stats.events += 1;
-                        if raw.kind == "realm_user" && p.commands.by_role {
+                        if p.commands.by_role && raw.kind == "realm_user" {
                             cx.realm.roles.follow(raw.json);
                         }
                         (self.dispatch)(&mut cx, &raw);
