@@ -174,6 +174,8 @@ fn key_schema(t: Table, k: &str) -> Option<Value> {
         (Listener, "enabled" | "mentioned" | "exclude_bots" | "include_own" | "allow_private") => {
             boolean()
         }
+        (Listener, "on_edit") => json!({ "enum": ["update", "ignore"] }),
+        (Listener, "on_delete") => json!({ "enum": ["delete", "keep"] }),
         (Listener, "content" | "handler") => string(),
         (Listener, "max_age") => duration(),
         (Listener, "config") => strings_table(),
@@ -189,7 +191,7 @@ fn key_schema(t: Table, k: &str) -> Option<Value> {
         (Expect, "not_matched" | "dead_letters") => {
             json!({ "type": "array", "items": { "type": "string" } })
         }
-        (Expect, "messages") => array_of(entry(keys::EXPECT_MESSAGE)),
+        (Expect, "messages" | "edits" | "deleted") => array_of(entry(keys::EXPECT_MESSAGE)),
         (Expect, "reactions") => array_of(json!({ "anyOf": [
             { "type": "string" },
             entry(keys::EXPECT_REACTION),
@@ -248,16 +250,31 @@ fn action() -> Value {
     })
 }
 
-/// A `[[test.event]]`: a message by its fields, or a Zulip event (`type`), JSON text
-/// (`json`) or a recording (`file`), whose keys are Zulip's.
+/// A `[[test.event]]`: a message by its fields, an edit or deletion of one, or a Zulip
+/// event (`type`), JSON text (`json`) or a recording (`file`), whose keys are Zulip's.
 fn test_event() -> Value {
     let other = json!({ "anyOf": [
         { "required": ["type"] }, { "required": ["json"] }, { "required": ["file"] },
+        { "required": ["edit"] }, { "required": ["delete"] },
     ] });
+    let nth = json!({ "type": "integer", "minimum": 1 });
     json!({
         "type": "object",
         "if": { "not": other },
         "then": { "propertyNames": { "enum": keys::TEST_MESSAGE } },
+        "else": { "anyOf": [
+            { "not": { "anyOf": [{ "required": ["edit"] }, { "required": ["delete"] }] } },
+            {
+                "required": ["edit", "content"],
+                "properties": { "edit": nth, "content": { "type": "string" } },
+                "additionalProperties": false,
+            },
+            {
+                "required": ["delete"],
+                "properties": { "delete": nth },
+                "additionalProperties": false,
+            },
+        ] },
     })
 }
 

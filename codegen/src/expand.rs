@@ -283,6 +283,7 @@ fn listener_desc(l: &Listener, command: Option<usize>, defaults: &Policy) -> Tok
         let (k, v) = (lit(k), lit(v));
         quote!((#k, #v))
     });
+    let (on_edit, on_delete) = (l.on_edit, l.on_delete);
     quote! {
         ::zlc_runtime::codegen::ListenerDesc {
             name: #name,
@@ -296,6 +297,8 @@ fn listener_desc(l: &Listener, command: Option<usize>, defaults: &Policy) -> Tok
             actions: &[#(#actions),*],
             commands: #commands,
             command: #command,
+            on_edit: #on_edit,
+            on_delete: #on_delete,
         }
     }
 }

@@ -274,6 +274,10 @@ pub struct Listener {
     pub command: Option<Sp<CommandDecl>>,
     /// Who may run the command (empty: everyone).
     pub allowed: Vec<Sp<AllowedRule>>,
+    /// `on_edit = "update"`: runs again when a message it matched is edited.
+    pub on_edit: bool,
+    /// `on_delete = "delete"`: deletes its answers when their message is deleted.
+    pub on_delete: bool,
     /// zlc's own listener that answers messages addressed to the bot which run no
     /// command (help, unknown commands, usage errors); added when a pipeline has
     /// commands.

@@ -324,6 +324,8 @@ impl Walker {
                     None
                 }
             });
+        let on_edit = self.follows(t, "on_edit", ["update", "ignore"], &events);
+        let on_delete = self.follows(t, "on_delete", ["delete", "keep"], &events);
         Some(Listener {
             name: name?,
             description: self
@@ -340,9 +342,34 @@ impl Walker {
             config,
             allowed: self.allowed_rules(t, command.is_some()),
             command,
+            on_edit,
+            on_delete,
             answers_commands: false,
             span,
         })
+    }
+
+    /// `on_edit` or `on_delete`: whether its first choice is set. Only messages are
+    /// edited and deleted: a listener of other events only is refused the key.
+    fn follows(
+        &mut self,
+        t: &DeTable<'_>,
+        key: &str,
+        choices: [&'static str; 2],
+        events: &[Sp<EventSel>],
+    ) -> bool {
+        let chosen = self.choice(t, key, &choices);
+        if chosen.is_some()
+            && !events.is_empty()
+            && !events.iter().any(|e| e.value.kind == "message")
+        {
+            let span = get(t, key).map(|v| v.span()).unwrap_or_default();
+            self.d.error(
+                span,
+                format!("`{key}` is for listeners of messages; this one takes none"),
+            );
+        }
+        chosen == Some(choices[0])
     }
 
     /// A listener's `events`. One with a handler may leave them out: its `#[listener]`

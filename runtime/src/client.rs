@@ -18,9 +18,11 @@ use crate::error::{Error, Result};
 use crate::event::excerpt;
 
 mod answer;
+mod messages;
 mod wire;
 
 pub(crate) use answer::{classify, describe};
+pub use messages::is_no_such_message;
 pub use wire::{
     DEFAULT_LONGPOLL, Destination, Member, MessagesPage, NarrowTerm, OwnUser, RegisterRequest,
     Registration, ServerInfo, ServerSettings,

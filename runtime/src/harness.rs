@@ -207,6 +207,18 @@ impl Harness {
     }
 
     async fn feed_texts<'t>(&mut self, texts: impl Iterator<Item = &'t str>) -> Result<()> {
+        // Listeners that follow edits read the edited message by id: the recorder
+        // keeps the messages fed.
+        let follows = self.pipeline.listeners.iter().any(|l| l.on_edit);
+        let texts: Vec<&str> = texts.collect();
+        for text in texts.iter().filter(|_| follows) {
+            if let Ok(e) = serde_json::from_str::<Value>(text)
+                && e["type"] == "message"
+            {
+                self.recorder.know_message(&e["message"]);
+            }
+        }
+        let texts = texts.into_iter();
         let mut buf = StatsBuf::new(self.pipeline.listeners.len(), now_secs() / 3600);
         let mut log: Vec<LogRow> = Vec::new();
         self.engine
@@ -248,6 +260,47 @@ impl Harness {
         }
         self.feed([event]).await?;
         Ok(id)
+    }
+
+    /// Edits message `id` (one sent or fed before) as its sender does: the
+    /// `update_message` event Zulip sends, fed to the listeners.
+    pub async fn edit(&mut self, id: i64, content: &str) -> Result<()> {
+        let Some(mut m) = self.recorder.message_by_id(id) else {
+            return Err(Error::Config(format!("there is no message {id} to edit")));
+        };
+        let old = m["content"].as_str().unwrap_or_default().to_owned();
+        m["content"] = json!(content);
+        self.recorder.know_message(&m);
+        let mentioned = content.contains(&format!("@**{BOT_NAME}**"));
+        let mut event = json!({
+            "type": "update_message", "user_id": m["sender_id"], "edit_timestamp": now_secs(),
+            "message_id": id, "message_ids": [id], "orig_content": old,
+            "orig_rendered_content": format!("<p>{old}</p>"), "content": content,
+            "rendered_content": format!("<p>{content}</p>"), "is_me_message": false,
+            "topic_links": [], "flags": if mentioned { json!(["mentioned"]) } else { json!([]) },
+            "rendering_only": false,
+        });
+        if let Some(channel) = m["stream_id"].as_i64() {
+            event["stream_id"] = json!(channel);
+            event["stream_name"] = m["display_recipient"].clone();
+        }
+        self.feed([event]).await
+    }
+
+    /// Deletes message `id` (one sent or fed before): the `delete_message` event Zulip
+    /// sends (to clients that take bulk deletions), fed to the listeners.
+    pub async fn delete(&mut self, id: i64) -> Result<()> {
+        let Some(m) = self.recorder.message_by_id(id) else {
+            return Err(Error::Config(format!("there is no message {id} to delete")));
+        };
+        let event = match m["stream_id"].as_i64() {
+            Some(channel) => json!({"type": "delete_message", "message_ids": [id],
+                "message_type": "stream", "stream_id": channel, "topic": m["subject"]}),
+            None => {
+                json!({"type": "delete_message", "message_ids": [id], "message_type": "private"})
+            }
+        };
+        self.feed([event]).await
     }
 
     /// Everything recorded so far: posts and HTTP calls, in order.

@@ -112,6 +112,11 @@ pub struct ListenerDesc {
     pub commands: Commands,
     /// The command (an index into `commands.specs`) this listener runs, if it is one.
     pub command: Option<usize>,
+    /// `on_edit = "update"`: when a message it matched is edited, it runs again on the
+    /// new text and updates its answer (or deletes it, when the edit no longer matches).
+    pub on_edit: bool,
+    /// `on_delete = "delete"`: when a message it answered is deleted, so is the answer.
+    pub on_delete: bool,
 }
 
 impl PipelineDesc {
@@ -156,6 +161,14 @@ impl PipelineDesc {
         if self.commands.by_role {
             types.push("realm_user".into());
         }
+        // Answers that follow their message learn of its edits and deletions.
+        let chosen = || self.listeners.iter().zip(listeners).filter(|(_, on)| **on);
+        if chosen().any(|(l, _)| l.on_edit) {
+            types.push("update_message".into());
+        }
+        if chosen().any(|(l, _)| l.on_delete) {
+            types.push("delete_message".into());
+        }
         types.sort_unstable();
         types.dedup();
         types
@@ -191,7 +204,14 @@ impl ListenerDesc {
             actions: &[],
             commands: Commands::NONE,
             command: None,
+            on_edit: false,
+            on_delete: false,
         }
+    }
+
+    /// Whether its answers follow their message (edits or deletions).
+    pub fn follows_its_message(&self) -> bool {
+        self.on_edit || self.on_delete
     }
 
     /// Whether any action does I/O (and so runs as a job).

@@ -54,6 +54,18 @@ pub enum Input {
     File(PathBuf),
     /// One Zulip event.
     Event(Value),
+    /// The case's `message`th message (from 1) edited by its sender.
+    Edit {
+        /// Which message.
+        message: usize,
+        /// Its new content.
+        content: String,
+    },
+    /// The case's `message`th message (from 1) deleted.
+    Delete {
+        /// Which message.
+        message: usize,
+    },
 }
 
 /// What must follow. Absent parts are not checked; a list given is checked whole, in
@@ -67,6 +79,12 @@ pub struct Expect {
     /// The messages sent.
     #[serde(default)]
     pub messages: Option<Vec<MessageExpect>>,
+    /// Earlier messages updated, in order (their new content).
+    #[serde(default)]
+    pub edits: Option<Vec<MessageExpect>>,
+    /// Earlier messages deleted, in order (what they said).
+    #[serde(default)]
+    pub deleted: Option<Vec<MessageExpect>>,
     /// The reactions added.
     #[serde(default)]
     pub reactions: Option<Vec<ReactionExpect>>,
@@ -232,11 +250,20 @@ async fn run(
     for (listener, answer) in &case.http {
         h.recorder().answer_in_turn(listener, answer.clone());
     }
+    let mut sent: Vec<i64> = Vec::new();
+    let nth = |sent: &[i64], n: usize| {
+        sent.get(n.wrapping_sub(1)).copied().ok_or_else(|| {
+            Error::Config(format!(
+                "the case has no message {n} (it sent {})",
+                sent.len()
+            ))
+        })
+    };
     for input in &case.events {
         match input {
-            Input::Message(spec) => {
-                h.send(spec.clone()).await?;
-            }
+            Input::Message(spec) => sent.push(h.send(spec.clone()).await?),
+            Input::Edit { message, content } => h.edit(nth(&sent, *message)?, content).await?,
+            Input::Delete { message } => h.delete(nth(&sent, *message)?).await?,
             Input::Json(text) => {
                 let v: Value = serde_json::from_str(text)
                     .map_err(|e| Error::Config(format!("an event is not valid JSON: {e}")))?;
@@ -253,7 +280,13 @@ async fn run(
         checks.push(matched(&h, &e.matched));
     }
     if let Some(want) = &e.messages {
-        checks.push(messages(&effects, want));
+        checks.push(messages("messages", &effects, want));
+    }
+    if let Some(want) = &e.edits {
+        checks.push(messages("edits", &effects, want));
+    }
+    if let Some(want) = &e.deleted {
+        checks.push(messages("deleted", &effects, want));
     }
     if let Some(want) = &e.reactions {
         checks.push(reactions(&effects, want));
@@ -349,21 +382,43 @@ fn matched(h: &Harness, want: &BTreeMap<String, Option<u64>>) -> Check {
     )
 }
 
-fn messages(effects: &[Effect], want: &[MessageExpect]) -> Check {
+/// Messages sent (`what`: "messages"), updated ("edits") or deleted ("deleted").
+fn messages(what: &'static str, effects: &[Effect], want: &[MessageExpect]) -> Check {
     let sent: Vec<(&str, &str, &str)> = effects
         .iter()
-        .filter_map(|e| match e {
-            Effect::Message {
-                listener,
-                to,
-                content,
-                ..
-            } => Some((listener.as_str(), to.as_str(), content.as_str())),
+        .filter_map(|e| match (what, e) {
+            (
+                "messages",
+                Effect::Message {
+                    listener,
+                    to,
+                    content,
+                    ..
+                },
+            )
+            | (
+                "edits",
+                Effect::Edit {
+                    listener,
+                    to,
+                    content,
+                    ..
+                },
+            )
+            | (
+                "deleted",
+                Effect::Delete {
+                    listener,
+                    to,
+                    content,
+                    ..
+                },
+            ) => Some((listener.as_str(), to.as_str(), content.as_str())),
             _ => None,
         })
         .collect();
     compare(
-        "messages",
+        what,
         want,
         &sent,
         |w, (l, to, content)| {

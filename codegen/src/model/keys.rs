@@ -26,13 +26,15 @@ pub const EXPECT: &[&str] = &[
     "matched",
     "not_matched",
     "messages",
+    "edits",
+    "deleted",
     "reactions",
     "webhooks",
     "counts",
     "state",
     "dead_letters",
 ];
-/// An entry of `expect.messages`.
+/// An entry of `expect.messages`, `expect.edits` and `expect.deleted`.
 pub const EXPECT_MESSAGE: &[&str] = &["to", "text", "contains", "listener"];
 /// An entry of `expect.reactions`.
 pub const EXPECT_REACTION: &[&str] = &["emoji", "message_id", "listener"];
@@ -98,6 +100,8 @@ pub const LISTENER: &[&str] = &[
     "config",
     "command",
     "allowed",
+    "on_edit",
+    "on_delete",
     "action",
 ];
 /// Action types.

@@ -82,10 +82,47 @@ impl Walker {
             );
             return Vec::new();
         };
-        self.entries(v, "test.event")
-            .into_iter()
-            .filter_map(|(e, espan)| self.test_event(e, espan, refs))
-            .collect()
+        let mut events: Vec<Json> = Vec::new();
+        for (e, espan) in self.entries(v, "test.event") {
+            let event = if get(e, "edit").is_some() || get(e, "delete").is_some() {
+                let sent = events.iter().filter(|e| e.get("message").is_some()).count();
+                self.change_event(e, sent)
+            } else {
+                self.test_event(e, espan, refs)
+            };
+            events.extend(event);
+        }
+        events
+    }
+
+    /// `{ edit = N, content = "..." }` or `{ delete = N }`: the case's Nth message
+    /// (counting from 1, among those before) edited or deleted by its sender.
+    fn change_event(&mut self, t: &DeTable<'_>, sent: usize) -> Option<Json> {
+        let edit = get(t, "edit").is_some();
+        let (key, allowed): (&str, &[&str]) = match edit {
+            true => ("edit", &["edit", "content"]),
+            false => ("delete", &["delete"]),
+        };
+        self.keys(t, allowed, &format!("a test `{key}`"));
+        let n = self.uint(t, key, i64::MAX)?;
+        if n.value == 0 || n.value as usize > sent {
+            let msg = match n.value {
+                0 => format!("`{key} = 0`: the case's messages are counted from 1"),
+                k => {
+                    format!("`{key} = {k}` names the case's message {k}, but {sent} came before it")
+                }
+            };
+            self.d.error(n.span, msg);
+            return None;
+        }
+        if !edit {
+            return Some(json!({ "delete": { "message": n.value } }));
+        }
+        let Some(content) = self.string(t, "content") else {
+            self.d.error(n.span, "an `edit` needs the new `content`");
+            return None;
+        };
+        Some(json!({ "edit": { "message": n.value, "content": content.value } }))
     }
 
     /// One listener's `config` in a case: a table of strings.
@@ -324,8 +361,10 @@ impl Walker {
         }
         // Lists: (key, its entries' keys, the key a plain string stands for, the keys
         // each entry needs).
-        let lists: [(&str, &[&str], &str, &[&str]); 5] = [
+        let lists: [(&str, &[&str], &str, &[&str]); 7] = [
             ("messages", keys::EXPECT_MESSAGE, "text", &[]),
+            ("edits", keys::EXPECT_MESSAGE, "text", &[]),
+            ("deleted", keys::EXPECT_MESSAGE, "text", &[]),
             ("reactions", keys::EXPECT_REACTION, "emoji", &[]),
             ("webhooks", keys::EXPECT_WEBHOOK, "url", &[]),
             ("counts", keys::EXPECT_COUNT, "listener", &["listener", "n"]),
@@ -340,7 +379,7 @@ impl Walker {
             let Some(v) = get(t, key) else { continue };
             let list = self.expect_list(v, key, allowed, shorthand, refs);
             for (entry, span) in &list {
-                if key == "messages"
+                if keys::EXPECT_MESSAGE == allowed
                     && entry.get("text").is_some()
                     && entry.get("contains").is_some()
                 {

@@ -78,6 +78,10 @@ impl Walker {
             return;
         }
         let span = first.span.clone();
+        // zlc's answers follow the message as the commands' answers do: `dpeloy` edited
+        // into `deploy` takes back "unknown command".
+        let on_edit = listeners.iter().any(|l| l.command.is_some() && l.on_edit);
+        let on_delete = listeners.iter().any(|l| l.command.is_some() && l.on_delete);
         let answer = Template {
             source: format!("{{{{{COMMAND_ANSWER}}}}}"),
             segments: vec![Segment::Field(Sp::new(
@@ -105,6 +109,8 @@ impl Walker {
             config: Vec::new(),
             command: None,
             allowed: Vec::new(),
+            on_edit,
+            on_delete,
             answers_commands: true,
             span,
         });

@@ -72,6 +72,28 @@ impl Walker {
         }
     }
 
+    /// A string that must be one of `choices`: the one it is, or `None` (absent, or
+    /// wrong, which is said).
+    pub(super) fn choice(
+        &mut self,
+        t: &DeTable<'_>,
+        key: &str,
+        choices: &[&'static str],
+    ) -> Option<&'static str> {
+        let s = self.string(t, key)?;
+        let found = choices.iter().find(|c| **c == s.value).copied();
+        if found.is_none() {
+            let d = self.d.error(
+                s.span,
+                format!("`{key}` is {}, not `{}`", or_list(choices), s.value),
+            );
+            if let Some(close) = crate::diag::suggest(&s.value, choices.iter().copied()) {
+                d.help = Some(format!("did you mean `{close}`?"));
+            }
+        }
+        found
+    }
+
     pub(super) fn boolean(&mut self, t: &DeTable<'_>, key: &str) -> Option<Sp<bool>> {
         let v = get(t, key)?;
         match v.get_ref() {
@@ -269,5 +291,15 @@ impl Walker {
                 None
             }
         }
+    }
+}
+
+/// `"a"`, `"a" or "b"`, `"a", "b" or "c"`.
+fn or_list(choices: &[&str]) -> String {
+    let quoted: Vec<String> = choices.iter().map(|c| format!("\"{c}\"")).collect();
+    match quoted.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
     }
 }

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::client::Destination;
 use crate::config::Secret;
-use crate::jobs::outbox::{HttpSink, ZulipSink};
+use crate::jobs::outbox::{HttpSink, Slot, ZulipSink};
 use crate::markup;
 use crate::pipeline::{ActionDesc, ListenerDesc, ReplyDesc};
 use crate::store::Store;
@@ -111,6 +111,17 @@ impl From<crate::error::Error> for Failure {
     }
 }
 
+/// What one attempt at an action carries besides its event.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Attempt<'a> {
+    /// The webhook's bearer token.
+    pub(crate) token: Option<&'a Secret>,
+    /// The side effect's name, from which its `Idempotency-Key` comes.
+    pub(crate) effect: &'a str,
+    /// Where a message it posts goes ([`Slot`]).
+    pub(crate) slot: &'a Slot,
+}
+
 /// A connection's means of effect: its outbox, HTTP clients, store and realm.
 #[derive(Debug)]
 pub struct Effects {
@@ -173,27 +184,31 @@ impl Effects {
         !matches!(self.zulip, ZulipSink::DryRun)
     }
 
-    /// Performs a built-in action once. `token`: the webhook's bearer token; `effect`:
-    /// the effect's name, from which its `Idempotency-Key` comes.
+    /// Performs a built-in action once: `attempt` carries the webhook's bearer token,
+    /// the effect's name (its `Idempotency-Key` comes from it) and the message slot.
     pub(crate) async fn perform(
         &self,
         l: &ListenerDesc,
         action: &ActionDesc,
         event: &Value,
         json: &str,
-        token: Option<&Secret>,
-        effect: &str,
+        attempt: Attempt<'_>,
     ) -> Result<Done, Failure> {
+        let Attempt {
+            token,
+            effect,
+            slot,
+        } = attempt;
         let cx = self
             .realm
             .render_cx(event, json, l.name)
             .with_commands(l.commands);
         match action {
-            ActionDesc::Reply { to, template } => self.reply(l, to, template, &cx).await,
+            ActionDesc::Reply { to, template } => self.reply(l, to, template, &cx, slot).await,
             ActionDesc::React { emoji } => self.react(l.name, event, emoji).await,
             ActionDesc::Forward { channel, topic } => {
                 let topic = topic.map(|t| render(t, &cx, false));
-                self.forward(l.name, event, channel, topic).await
+                self.forward(l.name, event, channel, topic, slot).await
             }
             ActionDesc::Webhook {
                 url,
@@ -210,7 +225,12 @@ impl Effects {
                     allow_private: *allow_private,
                     idempotency_key: None,
                 };
-                self.webhook(l, call, *body, *reply_field, &cx, effect)
+                let attempt = Attempt {
+                    token,
+                    effect,
+                    slot,
+                };
+                self.webhook(l, call, *body, *reply_field, &cx, &attempt)
                     .await
             }
             // A handler is run by the executor (it needs a context); inline actions
@@ -229,6 +249,7 @@ impl Effects {
         to: &ReplyDesc,
         template: &[Seg],
         cx: &RenderCx<'_>,
+        slot: &Slot,
     ) -> Result<Done, Failure> {
         let content = render(template, cx, true);
         let event = cx.event;
@@ -247,7 +268,7 @@ impl Effects {
                 "the event has no conversation to reply to",
             ));
         };
-        self.send(l.name, &dest, &content).await
+        self.send(l.name, &dest, &content, slot).await
     }
 
     /// A `webhook` action: `call` with `body` (templates; else the event), its answer's
@@ -259,8 +280,9 @@ impl Effects {
         body: Option<&[(&str, &[Seg])]>,
         reply_field: Option<&str>,
         cx: &RenderCx<'_>,
-        effect: &str,
+        attempt: &Attempt<'_>,
     ) -> Result<Done, Failure> {
+        let Attempt { effect, slot, .. } = *attempt;
         let event = cx.event;
         let payload = match body {
             Some(fields) => Value::Object(
@@ -291,7 +313,8 @@ impl Effects {
                 "the event has no conversation to reply to",
             ));
         };
-        self.send(l.name, &dest, &markup::user_text(text)).await
+        self.send(l.name, &dest, &markup::user_text(text), slot)
+            .await
     }
 
     /// Performs one post a handler asked for.
@@ -300,41 +323,20 @@ impl Effects {
         l: &ListenerDesc,
         post: &Post,
         event: &Value,
+        slot: &Slot,
     ) -> Result<Done, Failure> {
         match post {
             Post::Reply(text) => match same_conversation(event, self.own_user_id) {
-                Some(dest) => self.send(l.name, &dest, text).await,
+                Some(dest) => self.send(l.name, &dest, text, slot).await,
                 None => Err(Failure::permanent(
                     "the event has no conversation to reply to",
                 )),
             },
-            Post::Send(dest, text) => self.send(l.name, dest, text).await,
+            Post::Send(dest, text) => self.send(l.name, dest, text, slot).await,
             Post::React(emoji) => self.react(l.name, event, emoji).await,
             Post::Forward { channel, topic } => {
-                self.forward(l.name, event, channel, topic.clone()).await
-            }
-        }
-    }
-
-    async fn send(
-        &self,
-        listener: &str,
-        dest: &Destination,
-        content: &str,
-    ) -> Result<Done, Failure> {
-        match &self.zulip {
-            ZulipSink::Live(client) => client
-                .send_message(dest, content)
-                .await
-                .map(|_| Done::Really)
-                .map_err(Failure::from),
-            ZulipSink::DryRun => {
-                tracing::info!(listener, to = %dest, content, "replay: would send");
-                Ok(Done::DryRun)
-            }
-            ZulipSink::Record(r) => {
-                r.message(listener, dest, content);
-                Ok(Done::Really)
+                self.forward(l.name, event, channel, topic.clone(), slot)
+                    .await
             }
         }
     }
@@ -370,6 +372,7 @@ impl Effects {
         event: &Value,
         channel: &str,
         topic: Option<String>,
+        slot: &Slot,
     ) -> Result<Done, Failure> {
         let m = &event["message"];
         let original_topic = m["subject"].as_str().unwrap_or("");
@@ -391,7 +394,7 @@ impl Effects {
             channel: channel.to_owned(),
             topic,
         };
-        self.send(listener, &dest, &content).await
+        self.send(listener, &dest, &content, slot).await
     }
 
     /// The `Idempotency-Key` of `listener`'s effect `effect` on this connection.

@@ -37,6 +37,31 @@ pub struct Job {
     pub conversation: Option<u64>,
 }
 
+impl Job {
+    /// What the job does with its event, as its key says (so that a dead letter
+    /// replayed later does it again): runs the listener's actions on it, or follows
+    /// an edit (`m<id>@e…`) or deletion (`m<id>@deleted`) of a message it answered.
+    pub fn follow(&self) -> Follow<'_> {
+        match self.key.split_once('@') {
+            Some((_, "deleted")) => Follow::Delete,
+            Some((_, edit)) => Follow::Edit(edit),
+            None => Follow::Event,
+        }
+    }
+}
+
+/// What a job does with its event ([`Job::follow`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Follow<'a> {
+    /// Runs the listener's actions on it.
+    Event,
+    /// Runs the listener again on an edited message (this edit's name), updating its
+    /// earlier answers.
+    Edit(&'a str),
+    /// Deletes the listener's answers to a deleted message.
+    Delete,
+}
+
 /// What dispatch may read and write for one connection.
 #[derive(Debug)]
 pub struct Cx<'a> {
@@ -52,6 +77,9 @@ pub struct Cx<'a> {
     pub(crate) log_all: bool,
     /// The event queue the batch came from (`None`: a backfill or a replay).
     pub(crate) queue: Option<&'a str>,
+    /// An edited message run again ([`Follow::Edit`]): what its first run counted and
+    /// stored is not counted or stored twice.
+    pub(crate) edit: bool,
 }
 
 impl<'a> Cx<'a> {
@@ -177,6 +205,9 @@ impl<'a> Cx<'a> {
                     by_channel,
                     by_sender,
                 } => {
+                    if self.edit {
+                        continue;
+                    }
                     let m = msg.map(|m| &m.message);
                     let channel = m.filter(|_| *by_channel).and_then(|m| {
                         m.channel_id()
@@ -201,6 +232,7 @@ impl<'a> Cx<'a> {
                     log_line(l, self.realm, ev, *template);
                     self.stats.listener(i).time_us += start.elapsed().as_micros() as u64;
                 }
+                ActionDesc::Store if self.edit => {}
                 ActionDesc::Store => self.log_row(l, ev, msg, "stored"),
                 _ => {
                     has_jobs = true;
@@ -230,6 +262,71 @@ impl<'a> Cx<'a> {
             self.stats.listener(i).succeeded += 1;
         }
     }
+}
+
+impl Cx<'_> {
+    /// An edit or deletion of messages (`update_message` with new content,
+    /// `delete_message`): a job for each listener that follows them ([`Follow`]). An
+    /// edit of the bot's own (its answers being updated) or one that only re-rendered
+    /// the message is none.
+    pub fn follow(&mut self, ev: &RawEvent<'_>) {
+        #[derive(serde::Deserialize)]
+        struct Change<'a> {
+            #[serde(default)]
+            message_id: Option<i64>,
+            #[serde(default)]
+            message_ids: Vec<i64>,
+            #[serde(default, borrow)]
+            content: Option<std::borrow::Cow<'a, str>>,
+            #[serde(default)]
+            user_id: Option<i64>,
+            #[serde(default)]
+            rendering_only: bool,
+            #[serde(default)]
+            edit_timestamp: Option<i64>,
+        }
+        let Ok(change) = serde_json::from_str::<Change<'_>>(ev.json) else {
+            return;
+        };
+        let edit = ev.kind == "update_message";
+        let keys: Vec<(i64, String)> = if edit {
+            let (Some(id), Some(content)) = (change.message_id, &change.content) else {
+                return;
+            };
+            if change.rendering_only || change.user_id == Some(self.own_user_id) {
+                return;
+            }
+            // An edit's name: its time and text (two edits in one second differ).
+            let stamp = change.edit_timestamp.unwrap_or(self.now);
+            let text = fnv1a(content.as_bytes());
+            vec![(id, format!("m{id}@e{stamp}.{text:08x}"))]
+        } else {
+            let ids = change.message_ids.iter().copied().chain(change.message_id);
+            ids.map(|id| (id, format!("m{id}@deleted"))).collect()
+        };
+        for (i, l) in self.pipeline.listeners.iter().enumerate() {
+            if !self.enabled(i) || !(if edit { l.on_edit } else { l.on_delete }) {
+                continue;
+            }
+            for (id, key) in &keys {
+                self.jobs.push(Job {
+                    listener: i,
+                    json: ev.json.to_owned(),
+                    event_id: ev.id,
+                    message_id: Some(*id),
+                    key: key.clone(),
+                    conversation: None,
+                });
+            }
+        }
+    }
+}
+
+/// FNV-1a, 32 bits: stable across builds and processes, as keys of side effects must be.
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5, |h, b| {
+        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// The key an event's side effects are de-duplicated by, the same at every delivery:
@@ -400,5 +497,84 @@ mod tests {
         let only = ["second".to_owned()];
         assert_eq!(eligible_for(&P, 1, Some(&only)), [false, false]);
         assert_eq!(eligible_for(&P, 2, Some(&only)), [false, true]);
+    }
+
+    /// The official `update_message` and `delete_message` examples (and the bulk form
+    /// of the deletion) become jobs of the listeners that follow them, keyed so that a
+    /// later delivery or a replayed dead letter does the same.
+    #[test]
+    fn edits_and_deletions_of_the_official_examples_become_follow_jobs() {
+        static LISTENERS: &[ListenerDesc] = &[
+            ListenerDesc {
+                on_edit: true,
+                ..ListenerDesc::stand_in("edits")
+            },
+            ListenerDesc {
+                on_delete: true,
+                ..ListenerDesc::stand_in("deletes")
+            },
+            ListenerDesc::stand_in("neither"),
+        ];
+        static P: PipelineDesc = PipelineDesc::stand_in("p", LISTENERS);
+        let examples = include_str!("../../tests/fixtures/zulip/events.jsonl");
+        let example = |kind: &str| {
+            examples
+                .lines()
+                .find(|l| l.contains(&format!(r#""type":"{kind}""#)))
+                .unwrap()
+                .to_owned()
+        };
+        let bulk = r#"{"type":"delete_message","message_type":"stream","stream_id":5,"topic":"t","message_ids":[40,41],"id":3}"#;
+        let own_edit = example("update_message").replace(r#""user_id":10"#, r#""user_id":77"#);
+        let rerendered = example("update_message")
+            .replace(r#""rendering_only":false"#, r#""rendering_only":true"#);
+        let jobs = |json: &str| -> Vec<(usize, String)> {
+            let (bots, realm) = (HashSet::new(), crate::template::RealmInfo::default());
+            let (mut stats, mut jobs, mut log) = (StatsBuf::new(3, 0), Vec::new(), Vec::new());
+            let mut cx = Cx {
+                pipeline: &P,
+                enabled: &[true, true, true],
+                own_user_id: 77,
+                bots: &bots,
+                now: 0,
+                realm: &realm,
+                stats: &mut stats,
+                jobs: &mut jobs,
+                log_rows: &mut log,
+                log_all: false,
+                queue: None,
+                edit: false,
+            };
+            cx.follow(&RawEvent::new(json).unwrap());
+            jobs.iter().map(|j| (j.listener, j.key.clone())).collect()
+        };
+        let edit = jobs(&example("update_message"));
+        assert_eq!(edit.len(), 1, "{edit:?}");
+        assert_eq!(edit[0].0, 0);
+        assert!(edit[0].1.starts_with("m58@e1594825451."), "{edit:?}");
+        let job = Job {
+            listener: 0,
+            json: String::new(),
+            event_id: None,
+            message_id: Some(58),
+            key: edit[0].1.clone(),
+            conversation: None,
+        };
+        assert!(matches!(job.follow(), Follow::Edit(e) if e.starts_with("e1594825451.")));
+        assert_eq!(
+            jobs(&example("delete_message")),
+            [(1, "m37@deleted".to_owned())]
+        );
+        assert_eq!(
+            jobs(bulk),
+            [(1, "m40@deleted".to_owned()), (1, "m41@deleted".to_owned())]
+        );
+        assert!(
+            jobs(&own_edit).is_empty(),
+            "the bot's own edits are its answers"
+        );
+        assert!(jobs(&rerendered).is_empty());
+        let topic_only = r#"{"type":"update_message","user_id":10,"message_id":58,"message_ids":[58],"orig_subject":"a","subject":"b","flags":[],"rendering_only":false,"id":1}"#;
+        assert!(jobs(topic_only).is_empty(), "a move changes no text");
     }
 }

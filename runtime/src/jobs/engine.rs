@@ -55,7 +55,9 @@ pub struct Engine {
     dispatch: DispatchFn,
     enabled: Vec<bool>,
     own_user_id: i64,
-    bots: HashSet<i64>,
+    bots: Arc<HashSet<i64>>,
+    /// Some listener's answers follow their message (edits, deletions).
+    follows: bool,
     scheduler: Scheduler,
     jobs: Vec<Job>,
 }
@@ -72,11 +74,15 @@ impl Engine {
         bots: HashSet<i64>,
         executor: Arc<Executor>,
     ) -> Self {
+        let bots = Arc::new(bots);
+        // An edited message is run again through the same dispatch.
+        executor.run_edits_with(dispatch, bots.clone());
         Engine {
             pipeline,
             dispatch,
             enabled,
             own_user_id,
+            follows: pipeline.listeners.iter().any(|l| l.follows_its_message()),
             bots,
             scheduler: Scheduler::new(executor),
             jobs: Vec::new(),
@@ -110,6 +116,7 @@ impl Engine {
                 log_rows: &mut *log,
                 log_all: p.event_log == EventLogMode::All,
                 queue,
+                edit: false,
             };
             for ev in events {
                 // Events without a time of their own count in the hour they are
@@ -120,6 +127,9 @@ impl Engine {
                         cx.stats.events += 1;
                         if p.commands.by_role && raw.kind == "realm_user" {
                             cx.realm.roles.follow(raw.json);
+                        }
+                        if self.follows && matches!(raw.kind, "update_message" | "delete_message") {
+                            cx.follow(&raw);
                         }
                         (self.dispatch)(&mut cx, &raw);
                     }

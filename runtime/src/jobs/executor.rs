@@ -1,6 +1,7 @@
 //! The executor: runs a job's I/O actions in order, each under its listener's policy,
 //! claiming and settling its side effects.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -8,8 +9,8 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use crate::config::Secret;
-use crate::jobs::actions::{Done, Effects, Failure, Post};
-use crate::jobs::dispatch::Job;
+use crate::jobs::actions::{Attempt, Done, Effects, Failure, Post};
+use crate::jobs::dispatch::{DispatchFn, Follow, Job};
 use crate::jobs::handler::{Context, HandlerFn, HandlerTable};
 use crate::jobs::limit::{Limiter, Over, conversation_key, sender_of};
 use crate::metrics::Metrics;
@@ -76,7 +77,7 @@ impl Counted {
 #[derive(Debug)]
 pub struct Executor {
     pipeline: &'static PipelineDesc,
-    effects: Effects,
+    pub(super) effects: Effects,
     semaphores: Vec<Arc<Semaphore>>,
     /// Each listener's retry policy and circuit breaker.
     policies: Vec<Mutex<JobPolicy>>,
@@ -90,17 +91,32 @@ pub struct Executor {
     /// Each listener's `config`, with the store's overrides applied (replaced whole
     /// when they change while running).
     config: std::sync::RwLock<Arc<ListenerConfigs>>,
+    /// What runs an edited message again: the dispatch and the organization's bots.
+    pub(super) redispatch: std::sync::OnceLock<(DispatchFn, Arc<HashSet<i64>>)>,
 }
 
 /// One I/O action of a job: its listener (and index), its place among the listener's
 /// actions, the job and its event, and the side effect's name.
-struct Step<'a> {
-    l: &'a ListenerDesc,
-    i: usize,
-    n: usize,
-    job: &'a Job,
-    event: &'a Value,
-    effect: String,
+pub(super) struct Step<'a> {
+    pub(super) l: &'a ListenerDesc,
+    pub(super) i: usize,
+    pub(super) n: usize,
+    pub(super) job: &'a Job,
+    pub(super) event: &'a Value,
+    pub(super) effect: String,
+    /// The edit this run follows ([`crate::jobs::dispatch::Follow::Edit`]).
+    pub(super) edit: Option<&'a str>,
+}
+
+impl Step<'_> {
+    /// The name `effect` (this step's, or one of its handler's posts) is claimed under:
+    /// its own, or on an edit its own with the edit's (a reaction is added once).
+    fn claimed_as(&self, effect: &str, once: bool) -> String {
+        match self.edit {
+            Some(edit) if !once => format!("{effect}@{edit}"),
+            _ => effect.to_owned(),
+        }
+    }
 }
 
 impl Executor {
@@ -137,6 +153,7 @@ impl Executor {
             handlers,
             metrics: None,
             config: std::sync::RwLock::new(Arc::new(config_with(pipeline, overrides))),
+            redispatch: std::sync::OnceLock::new(),
         })
     }
 
@@ -176,7 +193,7 @@ impl Executor {
     /// Runs `attempt` with listener `i`'s policy: a timeout per attempt, retries of
     /// retryable failures with backoff (a 429 waits its `Retry-After`, up to five
     /// minutes), and no attempt while the breaker is open.
-    async fn retrying<T, F, Fut>(
+    pub(super) async fn retrying<T, F, Fut>(
         &self,
         l: &ListenerDesc,
         i: usize,
@@ -244,20 +261,40 @@ impl Executor {
     }
 
     pub(crate) async fn run_job(&self, job: &Job) -> Result<Outcome, String> {
-        let i = job.listener;
-        let l = &self.pipeline.listeners[i];
-        let _permit = self.semaphores[i]
+        let _permit = self.semaphores[job.listener]
             .acquire()
             .await
             .map_err(|e| e.to_string())?;
+        match job.follow() {
+            Follow::Event => {}
+            Follow::Edit(edit) => return self.run_edit(job, edit).await,
+            Follow::Delete => return self.run_delete(job).await,
+        }
         let event: Value =
             serde_json::from_str(&job.json).map_err(|e| format!("event is not JSON: {e}"))?;
+        self.run_actions(job, &event, None).await
+    }
+
+    /// Runs `job`'s I/O actions (and the cheap ones after them) on `event`; `edit`:
+    /// the edit of its message this run follows.
+    pub(super) async fn run_actions(
+        &self,
+        job: &Job,
+        event: &Value,
+        edit: Option<&str>,
+    ) -> Result<Outcome, String> {
+        let i = job.listener;
+        let l = &self.pipeline.listeners[i];
         let mut outcome = Outcome::default();
         // Dispatch ran the cheap actions before the first I/O action; the rest run here,
-        // in order, each only after the ones before it succeeded.
+        // in order, each only after the ones before it succeeded. On an edit, what the
+        // first run counted and stored is not counted or stored again.
         let first = l.first_io().unwrap_or(l.actions.len());
         for (n, action) in l.actions.iter().enumerate().skip(first) {
-            if self.run_inline(l, job, &event, action, &mut outcome) {
+            if edit.is_some() && matches!(action, ActionDesc::Count { .. } | ActionDesc::Store) {
+                continue;
+            }
+            if self.run_inline(l, job, event, action, &mut outcome) {
                 continue;
             }
             let step = Step {
@@ -265,8 +302,9 @@ impl Executor {
                 i,
                 n,
                 job,
-                event: &event,
+                event,
                 effect: format!("{}:{}:{n}", self.effects.realm.id, job.key),
+                edit,
             };
             if let ActionDesc::Handler { allow_private, .. } = action
                 && let Some(call) = self.handlers[i][n]
@@ -320,7 +358,8 @@ impl Executor {
         let Step {
             l, i, job, event, ..
         } = *step;
-        let effect = &step.effect;
+        // Its calls out are made again on an edit (with keys of their own).
+        let effect = &step.claimed_as(&step.effect, false);
         let config = self
             .config
             .read()
@@ -353,7 +392,8 @@ impl Executor {
             .await?;
         outcome.counters.extend(counters);
         for (k, post) in posts.iter().enumerate() {
-            let effect = format!("{effect}.{k}");
+            let base = format!("{}.{k}", step.effect);
+            let effect = step.claimed_as(&base, matches!(post, Post::React(_)));
             let real = self.effects.posts_for_real();
             if !self.claim(l, &effect, real).await? {
                 continue;
@@ -363,11 +403,17 @@ impl Executor {
                 outcome.limited = true;
                 continue;
             }
+            let slot = self
+                .slot(step, &base, !matches!(post, Post::React(_)))
+                .await;
             let done = self
-                .retrying(l, i, post_kind(post), || self.effects.post(l, post, event))
+                .retrying(l, i, post_kind(post), || {
+                    self.effects.post(l, post, event, &slot)
+                })
                 .await;
             self.settle(l, &effect, real, &done).await;
             done?;
+            self.remember(step, &base, &slot).await;
         }
         Ok(())
     }
@@ -387,7 +433,8 @@ impl Executor {
             event,
             ..
         } = *step;
-        let effect = &step.effect;
+        let react = matches!(action, ActionDesc::React { .. });
+        let effect = &step.claimed_as(&step.effect, react);
         // A post to Zulip in a replay is only logged: nothing to claim.
         let real = self.effects.posts_for_real() || !action.posts_only_to_zulip();
         if !self.claim(l, effect, real).await? {
@@ -399,14 +446,21 @@ impl Executor {
             return Ok(());
         }
         let token = self.tokens[i].get(n).and_then(Option::as_ref);
+        let slot = self.slot(step, &step.effect, !react).await;
         let done = self
             .retrying(l, i, action.kind(), || {
-                self.effects
-                    .perform(l, action, event, &job.json, token, effect)
+                let attempt = Attempt {
+                    token,
+                    effect,
+                    slot: &slot,
+                };
+                self.effects.perform(l, action, event, &job.json, attempt)
             })
             .await;
         self.settle(l, effect, real, &done).await;
-        done.map(|_| ())
+        done?;
+        self.remember(step, &step.effect, &slot).await;
+        Ok(())
     }
 
     /// Claims `effect` for this process before it is performed: `Ok(true)` when it is

@@ -4,6 +4,7 @@
 //! webhooks get canned answers instead of a network.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -50,6 +51,29 @@ pub enum Effect {
         /// The content.
         content: String,
     },
+    /// An earlier message of ours updated (its trigger was edited).
+    Edit {
+        /// The listener that updated it.
+        listener: String,
+        /// The message updated.
+        message_id: i64,
+        /// Where it is (as in [`Effect::Message`]).
+        to: String,
+        /// Its new content.
+        content: String,
+    },
+    /// An earlier message of ours deleted (its trigger was deleted, or no longer
+    /// matches after an edit).
+    Delete {
+        /// The listener that deleted it.
+        listener: String,
+        /// The message deleted.
+        message_id: i64,
+        /// Where it was.
+        to: String,
+        /// What it said.
+        content: String,
+    },
     /// A reaction added.
     Reaction {
         /// The listener.
@@ -79,9 +103,41 @@ impl Effect {
     pub fn listener(&self) -> &str {
         match self {
             Effect::Message { listener, .. }
+            | Effect::Edit { listener, .. }
+            | Effect::Delete { listener, .. }
             | Effect::Reaction { listener, .. }
             | Effect::Http { listener, .. } => listener,
         }
+    }
+}
+
+/// Where a message post goes when its listener's answers follow their message: over
+/// an earlier answer (when the trigger was edited), and which message it became.
+#[derive(Debug, Default)]
+pub(crate) struct Slot {
+    /// The earlier answer to update instead of posting a new one.
+    pub(crate) replace: Option<i64>,
+    /// The message posted (0: none yet).
+    sent: AtomicI64,
+}
+
+impl Slot {
+    /// A slot over the earlier answer `replace`, if any.
+    pub(crate) fn over(replace: Option<i64>) -> Self {
+        Slot {
+            replace,
+            sent: AtomicI64::new(0),
+        }
+    }
+
+    /// Notes the message a post became.
+    pub(crate) fn posted(&self, id: i64) {
+        self.sent.store(id, Ordering::Relaxed);
+    }
+
+    /// The message a post became, when it posted a new one.
+    pub(crate) fn sent(&self) -> Option<i64> {
+        Some(self.sent.load(Ordering::Relaxed)).filter(|id| *id != 0)
     }
 }
 
@@ -92,7 +148,14 @@ pub struct Recorder {
     /// Per listener: its answers, and how many of its calls were answered.
     answers: Mutex<HashMap<String, (Vec<Answer>, usize)>>,
     emails: Mutex<HashMap<i64, String>>,
+    /// The messages sent, by the id each was given: where, and what they say now.
+    sent: Mutex<HashMap<i64, (String, String)>>,
+    /// The messages of the events fed, by id (what reading a message by id finds).
+    seen: Mutex<HashMap<i64, Value>>,
 }
+
+/// The first id a recorded message gets (far above the messages tests write).
+const FIRST_SENT_ID: i64 = 900_000_001;
 
 /// A canned answer to a recorded HTTP call: a status and a body, maybe late or cut.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -164,7 +227,8 @@ impl Recorder {
         lock(&self.effects).clear();
     }
 
-    pub(crate) fn message(&self, listener: &str, to: &Destination, content: &str) {
+    /// Records a message sent and returns the id it was given.
+    pub(crate) fn message(&self, listener: &str, to: &Destination, content: &str) -> i64 {
         let (channel, topic, to) = match to {
             Destination::Channel { channel, topic } => {
                 (Some(channel.clone()), Some(topic.clone()), to.to_string())
@@ -183,6 +247,9 @@ impl Recorder {
                 (None, None, names.join(", "))
             }
         };
+        let mut sent = lock(&self.sent);
+        let id = FIRST_SENT_ID + sent.len() as i64;
+        sent.insert(id, (to.clone(), content.to_owned()));
         lock(&self.effects).push(Effect::Message {
             listener: listener.to_owned(),
             to,
@@ -190,6 +257,49 @@ impl Recorder {
             topic,
             content: content.to_owned(),
         });
+        id
+    }
+
+    /// Updates recorded message `id`; `false` when no such message was sent.
+    pub(crate) fn edit(&self, listener: &str, message_id: i64, content: &str) -> bool {
+        let mut sent = lock(&self.sent);
+        let Some((to, old)) = sent.get_mut(&message_id) else {
+            return false;
+        };
+        content.clone_into(old);
+        lock(&self.effects).push(Effect::Edit {
+            listener: listener.to_owned(),
+            message_id,
+            to: to.clone(),
+            content: content.to_owned(),
+        });
+        true
+    }
+
+    /// Deletes recorded message `id`; `false` when it is not there.
+    pub(crate) fn delete(&self, listener: &str, message_id: i64) -> bool {
+        let Some((to, content)) = lock(&self.sent).remove(&message_id) else {
+            return false;
+        };
+        lock(&self.effects).push(Effect::Delete {
+            listener: listener.to_owned(),
+            message_id,
+            to,
+            content,
+        });
+        true
+    }
+
+    /// Knows `message` (a message object of an event fed): reading it by id finds it.
+    pub fn know_message(&self, message: &Value) {
+        if let Some(id) = message["id"].as_i64() {
+            lock(&self.seen).insert(id, message.clone());
+        }
+    }
+
+    /// Message `id` as reading it by id finds it: one of the events fed, or one sent.
+    pub(crate) fn message_by_id(&self, id: i64) -> Option<Value> {
+        lock(&self.seen).get(&id).cloned()
     }
 
     pub(crate) fn reaction(&self, listener: &str, message_id: i64, emoji: &str) {

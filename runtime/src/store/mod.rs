@@ -25,6 +25,7 @@ pub mod effects;
 pub mod leases;
 pub mod listeners;
 pub mod log;
+pub mod replies;
 pub mod rows;
 pub mod state;
 pub mod stats;

@@ -17,7 +17,11 @@ pub(super) fn store_message(
     content: &str,
 ) -> i64 {
     let mut st = lock(shared);
-    let id = st.messages.last().map_or(1000, |m| m.id + 1);
+    let id = st
+        .last_message_id
+        .max(st.messages.last().map_or(999, |m| m.id))
+        + 1;
+    st.last_message_id = id;
     // Real time, as Zulip stamps messages (never going backwards).
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -66,11 +70,11 @@ pub(super) fn store_message(
     id
 }
 
-fn visible(m: &StoredMessage, user_id: i64) -> bool {
+pub(super) fn visible(m: &StoredMessage, user_id: i64) -> bool {
     m.channel_id.is_some() || m.dm_user_ids.contains(&user_id)
 }
 
-fn flags(m: &StoredMessage, user_id: i64, users: &[FakeUser]) -> Vec<&'static str> {
+pub(super) fn flags(m: &StoredMessage, user_id: i64, users: &[FakeUser]) -> Vec<&'static str> {
     let mut f = Vec::new();
     if m.sender_id == user_id {
         f.push("read");
@@ -120,7 +124,7 @@ fn matches_narrow(
     })
 }
 
-fn message_json(
+pub(super) fn message_json(
     m: &StoredMessage,
     users: &[FakeUser],
     channels: &[(i64, String)],

@@ -22,6 +22,7 @@
 //! ```
 
 pub mod build;
+mod edits;
 mod messages;
 mod queues;
 mod reply;
@@ -207,6 +208,19 @@ impl FakeZulip {
             sender: None,
             content: String::new(),
         }
+    }
+
+    /// Edits message `id` as `user` does in Zulip (`PATCH /messages/{id}`): queues get
+    /// its `update_message`. `false`: Zulip would refuse (not theirs, or no such message).
+    pub fn edit_message(&self, user: &FakeUser, id: i64, content: &str) -> bool {
+        let p = std::collections::HashMap::from([("content".to_owned(), content.to_owned())]);
+        edits::edit_message(&self.shared, user, id, &p).status == 200
+    }
+
+    /// Deletes message `id` as `user` does (`DELETE /messages/{id}`): queues get its
+    /// `delete_message`. `false`: Zulip would refuse.
+    pub fn delete_message(&self, user: &FakeUser, id: i64) -> bool {
+        edits::delete_message(&self.shared, user, id).status == 200
     }
 
     /// Delivers any event (built with [`build`]) to every queue that wants its type.

@@ -43,6 +43,10 @@ pub(super) fn register(shared: &Shared, user: &FakeUser, p: &HashMap<String, Str
         Err(r) => return r,
     };
     let apply_markdown = p.get("apply_markdown").is_some_and(|v| v == "true");
+    let bulk_deletion = json_param::<Value>(p, "client_capabilities")
+        .ok()
+        .flatten()
+        .is_some_and(|c| c["bulk_message_deletion"] == true);
     let mut st = lock(shared);
     let id = format!("fake-queue-{}", st.next_queue);
     st.next_queue += 1;
@@ -67,6 +71,7 @@ pub(super) fn register(shared: &Shared, user: &FakeUser, p: &HashMap<String, Str
             next_event_id: backlog_len as i64,
             last_activity: Instant::now(),
             polling: 0,
+            bulk_deletion,
         },
     );
     let mut reply = json!({"queue_id": id, "last_event_id": -1});

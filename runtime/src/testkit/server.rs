@@ -286,6 +286,14 @@ async fn route(
         },
         ("POST", "messages") => send_message(shared, &user, p),
         ("GET", "messages") => get_messages(shared, &user, p),
+        (m, ep) if ep.starts_with("messages/") && !ep["messages/".len()..].contains('/') => {
+            match (m, ep["messages/".len()..].parse::<i64>()) {
+                ("GET", Ok(id)) => super::edits::get_message(shared, &user, id, p),
+                ("PATCH", Ok(id)) => super::edits::edit_message(shared, &user, id, p),
+                ("DELETE", Ok(id)) => super::edits::delete_message(shared, &user, id),
+                _ => Reply::error(400, "BAD_REQUEST", "Invalid message(s)"),
+            }
+        }
         (m, ep) if ep.starts_with("messages/") && ep.ends_with("/reactions") => {
             let id = ep["messages/".len()..ep.len() - "/reactions".len()]
                 .parse::<i64>()

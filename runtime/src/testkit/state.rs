@@ -228,6 +228,8 @@ pub(super) struct Queue {
     pub(super) next_event_id: i64,
     pub(super) last_activity: Instant,
     pub(super) polling: u32,
+    /// Registered with `bulk_message_deletion`: `delete_message` carries `message_ids`.
+    pub(super) bulk_deletion: bool,
 }
 
 #[derive(Debug, Default)]
@@ -243,6 +245,8 @@ pub(super) struct State {
     pub(super) requests: Vec<RequestRecord>,
     pub(super) delivered: Vec<(String, i64)>,
     pub(super) clock: i64,
+    /// The newest message id given (ids are never given twice, deleted or not).
+    pub(super) last_message_id: i64,
 }
 
 pub(super) struct Shared {

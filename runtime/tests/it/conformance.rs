@@ -351,3 +351,69 @@ async fn the_first_contact_waits_out_502s_and_timeouts() {
         "backed off"
     );
 }
+
+/// One message by id, as answers that follow their message use it: a message of the
+/// official example read back whole, the official "Invalid message(s)" error read as
+/// "gone" (a deletion of what is gone succeeds), and the fake's own answers to the
+/// three endpoints in the same shapes.
+#[tokio::test]
+async fn one_message_by_id_reads_edits_and_deletes_as_zulip_answers() {
+    let zulip = FakeZulip::start().await.unwrap();
+    let client = Client::new(&zulip.config_for(zulip.bot())).unwrap();
+    let page: Value = serde_json::from_str(MESSAGES_EXAMPLE).unwrap();
+    let official = &page["messages"][1];
+    let body = serde_json::json!({"result": "success", "msg": "", "message": official, "raw_content": "raw"});
+    zulip.inject(
+        Some("messages/21"),
+        Fault::Body {
+            status: 200,
+            body: body.to_string(),
+        },
+    );
+    assert_eq!(client.message(21).await.unwrap(), *official);
+    let errors: Vec<Value> = serde_json::from_str(ERRORS).unwrap();
+    let invalid = errors
+        .iter()
+        .find(|e| e["source"] == "components.schemas.InvalidMessageError")
+        .unwrap();
+    for _ in 0..2 {
+        zulip.inject(
+            Some("messages/21"),
+            Fault::Body {
+                status: 400,
+                body: invalid["example"].to_string(),
+            },
+        );
+    }
+    let gone = client.message(21).await.unwrap_err();
+    assert!(zlc_runtime::client::is_no_such_message(&gone), "{gone}");
+    assert!(!client.delete_message(21).await.unwrap(), "already gone");
+
+    // The fake: the bot's own message read, edited and deleted; another's refused.
+    zulip.add_channel("devel");
+    let iago = zulip.add_user("iago@zulip.example.com", "Iago");
+    let mine = zulip
+        .message()
+        .channel("devel")
+        .sender(zulip.bot())
+        .content("**hi**")
+        .send();
+    let theirs = zulip
+        .message()
+        .channel("devel")
+        .sender(&iago)
+        .content("yo")
+        .send();
+    let read = client.message(mine).await.unwrap();
+    assert_eq!(
+        (read["content"].as_str(), read["flags"][0].as_str()),
+        (Some("**hi**"), Some("read"))
+    );
+    client.edit_message(mine, "**hello**").await.unwrap();
+    assert_eq!(zulip.messages()[0].content, "**hello**");
+    let refused = client.edit_message(theirs, "x").await.unwrap_err();
+    assert!(matches!(refused, Error::BadRequest { .. }), "{refused}");
+    assert!(client.delete_message(mine).await.unwrap());
+    assert!(!client.delete_message(mine).await.unwrap());
+    assert_eq!(zulip.messages().len(), 1);
+}

@@ -125,3 +125,89 @@ async fn ops_bot_answers_commands_help_and_mistakes_in_the_conversation() {
     let (status, log) = p.stop();
     assert!(status.success(), "{log}");
 }
+
+/// The answer follows the command: an edit runs it again and updates the answer in
+/// place (Zulip's `PATCH /messages/{id}`, no second message), an edit that makes it
+/// another command takes zlc's "unknown command" back, and a deleted command takes its
+/// answer with it. The store remembers which answer belongs to which message, so this
+/// holds across a restart too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_command_updates_its_answer_and_a_deleted_one_takes_it_away() {
+    let s = setup().await;
+    let bin = build_pipeline(&pipeline("ops_bot"));
+    let p = s.run(&bin, &[], &[]);
+    s.connected(&p).await;
+    s.zulip.add_channel("ops");
+    let iago = s.zulip.add_user("iago@zulip.example.com", "Iago");
+    s.zulip.set_role(&iago, 200);
+    let bot_id = s.zulip.bot().id;
+    let answers = || -> Vec<(i64, String)> {
+        s.zulip
+            .messages()
+            .into_iter()
+            .filter(|m| m.sender_id == bot_id)
+            .map(|m| (m.id, m.content))
+            .collect()
+    };
+    let say = |content: &str| {
+        s.zulip
+            .message()
+            .channel("ops")
+            .topic("edits")
+            .sender(&iago)
+            .content(content)
+            .send()
+    };
+
+    let deploy = say("!deploy staging");
+    wait_until(20, "the answer", || answers().len() == 1).await;
+    let (answer_id, first) = answers()[0].clone();
+    assert_eq!(first, "Deploying to staging (forced: false), as Iago asked");
+
+    assert!(
+        s.zulip
+            .edit_message(&iago, deploy, "!deploy production --force")
+    );
+    wait_until(20, "the answer updated", || {
+        answers()[0].1 == "Deploying to production (forced: true), as Iago asked"
+    })
+    .await;
+    assert_eq!(answers().len(), 1, "updated in place: {:?}", answers());
+    assert_eq!(answers()[0].0, answer_id);
+    let patched = s.zulip.requests_to(&format!("messages/{answer_id}"));
+    assert!(
+        patched
+            .iter()
+            .any(|r| r.method == "PATCH" && r.status == 200),
+        "{patched:?}"
+    );
+
+    // A typo answered by zlc, then corrected: the correction's answer replaces it.
+    let typo = say("!dpeloy staging");
+    wait_until(20, "the suggestion", || answers().len() == 2).await;
+    assert_eq!(
+        answers()[1].1,
+        "unknown command `dpeloy`; did you mean `deploy`?"
+    );
+    assert!(s.zulip.edit_message(&iago, typo, "!deploy staging"));
+    wait_until(20, "the suggestion taken back and the command run", || {
+        let a = answers();
+        a.len() == 2 && a[1].1.starts_with("Deploying to staging")
+    })
+    .await;
+
+    // Deleting the first command deletes its answer.
+    assert!(s.zulip.delete_message(&iago, deploy));
+    wait_until(20, "the answer deleted", || {
+        answers().iter().all(|(id, _)| *id != answer_id)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let left: Vec<String> = answers().into_iter().map(|(_, c)| c).collect();
+    assert_eq!(
+        left,
+        ["Deploying to staging (forced: false), as Iago asked"]
+    );
+    let (status, log) = p.stop();
+    assert!(status.success(), "{log}");
+}
