@@ -7,6 +7,7 @@
 //! same way.
 
 mod roles;
+pub mod schedule;
 mod suggest;
 pub use roles::{ROLES, role_name, role_names, role_number};
 pub use suggest::suggest;

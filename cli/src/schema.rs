@@ -25,6 +25,8 @@ pub fn text() -> String {
 pub fn schema() -> Value {
     let mut policy_listener: Vec<&str> = keys::LISTENER.to_vec();
     policy_listener.extend_from_slice(keys::POLICY);
+    let mut policy_schedule: Vec<&str> = keys::SCHEDULE.to_vec();
+    policy_schedule.extend_from_slice(keys::POLICY);
     let props = json!({
         "pipeline": table(Table::Pipeline, keys::PIPELINE, &["name"]),
         "crates": {
@@ -36,6 +38,7 @@ pub fn schema() -> Value {
         "store": table(Table::Store, keys::STORE, &[]),
         "defaults": table(Table::Policy, keys::POLICY, &[]),
         "listener": array_of(table(Table::Listener, &policy_listener, &["name"])),
+        "schedule": array_of(table(Table::Schedule, &policy_schedule, &["name", "action"])),
         "test": array_of(table(Table::Test, keys::TEST, &["name", "event"])),
     });
     json!({
@@ -58,6 +61,7 @@ enum Table {
     Policy,
     Listener,
     Action,
+    Schedule,
     Test,
     Expect,
 }
@@ -72,6 +76,7 @@ impl Table {
             Table::Policy => "### `[defaults]`",
             Table::Listener => "### `[[listener]]`",
             Table::Action => "### `[[listener.action]]`",
+            Table::Schedule => "### Schedules",
             Table::Test | Table::Expect => "## Testing pipelines",
         }
     }
@@ -84,7 +89,7 @@ fn table(t: Table, keys: &[&str], required: &[&str]) -> Value {
     for k in keys {
         let mut s = key_schema(t, k).unwrap_or_else(|| json!({}));
         let doc = describe(t, k).or_else(|| {
-            (t == Table::Listener)
+            matches!(t, Table::Listener | Table::Schedule)
                 .then(|| describe(Table::Policy, k))
                 .flatten()
         });
@@ -177,10 +182,18 @@ fn key_schema(t: Table, k: &str) -> Option<Value> {
         (Listener, "on_edit") => json!({ "enum": ["update", "ignore"] }),
         (Listener, "on_delete") => json!({ "enum": ["delete", "keep"] }),
         (Listener, "content" | "handler") => string(),
+        (Schedule, "every" | "cron" | "timezone" | "digest_of") => string(),
+        (Schedule, "catch_up") => json!({ "enum": ["once", "skip"] }),
+        (Schedule, "realm") => count(u64::from(u32::MAX)),
+        (Schedule, "enabled") => boolean(),
+        (Schedule, "config") => strings_table(),
+        (Schedule, "action") => one_or_many(action()),
+        (Schedule, k) if keys::POLICY.contains(&k) => return key_schema(Policy, k),
         (Listener, "max_age") => duration(),
         (Listener, "config") => strings_table(),
         (Listener, "action") => one_or_many(action()),
         (Test, "realm") => count(u64::from(u32::MAX)),
+        (Test, "clock") => string(),
         (Test, "event") => one_or_many(test_event()),
         (Test, "http" | "config") => json!({ "type": "object" }),
         (Test, "expect") => table(Expect, keys::EXPECT, &[]),
@@ -255,7 +268,7 @@ fn action() -> Value {
 fn test_event() -> Value {
     let other = json!({ "anyOf": [
         { "required": ["type"] }, { "required": ["json"] }, { "required": ["file"] },
-        { "required": ["edit"] }, { "required": ["delete"] },
+        { "required": ["edit"] }, { "required": ["delete"] }, { "required": ["clock"] },
     ] });
     let nth = json!({ "type": "integer", "minimum": 1 });
     json!({
@@ -263,7 +276,12 @@ fn test_event() -> Value {
         "if": { "not": other },
         "then": { "propertyNames": { "enum": keys::TEST_MESSAGE } },
         "else": { "anyOf": [
-            { "not": { "anyOf": [{ "required": ["edit"] }, { "required": ["delete"] }] } },
+            { "not": { "anyOf": [{ "required": ["edit"] }, { "required": ["delete"] }, { "required": ["clock"] }] } },
+            {
+                "required": ["clock"],
+                "properties": { "clock": { "type": "string" } },
+                "additionalProperties": false,
+            },
             {
                 "required": ["edit", "content"],
                 "properties": { "edit": nth, "content": { "type": "string" } },
@@ -336,6 +354,7 @@ mod tests {
     fn described() -> Vec<(Table, Vec<&'static str>)> {
         vec![
             (Table::Pipeline, keys::PIPELINE.to_vec()),
+            (Table::Schedule, keys::SCHEDULE.to_vec()),
             (Table::Realm, keys::REALM.to_vec()),
             (Table::Store, keys::STORE.to_vec()),
             (Table::Policy, keys::POLICY.to_vec()),

@@ -1,6 +1,8 @@
 //! Checks that need the whole pipeline: names, realms, event types, filter and action
 //! applicability, regexes and template fields. Every problem is collected.
 
+mod schedules;
+
 use std::collections::HashMap;
 
 use crate::diag::{Diagnostics, suggest};
@@ -96,6 +98,7 @@ pub fn check(p: &mut Pipeline, d: &mut Diagnostics) {
         check_filters(l, d, known);
         check_actions(l, d, known);
         check_loops(l, d);
+        schedules::check_schedule(p, l, d);
     }
 }
 
@@ -320,6 +323,9 @@ fn check_filters(l: &Listener, d: &mut Diagnostics, known: bool) {
     }
 }
 
+/// The kind of event a schedule's tick is, for the fields its templates may use.
+pub const SCHEDULE_KIND: &str = "schedule";
+
 fn check_regex(re: &str, span: crate::diag::Span, d: &mut Diagnostics) {
     if re.len() > MAX_PATTERN_BYTES {
         d.error(
@@ -350,7 +356,11 @@ fn check_regex(re: &str, span: crate::diag::Span, d: &mut Diagnostics) {
 }
 
 fn check_actions(l: &Listener, d: &mut Diagnostics, known: bool) {
-    let kinds: Vec<&str> = l.events.iter().map(|e| e.value.kind.as_str()).collect();
+    let mut kinds: Vec<&str> = l.events.iter().map(|e| e.value.kind.as_str()).collect();
+    if l.schedule.is_some() {
+        // A schedule's ticks are its events: `tick.*`, `schedule.name`, `digest.*`.
+        kinds.push(SCHEDULE_KIND);
+    }
     let non_message = only_messages(l).filter(|_| known);
     for a in &l.actions {
         let needs_message = match &a.value {
@@ -556,11 +566,12 @@ fn check_template(t: &Template, kinds: &[&str], l: &Listener, d: &mut Diagnostic
                 if let Some(types) = info.types
                     && let Some(missing) = kinds.iter().find(|k| !types.contains(k))
                 {
-                    d.error(
-                        f.span.clone(),
-                        format!("`{}` events have no field `{}`", missing, f.value),
-                    )
-                    .help = Some(format!("`{}` exists for: {}", f.value, types.join(", ")));
+                    let what = match *missing {
+                        SCHEDULE_KIND => "a schedule's ticks have".to_owned(),
+                        kind => format!("`{kind}` events have"),
+                    };
+                    d.error(f.span.clone(), format!("{what} no field `{}`", f.value))
+                        .help = Some(format!("`{}` exists for: {}", f.value, types.join(", ")));
                 }
             }
         }

@@ -49,6 +49,8 @@ pub struct FieldInfo {
 }
 
 const MESSAGE: &[&str] = &["message"];
+/// A schedule's tick ([`crate::check::SCHEDULE_KIND`]).
+const SCHEDULE: &[&str] = &["schedule"];
 
 /// Every field templates may use.
 pub const FIELDS: &[FieldInfo] = &[
@@ -187,6 +189,46 @@ pub const FIELDS: &[FieldInfo] = &[
         name: "channel.name",
         variant: "ChannelName",
         types: Some(&["stream", "subscription"]),
+    },
+    FieldInfo {
+        name: "schedule.name",
+        variant: "ScheduleName",
+        types: Some(SCHEDULE),
+    },
+    FieldInfo {
+        name: "tick.time",
+        variant: "TickTime",
+        types: Some(SCHEDULE),
+    },
+    FieldInfo {
+        name: "tick.date",
+        variant: "TickDate",
+        types: Some(SCHEDULE),
+    },
+    FieldInfo {
+        name: "tick.weekday",
+        variant: "TickWeekday",
+        types: Some(SCHEDULE),
+    },
+    FieldInfo {
+        name: "tick.late",
+        variant: "TickLate",
+        types: Some(SCHEDULE),
+    },
+    FieldInfo {
+        name: "digest.channels",
+        variant: "DigestChannels",
+        types: Some(SCHEDULE),
+    },
+    FieldInfo {
+        name: "digest.messages",
+        variant: "DigestMessages",
+        types: Some(SCHEDULE),
+    },
+    FieldInfo {
+        name: "digest.since",
+        variant: "DigestSince",
+        types: Some(SCHEDULE),
     },
 ];
 

@@ -222,6 +222,16 @@ fn pipeline_desc(p: &Pipeline, codes: &[ListenerCode]) -> TokenStream {
         EventLog::All => quote!(::zlc_runtime::codegen::EventLogMode::All),
     };
     let listeners = codes.iter().map(|c| &c.desc);
+    let schedules = p.listeners.iter().enumerate().filter_map(|(i, l)| {
+        let s = l.schedule.as_ref()?;
+        let i = Literal::usize_unsuffixed(i);
+        let (key, text) = (lit(s.written.0), lit(&s.written.1.value));
+        let (tz, catch_up) = (lit(&s.timezone), s.catch_up);
+        let digest_of = opt_str(s.digest_of.as_ref().map(|d| d.value.as_str()));
+        Some(quote!(::zlc_runtime::codegen::ScheduleDesc {
+            listener: #i, when: (#key, #text), timezone: #tz, catch_up: #catch_up, digest_of: #digest_of,
+        }))
+    });
     quote! {
         ::zlc_runtime::codegen::PipelineDesc {
             name: #name,
@@ -232,6 +242,7 @@ fn pipeline_desc(p: &Pipeline, codes: &[ListenerCode]) -> TokenStream {
             event_log: #event_log,
             listeners: &[#(#listeners),*],
             commands: COMMANDS,
+            schedules: &[#(#schedules),*],
         }
     }
 }

@@ -541,6 +541,7 @@ fn pipeline_items(args: &PipelineArgs) -> TokenStream {
             event_log: #rt::EventLogMode::Failures,
             listeners: &[#(#modules::DESC),*],
             commands: #rt::Commands::NONE,
+            schedules: &[],
         };
 
         #(#realm_checks)*

@@ -5,9 +5,11 @@ use crate::diag::Span;
 
 mod command;
 pub mod keys;
+mod schedule;
 mod words;
 
 pub use command::{AllowedRule, ArgDecl, ArgKind, CommandDecl};
+pub use schedule::ScheduleSpec;
 pub use words::*;
 
 /// A value and where it was written.
@@ -180,28 +182,6 @@ pub struct RateLimit {
     pub per_ms: u64,
 }
 
-impl RateLimit {
-    /// No limit.
-    pub const OFF: RateLimit = RateLimit { max: 0, per_ms: 0 };
-
-    /// Parses `"20/1m"`, `"5/10s"`, `"100/h"` or `"off"`.
-    pub fn parse(s: &str) -> Option<RateLimit> {
-        let s = s.trim();
-        if s.eq_ignore_ascii_case("off") {
-            return Some(RateLimit::OFF);
-        }
-        let (n, per) = s.split_once('/')?;
-        let max: u32 = n.trim().parse().ok()?;
-        let per = per.trim();
-        let per_ms = if per.starts_with(|c: char| c.is_ascii_digit()) {
-            parse_duration_ms(per)?
-        } else {
-            parse_duration_ms(&format!("1{per}"))?
-        };
-        (max > 0 && per_ms > 0).then_some(RateLimit { max, per_ms })
-    }
-}
-
 impl Policy {
     /// `self`, with unset values taken from `fallback`.
     pub fn or(&self, fallback: &Policy) -> Policy {
@@ -278,6 +258,8 @@ pub struct Listener {
     pub on_edit: bool,
     /// `on_delete = "delete"`: deletes its answers when their message is deleted.
     pub on_delete: bool,
+    /// A `[[schedule]]`: when it ticks (it takes no events).
+    pub schedule: Option<ScheduleSpec>,
     /// zlc's own listener that answers messages addressed to the bot which run no
     /// command (help, unknown commands, usage errors); added when a pipeline has
     /// commands.

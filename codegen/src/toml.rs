@@ -11,8 +11,10 @@ use crate::diag::{Diagnostics, Span};
 use crate::model::*;
 
 mod actions;
+mod case_events;
 mod cases;
 mod commands;
+mod schedules;
 mod walker;
 
 pub use cases::check as check_tests;
@@ -66,7 +68,8 @@ impl Walker {
             }
             None => Policy::default(),
         };
-        let listeners = self.each(root, "listener", Self::listener);
+        let mut listeners = self.each(root, "listener", Self::listener);
+        listeners.extend(self.each(root, "schedule", Self::schedule));
         let crates = match self.table(root, "crates") {
             Some((t, _)) => self.crate_decls(t),
             None => Vec::new(),
@@ -83,7 +86,6 @@ impl Walker {
                 "`command_prefix` is one or more characters without spaces, e.g. \"!\"",
             );
         }
-        let mut listeners = listeners;
         self.command_answers(&mut listeners);
         Some(Pipeline {
             name: name?,
@@ -344,6 +346,7 @@ impl Walker {
             command,
             on_edit,
             on_delete,
+            schedule: None,
             answers_commands: false,
             span,
         })

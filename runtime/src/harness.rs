@@ -36,6 +36,8 @@ use crate::stats::{Figures, LogRow, RunTotals, StatsBuf};
 use crate::store::Store;
 use crate::template::RealmInfo;
 
+mod clock;
+
 /// The bot's user id in a harness (its own messages are skipped unless a listener
 /// says `include_own`).
 pub const BOT_ID: i64 = 100;
@@ -98,6 +100,10 @@ pub struct Harness {
     totals: RunTotals,
     next_event_id: i64,
     next_message_id: i64,
+    /// The schedules' ticks, run as the clock moves ([`Harness::advance_to`]).
+    ticker: crate::jobs::ticks::Ticker,
+    /// The test's clock (Unix seconds), once a test sets it: messages are sent at it.
+    clock: Option<i64>,
 }
 
 impl Harness {
@@ -151,6 +157,10 @@ impl Harness {
             &opts.config,
         )?);
         let enabled = enabled_for(pipeline, opts.realm, None, &HashMap::new());
+        let schedules: Vec<bool> = (0..pipeline.listeners.len())
+            .map(|i| pipeline.schedules.iter().any(|s| s.listener == i))
+            .collect();
+        let ticker = crate::jobs::ticks::Ticker::new(pipeline, executor.clone(), &schedules)?;
         let engine = Engine::new(
             pipeline,
             code.dispatch,
@@ -168,6 +178,8 @@ impl Harness {
             totals: RunTotals::default(),
             next_event_id: 0,
             next_message_id: 1000,
+            ticker,
+            clock: None,
         })
     }
 
@@ -236,6 +248,10 @@ impl Harness {
         let id = spec.id.unwrap_or(self.next_message_id);
         self.next_message_id = self.next_message_id.max(id) + 1;
         let role = spec.sender_role.clone();
+        let spec = MessageSpec {
+            timestamp: spec.timestamp.or(self.clock),
+            ..spec
+        };
         let event = spec.event(id);
         // Direct messages are recorded by their recipients' emails.
         let m = &event["message"];

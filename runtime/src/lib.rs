@@ -54,6 +54,7 @@ pub mod pipetest;
 #[cfg(test)]
 mod random_json;
 pub mod retry;
+pub mod schedule;
 pub mod shutdown;
 pub mod source;
 pub mod stats;

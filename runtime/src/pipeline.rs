@@ -26,6 +26,33 @@ pub struct PipelineDesc {
     pub listeners: &'static [ListenerDesc],
     /// The commands its listeners declare, and its command prefix.
     pub commands: Commands,
+    /// Its `[[schedule]]`s (each runs the actions of a listener without events).
+    pub schedules: &'static [ScheduleDesc],
+}
+
+/// A `[[schedule]]`: when it ticks, and the listener whose actions each tick runs.
+#[derive(Debug, Clone, Copy)]
+pub struct ScheduleDesc {
+    /// Its listener (an index into `listeners`).
+    pub listener: usize,
+    /// `("every", "weekday 09:00")` or `("cron", "0 9 * * 1-5")`, as written.
+    pub when: (&'static str, &'static str),
+    /// IANA time zone name.
+    pub timezone: &'static str,
+    /// After downtime the last missed tick runs once, late (else it is skipped).
+    pub catch_up: bool,
+    /// The listener whose `count` statistics (by channel) `digest.*` fields read.
+    pub digest_of: Option<&'static str>,
+}
+
+impl ScheduleDesc {
+    /// When it ticks, read as the compiler read it.
+    pub fn when(&self) -> Result<zlc_catalog::schedule::When, String> {
+        match self.when {
+            ("cron", text) => zlc_catalog::schedule::parse_cron(text),
+            (_, text) => zlc_catalog::schedule::parse_every(text),
+        }
+    }
 }
 
 /// One realm connection.
@@ -137,6 +164,7 @@ impl PipelineDesc {
             event_log: EventLogMode::Failures,
             listeners,
             commands: Commands::NONE,
+            schedules: &[],
         }
     }
 

@@ -55,6 +55,22 @@ pub enum Field {
     /// What the bot answers a message addressed to it that runs no command: the list
     /// of commands, an unknown command, a usage error.
     CommandAnswer,
+    /// The schedule a tick is of.
+    ScheduleName,
+    /// A tick's wall-clock time in its schedule's zone (`2026-12-07 09:00`).
+    TickTime,
+    /// A tick's date (`2026-12-07`).
+    TickDate,
+    /// A tick's day of the week (`Monday`).
+    TickWeekday,
+    /// Whether a tick runs late, after downtime (`true`/`false`).
+    TickLate,
+    /// The busiest channels since the previous tick, as a Markdown list.
+    DigestChannels,
+    /// How many messages were counted since the previous tick.
+    DigestMessages,
+    /// The previous tick's time (where the digest starts).
+    DigestSince,
 }
 
 /// The realm a connection serves, as templates see it. One value per connection, owned
@@ -195,6 +211,14 @@ pub fn field(f: Field, cx: &RenderCx<'_>) -> String {
     let m = &e["message"];
     match f {
         Field::EventType => s(&e["type"]),
+        Field::ScheduleName => s(&e["schedule"]),
+        Field::TickTime => s(&e["tick"]["time"]),
+        Field::TickDate => s(&e["tick"]["date"]),
+        Field::TickWeekday => s(&e["tick"]["weekday"]),
+        Field::TickLate => s(&e["tick"]["late"]),
+        Field::DigestChannels => s(&e["digest"]["channels"]),
+        Field::DigestMessages => s(&e["digest"]["messages"]),
+        Field::DigestSince => s(&e["digest"]["since"]),
         Field::EventOp => s(&e["op"]),
         Field::EventId => s(&e["id"]),
         Field::EventJson => cx.json.to_owned(),

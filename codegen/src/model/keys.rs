@@ -2,10 +2,26 @@
 
 /// Tables of a pipeline file.
 pub const TOP: &[&str] = &[
-    "pipeline", "crates", "realm", "store", "defaults", "listener", "test",
+    "pipeline", "crates", "realm", "store", "defaults", "listener", "schedule", "test",
+];
+/// `[[schedule]]`'s own keys (policies come on top).
+pub const SCHEDULE: &[&str] = &[
+    "name",
+    "description",
+    "every",
+    "cron",
+    "timezone",
+    "catch_up",
+    "realm",
+    "enabled",
+    "digest_of",
+    "config",
+    "action",
 ];
 /// `[[test]]`.
-pub const TEST: &[&str] = &["name", "realm", "event", "http", "config", "expect"];
+pub const TEST: &[&str] = &[
+    "name", "realm", "clock", "event", "http", "config", "expect",
+];
 /// A message written in a test's `[[test.event]]` (the harness's `MessageSpec`).
 pub const TEST_MESSAGE: &[&str] = &[
     "id",

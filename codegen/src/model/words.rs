@@ -1,7 +1,7 @@
 //! The vocabulary's small words: narrow terms, durations, emoji names, and the
 //! [`Problem`] every parser of a value reports.
 
-use super::keys;
+use super::{RateLimit, keys};
 
 /// Operators an event queue's narrow takes (Zulip refuses the others for queues).
 pub const NARROW_OPERATORS: &[&str] = &["channel", "stream", "topic", "sender", "is"];
@@ -130,4 +130,26 @@ pub fn not_a_rate_limit(key: &str, value: &str) -> Problem {
         "`{key}` must be COUNT/DURATION or \"off\", not {value:?}"
     ))
     .help("e.g. \"20/1m\" (at most 20 a minute), \"5/10s\" or \"off\"")
+}
+
+impl RateLimit {
+    /// No limit.
+    pub const OFF: RateLimit = RateLimit { max: 0, per_ms: 0 };
+
+    /// Parses `"20/1m"`, `"5/10s"`, `"100/h"` or `"off"`.
+    pub fn parse(s: &str) -> Option<RateLimit> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("off") {
+            return Some(RateLimit::OFF);
+        }
+        let (n, per) = s.split_once('/')?;
+        let max: u32 = n.trim().parse().ok()?;
+        let per = per.trim();
+        let per_ms = if per.starts_with(|c: char| c.is_ascii_digit()) {
+            parse_duration_ms(per)?
+        } else {
+            parse_duration_ms(&format!("1{per}"))?
+        };
+        (max > 0 && per_ms > 0).then_some(RateLimit { max, per_ms })
+    }
 }

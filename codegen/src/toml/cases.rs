@@ -36,6 +36,7 @@ impl Walker {
         let realm = self
             .uint(t, "realm", u32::MAX as i64)
             .map(|r| Sp::new(r.value as u32, r.span));
+        let clock = self.clock(t);
         let events = self.test_events(t, &span, &mut refs);
         let http = self.listener_table(t, "http", &mut refs, |w, v| w.http_answers(v));
         let config = self.listener_table(t, "config", &mut refs, Self::test_config);
@@ -59,6 +60,7 @@ impl Walker {
         let case = json!({
             "name": name.value,
             "realm": realm.as_ref().map(|r| r.value),
+            "clock": clock,
             "events": events,
             "http": http,
             "config": config,
@@ -84,7 +86,10 @@ impl Walker {
         };
         let mut events: Vec<Json> = Vec::new();
         for (e, espan) in self.entries(v, "test.event") {
-            let event = if get(e, "edit").is_some() || get(e, "delete").is_some() {
+            let event = if get(e, "clock").is_some() {
+                self.keys(e, &["clock"], "a test `clock`");
+                self.clock(e).map(|t| json!({ "clock": t }))
+            } else if get(e, "edit").is_some() || get(e, "delete").is_some() {
                 let sent = events.iter().filter(|e| e.get("message").is_some()).count();
                 self.change_event(e, sent)
             } else {
@@ -93,36 +98,6 @@ impl Walker {
             events.extend(event);
         }
         events
-    }
-
-    /// `{ edit = N, content = "..." }` or `{ delete = N }`: the case's Nth message
-    /// (counting from 1, among those before) edited or deleted by its sender.
-    fn change_event(&mut self, t: &DeTable<'_>, sent: usize) -> Option<Json> {
-        let edit = get(t, "edit").is_some();
-        let (key, allowed): (&str, &[&str]) = match edit {
-            true => ("edit", &["edit", "content"]),
-            false => ("delete", &["delete"]),
-        };
-        self.keys(t, allowed, &format!("a test `{key}`"));
-        let n = self.uint(t, key, i64::MAX)?;
-        if n.value == 0 || n.value as usize > sent {
-            let msg = match n.value {
-                0 => format!("`{key} = 0`: the case's messages are counted from 1"),
-                k => {
-                    format!("`{key} = {k}` names the case's message {k}, but {sent} came before it")
-                }
-            };
-            self.d.error(n.span, msg);
-            return None;
-        }
-        if !edit {
-            return Some(json!({ "delete": { "message": n.value } }));
-        }
-        let Some(content) = self.string(t, "content") else {
-            self.d.error(n.span, "an `edit` needs the new `content`");
-            return None;
-        };
-        Some(json!({ "edit": { "message": n.value, "content": content.value } }))
     }
 
     /// One listener's `config` in a case: a table of strings.

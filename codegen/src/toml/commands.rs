@@ -111,6 +111,7 @@ impl Walker {
             allowed: Vec::new(),
             on_edit,
             on_delete,
+            schedule: None,
             answers_commands: true,
             span,
         });

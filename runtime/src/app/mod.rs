@@ -40,6 +40,7 @@ mod manage;
 mod notify;
 mod realms;
 mod report;
+mod schedules;
 mod supervisor;
 
 use std::process::ExitCode;

@@ -72,6 +72,7 @@ pub(super) async fn run(
         }
     });
     let mut tasks = tokio::task::JoinSet::new();
+    spawn_schedules(p, code, &args, &store, &cancel, &mut tasks);
     for (index, realm) in realms.into_iter().enumerate() {
         let task = RealmTask {
             p,
@@ -104,6 +105,37 @@ pub(super) async fn run(
         log_format,
     );
     first_error.map_or(Ok(()), Err)
+}
+
+/// A task per realm that the pipeline's schedules post to (none in a replay: a replay
+/// plays recorded events, and the clock is not recorded).
+fn spawn_schedules(
+    p: &'static PipelineDesc,
+    code: Code,
+    args: &RunArgs,
+    store: &crate::store::Store,
+    cancel: &CancellationToken,
+    tasks: &mut tokio::task::JoinSet<Result<()>>,
+) {
+    if p.schedules.is_empty() {
+        return;
+    }
+    if args.replay.is_some() {
+        tracing::info!("schedules do not tick in a replay");
+        return;
+    }
+    let only = (!args.listeners.is_empty()).then(|| args.listeners.clone());
+    for realm in p.realms {
+        let on = super::schedules::schedules_on(p, realm.id, only.as_deref());
+        if args.realm.is_some_and(|r| r != realm.id) || !on.contains(&true) {
+            continue;
+        }
+        let (store, files) = (store.clone(), args.config_file.clone());
+        let (only, cancel) = (only.clone(), cancel.clone());
+        tasks.spawn(async move {
+            super::schedules::run(p, code, realm, (store, &files), only, cancel).await
+        });
+    }
 }
 
 /// The end-of-run report. A run that failed before any event has no totals worth a

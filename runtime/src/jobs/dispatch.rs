@@ -409,12 +409,15 @@ pub(crate) fn log_line(
 }
 
 /// Which listeners may run on a connection to `realm_id` at all (their realms, and
-/// `--listeners`), whether enabled or not.
+/// `--listeners`), whether enabled or not. A schedule's listener takes no events: it
+/// runs on no connection (its ticks come from the clock).
 pub fn eligible_for(p: &PipelineDesc, realm_id: u32, only: Option<&[String]>) -> Vec<bool> {
     p.listeners
         .iter()
-        .map(|l| {
-            l.realms.is_none_or(|r| r.contains(&realm_id))
+        .enumerate()
+        .map(|(i, l)| {
+            !p.schedules.iter().any(|s| s.listener == i)
+                && l.realms.is_none_or(|r| r.contains(&realm_id))
                 && only.is_none_or(|names| names.iter().any(|n| n == l.name))
         })
         .collect()

@@ -27,6 +27,16 @@ pub struct Finished {
 }
 
 impl Finished {
+    /// How `job` ended (`result`), after `took`.
+    pub(crate) fn new(job: Job, result: Result<Outcome, String>, took: Duration) -> Self {
+        Finished {
+            ticket: 0,
+            job,
+            result,
+            took,
+        }
+    }
+
     /// Counts how this job ended in `stats`; a job that failed for good becomes a dead
     /// letter (logged, and an event-log row of `executor`'s when `log_failures`).
     pub fn account(

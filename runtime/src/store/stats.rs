@@ -192,6 +192,32 @@ impl Store {
         Ok(rows)
     }
 
+    /// What `listener`'s `count` actions counted by channel in the hours from `from` up
+    /// to the hour of `to` (the hour `to` falls in is left out: it is not over), busiest
+    /// first; and the total, channels or not.
+    pub async fn channel_counts_between(
+        &self,
+        pipeline: &str,
+        listener: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<(Vec<(String, i64)>, i64)> {
+        const SQL: &str = "SELECT channel, CAST(SUM(n) AS BIGINT) FROM zlc_counts \
+             WHERE pipeline = $1 AND listener = $2 AND hour >= $3 AND hour < $4 \
+             GROUP BY channel ORDER BY 2 DESC, channel";
+        let (from, to) = (from - from.rem_euclid(3600), to - to.rem_euclid(3600));
+        let rows: Vec<(String, i64)> =
+            fetch_rows!(self, SQL, [pipeline, listener, from, to], |r| (
+                r.try_get(0)?,
+                r.try_get(1)?
+            ));
+        let total = rows.iter().map(|(_, n)| n).sum();
+        Ok((
+            rows.into_iter().filter(|(c, _)| !c.is_empty()).collect(),
+            total,
+        ))
+    }
+
     /// Grouped counts of a listener, newest hour first.
     pub async fn counts(&self, pipeline: &str, listener: &str) -> Result<Vec<CountRow>> {
         const SQL: &str = "SELECT hour, channel, sender, n FROM zlc_counts WHERE pipeline = $1 AND listener = $2 ORDER BY hour DESC, n DESC, channel, sender";
