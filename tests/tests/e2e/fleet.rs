@@ -463,3 +463,86 @@ async fn a_rolling_upgrade_moves_every_connection_to_the_new_build_exactly_once(
     store.close().await;
     db.drop_it().await;
 }
+
+/// A schedule in a fleet: three processes tick together, and each tick is posted once
+/// (the store's claim decides who posts it), none missed while they run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_processes_post_each_tick_of_a_schedule_once() {
+    let Ok(admin) = std::env::var("ZLC_TEST_POSTGRES_URL") else {
+        eprintln!(
+            "skipping three_processes_post_each_tick_of_a_schedule_once: ZLC_TEST_POSTGRES_URL is not set"
+        );
+        return;
+    };
+    let s = setup().await;
+    s.zulip.add_channel("team");
+    let file = s.dir.path().join("ticks_e2e.toml");
+    std::fs::write(
+        &file,
+        r#"[pipeline]
+name = "ticks_e2e"
+
+[[realm]]
+id = 1
+
+[[schedule]]
+name = "every_two_seconds"
+every = "2s"
+
+[[schedule.action]]
+type = "reply"
+to = "channel"
+channel = "team"
+topic = "ticks"
+template = "tick {{event.id}} at {{tick.time}}"
+"#,
+    )
+    .unwrap();
+    let bin = build_pipeline(&file);
+    let db = Database::create(&admin).await;
+    let procs: Vec<Proc> = (0..3)
+        .map(|i| fleet_process(&s, &bin, &db.url, &format!("ticks-{i}.log")))
+        .collect();
+    let ticks = || -> Vec<i64> {
+        s.bot_messages()
+            .iter()
+            .filter_map(|m| m.content.strip_prefix("tick "))
+            .filter_map(|rest| rest.split(' ').next()?.parse().ok())
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ticks().len() < 6 {
+        let logs: Vec<String> = procs.iter().map(Proc::log_text).collect();
+        assert!(
+            Instant::now() < deadline,
+            "{:?}\n{}",
+            ticks(),
+            logs.join("\n----\n")
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut logs = Vec::new();
+    for p in procs {
+        let (status, log) = p.stop();
+        assert!(status.success(), "{log}");
+        logs.push(log);
+    }
+    let posted = ticks();
+    let distinct: BTreeSet<i64> = posted.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        posted.len(),
+        "a tick posted twice: {posted:?}"
+    );
+    let (first, last) = (posted[0], *distinct.last().unwrap());
+    let every: Vec<i64> = (first..=last).step_by(2).collect();
+    assert_eq!(
+        distinct.into_iter().collect::<Vec<_>>(),
+        every,
+        "a tick missed while three processes ran\n{}",
+        logs.join("\n----\n")
+    );
+    // Each process ran some of them, or others did: all three took part in claiming.
+    let ran: usize = logs.iter().map(|l| l.matches("ticked").count()).sum();
+    assert_eq!(ran, posted.len(), "{}", logs.join("\n----\n"));
+}
