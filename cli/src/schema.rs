@@ -151,6 +151,7 @@ fn key_schema(t: Table, k: &str) -> Option<Value> {
     use Table::*;
     Some(match (t, k) {
         (_, "name" | "description" | "zuliprc" | "site" | "email" | "api_key_env") => string(),
+        (Pipeline, "conversation_timeout") => duration(),
         (Pipeline, "command_prefix") => json!({ "type": "string", "pattern": r"^\S+$" }),
         (Listener, "command") => json!({ "type": "string", "pattern": r"^\s*[a-z]" }),
         (Listener, "allowed") => one_or_many(json!({ "anyOf": [
@@ -179,6 +180,10 @@ fn key_schema(t: Table, k: &str) -> Option<Value> {
         (Listener, "enabled" | "mentioned" | "exclude_bots" | "include_own" | "allow_private") => {
             boolean()
         }
+        (Listener, "in_state" | "next_state") => {
+            json!({ "type": "string", "pattern": "^[a-z][a-z0-9_]*$" })
+        }
+        (Listener, "remember") => json!({ "anyOf": [string(), strings_table()] }),
         (Listener, "on_edit") => json!({ "enum": ["update", "ignore"] }),
         (Listener, "on_delete") => json!({ "enum": ["delete", "keep"] }),
         (Listener, "content" | "handler") => string(),

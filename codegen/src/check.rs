@@ -1,6 +1,7 @@
 //! Checks that need the whole pipeline: names, realms, event types, filter and action
 //! applicability, regexes and template fields. Every problem is collected.
 
+pub mod conversations;
 mod schedules;
 
 use std::collections::HashMap;
@@ -100,6 +101,7 @@ pub fn check(p: &mut Pipeline, d: &mut Diagnostics) {
         check_loops(l, d);
         schedules::check_schedule(p, l, d);
     }
+    conversations::check_conversations(p, d);
 }
 
 /// A listener that sees the bot's own messages and also posts can answer itself.
@@ -322,6 +324,9 @@ fn check_filters(l: &Listener, d: &mut Diagnostics, known: bool) {
         );
     }
 }
+
+/// The state that ends a conversation (`next_state = "end"`).
+pub const END_STATE: &str = "end";
 
 /// The kind of event a schedule's tick is, for the fields its templates may use.
 pub const SCHEDULE_KIND: &str = "schedule";
@@ -550,7 +555,9 @@ fn check_template(t: &Template, kinds: &[&str], l: &Listener, d: &mut Diagnostic
             check_arg(arg, &f.span, l, d);
             continue;
         }
-        if f.value == COMMAND_ANSWER && l.answers_commands {
+        if f.value == COMMAND_ANSWER && l.answers_commands
+            || f.value.starts_with(conversations::FIELD)
+        {
             continue;
         }
         match events::field(&f.value) {

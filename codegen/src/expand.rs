@@ -20,7 +20,9 @@ mod descs;
 mod filters;
 mod tokens;
 
-use descs::{commands_const, policy_desc};
+use descs::{
+    commands_const, conversation_desc, opt_template, policy_desc, schedule_descs, template,
+};
 pub use filters::describe_filters;
 use filters::{filter_conditions, message_conditions};
 pub use tokens::Regexes;
@@ -222,16 +224,12 @@ fn pipeline_desc(p: &Pipeline, codes: &[ListenerCode]) -> TokenStream {
         EventLog::All => quote!(::zlc_runtime::codegen::EventLogMode::All),
     };
     let listeners = codes.iter().map(|c| &c.desc);
-    let schedules = p.listeners.iter().enumerate().filter_map(|(i, l)| {
-        let s = l.schedule.as_ref()?;
-        let i = Literal::usize_unsuffixed(i);
-        let (key, text) = (lit(s.written.0), lit(&s.written.1.value));
-        let (tz, catch_up) = (lit(&s.timezone), s.catch_up);
-        let digest_of = opt_str(s.digest_of.as_ref().map(|d| d.value.as_str()));
-        Some(quote!(::zlc_runtime::codegen::ScheduleDesc {
-            listener: #i, when: (#key, #text), timezone: #tz, catch_up: #catch_up, digest_of: #digest_of,
-        }))
-    });
+    let timeout = Literal::i64_unsuffixed(
+        p.conversation_timeout
+            .as_ref()
+            .map_or(3600, |t| t.value as i64),
+    );
+    let schedules = schedule_descs(p);
     quote! {
         ::zlc_runtime::codegen::PipelineDesc {
             name: #name,
@@ -243,6 +241,7 @@ fn pipeline_desc(p: &Pipeline, codes: &[ListenerCode]) -> TokenStream {
             listeners: &[#(#listeners),*],
             commands: COMMANDS,
             schedules: &[#(#schedules),*],
+            conversation_timeout: #timeout,
         }
     }
 }
@@ -295,6 +294,7 @@ fn listener_desc(l: &Listener, command: Option<usize>, defaults: &Policy) -> Tok
         quote!((#k, #v))
     });
     let (on_edit, on_delete) = (l.on_edit, l.on_delete);
+    let conversation = conversation_desc(l);
     quote! {
         ::zlc_runtime::codegen::ListenerDesc {
             name: #name,
@@ -310,6 +310,7 @@ fn listener_desc(l: &Listener, command: Option<usize>, defaults: &Policy) -> Tok
             command: #command,
             on_edit: #on_edit,
             on_delete: #on_delete,
+            conversation: #conversation,
         }
     }
 }
@@ -330,42 +331,6 @@ pub fn thunk_path(function: &str) -> TokenStream {
             quote!(::#(#parents)::*::#module::call)
         }
         None => quote!(call),
-    }
-}
-
-fn template(t: &Template) -> TokenStream {
-    let segs = t.segments.iter().map(|s| match s {
-        Segment::Lit(text) => {
-            let text = lit(text);
-            quote!(::zlc_runtime::codegen::Seg::Lit(#text))
-        }
-        Segment::Field(f) if f.value == crate::check::COMMAND_ANSWER => {
-            quote!(::zlc_runtime::codegen::Seg::Field(
-                ::zlc_runtime::codegen::Field::CommandAnswer
-            ))
-        }
-        Segment::Field(f) => match f.value.strip_prefix("args.") {
-            Some(arg) => {
-                let arg = lit(arg);
-                quote!(::zlc_runtime::codegen::Seg::Field(::zlc_runtime::codegen::Field::Arg(#arg)))
-            }
-            None => {
-                let variant = crate::events::field(&f.value).map_or("EventType", |i| i.variant);
-                let v = format_ident!("{}", variant);
-                quote!(::zlc_runtime::codegen::Seg::Field(::zlc_runtime::codegen::Field::#v))
-            }
-        },
-    });
-    quote!(&[#(#segs),*])
-}
-
-fn opt_template(t: &Option<Template>) -> TokenStream {
-    match t {
-        Some(t) => {
-            let t = template(t);
-            quote!(::core::option::Option::Some(#t))
-        }
-        None => quote!(::core::option::Option::None),
     }
 }
 

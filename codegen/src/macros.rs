@@ -542,6 +542,7 @@ fn pipeline_items(args: &PipelineArgs) -> TokenStream {
             listeners: &[#(#modules::DESC),*],
             commands: #rt::Commands::NONE,
             schedules: &[],
+            conversation_timeout: 3600,
         };
 
         #(#realm_checks)*

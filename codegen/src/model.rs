@@ -9,7 +9,7 @@ mod schedule;
 mod words;
 
 pub use command::{AllowedRule, ArgDecl, ArgKind, CommandDecl};
-pub use schedule::ScheduleSpec;
+pub use schedule::{ConversationStep, ScheduleSpec};
 pub use words::*;
 
 /// A value and where it was written.
@@ -49,6 +49,8 @@ pub struct Pipeline {
     pub crates: Vec<CrateDecl>,
     /// What makes a channel message a command besides a mention (`!`).
     pub command_prefix: Option<Sp<String>>,
+    /// Seconds of silence after which a conversation is over (default: an hour).
+    pub conversation_timeout: Option<Sp<u64>>,
 }
 
 /// A crate of handlers: `name = "path"` under `[crates]`.
@@ -260,6 +262,8 @@ pub struct Listener {
     pub on_delete: bool,
     /// A `[[schedule]]`: when it ticks (it takes no events).
     pub schedule: Option<ScheduleSpec>,
+    /// Its step in a conversation.
+    pub step: ConversationStep,
     /// zlc's own listener that answers messages addressed to the bot which run no
     /// command (help, unknown commands, usage errors); added when a pipeline has
     /// commands.

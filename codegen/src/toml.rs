@@ -14,6 +14,7 @@ mod actions;
 mod case_events;
 mod cases;
 mod commands;
+mod conversations;
 mod schedules;
 mod walker;
 
@@ -87,6 +88,10 @@ impl Walker {
             );
         }
         self.command_answers(&mut listeners);
+        let conversation_timeout = self
+            .table(root, "pipeline")
+            .and_then(|(t, _)| self.duration_ms(t, "conversation_timeout"))
+            .map(|d| Sp::new(d.value / 1000, d.span));
         Some(Pipeline {
             name: name?,
             description,
@@ -97,6 +102,7 @@ impl Walker {
             tests,
             crates,
             command_prefix,
+            conversation_timeout,
         })
     }
 
@@ -347,6 +353,7 @@ impl Walker {
             on_edit,
             on_delete,
             schedule: None,
+            step: self.conversation_step(t),
             answers_commands: false,
             span,
         })
@@ -530,7 +537,7 @@ impl Walker {
         }
     }
 
-    fn template(&mut self, s: Sp<String>) -> Template {
+    pub(super) fn template(&mut self, s: Sp<String>) -> Template {
         let segments = crate::template::parse(&s.value, s.span.start + 1, &mut self.d);
         Template {
             source: s.value,

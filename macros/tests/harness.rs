@@ -299,3 +299,63 @@ async fn other_events_from_builders_and_from_a_recording() {
         [("#general > welcome".to_owned(), "Welcome, Dana!".to_owned())]
     );
 }
+
+/// A handler keeps state in the message's conversation (`cx.conversation()`): each
+/// topic is a conversation of its own, and `end` forgets it.
+mod intake {
+    use zlc_runtime::harness::{Harness, MessageSpec};
+    use zlc_runtime::{Context, Message, listener};
+
+    #[listener(events = "message", channels = ["intake"])]
+    fn intake(msg: &Message<'_>, cx: &Context<'_>) -> Result<(), zlc_runtime::Error> {
+        let c = cx.conversation().unwrap();
+        match c.state().as_deref() {
+            None => {
+                c.set_state("name");
+                cx.reply("Your name?");
+            }
+            Some("name") => {
+                c.set("name", msg.content());
+                c.set_state("age");
+                cx.reply("Your age?");
+            }
+            _ => {
+                cx.reply(format!(
+                    "{} is {}",
+                    c.get("name").unwrap_or_default(),
+                    msg.content()
+                ));
+                c.end();
+            }
+        }
+        Ok(())
+    }
+
+    zlc_runtime::pipeline!(name = "intake", intake);
+
+    #[tokio::test]
+    async fn a_handler_keeps_state_per_conversation() {
+        let mut h = Harness::of(&PIPELINE).await.unwrap();
+        let say = |topic: &str, text: &str| MessageSpec::channel("intake", topic).content(text);
+        for (topic, text) in [
+            ("a", "hi"),
+            ("b", "hello"),
+            ("a", "Iago"),
+            ("a", "41"),
+            ("a", "again"),
+        ] {
+            h.send(say(topic, text)).await.unwrap();
+        }
+        let said: Vec<String> = h.messages().into_iter().map(|(_, text)| text).collect();
+        assert_eq!(
+            said,
+            [
+                "Your name?",
+                "Your name?",
+                "Your age?",
+                "Iago is 41",
+                "Your name?"
+            ]
+        );
+    }
+}

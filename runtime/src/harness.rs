@@ -136,6 +136,9 @@ impl Harness {
             bot_name: BOT_NAME.into(),
             bot_id: u64::try_from(BOT_ID).ok(),
             roles: roles.clone(),
+            conversations: crate::conversation::Conversations::in_memory(
+                pipeline.conversation_timeout,
+            ),
         };
         let http = if opts.record_http {
             HttpSink::Record(recorder.clone())

@@ -39,6 +39,7 @@ pub mod clock;
 pub mod codegen;
 pub mod command;
 pub mod config;
+pub mod conversation;
 pub mod error;
 pub mod event;
 pub mod figures;

@@ -28,6 +28,8 @@ pub struct PipelineDesc {
     pub commands: Commands,
     /// Its `[[schedule]]`s (each runs the actions of a listener without events).
     pub schedules: &'static [ScheduleDesc],
+    /// Seconds of silence after which a conversation is over.
+    pub conversation_timeout: i64,
 }
 
 /// A `[[schedule]]`: when it ticks, and the listener whose actions each tick runs.
@@ -144,6 +146,41 @@ pub struct ListenerDesc {
     pub on_edit: bool,
     /// `on_delete = "delete"`: when a message it answered is deleted, so is the answer.
     pub on_delete: bool,
+    /// The steps of a conversation it takes (none: it takes none).
+    pub conversation: ConversationDesc,
+}
+
+/// A listener's step in a conversation: the state it requires, the state it leaves the
+/// conversation in, and what it remembers in it.
+#[derive(Debug, Clone, Copy)]
+pub struct ConversationDesc {
+    /// It runs only in a conversation in this state (`in_state`).
+    pub in_state: Option<&'static str>,
+    /// The state it leaves the conversation in when it matches (`next_state`; `"end"`:
+    /// the conversation is over).
+    pub next_state: Option<&'static str>,
+    /// Values it remembers in the conversation when it matches: name, template.
+    pub remember: &'static [(&'static str, &'static [crate::template::Seg])],
+    /// Its templates read the conversation (`conversation.*`).
+    pub reads: bool,
+}
+
+impl ConversationDesc {
+    /// No part in any conversation.
+    pub const NONE: ConversationDesc = ConversationDesc {
+        in_state: None,
+        next_state: None,
+        remember: &[],
+        reads: false,
+    };
+
+    /// Whether it takes any part in a conversation.
+    pub fn takes_part(&self) -> bool {
+        self.in_state.is_some()
+            || self.next_state.is_some()
+            || !self.remember.is_empty()
+            || self.reads
+    }
 }
 
 impl PipelineDesc {
@@ -165,6 +202,7 @@ impl PipelineDesc {
             listeners,
             commands: Commands::NONE,
             schedules: &[],
+            conversation_timeout: 3600,
         }
     }
 
@@ -196,6 +234,10 @@ impl PipelineDesc {
         }
         if chosen().any(|(l, _)| l.on_delete) {
             types.push("delete_message".into());
+        }
+        // A conversation follows its topic when the topic is renamed or moved.
+        if chosen().any(|(l, _)| l.conversation.takes_part()) {
+            types.push("update_message".into());
         }
         types.sort_unstable();
         types.dedup();
@@ -234,6 +276,7 @@ impl ListenerDesc {
             command: None,
             on_edit: false,
             on_delete: false,
+            conversation: ConversationDesc::NONE,
         }
     }
 

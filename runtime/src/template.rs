@@ -71,6 +71,10 @@ pub enum Field {
     DigestMessages,
     /// The previous tick's time (where the digest starts).
     DigestSince,
+    /// The state of the message's conversation (as the listener left it).
+    ConversationState,
+    /// A value remembered in the message's conversation.
+    Conversation(&'static str),
 }
 
 /// The realm a connection serves, as templates see it. One value per connection, owned
@@ -90,6 +94,8 @@ pub struct RealmInfo {
     pub bot_id: Option<u64>,
     /// The people's roles, for commands some roles only may run.
     pub roles: Roles,
+    /// The conversations' states and remembered values.
+    pub conversations: crate::conversation::Conversations,
 }
 
 impl RealmInfo {
@@ -219,6 +225,8 @@ pub fn field(f: Field, cx: &RenderCx<'_>) -> String {
         Field::DigestChannels => s(&e["digest"]["channels"]),
         Field::DigestMessages => s(&e["digest"]["messages"]),
         Field::DigestSince => s(&e["digest"]["since"]),
+        Field::ConversationState => s(&e["zlc_conversation"]["state"]),
+        Field::Conversation(name) => s(&e["zlc_conversation"]["values"][name]),
         Field::EventOp => s(&e["op"]),
         Field::EventId => s(&e["id"]),
         Field::EventJson => cx.json.to_owned(),

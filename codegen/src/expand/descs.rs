@@ -1,8 +1,9 @@
 //! The constant descriptions a generated crate hands the runtime beside its code: each
-//! listener's policy, and the pipeline's commands (`const COMMANDS`).
+//! listener's policy and conversation step, templates, the pipeline's schedules and its
+//! commands (`const COMMANDS`).
 
 use proc_macro2::{Literal, TokenStream};
-use quote::quote;
+use quote::{format_ident, quote};
 
 use super::tokens::{lit, opt_str};
 use crate::model::*;
@@ -107,5 +108,82 @@ pub(super) fn commands_const(p: &Pipeline) -> TokenStream {
     quote! {
         /// The pipeline's commands: what `@bot ...` messages are read against.
         const COMMANDS: #rt::Commands = #rt::Commands { specs: &[#(#specs),*], prefix: #prefix, by_role: #by_role };
+    }
+}
+
+/// The pipeline's `[[schedule]]`s as `ScheduleDesc`s.
+pub(super) fn schedule_descs(p: &Pipeline) -> Vec<TokenStream> {
+    p.listeners.iter().enumerate().filter_map(|(i, l)| {
+        let s = l.schedule.as_ref()?;
+        let i = Literal::usize_unsuffixed(i);
+        let (key, text) = (lit(s.written.0), lit(&s.written.1.value));
+        let (tz, catch_up) = (lit(&s.timezone), s.catch_up);
+        let digest_of = opt_str(s.digest_of.as_ref().map(|d| d.value.as_str()));
+        Some(quote!(::zlc_runtime::codegen::ScheduleDesc {
+            listener: #i, when: (#key, #text), timezone: #tz, catch_up: #catch_up, digest_of: #digest_of,
+        }))
+    })
+    .collect()
+}
+
+/// Listener `l`'s step in a conversation, as the runtime reads it.
+pub(super) fn conversation_desc(l: &Listener) -> TokenStream {
+    let reads = !crate::check::conversations::fields_read(l).is_empty();
+    if !l.step.is_some() && !reads {
+        return quote!(::zlc_runtime::codegen::ConversationDesc::NONE);
+    }
+    let state = |s: &Option<Sp<String>>| opt_str(s.as_ref().map(|s| s.value.as_str()));
+    let (in_state, next_state) = (state(&l.step.in_state), state(&l.step.next_state));
+    let remember = l.step.remember.iter().map(|(name, t)| {
+        let (name, t) = (lit(&name.value), template(t));
+        quote!((#name, #t))
+    });
+    quote!(::zlc_runtime::codegen::ConversationDesc {
+        in_state: #in_state, next_state: #next_state, remember: &[#(#remember),*], reads: #reads,
+    })
+}
+
+pub(super) fn template(t: &Template) -> TokenStream {
+    let segs = t.segments.iter().map(|s| match s {
+        Segment::Lit(text) => {
+            let text = lit(text);
+            quote!(::zlc_runtime::codegen::Seg::Lit(#text))
+        }
+        Segment::Field(f) if f.value == crate::check::COMMAND_ANSWER => {
+            quote!(::zlc_runtime::codegen::Seg::Field(
+                ::zlc_runtime::codegen::Field::CommandAnswer
+            ))
+        }
+        Segment::Field(f) if f.value == "conversation.state" => {
+            quote!(::zlc_runtime::codegen::Seg::Field(
+                ::zlc_runtime::codegen::Field::ConversationState
+            ))
+        }
+        Segment::Field(f) if f.value.starts_with(crate::check::conversations::FIELD) => {
+            let name = lit(&f.value[crate::check::conversations::FIELD.len()..]);
+            quote!(::zlc_runtime::codegen::Seg::Field(::zlc_runtime::codegen::Field::Conversation(#name)))
+        }
+        Segment::Field(f) => match f.value.strip_prefix("args.") {
+            Some(arg) => {
+                let arg = lit(arg);
+                quote!(::zlc_runtime::codegen::Seg::Field(::zlc_runtime::codegen::Field::Arg(#arg)))
+            }
+            None => {
+                let variant = crate::events::field(&f.value).map_or("EventType", |i| i.variant);
+                let v = format_ident!("{}", variant);
+                quote!(::zlc_runtime::codegen::Seg::Field(::zlc_runtime::codegen::Field::#v))
+            }
+        },
+    });
+    quote!(&[#(#segs),*])
+}
+
+pub(super) fn opt_template(t: &Option<Template>) -> TokenStream {
+    match t {
+        Some(t) => {
+            let t = template(t);
+            quote!(::core::option::Option::Some(#t))
+        }
+        None => quote!(::core::option::Option::None),
     }
 }

@@ -61,7 +61,12 @@ pub const EXPECT_COUNT: &[&str] = &["listener", "n", "channel", "sender", "name"
 /// An entry of `expect.state`.
 pub const EXPECT_STATE: &[&str] = &["listener", "key", "value"];
 /// `[pipeline]`.
-pub const PIPELINE: &[&str] = &["name", "description", "command_prefix"];
+pub const PIPELINE: &[&str] = &[
+    "name",
+    "description",
+    "command_prefix",
+    "conversation_timeout",
+];
 /// `[[realm]]`.
 pub const REALM: &[&str] = &[
     "id",
@@ -118,6 +123,9 @@ pub const LISTENER: &[&str] = &[
     "allowed",
     "on_edit",
     "on_delete",
+    "in_state",
+    "next_state",
+    "remember",
     "action",
 ];
 /// Action types.

@@ -21,3 +21,22 @@ pub struct ScheduleSpec {
     /// The listener whose `count` statistics `digest.*` fields read.
     pub digest_of: Option<Sp<String>>,
 }
+
+/// A listener's step in a conversation (a channel's topic, or a direct message's
+/// people): the state it requires, the state it leaves, what it remembers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConversationStep {
+    /// `in_state`: it runs only in a conversation in this state.
+    pub in_state: Option<Sp<String>>,
+    /// `next_state`: the state it leaves the conversation in (`"end"`: over).
+    pub next_state: Option<Sp<String>>,
+    /// `remember`: name and template of each value it keeps in the conversation.
+    pub remember: Vec<(Sp<String>, super::Template)>,
+}
+
+impl ConversationStep {
+    /// Whether it takes any part in a conversation (besides reading one).
+    pub fn is_some(&self) -> bool {
+        self.in_state.is_some() || self.next_state.is_some() || !self.remember.is_empty()
+    }
+}

@@ -112,6 +112,7 @@ impl Walker {
             on_edit,
             on_delete,
             schedule: None,
+            step: ConversationStep::default(),
             answers_commands: true,
             span,
         });

@@ -61,6 +61,7 @@ impl Walker {
             on_edit: false,
             on_delete: false,
             schedule: spec,
+            step: ConversationStep::default(),
             answers_commands: false,
             span,
         })

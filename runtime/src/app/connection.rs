@@ -110,6 +110,7 @@ pub(super) async fn hello(
         bot_name: info.me.full_name.clone(),
         bot_id: u64::try_from(info.me.user_id).ok(),
         roles: crate::command::Roles::new(info.roles.iter().copied()),
+        conversations: Default::default(),
     };
     Ok(Some(Hello {
         client,
@@ -238,8 +239,7 @@ pub(super) struct Connection {
     pub(super) metrics: Option<Arc<Metrics>>,
 }
 
-/// Events dispatched at most at once (fewer when the bounds leave less room).
-const DISPATCH_CHUNK: usize = 256;
+const DISPATCH_CHUNK: usize = 256; // events dispatched at once, at most
 
 /// How long polling may pause for jobs before one poll keeps the Zulip queue alive (it
 /// expires after about ten idle minutes).

@@ -461,7 +461,22 @@ impl RealmTask {
             }
             (None, None) => return Ok(()),
         };
+        let mut connected = connected;
+        connected.realm.conversations = self.conversations().await?;
         conn.run(connected).await
+    }
+}
+
+impl RealmTask {
+    /// The realm's conversations: from the store for a live connection (of a pipeline
+    /// with conversations), in memory for a replay.
+    async fn conversations(&self) -> Result<crate::conversation::Conversations> {
+        let (p, timeout) = (self.p, self.p.conversation_timeout);
+        let converses = p.listeners.iter().any(|l| l.conversation.takes_part());
+        if !converses || self.settings.replay.is_some() {
+            return Ok(crate::conversation::Conversations::in_memory(timeout));
+        }
+        crate::store::conversations::load(&self.store, p.name, self.realm.id, timeout).await
     }
 }
 

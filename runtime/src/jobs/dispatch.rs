@@ -197,7 +197,11 @@ impl<'a> Cx<'a> {
         let Some(l) = self.pipeline.listeners.get(i) else {
             return;
         };
+        if !self.in_step(l, msg) {
+            return;
+        }
         self.stats.listener(i).matched += 1;
+        let stepped = self.take_step(l, ev, msg);
         let mut has_jobs = false;
         for action in l.actions {
             match action {
@@ -251,7 +255,7 @@ impl<'a> Cx<'a> {
             };
             self.jobs.push(Job {
                 listener: i,
-                json: ev.json.to_owned(),
+                json: stepped.unwrap_or_else(|| ev.json.to_owned()),
                 event_id: ev.id,
                 message_id: msg.map(|m| m.message.id),
                 key: event_key(msg.map(|m| m.message.id), self.queue, ev.id),

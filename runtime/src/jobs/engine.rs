@@ -58,6 +58,8 @@ pub struct Engine {
     bots: Arc<HashSet<i64>>,
     /// Some listener's answers follow their message (edits, deletions).
     follows: bool,
+    /// Some listener takes part in conversations (which follow their topics).
+    converses: bool,
     scheduler: Scheduler,
     jobs: Vec<Job>,
 }
@@ -83,6 +85,7 @@ impl Engine {
             enabled,
             own_user_id,
             follows: pipeline.listeners.iter().any(|l| l.follows_its_message()),
+            converses: (pipeline.listeners.iter()).any(|l| l.conversation.takes_part()),
             bots,
             scheduler: Scheduler::new(executor),
             jobs: Vec::new(),
@@ -131,7 +134,11 @@ impl Engine {
                         if self.follows && matches!(raw.kind, "update_message" | "delete_message") {
                             cx.follow(&raw);
                         }
+                        if self.converses && raw.kind == "update_message" {
+                            follow_topic(cx.realm, raw.json);
+                        }
                         (self.dispatch)(&mut cx, &raw);
+                        cx.realm.conversations.settle();
                     }
                     Err(e) => {
                         cx.stats.malformed += 1;
@@ -217,5 +224,15 @@ impl Engine {
         while let Some(f) = self.next_finished().await {
             self.account(f, buf, log);
         }
+    }
+}
+
+/// A topic renamed or moved (an `update_message` event, `json`) takes its conversation
+/// along.
+fn follow_topic(realm: &crate::template::RealmInfo, json: &str) {
+    if let Ok(e) = serde_json::from_str::<serde_json::Value>(json)
+        && let Some((from, to)) = crate::conversation::move_of(&e)
+    {
+        realm.conversations.moved(&from, &to);
     }
 }

@@ -161,6 +161,17 @@ impl Context<'_> {
         self.event
     }
 
+    /// The conversation of the event's message (its channel's topic, or its direct
+    /// message's people), to keep state in across messages; `None` for other events.
+    /// Changes take effect at once and are written to the store.
+    pub fn conversation(&self) -> Option<crate::conversation::Handle<'_>> {
+        let key = crate::conversation::key_of(&self.event["message"])?;
+        Some(crate::conversation::Handle::new(
+            &self.realm.conversations,
+            key,
+        ))
+    }
+
     /// The listener's `config` value for `key`: as the store overrides it
     /// (`NAME config LISTENER KEY VALUE`), else as the pipeline declares it.
     pub fn config(&self, key: &str) -> Option<&str> {

@@ -33,6 +33,7 @@ pub mod outbox;
 mod policy;
 mod scheduler;
 mod setup;
+pub mod steps;
 pub mod ticks;
 
 pub use executor::Executor;

@@ -21,6 +21,7 @@
 #[macro_use]
 mod db;
 pub mod checkpoints;
+pub mod conversations;
 pub mod effects;
 pub mod leases;
 pub mod listeners;
