@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::Value;
 use tokio::sync::Semaphore;
@@ -12,7 +12,7 @@ use crate::config::Secret;
 use crate::jobs::actions::{Attempt, Done, Effects, Failure, Post};
 use crate::jobs::dispatch::{DispatchFn, Follow, Job};
 use crate::jobs::handler::{Context, HandlerFn, HandlerTable};
-use crate::jobs::limit::{Limiter, Over, conversation_key, sender_of};
+use crate::jobs::limit::Limiter;
 use crate::metrics::Metrics;
 use crate::pipeline::{ActionDesc, ListenerDesc, PipelineDesc};
 use crate::stats::{CountKey, LogRow};
@@ -76,12 +76,15 @@ impl Counted {
 /// Runs jobs for one realm connection.
 #[derive(Debug)]
 pub struct Executor {
-    pipeline: &'static PipelineDesc,
+    pub(super) pipeline: &'static PipelineDesc,
     pub(super) effects: Effects,
     semaphores: Vec<Arc<Semaphore>>,
     /// Each listener's retry policy and circuit breaker.
     policies: Vec<Mutex<JobPolicy>>,
-    limiters: Vec<Mutex<Limiter>>,
+    pub(super) limiters: Vec<Mutex<Limiter>>,
+    /// When each listener's shared limits last refused a post (Unix seconds; logged
+    /// once a minute at most).
+    pub(super) refused_at: Vec<std::sync::atomic::AtomicI64>,
     /// Bearer tokens, by listener and action.
     tokens: Vec<Vec<Option<Secret>>>,
     /// Handler thunks, by listener and action.
@@ -148,6 +151,11 @@ impl Executor {
                 .listeners
                 .iter()
                 .map(|l| Mutex::new(Limiter::new(&l.policy)))
+                .collect(),
+            refused_at: pipeline
+                .listeners
+                .iter()
+                .map(|_| Default::default())
                 .collect(),
             tokens,
             handlers,
@@ -398,7 +406,7 @@ impl Executor {
             if !self.claim(l, &effect, real).await? {
                 continue;
             }
-            if !self.within_limits(i, event) {
+            if !self.within_limits(i, event).await {
                 self.release(l, &effect, real).await;
                 outcome.limited = true;
                 continue;
@@ -440,7 +448,7 @@ impl Executor {
         if !self.claim(l, effect, real).await? {
             return Ok(());
         }
-        if action.posts_to_zulip() && !self.within_limits(i, event) {
+        if action.posts_to_zulip() && !self.within_limits(i, event).await {
             self.release(l, effect, real).await;
             outcome.limited = true;
             return Ok(());
@@ -541,38 +549,6 @@ impl Executor {
                 .await
         {
             tracing::debug!(error = %e, "could not release a side-effect claim (it is taken over once this process is gone)");
-        }
-    }
-
-    /// Takes one post from listener `i`'s rate limits; logs the first refusal of an
-    /// episode (not every one: a flood must not become a flood of log lines). A replay
-    /// posts nothing (and plays a day in seconds): limits are for real posts.
-    fn within_limits(&self, i: usize, event: &Value) -> bool {
-        if !self.effects.posts_for_real() {
-            return true;
-        }
-        let Ok(mut limiter) = self.limiters[i].lock() else {
-            return true;
-        };
-        match limiter.take(conversation_key(event), sender_of(event), Instant::now()) {
-            Ok(()) => true,
-            Err(refusal) => {
-                if refusal.first {
-                    let l = &self.pipeline.listeners[i];
-                    let (what, limit) = match refusal.over {
-                        Over::Conversation => {
-                            ("this conversation", l.policy.limit_per_conversation)
-                        }
-                        Over::Sender => ("this sender", l.policy.limit_per_sender),
-                    };
-                    tracing::warn!(
-                        listener = l.name,
-                        limit = %format_args!("{} per {}", limit.max, crate::retry::human(Duration::from_millis(limit.per_ms))),
-                        "posting to Zulip about {what} faster than its limit allows; holding back until it calms down (counted as limited)"
-                    );
-                }
-                false
-            }
         }
     }
 }

@@ -25,6 +25,7 @@ pub mod actions;
 pub mod dispatch;
 pub mod engine;
 mod executor;
+mod fleet_limits;
 mod follow;
 pub mod handler;
 pub mod limit;

@@ -37,7 +37,7 @@ macro_rules! migrations {
 // migrations it does not know.
 fn sqlite_migrations() -> Migrator {
     let mut m = Migrator::with_migrations(
-        migrations!("sqlite": 1 "0001_checkpoints", 2 "0002_listeners", 3 "0003_limits", 4 "0004_handlers", 5 "0005_claims", 6 "0006_live_config", 7 "0007_leases", 8 "0008_change", 9 "0009_replies", 10 "0010_conversations"),
+        migrations!("sqlite": 1 "0001_checkpoints", 2 "0002_listeners", 3 "0003_limits", 4 "0004_handlers", 5 "0005_claims", 6 "0006_live_config", 7 "0007_leases", 8 "0008_change", 9 "0009_replies", 10 "0010_conversations", 11 "0011_rate_buckets"),
     );
     m.set_ignore_missing(true);
     m
@@ -45,7 +45,7 @@ fn sqlite_migrations() -> Migrator {
 
 fn postgres_migrations() -> Migrator {
     let mut m = Migrator::with_migrations(
-        migrations!("postgres": 1 "0001_checkpoints", 2 "0002_listeners", 3 "0003_limits", 4 "0004_handlers", 5 "0005_claims", 6 "0006_live_config", 7 "0007_leases", 8 "0008_change", 9 "0009_replies", 10 "0010_conversations"),
+        migrations!("postgres": 1 "0001_checkpoints", 2 "0002_listeners", 3 "0003_limits", 4 "0004_handlers", 5 "0005_claims", 6 "0006_live_config", 7 "0007_leases", 8 "0008_change", 9 "0009_replies", 10 "0010_conversations", 11 "0011_rate_buckets"),
     );
     m.set_ignore_missing(true);
     m

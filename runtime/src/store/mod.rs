@@ -20,6 +20,7 @@
 
 #[macro_use]
 mod db;
+pub mod buckets;
 pub mod checkpoints;
 pub mod conversations;
 pub mod effects;
