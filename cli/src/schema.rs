@@ -155,7 +155,7 @@ fn key_schema(t: Table, k: &str) -> Option<Value> {
         (Pipeline, "command_prefix") => json!({ "type": "string", "pattern": r"^\S+$" }),
         (Listener, "command") => json!({ "type": "string", "pattern": r"^\s*[a-z]" }),
         (Listener, "allowed") => one_or_many(json!({ "anyOf": [
-            { "type": "string", "pattern": r"^(role:(owner|admin|moderator|member|guest)|[^\s@]+@\S+)$" },
+            { "type": "string", "pattern": r"^(role:(owner|admin|moderator|member|guest)|group:\S.*|[^\s@]+@\S+)$" },
             { "type": "integer" },
         ] })),
         (Store, "url" | "url_env" | "password_env" | "password_file") => string(),

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::event::excerpt;
 
 mod answer;
+mod groups;
 mod messages;
 mod wire;
 

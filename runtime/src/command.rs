@@ -36,6 +36,8 @@ pub enum Allowed {
     Email(&'static str),
     /// A person, by user id.
     Id(i64),
+    /// The members of a user group (its subgroups' too), by name.
+    Group(&'static str),
 }
 
 /// Who sent a message, as far as command checks need to know.
@@ -47,63 +49,11 @@ pub struct Sender<'a> {
     pub email: &'a str,
     /// Zulip role, when known.
     pub role: Option<u16>,
+    /// The organization's user groups, when commands for some groups need them.
+    pub groups: Option<&'a crate::people::Groups>,
 }
 
-/// The people's roles in one organization: read from `GET /users` when a connection
-/// starts and kept current with its `realm_user` events, shared by dispatch and the
-/// jobs (a clone is a handle).
-#[derive(Debug, Clone, Default)]
-pub struct Roles(std::sync::Arc<std::sync::RwLock<std::collections::HashMap<i64, u16>>>);
-
-impl PartialEq for Roles {
-    fn eq(&self, other: &Roles) -> bool {
-        std::sync::Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl Eq for Roles {}
-
-impl Roles {
-    /// Roles from `(user id, role)` pairs.
-    pub fn new(roles: impl IntoIterator<Item = (i64, u16)>) -> Roles {
-        Roles(std::sync::Arc::new(std::sync::RwLock::new(
-            roles.into_iter().collect(),
-        )))
-    }
-
-    /// The role of user `id`, if known.
-    pub fn get(&self, id: i64) -> Option<u16> {
-        self.0.read().ok()?.get(&id).copied()
-    }
-
-    /// Sets the role of user `id`.
-    pub fn set(&self, id: i64, role: u16) {
-        if let Ok(mut m) = self.0.write() {
-            m.insert(id, role);
-        }
-    }
-
-    /// Follows a `realm_user` event (its JSON text): a new person's role, a changed
-    /// role, a person removed.
-    pub fn follow(&self, json: &str) {
-        let Ok(e) = serde_json::from_str::<serde_json::Value>(json) else {
-            return;
-        };
-        let p = &e["person"];
-        let (Some(id), op) = (p["user_id"].as_i64(), e["op"].as_str()) else {
-            return;
-        };
-        match (op, p["role"].as_u64().and_then(|r| u16::try_from(r).ok())) {
-            (Some("add" | "update"), Some(role)) => self.set(id, role),
-            (Some("remove"), _) => {
-                if let Ok(mut m) = self.0.write() {
-                    m.remove(&id);
-                }
-            }
-            _ => {}
-        }
-    }
-}
+pub use crate::people::Roles;
 
 /// Whether `who` may run `spec`.
 fn permitted(spec: &CommandSpec, who: &Sender<'_>) -> bool {
@@ -112,6 +62,9 @@ fn permitted(spec: &CommandSpec, who: &Sender<'_>) -> bool {
             Allowed::Role(r) => who.role.is_some_and(|role| role <= *r),
             Allowed::Email(e) => who.email.eq_ignore_ascii_case(e),
             Allowed::Id(id) => who.id == *id,
+            Allowed::Group(g) => who
+                .groups
+                .is_some_and(|groups| groups.has_member(g, who.id)),
         })
 }
 
@@ -137,6 +90,7 @@ fn who_may(spec: &CommandSpec) -> String {
             }
             Allowed::Email(e) => (*e).to_owned(),
             Allowed::Id(id) => format!("user {id}"),
+            Allowed::Group(g) => format!("members of {g}"),
         })
         .collect();
     who.join(", ")
@@ -226,6 +180,9 @@ pub struct Commands {
     /// Whether a command is for some roles only (the connection then follows the
     /// people's roles).
     pub by_role: bool,
+    /// Whether a command is for some user groups only (the connection then follows
+    /// the organization's groups).
+    pub by_group: bool,
     /// The prefix that makes a channel message a command, if any.
     pub prefix: Option<&'static str>,
 }
@@ -236,6 +193,7 @@ impl Commands {
         specs: &[],
         prefix: None,
         by_role: false,
+        by_group: false,
     };
 
     /// What a message of `content` (`direct`: to the bot alone or with others in a
@@ -631,6 +589,7 @@ mod tests {
         id: 7,
         email: "othello@zulip.example.com",
         role: Some(400),
+        groups: None,
     };
     const BOT: Addressing<'static> = Addressing {
         bot_name: "Ops Bot",
@@ -761,7 +720,12 @@ mod tests {
             ..DEPLOY
         };
         let specs = &[ADMIN_ONLY];
-        let who = |id, email, role| Sender { id, email, role };
+        let who = |id, email, role| Sender {
+            id,
+            email,
+            role,
+            groups: None,
+        };
         let refused = "you may not run `deploy`: it is for admins and above, \
                        Iago@zulip.example.com only";
         assert_eq!(

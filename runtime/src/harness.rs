@@ -95,6 +95,7 @@ pub struct Harness {
     engine: Engine,
     /// The roles of the people messages come from (`MessageSpec::sender_role`).
     roles: crate::command::Roles,
+    groups: crate::people::Groups, // the senders' groups (`MessageSpec::sender_groups`)
     recorder: Arc<Recorder>,
     store: Store,
     totals: RunTotals,
@@ -129,6 +130,7 @@ impl Harness {
         let recorder = Recorder::new();
         let store = Store::memory().await?;
         let roles = crate::command::Roles::default();
+        let groups = crate::people::Groups::default();
         let realm = RealmInfo {
             id: opts.realm,
             name: "test".into(),
@@ -139,6 +141,7 @@ impl Harness {
             conversations: crate::conversation::Conversations::in_memory(
                 pipeline.conversation_timeout,
             ),
+            groups: groups.clone(),
         };
         let http = if opts.record_http {
             HttpSink::Record(recorder.clone())
@@ -176,6 +179,7 @@ impl Harness {
             pipeline,
             engine,
             roles,
+            groups,
             recorder,
             store,
             totals: RunTotals::default(),
@@ -266,6 +270,9 @@ impl Harness {
                 )));
             };
             self.roles.set(m["sender_id"].as_i64().unwrap_or(-1), n);
+        }
+        for g in &spec.sender_groups {
+            self.groups.join(g, m["sender_id"].as_i64().unwrap_or(-1));
         }
         if let (Some(id), Some(email)) = (m["sender_id"].as_i64(), m["sender_email"].as_str()) {
             self.recorder.know_user(id, email);
@@ -438,6 +445,9 @@ pub struct MessageSpec {
     /// commands some roles only may run; unknown (no role) when left out.
     #[serde(default)]
     pub sender_role: Option<String>,
+    /// The user groups the sender is in, for commands some groups only may run.
+    #[serde(default)]
+    pub sender_groups: Vec<String>,
 }
 
 impl MessageSpec {
@@ -480,6 +490,12 @@ impl MessageSpec {
     /// From someone of this Zulip role (`admin`, ...).
     pub fn with_role(mut self, role: &str) -> Self {
         self.sender_role = Some(role.to_owned());
+        self
+    }
+
+    /// The sender is in user group `group`.
+    pub fn in_group(mut self, group: &str) -> Self {
+        self.sender_groups.push(group.to_owned());
         self
     }
 

@@ -50,6 +50,7 @@ pub mod markup;
 pub mod metrics;
 pub mod net;
 pub mod overview;
+pub mod people;
 pub mod pipeline;
 pub mod pipetest;
 #[cfg(test)]

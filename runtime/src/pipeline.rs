@@ -227,6 +227,10 @@ impl PipelineDesc {
         if self.commands.by_role {
             types.push("realm_user".into());
         }
+        // Commands for some groups only follow the groups.
+        if self.commands.by_group {
+            types.push("user_group".into());
+        }
         // Answers that follow their message learn of its edits and deletions.
         let chosen = || self.listeners.iter().zip(listeners).filter(|(_, on)| **on);
         if chosen().any(|(l, _)| l.on_edit) {

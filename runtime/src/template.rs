@@ -96,6 +96,8 @@ pub struct RealmInfo {
     pub roles: Roles,
     /// The conversations' states and remembered values.
     pub conversations: crate::conversation::Conversations,
+    /// The organization's user groups, for commands some groups only may run.
+    pub groups: crate::people::Groups,
 }
 
 impl RealmInfo {
@@ -124,6 +126,7 @@ impl RealmInfo {
             id,
             email: m["sender_email"].as_str().unwrap_or(""),
             role: self.roles.get(id),
+            groups: commands.by_group.then_some(&self.groups),
         };
         commands.reading(content, direct, &self.bot_name, self.bot_id, &who)
     }

@@ -86,6 +86,10 @@ pub(super) fn commands_const(p: &Pipeline) -> TokenStream {
                 let e = lit(e);
                 quote!(#rt::Allowed::Email(#e))
             }
+            AllowedRule::Group(g) => {
+                let g = lit(g);
+                quote!(#rt::Allowed::Group(#g))
+            }
             AllowedRule::Id(id) => {
                 let id = Literal::i64_unsuffixed(*id);
                 quote!(#rt::Allowed::Id(#id))
@@ -104,10 +108,15 @@ pub(super) fn commands_const(p: &Pipeline) -> TokenStream {
             .iter()
             .any(|a| matches!(a.value, AllowedRule::Role(..)))
     });
+    let by_group = (p.listeners.iter()).any(|l| {
+        l.allowed
+            .iter()
+            .any(|a| matches!(a.value, AllowedRule::Group(..)))
+    });
     let prefix = opt_str(p.command_prefix.as_ref().map(|s| s.value.as_str()));
     quote! {
         /// The pipeline's commands: what `@bot ...` messages are read against.
-        const COMMANDS: #rt::Commands = #rt::Commands { specs: &[#(#specs),*], prefix: #prefix, by_role: #by_role };
+        const COMMANDS: #rt::Commands = #rt::Commands { specs: &[#(#specs),*], prefix: #prefix, by_role: #by_role, by_group: #by_group };
     }
 }
 

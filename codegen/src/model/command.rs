@@ -57,6 +57,8 @@ pub enum AllowedRule {
     Email(String),
     /// A person by user id.
     Id(i64),
+    /// `"group:oncall"`: the members of a user group (its subgroups' too).
+    Group(String),
 }
 
 impl AllowedRule {
@@ -71,12 +73,20 @@ impl AllowedRule {
                     .help(format!("one of: {}", zlc_catalog::role_names()))),
             };
         }
+        if let Some(group) = text.strip_prefix("group:") {
+            let group = group.trim();
+            if group.is_empty() {
+                return Err(Problem::new("`group:` names no group")
+                    .help("e.g. `group:oncall`, a user group's name"));
+            }
+            return Ok(AllowedRule::Group(group.to_owned()));
+        }
         if text.contains('@') && !text.contains(char::is_whitespace) {
             return Ok(AllowedRule::Email(text.to_owned()));
         }
         Err(Problem::new(format!("`{text}` names nobody")).help(
             "`role:admin` (and owner, moderator, member, guest: that role or a higher one), \
-             an email, or a user id (a number)",
+             `group:NAME` (a user group's members), an email, or a user id (a number)",
         ))
     }
 }

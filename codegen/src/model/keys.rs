@@ -36,6 +36,7 @@ pub const TEST_MESSAGE: &[&str] = &[
     "timestamp",
     "mentioned",
     "sender_role",
+    "sender_groups",
 ];
 /// `[test.expect]`.
 pub const EXPECT: &[&str] = &[

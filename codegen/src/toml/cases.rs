@@ -187,6 +187,10 @@ impl Walker {
         if let Some(b) = self.boolean(t, "mentioned") {
             m.insert("mentioned".into(), json!(b.value));
         }
+        if let Some(groups) = self.strings(t, "sender_groups") {
+            let names: Vec<String> = groups.into_iter().map(|g| g.value).collect();
+            m.insert("sender_groups".into(), json!(names));
+        }
         if let Some(to) = self.strings(t, "direct_to") {
             if m.contains_key("channel") || m.contains_key("topic") {
                 self.d.error(

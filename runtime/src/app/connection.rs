@@ -110,7 +110,7 @@ pub(super) async fn hello(
         bot_name: info.me.full_name.clone(),
         bot_id: u64::try_from(info.me.user_id).ok(),
         roles: crate::command::Roles::new(info.roles.iter().copied()),
-        conversations: Default::default(),
+        ..RealmInfo::default()
     };
     Ok(Some(Hello {
         client,

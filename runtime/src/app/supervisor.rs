@@ -463,11 +463,29 @@ impl RealmTask {
         };
         let mut connected = connected;
         connected.realm.conversations = self.conversations().await?;
+        if let crate::jobs::outbox::ZulipSink::Live(client) = &connected.zulip {
+            self.groups(client.clone(), connected.realm.groups.clone())
+                .await;
+        }
         conn.run(connected).await
     }
 }
 
 impl RealmTask {
+    /// The organization's user groups, when a command is for some groups only (a bot
+    /// that may not list them knows none: such a command then refuses everyone).
+    async fn groups(&self, client: crate::client::Client, groups: crate::people::Groups) {
+        if !self.p.commands.by_group {
+            return;
+        }
+        match client.user_groups().await {
+            Ok(list) => groups.set_all(&list),
+            Err(e) => {
+                tracing::warn!(realm = self.realm.id, error = %e, "cannot list the organization's user groups; commands for some groups refuse everyone")
+            }
+        }
+    }
+
     /// The realm's conversations: from the store for a live connection (of a pipeline
     /// with conversations), in memory for a replay.
     async fn conversations(&self) -> Result<crate::conversation::Conversations> {

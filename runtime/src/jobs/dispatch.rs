@@ -159,6 +159,7 @@ impl<'a> Cx<'a> {
             id: m.sender_id,
             email: m.sender_email(),
             role: self.realm.roles.get(m.sender_id),
+            groups: (self.pipeline.commands.by_group).then_some(&self.realm.groups),
         };
         let (bot, bot_id) = (&self.realm.bot_name, self.realm.bot_id);
         (self.pipeline.commands).reading(m.content(), m.is_direct(), bot, bot_id, &who)

@@ -131,6 +131,9 @@ impl Engine {
                         if p.commands.by_role && raw.kind == "realm_user" {
                             cx.realm.roles.follow(raw.json);
                         }
+                        if p.commands.by_group && raw.kind == "user_group" {
+                            cx.realm.groups.follow(raw.json);
+                        }
                         if self.follows && matches!(raw.kind, "update_message" | "delete_message") {
                             cx.follow(&raw);
                         }

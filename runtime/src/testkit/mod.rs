@@ -223,6 +223,29 @@ impl FakeZulip {
         edits::delete_message(&self.shared, user, id).status == 200
     }
 
+    /// Adds a user group of `members` (queues get its `user_group` `add`); its id.
+    pub fn add_user_group(&self, name: &str, members: &[&FakeUser]) -> i64 {
+        let ids: Vec<i64> = members.iter().map(|u| u.id).collect();
+        let id = {
+            let mut st = self.state();
+            let id = st.groups.len() as i64 + 1;
+            st.groups.push((id, name.to_owned(), ids.clone()));
+            id
+        };
+        let group = edits::group_json(id, name, &ids);
+        self.push_event(serde_json::json!({"type": "user_group", "op": "add", "group": group}));
+        id
+    }
+
+    /// Adds `user` to group `id` (queues get `user_group` `add_members`).
+    pub fn add_to_user_group(&self, id: i64, user: &FakeUser) {
+        if let Some(g) = self.state().groups.iter_mut().find(|g| g.0 == id) {
+            g.2.push(user.id);
+        }
+        let event = serde_json::json!({"type": "user_group", "op": "add_members", "group_id": id, "user_ids": [user.id]});
+        self.push_event(event);
+    }
+
     /// Delivers any event (built with [`build`]) to every queue that wants its type.
     /// Returns how many queues received it.
     pub fn push_event(&self, event: Value) -> usize {

@@ -247,6 +247,8 @@ pub(super) struct State {
     pub(super) clock: i64,
     /// The newest message id given (ids are never given twice, deleted or not).
     pub(super) last_message_id: i64,
+    /// User groups: id, name, members.
+    pub(super) groups: Vec<(i64, String, Vec<i64>)>,
 }
 
 pub(super) struct Shared {

@@ -211,3 +211,54 @@ async fn an_edited_command_updates_its_answer_and_a_deleted_one_takes_it_away() 
     let (status, log) = p.stop();
     assert!(status.success(), "{log}");
 }
+
+/// A command for a user group: the binary reads the groups when it connects
+/// (`GET /user_groups`) and follows `user_group` events, so a person added to the
+/// group while it runs may run the command from the next message on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_for_a_group_follows_the_group() {
+    let s = setup().await;
+    s.zulip.add_channel("ops");
+    let iago = s.zulip.add_user("iago@zulip.example.com", "Iago");
+    let othello = s.zulip.add_user("othello@zulip.example.com", "Othello");
+    let oncall = s.zulip.add_user_group("oncall", &[&iago]);
+    let bin = build_pipeline(&pipeline("ops_bot"));
+    let p = s.run(&bin, &[], &[]);
+    s.connected(&p).await;
+    let bot_id = s.zulip.bot().id;
+    let answers = || -> Vec<String> {
+        s.zulip
+            .messages()
+            .into_iter()
+            .filter(|m| m.sender_id == bot_id)
+            .map(|m| m.content)
+            .collect()
+    };
+    let say = |who: &zlc_runtime::testkit::FakeUser, text: &str| {
+        s.zulip
+            .message()
+            .channel("ops")
+            .topic("groups")
+            .sender(who)
+            .content(text)
+            .send();
+    };
+    say(&iago, "!rollback 41");
+    wait_until(20, "iago's rollback", || answers().len() == 1).await;
+    say(&othello, "!rollback 40");
+    wait_until(20, "othello refused", || answers().len() == 2).await;
+    s.zulip.add_to_user_group(oncall, &othello);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    say(&othello, "!rollback 40");
+    wait_until(20, "othello's rollback", || answers().len() == 3).await;
+    assert_eq!(
+        answers(),
+        [
+            "Rolling back to release 41.",
+            "you may not run `rollback`: it is for members of oncall only",
+            "Rolling back to release 40.",
+        ]
+    );
+    let (status, log) = p.stop();
+    assert!(status.success(), "{log}");
+}
