@@ -161,6 +161,12 @@ impl Context<'_> {
         self.event
     }
 
+    /// Whether this run follows an edit of the message (the listener has
+    /// `on_edit = "update"`): its `reply` then updates the answer it posted before.
+    pub fn is_edit(&self) -> bool {
+        self.effect.contains('@')
+    }
+
     /// The conversation of the event's message (its channel's topic, or its direct
     /// message's people), to keep state in across messages; `None` for other events.
     /// Changes take effect at once and are written to the store.
