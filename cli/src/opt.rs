@@ -174,6 +174,40 @@ pub enum SandboxCmd {
     Send(SandboxSendArgs),
     /// React to a message as one of the sandbox's people.
     React(SandboxReactArgs),
+    /// Edit a message as the person who sent it (listeners with `on_edit = "update"`
+    /// run again and update their answers).
+    Edit(SandboxEditArgs),
+    /// Delete a message as the person who sent it (listeners with `on_delete =
+    /// "delete"` delete their answers).
+    Delete(SandboxDeleteArgs),
+}
+
+/// `zlc sandbox edit`.
+#[derive(Debug, Args)]
+pub struct SandboxEditArgs {
+    /// Who edits: the person who sent the message (`iago`, `othello`, `desdemona`).
+    #[arg(long = "as", default_value = "iago", value_name = "NAME")]
+    pub who: String,
+    /// Where the people's zuliprc files are.
+    #[arg(long, default_value = "sandbox-people", value_name = "DIR")]
+    pub people: PathBuf,
+    /// The message (its id, as `send` prints it).
+    pub message_id: i64,
+    /// Its new text.
+    pub text: String,
+}
+
+/// `zlc sandbox delete`.
+#[derive(Debug, Args)]
+pub struct SandboxDeleteArgs {
+    /// Who deletes: the person who sent the message.
+    #[arg(long = "as", default_value = "iago", value_name = "NAME")]
+    pub who: String,
+    /// Where the people's zuliprc files are.
+    #[arg(long, default_value = "sandbox-people", value_name = "DIR")]
+    pub people: PathBuf,
+    /// The message (its id, as `send` prints it).
+    pub message_id: i64,
 }
 
 /// `zlc sandbox send`.

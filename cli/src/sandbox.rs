@@ -1,4 +1,4 @@
-//! `zlc sandbox send` and `react`: posting to a running sandbox as one of its people,
+//! `zlc sandbox send`, `react`, `edit` and `delete`: posting to a running sandbox as one of its people,
 //! through the same REST API a Zulip client uses, so that listeners answer as they
 //! would answer anyone.
 
@@ -9,13 +9,17 @@ use zlc_runtime::client::{Client, Destination, Member};
 use zlc_runtime::config::ConfigOverrides;
 
 use crate::demo::{PEOPLE, zuliprc_of};
-use crate::opt::{SandboxCmd, SandboxReactArgs, SandboxSendArgs};
+use crate::opt::{
+    SandboxCmd, SandboxDeleteArgs, SandboxEditArgs, SandboxReactArgs, SandboxSendArgs,
+};
 
-/// Runs `send` or `react`.
+/// Runs `send`, `react`, `edit` or `delete`.
 pub async fn run(cmd: SandboxCmd) -> Result<()> {
     match cmd {
         SandboxCmd::Send(a) => send(a).await,
         SandboxCmd::React(a) => react(a).await,
+        SandboxCmd::Edit(a) => edit(a).await,
+        SandboxCmd::Delete(a) => delete(a).await,
     }
 }
 
@@ -56,6 +60,36 @@ async fn react(a: SandboxReactArgs) -> Result<()> {
         .await
         .context(UNREACHABLE)?;
     println!("{me} reacted :{emoji}: to message {}", a.message_id);
+    Ok(())
+}
+
+async fn edit(a: SandboxEditArgs) -> Result<()> {
+    let (client, me) = person(&a.people, &a.who)?;
+    client
+        .edit_message(a.message_id, &a.text)
+        .await
+        .with_context(|| {
+            format!(
+                "{me} editing message {} (is `zlc sandbox` running, and is it {me}'s?)",
+                a.message_id
+            )
+        })?;
+    println!("{me} edited message {}", a.message_id);
+    Ok(())
+}
+
+async fn delete(a: SandboxDeleteArgs) -> Result<()> {
+    let (client, me) = person(&a.people, &a.who)?;
+    let deleted = client.delete_message(a.message_id).await.with_context(|| {
+        format!(
+            "{me} deleting message {} (is `zlc sandbox` running, and is it {me}'s?)",
+            a.message_id
+        )
+    })?;
+    if !deleted {
+        bail!("there is no message {} to delete", a.message_id);
+    }
+    println!("{me} deleted message {}", a.message_id);
     Ok(())
 }
 

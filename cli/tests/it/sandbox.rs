@@ -163,3 +163,36 @@ fn sending_says_what_is_wrong_and_what_to_do() {
         "{err}"
     );
 }
+
+/// `edit` and `delete` change a person's own message as Zulip does (the bot reads the
+/// new text); someone else's is refused, and a message deleted is gone.
+#[tokio::test]
+async fn people_edit_and_delete_their_messages() {
+    let s = Sandbox::start();
+    let (code, out, err) = s.zlc(&["sandbox", "send", "#general > t", "helo"]);
+    assert_eq!(code, 0, "{err}");
+    let id = sent_id(&out).to_string();
+    let (code, out, err) = s.zlc(&["sandbox", "edit", &id, "hello"]);
+    assert_eq!(
+        (code, out.trim()),
+        (0, format!("Iago edited message {id}").as_str()),
+        "{err}"
+    );
+    let read = s.bot().message(id.parse().unwrap()).await.unwrap();
+    assert_eq!(read["content"], "hello");
+    let (code, _, err) = s.zlc(&["sandbox", "edit", "--as", "othello", &id, "mine now"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("Othello editing message") && err.contains("permission"),
+        "{err}"
+    );
+    let (code, out, err) = s.zlc(&["sandbox", "delete", &id]);
+    assert_eq!(
+        (code, out.trim()),
+        (0, format!("Iago deleted message {id}").as_str()),
+        "{err}"
+    );
+    let (code, _, err) = s.zlc(&["sandbox", "delete", &id]);
+    assert_eq!(code, 1);
+    assert!(err.contains(&format!("no message {id} to delete")), "{err}");
+}
