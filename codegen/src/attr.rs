@@ -241,6 +241,16 @@ pub struct Parsed {
 
 /// Reads `#[listener(args)]` on `function`.
 pub fn parse(function: &Ident, args: TokenStream) -> Parsed {
+    parse_as(function, args, false)
+}
+
+/// Reads `#[command(...)]` on `function`: a listener's keys, the listener a command
+/// named after the function (its arguments come from the function's parameters).
+pub fn parse_command(function: &Ident, args: TokenStream) -> Parsed {
+    parse_as(function, args, true)
+}
+
+fn parse_as(function: &Ident, args: TokenStream, command: bool) -> Parsed {
     let entries = match Punctuated::<Entry, Token![,]>::parse_terminated.parse2(args) {
         Ok(e) => e.into_iter().collect::<Vec<_>>(),
         Err(e) => {
@@ -264,13 +274,19 @@ pub fn parse(function: &Ident, args: TokenStream) -> Parsed {
     t.raw("\nhandler = ");
     t.spanned(&crate::expand::toml_string(&name), function.span());
     t.raw("\n");
+    if command {
+        t.raw("command = ");
+        t.spanned(&crate::expand::toml_string(&name), function.span());
+        t.raw("\n");
+    }
     let actions = t.listener_keys(&entries);
     for (entries, span) in actions {
         t.spanned("[[listener.action]]", span);
         t.raw("\n");
         t.keys(entries);
     }
-    let loaded = crate::load::attribute_text(&format!("#[listener] on {name}"), &t.text);
+    let what = if command { "#[command]" } else { "#[listener]" };
+    let loaded = crate::load::attribute_text(&format!("{what} on {name}"), &t.text);
     let mut errors = std::mem::take(&mut t.errors);
     let (listener, diagnostics) = match loaded {
         Ok(l) => (l.pipeline.listeners.into_iter().next(), l.warnings),
@@ -332,9 +348,9 @@ impl Text {
                 )),
                 ("command", _) => self.errors.push(refuse(
                     e.key.span(),
-                    "`command` is not available in `#[listener]`: declare the command in a \
-                     pipeline file (`[[listener]] command = \"...\"`), whose listener can run \
-                     this function as its handler",
+                    "`command` is not a key of the attribute: write `#[command]` on the \
+                     function (its parameters are the command's arguments), or declare the \
+                     command in a pipeline file (`[[listener]] command = \"...\"`)",
                 )),
                 ("handler", _) => self.errors.push(refuse(
                     e.key.span(),

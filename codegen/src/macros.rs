@@ -17,6 +17,11 @@
 //! After an error the function is still emitted, with a stand-in module, so that one
 //! mistake does not become ten.
 
+mod command;
+mod pipeline;
+pub use command::{choice, command};
+use pipeline::pipeline_items;
+
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::parse::{Parse, ParseStream, Parser};
@@ -102,12 +107,13 @@ pub fn listener(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// The hidden module of a listener that has errors: valid, inert, so that `pipeline!`
 /// naming it adds no errors of its own.
-fn stand_in(name: &Ident) -> TokenStream {
+pub(crate) fn stand_in(name: &Ident) -> TokenStream {
     let n = Literal::string(&name.to_string());
     quote! {
         pub const DESC: ::zlc_runtime::codegen::ListenerDesc = ::zlc_runtime::codegen::ListenerDesc::stand_in(#n);
         pub const HANDLERS: &[::zlc_runtime::codegen::HandlerFn] = &[];
         pub const MESSAGES: bool = false;
+        pub const COMMAND: ::core::option::Option<::zlc_runtime::codegen::CommandSpec> = ::core::option::Option::None;
         pub fn dispatch(
             cx: &mut ::zlc_runtime::codegen::Cx<'_>,
             ev: &::zlc_runtime::codegen::RawEvent<'_>,
@@ -148,6 +154,7 @@ fn listener_module(l: &Listener, func: &ItemFn, arg: Arg) -> TokenStream {
         pub const DESC: ::zlc_runtime::codegen::ListenerDesc = #desc;
         pub const HANDLERS: &[::zlc_runtime::codegen::HandlerFn] = #handlers;
         pub const MESSAGES: bool = #messages;
+        pub const COMMAND: ::core::option::Option<::zlc_runtime::codegen::CommandSpec> = ::core::option::Option::None;
         /// Runs this listener's filters on `ev`, as listener `index` of its pipeline.
         pub fn dispatch(
             cx: &mut ::zlc_runtime::codegen::Cx<'_>,
@@ -492,76 +499,4 @@ fn realm_items(
         }
     });
     (realms.collect(), realm_checks.collect())
-}
-
-fn pipeline_items(args: &PipelineArgs) -> TokenStream {
-    let rt = quote!(::zlc_runtime::codegen);
-    let modules: Vec<TokenStream> = args
-        .listeners
-        .iter()
-        .map(|path| {
-            let mut p = path.clone();
-            if let Some(last) = p.segments.last_mut() {
-                last.ident =
-                    format_ident!("__zlc_listener_{}", last.ident, span = last.ident.span());
-            }
-            quote!(#p)
-        })
-        .collect();
-    let name = match &args.name {
-        Some(n) => quote!(#n),
-        None => quote!(::core::env!("CARGO_PKG_NAME")),
-    };
-    let description = match &args.description {
-        Some(d) => quote!(#d),
-        None => quote!(::core::env!("CARGO_PKG_DESCRIPTION")),
-    };
-    let store = match &args.store {
-        Some(s) => quote!(::core::option::Option::Some(#s)),
-        None => quote!(::core::option::Option::None),
-    };
-    let (realms, realm_checks) = realm_items(args, &modules);
-    let version = Literal::string(env!("CARGO_PKG_VERSION"));
-    let indices = (0..modules.len()).map(Literal::usize_unsuffixed);
-    quote! {
-        /// The pipeline these listeners make: `PIPELINE.main()` is a binary's `main`;
-        /// `zlc_runtime::harness::Harness::of(&PIPELINE)` runs it in tests.
-        pub static PIPELINE: #rt::Pipeline = #rt::Pipeline {
-            desc: &__ZLC_PIPELINE,
-            dispatch: __zlc_dispatch,
-            handlers: &[#(#modules::HANDLERS),*],
-        };
-
-        static __ZLC_PIPELINE: #rt::PipelineDesc = #rt::PipelineDesc {
-            name: #name,
-            description: #description,
-            zlc_version: #version,
-            realms: &[#(#realms),*],
-            store: #rt::StoreDesc { url: #store, url_env: ::core::option::Option::None, password_env: ::core::option::Option::None, password_file: ::core::option::Option::None },
-            event_log: #rt::EventLogMode::Failures,
-            listeners: &[#(#modules::DESC),*],
-            commands: #rt::Commands::NONE,
-            schedules: &[],
-            conversation_timeout: 3600,
-        };
-
-        #(#realm_checks)*
-
-        /// Runs the listeners interested in `ev`, with their filters inline.
-        fn __zlc_dispatch(cx: &mut #rt::Cx<'_>, ev: &#rt::RawEvent<'_>) {
-            let view = if ev.kind == "message" {
-                if !(false #(|| #modules::MESSAGES)*) {
-                    return;
-                }
-                match cx.message(ev) {
-                    ::core::option::Option::Some(v) => ::core::option::Option::Some(v),
-                    ::core::option::Option::None => return,
-                }
-            } else {
-                cx.at_event_time(ev);
-                ::core::option::Option::None
-            };
-            #(#modules::dispatch(cx, ev, view.as_ref(), #indices);)*
-        }
-    }
 }

@@ -17,6 +17,25 @@ pub fn listener(args: TokenStream, item: TokenStream) -> TokenStream {
     zlc_codegen::macros::listener(args.into(), item.into()).into()
 }
 
+/// Makes a function a command people give the bot: `#[command(description = "Deploy
+/// the service", allowed = ["role:admin"])]` on `async fn deploy(environment:
+/// Environment, force: bool, cx: &Context<'_>) -> Result<(), E>`. The parameters before
+/// the context are the command's arguments, read from the message as their types:
+/// `bool` a flag (`--force`), integers, `String` a word, `zlc_runtime::Rest` the rest of
+/// the message (last), `Option<...>` an optional one, an enum that derives `Choice` one
+/// of its variants. Takes the keys of a `[[listener]]` besides.
+#[proc_macro_attribute]
+pub fn command(args: TokenStream, item: TokenStream) -> TokenStream {
+    zlc_codegen::macros::command(args.into(), item.into()).into()
+}
+
+/// `#[derive(Choice)]` on an enum of unit variants: a command's argument that is one of
+/// them, written in lowercase with `-` between words (`DryRun`: `dry-run`).
+#[proc_macro_derive(Choice)]
+pub fn choice(item: TokenStream) -> TokenStream {
+    zlc_codegen::macros::choice(item.into()).into()
+}
+
 /// Puts listeners together: `pipeline!(on_deploy, bot::on_join)` defines
 /// `pub static PIPELINE`, with optional `name = "...", realms = [1, 2], store = "..."`
 /// first.

@@ -359,3 +359,87 @@ mod intake {
         );
     }
 }
+
+/// Commands in Rust: the arguments are the function's parameters, read as their types;
+/// `help`, usage errors and suggestions come from zlc's own listener, as in a pipeline
+/// file.
+mod ops {
+    use zlc_runtime::harness::{Harness, MessageSpec};
+    use zlc_runtime::{Choice, Context, Rest, command};
+
+    #[derive(Choice, Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Environment {
+        Staging,
+        Production,
+        DryRun,
+    }
+
+    #[command(description = "Deploy the service", allowed = ["role:admin"])]
+    async fn deploy(
+        environment: Environment,
+        force: bool,
+        cx: &Context<'_>,
+    ) -> Result<(), zlc_runtime::Error> {
+        cx.reply(format!("Deploying to {environment:?} (forced: {force})"));
+        Ok(())
+    }
+
+    #[command(description = "Scale the web tier")]
+    fn scale(
+        replicas: u16,
+        reason: Option<Rest>,
+        cx: &Context<'_>,
+    ) -> Result<(), zlc_runtime::Error> {
+        let why = reason.map(|r| format!(": {r}")).unwrap_or_default();
+        cx.reply(format!("Scaling to {replicas}{why}"));
+        Ok(())
+    }
+
+    zlc_runtime::pipeline!(name = "ops_rust", deploy, scale);
+
+    #[tokio::test]
+    async fn typed_commands_run_and_mistakes_are_answered() {
+        let mut h = Harness::of(&PIPELINE).await.unwrap();
+        let say = |text: &str| {
+            MessageSpec::channel("ops", "t")
+                .content(&format!("@**Listener Bot** {text}"))
+                .mentioning_the_bot()
+        };
+        h.send(say("deploy dry-run --force").with_role("admin"))
+            .await
+            .unwrap();
+        h.send(say("scale 3 the launch is today")).await.unwrap();
+        h.send(say("scale 2")).await.unwrap();
+        h.send(say("scale many")).await.unwrap();
+        h.send(say("deploy production").from("othello@example.com", "Othello"))
+            .await
+            .unwrap();
+        h.send(say("help")).await.unwrap();
+        let said: Vec<String> = h.messages().into_iter().map(|(_, text)| text).collect();
+        assert_eq!(
+            said[..3],
+            [
+                "Deploying to DryRun (forced: true)",
+                "Scaling to 3: the launch is today",
+                "Scaling to 2",
+            ]
+        );
+        assert!(
+            said[3].contains("usage: `scale <replicas: int> [reason...]`"),
+            "{}",
+            said[3]
+        );
+        assert_eq!(
+            said[4],
+            "you may not run `deploy`: it is for admins and above only"
+        );
+        assert_eq!(
+            said[5],
+            "Commands:\n* `deploy <environment: staging|production|dry-run> [--force]`: Deploy the service (for admins and above)\n* `scale <replicas: int> [reason...]`: Scale the web tier\n* `help [command]`: this list, or how to use one command"
+        );
+        assert_eq!(
+            (h.matched("deploy"), h.matched("scale"), h.matched("help")),
+            (1, 2, 3)
+        );
+    }
+}

@@ -24,6 +24,11 @@ pub use crate::pipeline::*;
 #[doc(hidden)]
 pub use crate::template::{Field, Seg};
 #[doc(hidden)]
+pub use crate::typed::{
+    ArgShape, CommandArg, collect_commands, command_index, commands, count_commands, help_listener,
+    kind_of, names_distinct,
+};
+#[doc(hidden)]
 pub use regex::Regex;
 #[doc(hidden)]
 pub use std::sync::LazyLock;

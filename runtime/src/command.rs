@@ -10,6 +10,9 @@
 
 use zlc_catalog::suggest;
 
+/// The name of zlc's listener that answers messages for the bot running no command.
+pub const HELP: &str = "help";
+
 /// One command, as the compiler wrote it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommandSpec {
@@ -24,6 +27,17 @@ pub struct CommandSpec {
     pub flags: &'static [&'static str],
     /// Who may run it (empty: everyone).
     pub allowed: &'static [Allowed],
+}
+
+impl CommandSpec {
+    /// No command (a placeholder while a table is put together).
+    pub const NONE: CommandSpec = CommandSpec {
+        name: "",
+        summary: "",
+        args: &[],
+        flags: &[],
+        allowed: &[],
+    };
 }
 
 /// One rule of who may run a command.

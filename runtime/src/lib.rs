@@ -66,13 +66,15 @@ pub mod template;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod threads;
+pub mod typed;
 
 pub use codegen::Pipeline;
 pub use error::{Error, EventError, Result};
 pub use event::{Event, Message, MessageEvent};
 pub use jobs::handler::{Context, Permanent, permanent};
+pub use typed::{CommandArg, Rest};
 
-/// `#[listener]`, `pipeline!` and `main!` (feature `macros`): see the README's "Listeners
-/// in Rust".
+/// `#[listener]`, `#[command]`, `#[derive(Choice)]`, `pipeline!` and `main!` (feature
+/// `macros`): see the README's "Listeners in Rust".
 #[cfg(feature = "macros")]
-pub use zlc_macros::{listener, main, pipeline};
+pub use zlc_macros::{Choice, command, listener, main, pipeline};

@@ -328,6 +328,29 @@ pub struct PolicyDesc {
     pub limit_per_sender: RateLimitDesc,
 }
 
+impl PolicyDesc {
+    /// The built-in policy (a pipeline file's defaults when `[defaults]` sets none).
+    pub const DEFAULT: PolicyDesc = PolicyDesc {
+        timeout_ms: 10_000,
+        retries: 3,
+        backoff_ms: 1_000,
+        backoff_max_ms: 60_000,
+        breaker_threshold: 5,
+        breaker_cooldown_ms: 30_000,
+        concurrency: 4,
+        max_in_flight: 1000,
+        ordered: true,
+        limit_per_conversation: RateLimitDesc {
+            max: 20,
+            per_ms: 60_000,
+        },
+        limit_per_sender: RateLimitDesc {
+            max: 10,
+            per_ms: 60_000,
+        },
+    };
+}
+
 /// At most `max` per `per_ms` milliseconds; `max == 0`: no limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimitDesc {

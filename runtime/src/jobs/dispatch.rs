@@ -165,6 +165,11 @@ impl<'a> Cx<'a> {
         (self.pipeline.commands).reading(m.content(), m.is_direct(), bot, bot_id, &who)
     }
 
+    /// The command listener `i` runs, if it is a command (`#[command]` modules ask).
+    pub fn command_of(&self, i: usize) -> Option<usize> {
+        self.pipeline.listeners.get(i).and_then(|l| l.command)
+    }
+
     /// Whether the sender is a bot: known bot ids, or Zulip's `-bot@` email convention.
     pub fn is_bot(&self, user_id: i64, email: &str) -> bool {
         self.bots.contains(&user_id) || email.contains("-bot@")

@@ -82,9 +82,9 @@ pub struct Executor {
     /// Each listener's retry policy and circuit breaker.
     policies: Vec<Mutex<JobPolicy>>,
     pub(super) limiters: Vec<Mutex<Limiter>>,
-    /// When each listener's shared limits last refused a post (Unix seconds; logged
-    /// once a minute at most).
-    pub(super) refused_at: Vec<std::sync::atomic::AtomicI64>,
+    /// The shared limits' buckets refusing posts now, by listener: a refusal is logged
+    /// once per episode (until the bucket takes a post again).
+    pub(super) refusing: Mutex<std::collections::HashSet<(usize, String)>>,
     /// Bearer tokens, by listener and action.
     tokens: Vec<Vec<Option<Secret>>>,
     /// Handler thunks, by listener and action.
@@ -152,11 +152,7 @@ impl Executor {
                 .iter()
                 .map(|l| Mutex::new(Limiter::new(&l.policy)))
                 .collect(),
-            refused_at: pipeline
-                .listeners
-                .iter()
-                .map(|_| Default::default())
-                .collect(),
+            refusing: Mutex::default(),
             tokens,
             handlers,
             metrics: None,

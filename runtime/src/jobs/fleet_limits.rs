@@ -4,7 +4,6 @@
 //! keeps. Otherwise, and while the store cannot be reached, each process keeps its own
 //! buckets in memory ([`crate::jobs::limit`]).
 
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -15,28 +14,30 @@ use crate::pipeline::RateLimitDesc;
 use crate::store::buckets::BucketSpec;
 
 impl Executor {
-    /// Takes one post from listener `i`'s rate limits; logs a refusal now and then (a
-    /// flood must not become a flood of log lines). A replay posts nothing (and plays
-    /// a day in seconds): limits are for real posts.
+    /// Takes one post from listener `i`'s rate limits; logs the first refusal of an
+    /// episode (not every one: a flood must not become a flood of log lines). A replay
+    /// posts nothing (and plays a day in seconds): limits are for real posts.
     pub(super) async fn within_limits(&self, i: usize, event: &Value) -> bool {
         if !self.effects.posts_for_real() {
             return true;
         }
-        let over = match self.shared_limits(i, event).await {
-            Some(over) => over,
+        let refusal = match self.shared_limits(i, event).await {
+            Some(refusal) => refusal,
             None => {
                 let Ok(mut limiter) = self.limiters[i].lock() else {
                     return true;
                 };
-                match limiter.take(conversation_key(event), sender_of(event), Instant::now()) {
+                let now = Instant::now();
+                match limiter.take(conversation_key(event), sender_of(event), now) {
                     Ok(()) => None,
-                    Err(refusal) => Some(refusal.over),
+                    Err(r) => Some((r.over, r.first)),
                 }
             }
         };
-        let Some(over) = over else { return true };
-        let now = crate::clock::now_secs();
-        if now - self.refused_at[i].swap(now, Ordering::Relaxed) >= 60 {
+        let Some((over, first)) = refusal else {
+            return true;
+        };
+        if first {
             let l = &self.pipeline.listeners[i];
             let (what, limit) = match over {
                 Over::Conversation => ("this conversation", l.policy.limit_per_conversation),
@@ -51,10 +52,11 @@ impl Executor {
         false
     }
 
-    /// The shared limits: `Some(None)` taken, `Some(Some(over))` refused; `None` when
-    /// they are not shared (no PostgreSQL store) or the store failed (then the
-    /// process's own limits decide).
-    async fn shared_limits(&self, i: usize, event: &Value) -> Option<Option<Over>> {
+    /// The shared limits: `Some(None)` taken, `Some(Some((over, first)))` refused
+    /// (`first`: the first refusal of the bucket's episode); `None` when they are not
+    /// shared (no PostgreSQL store) or the store failed (then the process's own limits
+    /// decide).
+    async fn shared_limits(&self, i: usize, event: &Value) -> Option<Option<(Over, bool)>> {
         let store = self.effects.store.as_ref().filter(|s| s.is_postgres())?;
         let l = &self.pipeline.listeners[i];
         let realm = self.effects.realm.id;
@@ -84,7 +86,7 @@ impl Executor {
             {
                 Ok(true) => taken.push((bucket, spec)),
                 Ok(false) => {
-                    refused = Some(over);
+                    refused = Some((over, bucket));
                     break;
                 }
                 Err(e) => {
@@ -93,15 +95,26 @@ impl Executor {
                 }
             }
         }
-        // A refused post takes no token: the one taken from the other limit goes back.
-        if refused.is_some() {
-            for (bucket, spec) in taken {
-                let _ = store
-                    .give_back_token((self.pipeline.name, l.name, &bucket), spec)
-                    .await;
+        let mut refusing = self.refusing.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((over, bucket)) = refused else {
+            for (bucket, _) in &taken {
+                refusing.remove(&(i, bucket.clone()));
             }
+            return Some(None);
+        };
+        // A refused post takes no token: the one taken from the other limit goes back.
+        drop(refusing);
+        for (b, spec) in &taken {
+            let _ = store
+                .give_back_token((self.pipeline.name, l.name, b), *spec)
+                .await;
         }
-        Some(refused)
+        let mut refusing = self.refusing.lock().unwrap_or_else(|e| e.into_inner());
+        if refusing.len() > 10_000 {
+            refusing.clear();
+        }
+        let first = refusing.insert((i, bucket));
+        Some(Some((over, first)))
     }
 }
 

@@ -161,6 +161,15 @@ impl Context<'_> {
         self.event
     }
 
+    /// The command the message runs, with its arguments (for a command's listener).
+    pub fn invocation(&self) -> Option<crate::command::Invocation> {
+        let commands = &self.listener.commands;
+        match self.realm.reading(commands, &self.event["message"])? {
+            crate::command::Reading::Run(i) => Some(i),
+            crate::command::Reading::Answer(_) => None,
+        }
+    }
+
     /// Whether this run follows an edit of the message (the listener has
     /// `on_edit = "update"`): its `reply` then updates the answer it posted before.
     pub fn is_edit(&self) -> bool {
