@@ -241,16 +241,30 @@ pub struct Parsed {
 
 /// Reads `#[listener(args)]` on `function`.
 pub fn parse(function: &Ident, args: TokenStream) -> Parsed {
-    parse_as(function, args, false)
+    parse_as(function, args, Kind::Listener)
 }
 
 /// Reads `#[command(...)]` on `function`: a listener's keys, the listener a command
 /// named after the function (its arguments come from the function's parameters).
 pub fn parse_command(function: &Ident, args: TokenStream) -> Parsed {
-    parse_as(function, args, true)
+    parse_as(function, args, Kind::Command)
 }
 
-fn parse_as(function: &Ident, args: TokenStream, command: bool) -> Parsed {
+/// Reads `#[schedule(...)]` on `function`: a `[[schedule]]`'s keys, the function its
+/// first action.
+pub fn parse_schedule(function: &Ident, args: TokenStream) -> Parsed {
+    parse_as(function, args, Kind::Schedule)
+}
+
+/// Which attribute: each is a table of a pipeline file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Listener,
+    Command,
+    Schedule,
+}
+
+fn parse_as(function: &Ident, args: TokenStream, kind: Kind) -> Parsed {
     let entries = match Punctuated::<Entry, Token![,]>::parse_terminated.parse2(args) {
         Ok(e) => e.into_iter().collect::<Vec<_>>(),
         Err(e) => {
@@ -269,24 +283,49 @@ fn parse_as(function: &Ident, args: TokenStream, command: bool) -> Parsed {
         t.spanned(&id, span);
         t.raw("\n\n");
     }
-    t.raw("[[listener]]\nname = ");
-    t.spanned(&crate::expand::toml_string(&name), function.span());
-    t.raw("\nhandler = ");
+    let table = if kind == Kind::Schedule {
+        "schedule"
+    } else {
+        "listener"
+    };
+    t.raw(&format!("[[{table}]]\nname = "));
     t.spanned(&crate::expand::toml_string(&name), function.span());
     t.raw("\n");
-    if command {
-        t.raw("command = ");
+    for key in [
+        Some("handler").filter(|_| kind != Kind::Schedule),
+        Some("command").filter(|_| kind == Kind::Command),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        t.raw(&format!("{key} = "));
         t.spanned(&crate::expand::toml_string(&name), function.span());
         t.raw("\n");
     }
     let actions = t.listener_keys(&entries);
     for (entries, span) in actions {
-        t.spanned("[[listener.action]]", span);
+        t.spanned(&format!("[[{table}.action]]"), span);
         t.raw("\n");
         t.keys(entries);
     }
-    let what = if command { "#[command]" } else { "#[listener]" };
-    let loaded = crate::load::attribute_text(&format!("{what} on {name}"), &t.text);
+    let what = match kind {
+        Kind::Listener => "#[listener]",
+        Kind::Command => "#[command]",
+        Kind::Schedule => "#[schedule]",
+    };
+    // A schedule's function is its first action (a pipeline file's schedules take none).
+    let handler = |p: &mut crate::model::Pipeline, _: &mut crate::diag::Diagnostics| {
+        if let (Kind::Schedule, Some(l)) = (kind, p.listeners.first_mut()) {
+            let function = name.clone();
+            let action = crate::model::Action::Handler {
+                function,
+                allow_private: false,
+            };
+            l.actions
+                .insert(0, crate::model::Sp::new(action, l.span.clone()));
+        }
+    };
+    let loaded = crate::load::checked(&format!("{what} on {name}"), &t.text, handler);
     let mut errors = std::mem::take(&mut t.errors);
     let (listener, diagnostics) = match loaded {
         Ok(l) => (l.pipeline.listeners.into_iter().next(), l.warnings),
@@ -304,7 +343,10 @@ fn parse_as(function: &Ident, args: TokenStream, command: bool) -> Parsed {
 /// when `pipeline!` puts it together), so here each one is taken as declared.
 fn realms_named(entries: &[Entry]) -> Vec<(String, Span)> {
     let mut realms: Vec<(String, Span)> = Vec::new();
-    for e in entries.iter().filter(|e| e.key == "realms") {
+    for e in entries
+        .iter()
+        .filter(|e| e.key == "realms" || e.key == "realm")
+    {
         let items = match &e.value {
             Value::Array(items, _) => items.clone(),
             single => vec![single.clone()],

@@ -13,12 +13,6 @@ pub struct Loaded {
     pub warnings: Diagnostics,
 }
 
-/// Parses and checks a one-listener text the attribute front end wrote (the rules of
-/// files about crates do not apply: the function is the handler).
-pub(crate) fn attribute_text(file: &str, source: &str) -> Result<Loaded, Diagnostics> {
-    checked(file, source, |_, _| {})
-}
-
 /// Parses `source`, runs `before_checks`, then every check.
 pub(crate) fn checked(
     file: &str,

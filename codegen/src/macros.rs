@@ -19,8 +19,10 @@
 
 mod command;
 mod pipeline;
+mod schedule;
 pub use command::{choice, command};
 use pipeline::pipeline_items;
+pub use schedule::schedule;
 
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -114,6 +116,7 @@ pub(crate) fn stand_in(name: &Ident) -> TokenStream {
         pub const HANDLERS: &[::zlc_runtime::codegen::HandlerFn] = &[];
         pub const MESSAGES: bool = false;
         pub const COMMAND: ::core::option::Option<::zlc_runtime::codegen::CommandSpec> = ::core::option::Option::None;
+        pub const SCHEDULE: ::core::option::Option<::zlc_runtime::codegen::ScheduleDesc> = ::core::option::Option::None;
         pub fn dispatch(
             cx: &mut ::zlc_runtime::codegen::Cx<'_>,
             ev: &::zlc_runtime::codegen::RawEvent<'_>,
@@ -155,6 +158,7 @@ fn listener_module(l: &Listener, func: &ItemFn, arg: Arg) -> TokenStream {
         pub const HANDLERS: &[::zlc_runtime::codegen::HandlerFn] = #handlers;
         pub const MESSAGES: bool = #messages;
         pub const COMMAND: ::core::option::Option<::zlc_runtime::codegen::CommandSpec> = ::core::option::Option::None;
+        pub const SCHEDULE: ::core::option::Option<::zlc_runtime::codegen::ScheduleDesc> = ::core::option::Option::None;
         /// Runs this listener's filters on `ev`, as listener `index` of its pipeline.
         pub fn dispatch(
             cx: &mut ::zlc_runtime::codegen::Cx<'_>,

@@ -29,6 +29,15 @@ pub fn command(args: TokenStream, item: TokenStream) -> TokenStream {
     zlc_codegen::macros::command(args.into(), item.into()).into()
 }
 
+/// Makes a function run on the clock: `#[schedule(every = "weekday 09:00", timezone =
+/// "Europe/Berlin")]` on `async fn standup(cx: &Context<'_>) -> Result<(), E>`. Takes
+/// the keys of a `[[schedule]]` (`every` or `cron`, `timezone`, `catch_up`, ...); each
+/// tick runs once however many processes run the pipeline.
+#[proc_macro_attribute]
+pub fn schedule(args: TokenStream, item: TokenStream) -> TokenStream {
+    zlc_codegen::macros::schedule(args.into(), item.into()).into()
+}
+
 /// `#[derive(Choice)]` on an enum of unit variants: a command's argument that is one of
 /// them, written in lowercase with `-` between words (`DryRun`: `dry-run`).
 #[proc_macro_derive(Choice)]

@@ -74,7 +74,7 @@ pub use event::{Event, Message, MessageEvent};
 pub use jobs::handler::{Context, Permanent, permanent};
 pub use typed::{CommandArg, Rest};
 
-/// `#[listener]`, `#[command]`, `#[derive(Choice)]`, `pipeline!` and `main!` (feature
+/// `#[listener]`, `#[command]`, `#[schedule]`, `#[derive(Choice)]`, `pipeline!` and `main!` (feature
 /// `macros`): see the README's "Listeners in Rust".
 #[cfg(feature = "macros")]
-pub use zlc_macros::{Choice, command, listener, main, pipeline};
+pub use zlc_macros::{Choice, command, listener, main, pipeline, schedule};

@@ -48,6 +48,15 @@ pub struct ScheduleDesc {
 }
 
 impl ScheduleDesc {
+    /// No schedule (a placeholder while a table is put together).
+    pub const NONE: ScheduleDesc = ScheduleDesc {
+        listener: 0,
+        when: ("every", ""),
+        timezone: "UTC",
+        catch_up: false,
+        digest_of: None,
+    };
+
     /// When it ticks, read as the compiler read it.
     pub fn when(&self) -> Result<zlc_catalog::schedule::When, String> {
         match self.when {

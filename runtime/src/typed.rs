@@ -1,11 +1,11 @@
 //! Commands written in Rust (`#[command]`): their arguments as Rust types
 //! ([`CommandArg`]: flags, integers, words, the rest of the message, optional ones,
 //! and enums that `#[derive(Choice)]`), and what `pipeline!` puts together at compile
-//! time from its functions: the commands' table, each listener's command, and zlc's
-//! `help` listener.
+//! time from its functions: the commands' table, each listener's command, zlc's `help`
+//! listener, and the schedules (`#[schedule]`).
 
 use crate::command::{Allowed, ArgKind, ArgValue, CommandSpec, Commands};
-use crate::pipeline::{ActionDesc, ListenerDesc, ReplyDesc};
+use crate::pipeline::{ActionDesc, ListenerDesc, ReplyDesc, ScheduleDesc};
 use crate::template::{Field, Seg};
 
 /// How a Rust type is given in a command: a flag (`--force`), or an argument of a kind.
@@ -134,6 +134,33 @@ pub const fn command_index(all: &[Option<CommandSpec>], i: usize) -> Option<usiz
         return None;
     }
     Some(count_commands(all.split_at(i).0))
+}
+
+/// How many of `all` (one entry per function of a `pipeline!`) are schedules.
+pub const fn count_schedules(all: &[Option<ScheduleDesc>]) -> usize {
+    let (mut i, mut n) = (0, 0);
+    while i < all.len() {
+        if all[i].is_some() {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
+/// The schedules among `all`, each naming its listener (its place in `all`).
+pub const fn collect_schedules<const N: usize>(all: &[Option<ScheduleDesc>]) -> [ScheduleDesc; N] {
+    let mut out = [ScheduleDesc::NONE; N];
+    let (mut i, mut k) = (0, 0);
+    while i < all.len() {
+        if let Some(mut s) = all[i] {
+            s.listener = i;
+            out[k] = s;
+            k += 1;
+        }
+        i += 1;
+    }
+    out
 }
 
 /// Whether two of `specs` have one name (a `pipeline!` refuses it).

@@ -7,6 +7,12 @@ use crate::model::*;
 /// Schedule `l` (a listener with a schedule) in pipeline `p`.
 pub(super) fn check_schedule(p: &Pipeline, l: &Listener, d: &mut Diagnostics) {
     let Some(s) = &l.schedule else { return };
+    if l.actions.is_empty() {
+        d.error(l.span.clone(), "[[schedule]] has no `[[schedule.action]]`")
+            .help = Some(
+            "e.g. `type = \"reply\"`, `to = \"channel\"`, `channel`, `topic`, `template`".into(),
+        );
+    }
     let digest_field = l
         .actions
         .iter()

@@ -199,6 +199,7 @@ fn command_module(l: &Listener, func: &ItemFn, params: &[Param<'_>]) -> TokenStr
         pub const DESC: #rt::ListenerDesc = #desc;
         pub const HANDLERS: &[#rt::HandlerFn] = #handlers;
         pub const MESSAGES: bool = true;
+        pub const SCHEDULE: ::core::option::Option<#rt::ScheduleDesc> = ::core::option::Option::None;
         pub const COMMAND: ::core::option::Option<#rt::CommandSpec> = ::core::option::Option::Some(#rt::CommandSpec {
             name: #name,
             summary: DESC.description,

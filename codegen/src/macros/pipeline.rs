@@ -66,7 +66,7 @@ pub(super) fn pipeline_items(args: &PipelineArgs) -> TokenStream {
                 &[#(#listeners),*]
             },
             commands: __ZLC_COMMANDS,
-            schedules: &[],
+            schedules: &__ZLC_SCHEDULES,
             conversation_timeout: 3600,
         };
 
@@ -88,6 +88,11 @@ fn commands_consts(modules: &[TokenStream]) -> TokenStream {
             const __ZLC_SPECS: [#rt::CommandSpec; __ZLC_N] = #rt::collect_commands::<__ZLC_N>(__ZLC_ALL);
             const __ZLC_COMMANDS: #rt::Commands = #rt::commands(&__ZLC_SPECS, ::core::option::Option::None);
             const __ZLC_HAS: bool = __ZLC_N > 0;
+            // And the schedules (`#[schedule]`), each naming its function's listener.
+            const __ZLC_SCHEDULES_ALL: &[::core::option::Option<#rt::ScheduleDesc>] = &[#(#modules::SCHEDULE),*];
+            const __ZLC_SCHEDULES_N: usize = #rt::count_schedules(__ZLC_SCHEDULES_ALL);
+            const __ZLC_SCHEDULES: [#rt::ScheduleDesc; __ZLC_SCHEDULES_N] =
+                #rt::collect_schedules::<__ZLC_SCHEDULES_N>(__ZLC_SCHEDULES_ALL);
             const _: () = ::core::assert!(
                 #rt::names_distinct(&__ZLC_SPECS),
                 "two commands of this pipeline have one name: rename one of the functions"

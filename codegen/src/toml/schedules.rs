@@ -31,15 +31,8 @@ impl Walker {
                 .into_iter()
                 .filter_map(|(a, span)| self.action(a, span))
                 .collect(),
-            None => {
-                self.d
-                    .error(span.clone(), "[[schedule]] has no `[[schedule.action]]`")
-                    .help = Some(
-                    "e.g. `type = \"reply\"`, `to = \"channel\"`, `channel`, `topic`, `template`"
-                        .into(),
-                );
-                Vec::new()
-            }
+            // Refused by the checks unless a `#[schedule]` function is its action.
+            None => Vec::new(),
         };
         let actions = self.schedule_actions(actions);
         Some(Listener {
@@ -69,6 +62,9 @@ impl Walker {
 
     /// `every` or `cron` (one of them), `timezone`, `catch_up`, `digest_of`.
     fn schedule_spec(&mut self, t: &DeTable<'_>, span: &Span) -> Option<ScheduleSpec> {
+        // Read first: said even when `every` or `cron` is wrong.
+        let timezone = self.time_zone(t);
+        let catch_up = self.choice(t, "catch_up", &["once", "skip"]) == Some("once");
         let (every, cron) = (self.string(t, "every"), self.string(t, "cron"));
         let (key, written, parsed) = match (every, cron) {
             (Some(e), None) => ("every", e.clone(), parse_every(&e.value)),
@@ -91,8 +87,6 @@ impl Walker {
                 return None;
             }
         };
-        let timezone = self.time_zone(t);
-        let catch_up = self.choice(t, "catch_up", &["once", "skip"]) == Some("once");
         Some(ScheduleSpec {
             written: (key, written),
             when,

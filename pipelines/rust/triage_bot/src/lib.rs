@@ -3,11 +3,12 @@
 //! the bot asks who owns it; the next message in the topic is the answer, and the bot
 //! files both. The conversation (per topic, or per direct message) lives in the SQL
 //! store, so it survives a restart. `@**Bot** help` lists the commands;
-//! `@**Bot** triage hgih` gets the usage line.
+//! `@**Bot** triage hgih` gets the usage line. On weekday mornings it reminds #ops of
+//! the triage review (`#[schedule]`).
 //!
 //! Run it: `PIPELINE.main()` from a binary's `main`, or try it in tests (`tests/`).
 
-use zlc_runtime::{Choice, Context, Message, command, listener};
+use zlc_runtime::{Choice, Context, Message, command, listener, schedule};
 
 /// How bad it is.
 #[derive(Choice, Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,4 +55,20 @@ pub fn owner(msg: &Message<'_>, cx: &Context<'_>) -> Result<(), zlc_runtime::Err
     Ok(())
 }
 
-zlc_runtime::pipeline!(name = "triage_bot", triage, owner);
+/// A reminder on weekday mornings, Berlin time: each tick is posted once, however many
+/// processes run the bot.
+#[schedule(every = "weekday 09:00", timezone = "Europe/Berlin")]
+pub fn review(cx: &Context<'_>) -> Result<(), zlc_runtime::Error> {
+    let day = cx.event()["tick"]["weekday"]
+        .as_str()
+        .unwrap_or("today")
+        .to_owned();
+    cx.send(
+        "ops",
+        "triage",
+        format!("Good morning! {day}'s triage review is in 30 minutes."),
+    );
+    Ok(())
+}
+
+zlc_runtime::pipeline!(name = "triage_bot", triage, owner, review);

@@ -61,3 +61,19 @@ async fn mistakes_get_the_usage_line_and_help_lists_the_commands() {
     assert!(said[2].starts_with("Commands:\n* `triage <severity: low|high|critical> [--page]`: Start triaging this topic"), "{}", said[2]);
     assert_eq!(h.matched("triage"), 0);
 }
+
+#[tokio::test]
+async fn the_review_reminder_comes_on_weekday_mornings() {
+    let mut h = Harness::of(&triage_bot::PIPELINE).await.unwrap();
+    h.set_clock(1796367600); // 2026-12-04T07:00:00Z: Friday, 08:00 in Berlin
+    let ran = h.advance_to(1796634000).await.unwrap(); // 2026-12-07T09:00:00Z: Monday, 10:00
+    assert_eq!(ran, 2, "Friday and Monday, not the weekend");
+    assert_eq!(
+        said(&h),
+        [
+            "Good morning! Friday's triage review is in 30 minutes.",
+            "Good morning! Monday's triage review is in 30 minutes.",
+        ]
+    );
+    assert_eq!(h.matched("review"), 2);
+}
