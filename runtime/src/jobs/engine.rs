@@ -141,7 +141,9 @@ impl Engine {
                             follow_topic(cx.realm, raw.json);
                         }
                         (self.dispatch)(&mut cx, &raw);
-                        cx.realm.conversations.settle();
+                        if self.converses {
+                            cx.realm.conversations.settle();
+                        }
                     }
                     Err(e) => {
                         cx.stats.malformed += 1;
