@@ -121,6 +121,18 @@ fn write_zuliprc(path: &std::path::Path, text: &str) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
+/// A fresh outgoing-webhook token: 32 hexadecimal digits from the process's random
+/// hash keys.
+fn webhook_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let half = || {
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    };
+    format!("{:016x}{:016x}", half(), half())
+}
+
 /// Where the sandbox writes its credentials: the bot's zuliprc, the folder of its
 /// people's, and (when asked) one person's zuliprc besides.
 pub struct SandboxFiles<'a> {
@@ -134,7 +146,7 @@ pub struct SandboxFiles<'a> {
 pub async fn sandbox(
     addr: &str,
     files: SandboxFiles<'_>,
-    traffic: bool,
+    (traffic, push): (bool, Option<&str>),
     backlog: Option<(std::path::PathBuf, usize)>,
     cancel: CancellationToken,
 ) -> Result<()> {
@@ -160,8 +172,21 @@ pub async fn sandbox(
     );
     // Every organization has a #general to post to.
     zulip.add_channel("general");
-    write_zuliprc(zuliprc, &zulip.zuliprc(zulip.bot()))?;
+    let mut bot_rc = zulip.zuliprc(zulip.bot());
+    if let Some(url) = push {
+        let token = webhook_token();
+        zulip.push_to(zulip.bot(), url, &token);
+        bot_rc.push_str(&format!("token={token}\n"));
+    }
+    write_zuliprc(zuliprc, &bot_rc)?;
     eprintln!("fake Zulip at {} (Ctrl-C to stop)", zulip.url());
+    if let Some(url) = push {
+        eprintln!(
+            "messages that mention Listener Bot, and direct messages to it, are pushed to {url} \
+             (its outgoing-webhook token is `token=` in {})",
+            zuliprc.display()
+        );
+    }
     eprintln!(
         "bot credentials in {}: e.g. `NAME run --config-file {}`",
         zuliprc.display(),

@@ -120,5 +120,12 @@ async fn sandbox(a: opt::SandboxArgs) -> Result<()> {
         people: &a.people,
         person_zuliprc: a.person_zuliprc.as_deref(),
     };
-    demo::sandbox(&a.addr, files, a.traffic, backlog, cancel).await
+    demo::sandbox(
+        &a.addr,
+        files,
+        (a.traffic, a.push.as_deref()),
+        backlog,
+        cancel,
+    )
+    .await
 }

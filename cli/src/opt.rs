@@ -157,6 +157,11 @@ pub struct SandboxArgs {
     /// Generate demo traffic.
     #[arg(long)]
     pub traffic: bool,
+    /// Make the bot an outgoing-webhook bot: the messages that mention it, and the
+    /// direct messages to it, are POSTed to URL as Zulip does (the token is written to
+    /// the bot's zuliprc as `token=`).
+    #[arg(long, value_name = "URL")]
+    pub push: Option<String>,
     /// A JSONL file of `GET /events` events (gzipped or not) waiting in every queue
     /// that wants messages from the moment it is registered (benchmarks).
     #[arg(long, value_name = "FILE")]

@@ -24,6 +24,10 @@ impl Drop for Sandbox {
 
 impl Sandbox {
     fn start() -> Sandbox {
+        Self::start_with(&[])
+    }
+
+    fn start_with(extra: &[&str]) -> Sandbox {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -32,6 +36,7 @@ impl Sandbox {
             .port();
         let child = Command::new(ZLC)
             .args(["sandbox", "--addr", &format!("127.0.0.1:{port}")])
+            .args(extra)
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -195,4 +200,46 @@ async fn people_edit_and_delete_their_messages() {
     let (code, _, err) = s.zlc(&["sandbox", "delete", &id]);
     assert_eq!(code, 1);
     assert!(err.contains(&format!("no message {id} to delete")), "{err}");
+}
+
+/// `zlc sandbox --push URL`: a mention of the bot is POSTed to URL as Zulip does, with
+/// the token the sandbox wrote into the bot's zuliprc.
+#[tokio::test]
+async fn the_sandbox_pushes_mentions_to_an_outgoing_webhook() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let got = tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !String::from_utf8_lossy(&buf).contains("\"trigger\"") {
+            let n = sock.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "the push ended early");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let answer = r#"{"response_not_required": true}"#;
+        let resp = format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{answer}",
+            answer.len()
+        );
+        sock.write_all(resp.as_bytes()).await.unwrap();
+        String::from_utf8_lossy(&buf).to_string()
+    });
+    let s = Sandbox::start_with(&["--push", &url]);
+    let (code, _, err) = s.zlc(&["sandbox", "send", "#general > t", "hi @**Listener Bot**"]);
+    assert_eq!(code, 0, "{err}");
+    let request = tokio::time::timeout(Duration::from_secs(20), got)
+        .await
+        .unwrap()
+        .unwrap();
+    let rc = std::fs::read_to_string(s.dir.path().join("sandbox.zuliprc")).unwrap();
+    let token = rc.lines().find_map(|l| l.strip_prefix("token=")).unwrap();
+    assert_eq!(token.len(), 32, "{rc}");
+    assert!(request.starts_with("POST / HTTP/1.1"), "{request}");
+    assert!(
+        request.contains(&format!("\"token\":\"{token}\"")),
+        "{request}"
+    );
+    assert!(request.contains("\"trigger\":\"mention\""), "{request}");
 }

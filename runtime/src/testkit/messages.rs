@@ -67,6 +67,8 @@ pub(super) fn store_message(
         }
     }
     st.messages.push(msg);
+    drop(st);
+    shared.push_notify.notify_one();
     id
 }
 

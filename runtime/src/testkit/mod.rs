@@ -24,14 +24,15 @@
 pub mod build;
 mod edits;
 mod messages;
+mod push;
 mod queues;
 mod reply;
 mod server;
 mod state;
 
 pub use state::{
-    Backlog, FEATURE_LEVEL, FakeOptions, FakeUser, Fault, QueueRegistration, ReactionRecord,
-    RequestRecord, StoredMessage,
+    Backlog, FEATURE_LEVEL, FakeOptions, FakeUser, Fault, PushRecord, QueueRegistration,
+    ReactionRecord, RequestRecord, StoredMessage,
 };
 use state::{Shared, State, lock, placeholder_user};
 
@@ -86,11 +87,13 @@ impl FakeZulip {
                 ..State::default()
             }),
             notify: Notify::new(),
+            push_notify: Notify::new(),
             opts,
             addr: listener.local_addr()?,
         });
         let stop = CancellationToken::new();
         tokio::spawn(server::serve(listener, shared.clone(), stop.clone()));
+        tokio::spawn(push::pusher(shared.clone(), stop.clone()));
         let mut zulip = FakeZulip {
             shared,
             stop,
@@ -221,6 +224,19 @@ impl FakeZulip {
     /// `delete_message`. `false`: Zulip would refuse.
     pub fn delete_message(&self, user: &FakeUser, id: i64) -> bool {
         edits::delete_message(&self.shared, user, id).status == 200
+    }
+
+    /// Makes `bot` an outgoing-webhook bot: the messages that mention it, and the direct
+    /// messages to it, are POSTed to `url` with `token`, as Zulip does.
+    pub fn push_to(&self, bot: &FakeUser, url: &str, token: &str) {
+        let mut st = self.state();
+        st.outgoing.retain(|(id, _, _)| *id != bot.id);
+        st.outgoing.push((bot.id, url.to_owned(), token.to_owned()));
+    }
+
+    /// The pushes made so far (each once its answer came, or the tries ran out).
+    pub fn pushes(&self) -> Vec<PushRecord> {
+        self.state().pushes.clone()
     }
 
     /// Adds a user group of `members` (queues get its `user_group` `add`); its id.

@@ -191,6 +191,21 @@ pub struct StoredMessage {
     pub timestamp: i64,
 }
 
+/// One push the server made, as tests see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushRecord {
+    /// The bot pushed to.
+    pub bot_id: i64,
+    /// The message pushed.
+    pub message_id: i64,
+    /// `mention` or `direct_message`.
+    pub trigger: String,
+    /// How many requests it took.
+    pub attempts: u32,
+    /// The last answer's status (`None`: no answer).
+    pub status: Option<u16>,
+}
+
 /// A reaction the server holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReactionRecord {
@@ -249,12 +264,19 @@ pub(super) struct State {
     pub(super) last_message_id: i64,
     /// User groups: id, name, members.
     pub(super) groups: Vec<(i64, String, Vec<i64>)>,
+    /// Outgoing-webhook bots: user id, URL, token.
+    pub(super) outgoing: Vec<(i64, String, String)>,
+    /// The newest message looked at for pushes ([`super::push`]), and the pushes made.
+    pub(super) pushed_up_to: i64,
+    pub(super) pushes: Vec<PushRecord>,
 }
 
 pub(super) struct Shared {
     pub(super) started: tokio::time::Instant,
     pub(super) state: Mutex<State>,
     pub(super) notify: Notify,
+    /// Wakes the pusher.
+    pub(super) push_notify: Notify,
     pub(super) opts: FakeOptions,
     pub(super) addr: SocketAddr,
 }

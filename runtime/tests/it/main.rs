@@ -5,6 +5,7 @@
 
 mod client;
 mod conformance;
+mod push;
 mod queue;
 mod replay;
 
