@@ -102,11 +102,19 @@ pub(super) async fn list(p: &'static PipelineDesc, args: ListArgs) -> Result<()>
             |r| r.iter().map(u32::to_string).collect::<Vec<_>>().join(","),
         );
         let actions: Vec<&str> = l.actions.iter().map(|a| a.kind()).collect();
+        // A schedule takes no events: when it ticks instead.
+        let when = match p
+            .schedules
+            .iter()
+            .find(|s| std::ptr::eq(&p.listeners[s.listener], l))
+        {
+            Some(s) => format!("{}=\"{}\" ({})", s.when.0, s.when.1, s.timezone),
+            None => format!("events={}", l.events.join(",")),
+        };
         println!(
-            "{:<20} {:<9} events={} realms={} actions={}",
+            "{:<20} {:<9} {when} realms={} actions={}",
             l.name,
             status,
-            l.events.join(","),
             realms,
             actions.join(",")
         );

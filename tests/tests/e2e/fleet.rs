@@ -499,6 +499,16 @@ template = "tick {{event.id}} at {{tick.time}}"
     )
     .unwrap();
     let bin = build_pipeline(&file);
+    // `list` says when a schedule ticks (it takes no events).
+    let list = std::process::Command::new(&bin)
+        .arg("list")
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&list.stdout).to_string();
+    assert!(
+        list.contains("every_two_seconds    enabled   every=\"2s\" (UTC) realms=all actions=reply"),
+        "{list}"
+    );
     let db = Database::create(&admin).await;
     let procs: Vec<Proc> = (0..3)
         .map(|i| fleet_process(&s, &bin, &db.url, &format!("ticks-{i}.log")))
