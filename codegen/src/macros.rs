@@ -107,6 +107,40 @@ pub fn listener(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
+/// The function an attribute is on, or the error saying how it is written (`usage`).
+pub(crate) fn function_of(item: &TokenStream, usage: &str) -> Result<ItemFn, TokenStream> {
+    syn::parse2(item.clone()).map_err(|_| {
+        let err = syn::Error::new(Span::call_site(), usage).to_compile_error();
+        quote!(#err #item)
+    })
+}
+
+/// The function as written, its errors, and its hidden module: `body`, or an inert one
+/// when there are errors.
+pub(crate) fn with_module(
+    func: &ItemFn,
+    errors: &[syn::Error],
+    body: impl FnOnce() -> Option<TokenStream>,
+) -> TokenStream {
+    let name = &func.sig.ident;
+    let module = format_ident!("__zlc_listener_{}", name);
+    let body = errors
+        .is_empty()
+        .then(body)
+        .flatten()
+        .unwrap_or_else(|| stand_in(name));
+    let errors = errors.iter().map(syn::Error::to_compile_error);
+    quote! {
+        #func
+        #(#errors)*
+        #[doc(hidden)]
+        #[allow(non_snake_case, dead_code, unused_imports, unused_variables, clippy::all)]
+        pub mod #module {
+            #body
+        }
+    }
+}
+
 /// The hidden module of a listener that has errors: valid, inert, so that `pipeline!`
 /// naming it adds no errors of its own.
 pub(crate) fn stand_in(name: &Ident) -> TokenStream {

@@ -25,8 +25,8 @@ pub use crate::pipeline::*;
 pub use crate::template::{Field, Seg};
 #[doc(hidden)]
 pub use crate::typed::{
-    ArgShape, CommandArg, collect_commands, collect_schedules, command_index, commands,
-    count_commands, count_schedules, help_listener, kind_of, names_distinct,
+    ArgShape, CommandArg, collect_commands, collect_schedules, command_index, commands, count_some,
+    help_listener, kind_of, names_distinct,
 };
 #[doc(hidden)]
 pub use regex::Regex;

@@ -102,8 +102,9 @@ pub const fn kind_of(shape: ArgShape) -> ArgKind {
     }
 }
 
-/// How many of `all` (one entry per listener of a `pipeline!`) are commands.
-pub const fn count_commands(all: &[Option<CommandSpec>]) -> usize {
+/// How many of `all` (one entry per function of a `pipeline!`) are there: its
+/// commands, or its schedules.
+pub const fn count_some<T: Copy>(all: &[Option<T>]) -> usize {
     let (mut i, mut n) = (0, 0);
     while i < all.len() {
         if all[i].is_some() {
@@ -133,19 +134,7 @@ pub const fn command_index(all: &[Option<CommandSpec>], i: usize) -> Option<usiz
     if all[i].is_none() {
         return None;
     }
-    Some(count_commands(all.split_at(i).0))
-}
-
-/// How many of `all` (one entry per function of a `pipeline!`) are schedules.
-pub const fn count_schedules(all: &[Option<ScheduleDesc>]) -> usize {
-    let (mut i, mut n) = (0, 0);
-    while i < all.len() {
-        if all[i].is_some() {
-            n += 1;
-        }
-        i += 1;
-    }
-    n
+    Some(count_some(all.split_at(i).0))
 }
 
 /// The schedules among `all`, each naming its listener (its place in `all`).
@@ -238,7 +227,6 @@ pub const fn help_listener(commands: Commands) -> ListenerDesc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::command::ArgSpec;
 
     const fn spec(name: &'static str) -> CommandSpec {
         CommandSpec {
@@ -251,7 +239,7 @@ mod tests {
     fn a_pipelines_commands_are_put_together_at_compile_time() {
         const ALL: &[Option<CommandSpec>] =
             &[None, Some(spec("deploy")), None, Some(spec("status"))];
-        const N: usize = count_commands(ALL);
+        const N: usize = count_some(ALL);
         const SPECS: [CommandSpec; N] = collect_commands(ALL);
         assert_eq!(SPECS.map(|s| s.name), ["deploy", "status"]);
         assert_eq!(
@@ -264,8 +252,6 @@ mod tests {
         );
         assert!(names_distinct(&SPECS));
         assert!(!names_distinct(&[spec("a"), spec("b"), spec("a")]));
-        let args: &[ArgSpec] = &[];
-        assert!(args.is_empty());
     }
 
     #[test]

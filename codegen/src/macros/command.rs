@@ -18,42 +18,21 @@ struct Param<'a> {
 }
 
 pub fn command(args: TokenStream, item: TokenStream) -> TokenStream {
-    let func: ItemFn = match syn::parse2(item.clone()) {
+    let usage = "#[command] goes on a function: `async fn deploy(environment: Environment, force: bool, cx: &Context<'_>) -> Result<(), E>`";
+    let func = match super::function_of(&item, usage) {
         Ok(f) => f,
-        Err(_) => {
-            let e = syn::Error::new(
-                Span::call_site(),
-                "#[command] goes on a function: `async fn deploy(environment: Environment, force: bool, cx: &Context<'_>) -> Result<(), E>`",
-            );
-            let err = e.to_compile_error();
-            return quote!(#err #item);
-        }
+        Err(e) => return e,
     };
-    let name = &func.sig.ident;
-    let parsed = crate::attr::parse_command(name, args);
+    let parsed = crate::attr::parse_command(&func.sig.ident, args);
     let mut errors = parsed.errors;
-    let params = match params(&func) {
-        Ok(p) => p,
-        Err(mut e) => {
-            errors.append(&mut e);
-            Vec::new()
-        }
-    };
-    let module = format_ident!("__zlc_listener_{}", name);
-    let body = match (&parsed.listener, errors.is_empty()) {
-        (Some(l), true) => command_module(l, &func, &params),
-        _ => super::stand_in(name),
-    };
-    let errors = errors.iter().map(syn::Error::to_compile_error);
-    quote! {
-        #func
-        #(#errors)*
-        #[doc(hidden)]
-        #[allow(non_snake_case, dead_code, unused_imports, unused_variables, clippy::all)]
-        pub mod #module {
-            #body
-        }
-    }
+    let params = params(&func).unwrap_or_else(|mut e| {
+        errors.append(&mut e);
+        Vec::new()
+    });
+    super::with_module(&func, &errors, || {
+        let l = parsed.listener.as_ref()?;
+        Some(command_module(l, &func, &params))
+    })
 }
 
 /// The parameters before the context: the command's arguments, in order (required

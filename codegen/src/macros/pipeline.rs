@@ -84,13 +84,13 @@ fn commands_consts(modules: &[TokenStream]) -> TokenStream {
     quote! {
             // The commands among the functions (`#[command]`), put together at compile time.
             const __ZLC_ALL: &[::core::option::Option<#rt::CommandSpec>] = &[#(#modules::COMMAND),*];
-            const __ZLC_N: usize = #rt::count_commands(__ZLC_ALL);
+            const __ZLC_N: usize = #rt::count_some(__ZLC_ALL);
             const __ZLC_SPECS: [#rt::CommandSpec; __ZLC_N] = #rt::collect_commands::<__ZLC_N>(__ZLC_ALL);
             const __ZLC_COMMANDS: #rt::Commands = #rt::commands(&__ZLC_SPECS, ::core::option::Option::None);
             const __ZLC_HAS: bool = __ZLC_N > 0;
             // And the schedules (`#[schedule]`), each naming its function's listener.
             const __ZLC_SCHEDULES_ALL: &[::core::option::Option<#rt::ScheduleDesc>] = &[#(#modules::SCHEDULE),*];
-            const __ZLC_SCHEDULES_N: usize = #rt::count_schedules(__ZLC_SCHEDULES_ALL);
+            const __ZLC_SCHEDULES_N: usize = #rt::count_some(__ZLC_SCHEDULES_ALL);
             const __ZLC_SCHEDULES: [#rt::ScheduleDesc; __ZLC_SCHEDULES_N] =
                 #rt::collect_schedules::<__ZLC_SCHEDULES_N>(__ZLC_SCHEDULES_ALL);
             const _: () = ::core::assert!(

@@ -1,8 +1,8 @@
 //! `#[schedule]` on a Rust function: a `[[schedule]]` whose action is the function,
 //! called with the context at each tick.
 
-use proc_macro2::{Literal, Span, TokenStream};
-use quote::{format_ident, quote};
+use proc_macro2::{Literal, TokenStream};
+use quote::quote;
 use syn::ItemFn;
 use syn::spanned::Spanned;
 
@@ -10,19 +10,13 @@ use crate::expand::{Regexes, expand_listener};
 use crate::model::{Listener, Policy};
 
 pub fn schedule(args: TokenStream, item: TokenStream) -> TokenStream {
-    let func: ItemFn = match syn::parse2(item.clone()) {
+    let usage =
+        "#[schedule] goes on a function: `async fn standup(cx: &Context<'_>) -> Result<(), E>`";
+    let func = match super::function_of(&item, usage) {
         Ok(f) => f,
-        Err(_) => {
-            let e = syn::Error::new(
-                Span::call_site(),
-                "#[schedule] goes on a function: `async fn standup(cx: &Context<'_>) -> Result<(), E>`",
-            );
-            let err = e.to_compile_error();
-            return quote!(#err #item);
-        }
+        Err(e) => return e,
     };
-    let name = &func.sig.ident;
-    let parsed = crate::attr::parse_schedule(name, args);
+    let parsed = crate::attr::parse_schedule(&func.sig.ident, args);
     let mut errors = parsed.errors;
     if func.sig.inputs.len() != 1 {
         errors.push(syn::Error::new(
@@ -30,21 +24,10 @@ pub fn schedule(args: TokenStream, item: TokenStream) -> TokenStream {
             "a schedule's function takes the context alone: `fn standup(cx: &Context<'_>)`",
         ));
     }
-    let module = format_ident!("__zlc_listener_{}", name);
-    let body = match (&parsed.listener, errors.is_empty()) {
-        (Some(l), true) => schedule_module(l, &func),
-        _ => super::stand_in(name),
-    };
-    let errors = errors.iter().map(syn::Error::to_compile_error);
-    quote! {
-        #func
-        #(#errors)*
-        #[doc(hidden)]
-        #[allow(non_snake_case, dead_code, unused_imports, unused_variables, clippy::all)]
-        pub mod #module {
-            #body
-        }
-    }
+    super::with_module(&func, &errors, || {
+        let l = parsed.listener.as_ref()?;
+        Some(schedule_module(l, &func))
+    })
 }
 
 fn schedule_module(l: &Listener, func: &ItemFn) -> TokenStream {

@@ -148,15 +148,7 @@ async fn replay(p: &'static PipelineDesc, code: Code, a: DeadPickArgs) -> Result
         let Some(h) = hello(realm, config_file.map(PathBuf::as_path), &cancel).await? else {
             return Ok(());
         };
-        let effects = Effects::new(
-            p.name,
-            ZulipSink::Live(h.client),
-            HttpSink::Live,
-            Some(store.clone()),
-            h.realm,
-            h.own_user_id,
-        );
-        let executor = Arc::new(Executor::new(p, code.handlers, effects, &settings)?);
+        let executor = Arc::new(live_executor(p, code, h, &store, &settings)?);
         for d in letters {
             if replay_one(p, &store, &executor, &d).await? {
                 replayed += 1;
@@ -173,6 +165,26 @@ async fn replay(p: &'static PipelineDesc, code: Code, a: DeadPickArgs) -> Result
         )));
     }
     Ok(())
+}
+
+/// An executor that posts through the connection `h` said hello on, outside a
+/// connection's loop: dead-letter replays, schedules' ticks.
+pub(super) fn live_executor(
+    p: &'static PipelineDesc,
+    code: Code,
+    h: super::connection::Hello,
+    store: &Store,
+    settings: &std::collections::HashMap<String, Vec<(String, String)>>,
+) -> Result<Executor> {
+    let effects = Effects::new(
+        p.name,
+        ZulipSink::Live(h.client),
+        HttpSink::Live,
+        Some(store.clone()),
+        h.realm,
+        h.own_user_id,
+    );
+    Executor::new(p, code.handlers, effects, settings)
 }
 
 /// Runs dead letter `d` again with `executor`: `Ok(true)` when it succeeded (and is

@@ -91,7 +91,7 @@ pub(super) async fn list(p: &'static PipelineDesc, args: ListArgs) -> Result<()>
         _ => HashMap::new(),
     };
     println!("pipeline {} — {}", p.name, p.description);
-    for l in p.listeners {
+    for (i, l) in p.listeners.iter().enumerate() {
         let enabled = overrides.get(l.name).copied().unwrap_or(l.enabled);
         let status = if enabled { "enabled" } else { "disabled" };
         if args.status.as_deref().is_some_and(|s| s != status) {
@@ -103,11 +103,7 @@ pub(super) async fn list(p: &'static PipelineDesc, args: ListArgs) -> Result<()>
         );
         let actions: Vec<&str> = l.actions.iter().map(|a| a.kind()).collect();
         // A schedule takes no events: when it ticks instead.
-        let when = match p
-            .schedules
-            .iter()
-            .find(|s| std::ptr::eq(&p.listeners[s.listener], l))
-        {
+        let when = match p.schedules.iter().find(|s| s.listener == i) {
             Some(s) => format!("{}=\"{}\" ({})", s.when.0, s.when.1, s.timezone),
             None => format!("events={}", l.events.join(",")),
         };

@@ -13,10 +13,7 @@ use super::connection::hello;
 use super::realms::ConfigFile;
 use crate::clock::now_secs;
 use crate::error::Result;
-use crate::jobs::Executor;
-use crate::jobs::actions::Effects;
 use crate::jobs::engine::Code;
-use crate::jobs::outbox::{HttpSink, ZulipSink};
 use crate::jobs::ticks::{Ticked, Ticker};
 use crate::pipeline::{PipelineDesc, RealmDesc};
 use crate::stats::StatsBuf;
@@ -57,16 +54,8 @@ pub(super) async fn run(
     let Some(h) = hello(realm, config_file, &cancel).await? else {
         return Ok(());
     };
-    let effects = Effects::new(
-        p.name,
-        ZulipSink::Live(h.client),
-        HttpSink::Live,
-        Some(store.clone()),
-        h.realm,
-        h.own_user_id,
-    );
     let settings = store.listener_settings(p.name).await?;
-    let executor = Arc::new(Executor::new(p, code.handlers, effects, &settings)?);
+    let executor = Arc::new(super::dead::live_executor(p, code, h, &store, &settings)?);
     let ticker = Ticker::new(p, executor, &on)?;
     tick(p, &ticker, &store, &cancel).await;
     Ok(())

@@ -31,21 +31,17 @@ impl Harness {
             )));
         }
         let mut ticks = Vec::new();
-        let mut at = from;
-        while let Some((next, k)) = self.ticker.next_after(at).filter(|(n, _)| *n <= t) {
-            // Ticks of several schedules at one time: each of them.
-            for (j, (_, s)) in self.ticker.schedules().iter().enumerate() {
-                if j != k && s.next_after(at) == Some(next) {
-                    ticks.push((next, j));
+        for (k, (_, schedule)) in self.ticker.schedules().iter().enumerate() {
+            let mut at = from;
+            while let Some(next) = schedule.next_after(at).filter(|n| *n <= t) {
+                ticks.push((next, k));
+                if ticks.len() > MAX_TICKS {
+                    return Err(Error::Config(format!(
+                        "moving the clock that far runs more than {MAX_TICKS} ticks"
+                    )));
                 }
+                at = next;
             }
-            ticks.push((next, k));
-            if ticks.len() > MAX_TICKS {
-                return Err(Error::Config(format!(
-                    "moving the clock that far runs more than {MAX_TICKS} ticks"
-                )));
-            }
-            at = next;
         }
         ticks.sort_unstable();
         self.clock = Some(t);

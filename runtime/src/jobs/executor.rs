@@ -85,6 +85,9 @@ pub struct Executor {
     /// The shared limits' buckets refusing posts now, by listener: a refusal is logged
     /// once per episode (until the bucket takes a post again).
     pub(super) refusing: Mutex<std::collections::HashSet<(usize, String)>>,
+    /// The message the latest edit changed, as read (by the edit job's key): every
+    /// listener that follows the edit reads it once between them.
+    pub(super) edited: Mutex<Option<(String, Value)>>,
     /// Bearer tokens, by listener and action.
     tokens: Vec<Vec<Option<Secret>>>,
     /// Handler thunks, by listener and action.
@@ -153,6 +156,7 @@ impl Executor {
                 .map(|l| Mutex::new(Limiter::new(&l.policy)))
                 .collect(),
             refusing: Mutex::default(),
+            edited: Mutex::default(),
             tokens,
             handlers,
             metrics: None,

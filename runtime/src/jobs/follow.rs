@@ -33,12 +33,7 @@ impl Executor {
         };
         let change: Value =
             serde_json::from_str(&job.json).map_err(|e| format!("event is not JSON: {e}"))?;
-        let fetched = self
-            .retrying(l, i, "read the edited message", || {
-                self.effects.fetch_message(id)
-            })
-            .await?;
-        let Some(mut message) = fetched else {
+        let Some(mut message) = self.edited_message(l, i, job, id).await? else {
             // Deleted since, or a replay (no server to ask).
             return Ok(Outcome::default());
         };
@@ -60,6 +55,35 @@ impl Executor {
                 Ok(Outcome::default())
             }
         }
+    }
+
+    /// Message `id` as edit `job` left it: read once for every listener that follows
+    /// the edit (their jobs share its key).
+    async fn edited_message(
+        &self,
+        l: &ListenerDesc,
+        i: usize,
+        job: &Job,
+        id: i64,
+    ) -> Result<Option<Value>, String> {
+        let cached = self
+            .edited
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some((_, message)) = cached.filter(|(key, _)| *key == job.key) {
+            return Ok(Some(message));
+        }
+        let fetched = self
+            .retrying(l, i, "read the edited message", || {
+                self.effects.fetch_message(id)
+            })
+            .await?;
+        if let Some(m) = &fetched {
+            *self.edited.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((job.key.clone(), m.clone()));
+        }
+        Ok(fetched)
     }
 
     /// Listener `job.listener` follows the deletion of message `job.message_id`: its

@@ -1,8 +1,7 @@
 //! One message by id on the fake server: `GET /messages/{id}`, editing its content
 //! (`PATCH`) and deleting it (`DELETE`), each with the events Zulip sends for them
 //! (`update_message` in the shape of the API's example, `delete_message` with
-//! `message_ids` to clients that take bulk deletions and `message_id` to others); and
-//! the user groups commands check (`GET /user_groups`, `user_group` events).
+//! `message_ids` to clients that take bulk deletions and `message_id` to others).
 
 use std::collections::HashMap;
 
@@ -135,20 +134,4 @@ pub(super) fn delete_message(shared: &Shared, user: &FakeUser, id: i64) -> Reply
     drop(st);
     shared.notify.notify_waiters();
     Reply::ok(json!({}))
-}
-
-/// `GET /user_groups`, each group as Zulip 9 lists it.
-pub(super) fn user_groups(shared: &Shared) -> Reply {
-    let st = lock(shared);
-    let groups: Vec<Value> = st
-        .groups
-        .iter()
-        .map(|(id, name, members)| group_json(*id, name, members))
-        .collect();
-    Reply::ok(json!({"user_groups": groups}))
-}
-
-pub(super) fn group_json(id: i64, name: &str, members: &[i64]) -> Value {
-    json!({"id": id, "name": name, "description": "", "members": members, "direct_subgroup_ids": [],
-        "is_system_group": false, "creator_id": null, "date_created": null, "can_mention_group": 11})
 }

@@ -23,6 +23,7 @@
 
 pub mod build;
 mod edits;
+mod groups;
 mod messages;
 mod push;
 mod queues;
@@ -248,7 +249,7 @@ impl FakeZulip {
             st.groups.push((id, name.to_owned(), ids.clone()));
             id
         };
-        let group = edits::group_json(id, name, &ids);
+        let group = groups::group_json(id, name, &ids);
         self.push_event(serde_json::json!({"type": "user_group", "op": "add", "group": group}));
         id
     }

@@ -276,7 +276,7 @@ async fn route(
             Reply::ok(json!({"members": members}))
         }
         ("POST", "register") => register(shared, &user, p),
-        ("GET", "user_groups") => super::edits::user_groups(shared),
+        ("GET", "user_groups") => super::groups::user_groups(shared),
         ("GET", "events") => get_events(shared, p).await,
         ("DELETE", "events") => match p
             .get("queue_id")
