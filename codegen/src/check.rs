@@ -44,6 +44,8 @@ pub fn check(p: &mut Pipeline, d: &mut Diagnostics) {
             credentials: Credentials::Default,
             all_public_streams: false,
             narrow: Vec::new(),
+            push: false,
+            token_env: None,
             span: p.name.span.clone(),
         });
     }

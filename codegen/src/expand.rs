@@ -210,7 +210,9 @@ fn pipeline_desc(p: &Pipeline, codes: &[ListenerCode]) -> TokenStream {
             let (op, operand) = (lit(op), lit(operand));
             quote!((#op, #operand))
         });
-        quote!(::zlc_runtime::codegen::RealmDesc { id: #id, name: #rname, credentials: #creds, all_public_streams: #all, narrow: &[#(#narrow),*] })
+        let push = r.push;
+        let token_env = opt_str(r.token_env.as_deref());
+        quote!(::zlc_runtime::codegen::RealmDesc { id: #id, name: #rname, credentials: #creds, all_public_streams: #all, narrow: &[#(#narrow),*], push: #push, token_env: #token_env })
     });
     let store = {
         let field = |v: &Option<Sp<String>>| opt_str(v.as_ref().map(|s| s.value.as_str()));

@@ -521,7 +521,7 @@ fn realm_items(
             None => quote!(#rt::CredentialsDesc::Default),
         };
         let id = Literal::u32_unsuffixed(*id);
-        quote!(#rt::RealmDesc { id: #id, name: ::core::option::Option::None, credentials: #credentials, all_public_streams: false, narrow: &[] })
+        quote!(#rt::RealmDesc { id: #id, name: ::core::option::Option::None, credentials: #credentials, all_public_streams: false, narrow: &[], push: false, token_env: ::core::option::Option::None })
     });
     let declared: Vec<Literal> = realm_ids
         .iter()

@@ -97,6 +97,12 @@ pub struct Realm {
     /// The event queue's narrow: `(operator, operand)` terms a message must all match
     /// to be delivered at all (Zulip filters them out before they are sent).
     pub narrow: Vec<(String, String)>,
+    /// `source = "push"`: Zulip pushes this realm's messages to `run --listen` (an
+    /// outgoing-webhook bot) instead of being polled.
+    pub push: bool,
+    /// The environment variable holding a push realm's outgoing-webhook token
+    /// (`token_env`; `None`: `ZULIP_WEBHOOK_TOKEN`).
+    pub token_env: Option<String>,
     /// The `[[realm]]` table.
     pub span: Span,
 }

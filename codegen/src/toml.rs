@@ -234,8 +234,42 @@ impl Walker {
                 .boolean(t, "all_public_streams")
                 .is_some_and(|b| b.value),
             narrow: self.narrow(t),
+            push: self.realm_source(t),
+            token_env: self.string(t, "token_env").map(|s| s.value),
             span,
         })
+    }
+
+    /// A realm's `source`: `"poll"` (the default) or `"push"`; a push realm has no
+    /// event queue, so no `narrow` or `all_public_streams`.
+    fn realm_source(&mut self, t: &DeTable<'_>) -> bool {
+        let push = match self.string(t, "source") {
+            None => false,
+            Some(s) if s.value == "poll" => false,
+            Some(s) if s.value == "push" => true,
+            Some(s) => {
+                self.d
+                    .error(s.span, format!("`source` is \"poll\" or \"push\", not {:?}", s.value))
+                    .help = Some("\"push\": Zulip's outgoing webhooks POST this realm's mentions and direct messages to `run --listen`".into());
+                false
+            }
+        };
+        if push {
+            for key in ["narrow", "all_public_streams"] {
+                if let Some(v) = get(t, key) {
+                    self.d.error(
+                        v.span(),
+                        format!("`{key}` shapes an event queue; a realm with `source = \"push\"` has none (Zulip pushes the messages that mention the bot or are sent to it)"),
+                    );
+                }
+            }
+        } else if let Some(v) = get(t, "token_env") {
+            self.d.warning(
+                v.span(),
+                "`token_env` is for realms with `source = \"push\"`; this realm is polled",
+            );
+        }
+        push
     }
 
     /// A realm's `narrow`: a term or a list of them, each checked.

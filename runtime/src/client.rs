@@ -256,14 +256,37 @@ impl Client {
         narrow: &[NarrowTerm],
         apply_markdown: bool,
     ) -> Result<MessagesPage> {
-        let req = self.request(reqwest::Method::GET, "messages").query(&[
+        self.messages_page(&[
             ("anchor", anchor.to_string()),
             ("include_anchor", "false".into()),
             ("num_before", "0".into()),
             ("num_after", num_after.to_string()),
             ("narrow", to_json(narrow)),
             ("apply_markdown", apply_markdown.to_string()),
-        ]);
+        ])
+        .await
+    }
+
+    /// `GET /messages`: up to `num_before` messages before `anchor`, the anchor, and up
+    /// to `num_after` after it (raw Markdown).
+    pub async fn get_messages_around(
+        &self,
+        anchor: i64,
+        (num_before, num_after): (u32, u32),
+        narrow: &[NarrowTerm],
+    ) -> Result<MessagesPage> {
+        self.messages_page(&[
+            ("anchor", anchor.to_string()),
+            ("num_before", num_before.to_string()),
+            ("num_after", num_after.to_string()),
+            ("narrow", to_json(narrow)),
+            ("apply_markdown", "false".into()),
+        ])
+        .await
+    }
+
+    async fn messages_page(&self, query: &[(&str, String)]) -> Result<MessagesPage> {
+        let req = self.request(reqwest::Method::GET, "messages").query(query);
         let body = self.send(req, "messages", MAX_EVENTS_BODY).await?;
         #[derive(Deserialize)]
         struct Page {

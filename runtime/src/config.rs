@@ -61,6 +61,9 @@ pub struct ZulipConfig {
     pub insecure: bool,
     /// Extra CA certificates (PEM) to trust.
     pub cert_bundle: Option<PathBuf>,
+    /// The outgoing-webhook bot's token (the zuliprc's `token`), which Zulip sends with
+    /// every push; `None` when the zuliprc has none.
+    pub webhook_token: Option<Secret>,
     /// Where the settings came from, for messages.
     pub origin: String,
     /// What is risky about these settings (a zuliprc others can read, TLS verification
@@ -182,6 +185,7 @@ impl ConfigOverrides {
             api_key,
             insecure,
             cert_bundle,
+            webhook_token: from_file("token").map(Secret),
             origin,
             warnings,
         })

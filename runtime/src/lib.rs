@@ -53,6 +53,7 @@ pub mod overview;
 pub mod people;
 pub mod pipeline;
 pub mod pipetest;
+pub mod push;
 #[cfg(test)]
 mod random_json;
 pub mod retry;

@@ -80,6 +80,12 @@ pub struct RealmDesc {
     /// The event queue's narrow (`[operator, operand]` terms, all of which a message
     /// must match to be delivered); empty: every message the bot receives.
     pub narrow: &'static [(&'static str, &'static str)],
+    /// `source = "push"`: Zulip pushes its messages to `run --listen` (an
+    /// outgoing-webhook bot); it is not polled.
+    pub push: bool,
+    /// The environment variable holding its outgoing-webhook token (`None`:
+    /// `ZULIP_WEBHOOK_TOKEN`).
+    pub token_env: Option<&'static str>,
 }
 
 /// `[store]`: the URL, or where to read it, and where its password comes from.

@@ -78,6 +78,8 @@ pub const REALM: &[&str] = &[
     "api_key_env",
     "all_public_streams",
     "narrow",
+    "source",
+    "token_env",
 ];
 /// `[store]`.
 pub const STORE: &[&str] = &[

@@ -191,6 +191,46 @@ pub(crate) struct RunArgs {
     /// Print the per-listener totals as one JSON object on stdout when done.
     #[arg(long)]
     pub(super) summary_json: bool,
+    /// Serve Zulip's outgoing webhooks for the realms with `source = "push"`: a port (on
+    /// 127.0.0.1) or an address with a port (0.0.0.0:8080 to take pushes from beyond
+    /// this host; put a TLS proxy in front).
+    #[arg(long, value_name = "ADDR", value_parser = crate::metrics::parse_addr)]
+    pub(super) listen: Option<std::net::SocketAddr>,
+    /// The one path pushes are taken on (the path of the bot's endpoint URL).
+    #[arg(long, default_value = "/", value_name = "PATH", value_parser = parse_path, requires = "listen")]
+    pub(super) listen_path: String,
+    /// How long a push waits for a listener's answer to go in the HTTP response (well
+    /// under Zulip's 10 s); a later answer is posted through the API.
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_answer_within)]
+    pub(super) answer_within: std::time::Duration,
+    /// Push connections served at once, at most (more wait to be accepted).
+    #[arg(long, default_value_t = 256, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub(super) max_connections: u32,
+    /// How often push realms look for messages that mention the bot or are sent to it
+    /// but were not pushed (Zulip could not reach this process), besides at start.
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_interval)]
+    pub(super) push_sweep: std::time::Duration,
+}
+
+/// `--listen-path`: an absolute path.
+fn parse_path(s: &str) -> Result<String, String> {
+    if !s.starts_with('/') || s.contains(['?', '#', ' ']) {
+        return Err(format!(
+            "{s:?} is not a path: give one like /zulip (starting with /, no query)"
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+/// `--answer-within`: under Zulip's 10 s timeout.
+fn parse_answer_within(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_interval(s)?;
+    if d >= std::time::Duration::from_secs(9) {
+        return Err(format!(
+            "{s} is too close to Zulip's 10 s timeout: give at most 8s"
+        ));
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Args)]

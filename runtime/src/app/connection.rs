@@ -4,19 +4,18 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::cli::RunArgs;
 use super::ledger::AckLedger;
 use super::live::LiveConfig;
 use super::realms::{explain_refusal, realm_config};
 use super::report::Recorder;
+use super::settings::RunSettings;
 use crate::client::{Client, RegisterRequest};
 use crate::clock::now_secs;
 use crate::error::Result;
@@ -176,46 +175,6 @@ pub(super) fn queue(
     }
 }
 
-/// How every connection of a `run` works, read once from its options: one struct from
-/// the command line to the loop, so that a new option is added in one place.
-#[derive(Debug)]
-pub(super) struct RunSettings {
-    /// `--listeners`, if given.
-    pub(super) only: Option<Vec<String>>,
-    /// `--replay`: the file played instead of Zulip.
-    pub(super) replay: Option<PathBuf>,
-    /// `--config-file`: the zuliprc overriding the pipeline's credentials.
-    pub(super) config_file: Vec<super::realms::ConfigFile>,
-    /// Jobs in flight at most, over all listeners.
-    pub(super) max_in_flight: usize,
-    /// How long jobs may take to end at shutdown.
-    pub(super) drain_timeout: Duration,
-    /// Whether statistics are written (`--no-stats`: only checkpoints and the event log).
-    pub(super) write_stats: bool,
-    /// How often acknowledged work is written at the latest.
-    pub(super) write_every: Duration,
-    /// `--max-events`: the process stops (`shutdown`) after the batch in which this many
-    /// events were dispatched, counted over all its connections (the batch is
-    /// finished, so that it is acknowledged and counted whole).
-    pub(super) stop_after: Option<(u64, AtomicU64)>,
-}
-
-impl RunSettings {
-    /// The settings `args` give.
-    pub(super) fn of(args: &RunArgs) -> Self {
-        RunSettings {
-            only: (!args.listeners.is_empty()).then(|| args.listeners.clone()),
-            replay: args.replay.clone(),
-            config_file: args.config_file.clone(),
-            max_in_flight: args.max_in_flight as usize,
-            drain_timeout: Duration::from_secs(args.drain_timeout),
-            write_stats: !args.no_stats,
-            write_every: args.stats_interval,
-            stop_after: args.max_events.map(|n| (n, AtomicU64::new(0))),
-        }
-    }
-}
-
 /// One realm connection's loop.
 pub(super) struct Connection {
     pub(super) p: &'static PipelineDesc,
@@ -237,6 +196,8 @@ pub(super) struct Connection {
     pub(super) shutdown: CancellationToken,
     /// The metrics, when served (`--metrics`).
     pub(super) metrics: Option<Arc<Metrics>>,
+    /// A push realm's answers in HTTP responses.
+    pub(super) answers: Option<Arc<crate::push::Answers>>,
 }
 
 const DISPATCH_CHUNK: usize = 256; // events dispatched at once, at most
@@ -292,7 +253,24 @@ impl Connection {
                     continue;
                 }
             }
-            let Some(batch) = source.next_batch(&self.cancel).await? else {
+            let batch = match &mut source {
+                // Pushes come whenever they come: jobs that end meanwhile are settled
+                // (and their work written) without waiting for the next one.
+                Source::Push(push) => tokio::select! {
+                    biased;
+                    Some(f) = engine.next_finished() => {
+                        self.settle(&engine, &mut ledger, f);
+                        continue;
+                    }
+                    wake = push.wake(&self.cancel) => push.take(wake).await?,
+                    _ = tokio::time::sleep(self.settings.write_every), if ledger.oldest().is_some() => continue,
+                },
+                _ => source.next_batch(&self.cancel).await?,
+            };
+            let Some(batch) = batch else {
+                if matches!(source, Source::Push(_)) && !self.cancel.is_cancelled() {
+                    continue;
+                }
                 break;
             };
             // A change made while waiting for events applies to them.
@@ -324,6 +302,10 @@ impl Connection {
             realm,
             own_user_id,
         );
+        let effects = match &self.answers {
+            Some(a) => effects.with_answers(self.realm_id, a.clone()),
+            None => effects,
+        };
         let executor = Executor::new(self.p, self.code.handlers, effects, &cfg.settings)?
             .with_metrics(self.metrics.clone());
         let enabled = enabled_for(
@@ -347,7 +329,7 @@ impl Connection {
     /// next poll would tell Zulip: the write follows the work, not a timer.
     async fn turn(&self, source: &mut Source, engine: &mut Engine, ledger: &mut AckLedger) {
         while let Some(f) = engine.try_finished() {
-            settle(engine, ledger, f);
+            self.settle(engine, ledger, f);
         }
         ledger.acknowledge();
         let polling_next = source.will_poll() && !ledger.is_waiting();
@@ -367,7 +349,7 @@ impl Connection {
         tokio::select! {
             _ = self.cancel.cancelled() => {}
             _ = tokio::time::sleep(wait) => {}
-            Some(f) = engine.next_finished() => settle(engine, ledger, f),
+            Some(f) = engine.next_finished() => self.settle(engine, ledger, f),
         }
         self.write(source, ledger, true).await;
     }
@@ -378,7 +360,7 @@ impl Connection {
     async fn wait_for_room(&self, engine: &mut Engine, ledger: &mut AckLedger) -> bool {
         match tokio::time::timeout(KEEPALIVE, engine.next_finished()).await {
             Ok(Some(f)) => {
-                settle(engine, ledger, f);
+                self.settle(engine, ledger, f);
                 true
             }
             Ok(None) => true,
@@ -405,7 +387,7 @@ impl Connection {
             biased;
             _ = self.cancel.cancelled() => false,
             Some(f) = engine.next_finished() => {
-                settle(engine, ledger, f);
+                self.settle(engine, ledger, f);
                 true
             }
             _ = tokio::time::sleep(*poll_wait) => {
@@ -432,7 +414,7 @@ impl Connection {
             if room == 0 && engine.in_flight() > 0 {
                 tokio::select! {
                     _ = self.cancel.cancelled() => break,
-                    Some(f) = engine.next_finished() => settle(engine, ledger, f),
+                    Some(f) = engine.next_finished() => self.settle(engine, ledger, f),
                     else => break,
                 }
                 continue;
@@ -452,6 +434,13 @@ impl Connection {
             gauges(self.metrics.as_deref(), source, engine, ledger);
         }
         ledger.received(events.len() == 0);
+        // A pushed message no job took gets no answer.
+        if let (Some(answers), Some(b)) = (&self.answers, ledger.receiving())
+            && b.remaining == 0
+            && let Some(id) = batch.ack().message_id()
+        {
+            answers.close(self.realm_id, id);
+        }
     }
 
     /// `--max-events`: the process stops after the batch in which that many events were
@@ -470,7 +459,7 @@ impl Connection {
         let deadline = tokio::time::Instant::now() + self.settings.drain_timeout;
         while engine.in_flight() > 0 && !self.lost.is_cancelled() {
             match tokio::time::timeout_at(deadline, engine.next_finished()).await {
-                Ok(Some(f)) => settle(engine, ledger, f),
+                Ok(Some(f)) => self.settle(engine, ledger, f),
                 Ok(None) => break,
                 Err(_) => {
                     tracing::warn!(
@@ -494,6 +483,16 @@ impl Connection {
             tracing::warn!(
                 "stopping with acknowledged work the store could not take; its events come again at the next start"
             );
+        }
+    }
+
+    /// Counts a job's end in its batch; when it ends a pushed message's jobs, that
+    /// push gets no answer in its response (any more).
+    fn settle(&self, engine: &Engine, ledger: &mut AckLedger, f: Finished) {
+        let message = f.job.message_id;
+        let last = ledger.job_ended(f, |f, stats, log| engine.account(f, stats, log));
+        if let (true, Some(answers), Some(id)) = (last, &self.answers, message) {
+            answers.close(self.realm_id, id);
         }
     }
 
@@ -591,9 +590,4 @@ fn gauges(metrics: Option<&Metrics>, source: &Source, engine: &Engine, ledger: &
         ledger.oldest().map_or(Duration::ZERO, |t| t.elapsed()),
         Some(source.stats()),
     );
-}
-
-/// Counts a job's end in its batch.
-fn settle(engine: &Engine, ledger: &mut AckLedger, f: Finished) {
-    ledger.job_ended(f, |f, stats, log| engine.account(f, stats, log));
 }

@@ -117,24 +117,26 @@ impl AckLedger {
         }
     }
 
-    /// A job ended: `account` counts it in its batch's statistics and rows.
+    /// A job ended: `account` counts it in its batch's statistics and rows. Returns
+    /// whether it was the last job of its batch.
     pub(super) fn job_ended(
         &mut self,
         f: Finished,
         account: impl FnOnce(Finished, &mut StatsBuf, &mut Vec<LogRow>),
-    ) {
+    ) -> bool {
         let Some(first) = self.pending.front().map(|b| b.ticket) else {
-            return;
+            return false;
         };
         let Some(batch) = f
             .ticket
             .checked_sub(first)
             .and_then(|i| self.pending.get_mut(i as usize))
         else {
-            return;
+            return false;
         };
         batch.remaining = batch.remaining.saturating_sub(1);
         account(f, &mut batch.stats, &mut batch.log);
+        batch.remaining == 0 && batch.whole
     }
 
     /// Moves the batches at the front whose jobs have all ended into the unwritten work.

@@ -38,9 +38,11 @@ mod ledger;
 mod live;
 mod manage;
 mod notify;
+mod push;
 mod realms;
 mod report;
 mod schedules;
+mod settings;
 mod supervisor;
 
 use std::process::ExitCode;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::cli::RunArgs;
-use super::connection::{self, Connection, RunSettings, connection_key};
+use super::connection::{self, Connection, connection_key};
 use super::fleet::{Fleet, HEARTBEAT, Held};
 use super::live;
 use super::manage::open_store;
@@ -18,6 +18,7 @@ use super::notify::Readiness;
 use super::realms::pick_realms;
 use super::report::Recorder;
 use super::report::{RunFigures, report};
+use super::settings::RunSettings;
 use crate::error::{Error, Result};
 use crate::jobs::dispatch::eligible_for;
 use crate::jobs::engine::Code;
@@ -51,16 +52,19 @@ pub(super) async fn run(
     let started = std::time::Instant::now();
     let settings = Arc::new(RunSettings::of(&args));
     let realms = connected_realms(p, realms, settings.only.as_deref());
+    super::push::check(&realms, &settings)?;
+    let push = super::push::start(&realms, &settings, &cancel).await?;
+    let polled = realms.iter().filter(|r| !r.push).count();
     // A replay is this process's alone; a live connection is polled by one process of
-    // the fleet at a time.
-    let fleet = args.replay.is_none().then(|| {
+    // the fleet at a time (every process takes the pushes it is sent).
+    let fleet = (args.replay.is_none() && polled > 0).then(|| {
         Fleet::new(
             store.clone(),
             p,
             owner,
             (build, rank),
             Duration::from_secs(args.lease_ttl),
-            realms.len(),
+            polled,
         )
     });
     let readiness = Arc::new(Readiness::from_env(realms.len()));
@@ -87,6 +91,7 @@ pub(super) async fn run(
             recorder: recorder.clone(),
             cancel: cancel.clone(),
             fleet: fleet.clone(),
+            push: push.clone(),
         };
         tasks.spawn(task.run());
     }
@@ -326,6 +331,8 @@ struct RealmTask {
     recorder: Arc<Recorder>,
     cancel: CancellationToken,
     fleet: Option<Arc<Fleet>>,
+    /// The push server's side, when this run serves one.
+    push: Option<Arc<super::push::PushHub>>,
 }
 
 /// What a connection's turn ended with.
@@ -371,7 +378,7 @@ impl RealmTask {
             },
         };
         self.readiness.prepared(self.index);
-        let held: Option<Held> = match &self.fleet {
+        let held: Option<Held> = match self.fleet.as_ref().filter(|_| !self.realm.push) {
             Some(fleet) => match fleet.acquire(key, &self.cancel).await? {
                 Some(h) => Some(h),
                 None => return Ok(After::Stop),
@@ -440,10 +447,18 @@ impl RealmTask {
             lost,
             shutdown: self.cancel.clone(),
             metrics: self.metrics.clone(),
+            answers: None,
         };
-        let connected = match (self.settings.replay.as_deref(), hello) {
-            (Some(path), _) => connection::replay(self.realm, path)?,
-            (None, Some(h)) => {
+        let mut conn = conn;
+        let connected = match (self.settings.replay.as_deref(), hello, &self.push) {
+            (Some(path), ..) => connection::replay(self.realm, path)?,
+            (None, Some(h), Some(hub)) if self.realm.push => {
+                self.readiness.polling(self.index, true);
+                conn.answers = Some(hub.answers.clone());
+                let sweep = self.settings.push_sweep;
+                super::push::connected(self.p, self.realm, key, (&self.store, hub), h, sweep)?
+            }
+            (None, Some(h), _) => {
                 let (signal, mut polling) = tokio::sync::watch::channel(false);
                 let (readiness, index) = (self.readiness.clone(), self.index);
                 // Follows the queue's state until the source is dropped.
@@ -459,7 +474,7 @@ impl RealmTask {
                 let store = &self.store;
                 connection::queue(self.p, self.realm, only, key.to_owned(), store, h, report)
             }
-            (None, None) => return Ok(()),
+            (None, None, _) => return Ok(()),
         };
         let mut connected = connected;
         connected.realm.conversations = self.conversations().await?;

@@ -138,6 +138,8 @@ pub struct Effects {
     pub(crate) own_user_id: i64,
     /// Who claims side effects: this process.
     pub(crate) owner: String,
+    /// A push realm's answers in HTTP responses (and the realm).
+    pub(crate) answers: Option<(u32, std::sync::Arc<crate::push::Answers>)>,
 }
 
 impl Effects {
@@ -160,7 +162,19 @@ impl Effects {
             realm,
             own_user_id,
             owner: crate::store::effects::this_process().to_owned(),
+            answers: None,
         }
+    }
+
+    /// The same effects, whose first answer to a pushed message's conversation goes
+    /// in the push's HTTP response while it waits (realm `realm`).
+    pub fn with_answers(
+        mut self,
+        realm: u32,
+        answers: std::sync::Arc<crate::push::Answers>,
+    ) -> Self {
+        self.answers = Some((realm, answers));
+        self
     }
 
     pub(crate) fn pipeline(&self) -> &'static str {

@@ -160,7 +160,7 @@ impl Executor {
                 }),
             _ => None,
         };
-        Slot::over(replace)
+        Slot::over(replace).answering(step.job.message_id)
     }
 
     /// Remembers the message post `effect` of `step` became, when its listener's

@@ -28,6 +28,12 @@ impl Effects {
                     "cannot update the earlier answer; posting a new one"),
             }
         }
+        if let (Some((realm, answers)), Some(trigger), None) =
+            (&self.answers, slot.trigger, slot.replace)
+            && answers.give(*realm, trigger, dest, content)
+        {
+            return Ok(Done::Really);
+        }
         let id = match &self.zulip {
             ZulipSink::Live(client) => client
                 .send_message(dest, content)

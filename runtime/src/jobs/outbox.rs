@@ -119,6 +119,9 @@ pub(crate) struct Slot {
     pub(crate) replace: Option<i64>,
     /// The message posted (0: none yet).
     sent: AtomicI64,
+    /// The message it answers, when there is one (a push may take the answer in its
+    /// HTTP response).
+    pub(crate) trigger: Option<i64>,
 }
 
 impl Slot {
@@ -127,7 +130,14 @@ impl Slot {
         Slot {
             replace,
             sent: AtomicI64::new(0),
+            trigger: None,
         }
+    }
+
+    /// The same slot, answering message `trigger`.
+    pub(crate) fn answering(mut self, trigger: Option<i64>) -> Self {
+        self.trigger = trigger;
+        self
     }
 
     /// Notes the message a post became.

@@ -48,6 +48,8 @@ pub enum Origin {
     Backfill,
     /// Read from a replay file.
     Replay,
+    /// Pushed by Zulip (an outgoing webhook).
+    Push,
 }
 
 /// The token that acknowledges a batch (and every batch before it).

@@ -10,8 +10,11 @@
 //! * [`queue`]: Zulip's event queue (`POST /register`, long-poll `GET /events`), with
 //!   recovery from expiry, rate limits and outages.
 //! * [`replay`]: a JSONL file (optionally gzipped) of recorded events.
+//! * [`push`]: the messages Zulip pushes to an outgoing-webhook bot, and the ones it
+//!   missed, fetched by sweeps.
 
 mod batch;
+pub mod push;
 pub mod queue;
 pub mod replay;
 
@@ -19,6 +22,7 @@ use crate::error::Result;
 use tokio_util::sync::CancellationToken;
 
 pub use batch::{Ack, Batch, Origin, QueueState, SourceStats, StateReport};
+pub use push::{PushOptions, PushSource};
 pub use queue::{QueueOptions, QueueSource};
 pub use replay::ReplaySource;
 
@@ -29,6 +33,8 @@ pub enum PreparedAck {
     Queue(queue::PreparedAck),
     /// A replay's.
     Replay(Ack),
+    /// A push realm's: its mark, maybe.
+    Push(Ack, Option<crate::store::Checkpoint>),
 }
 
 impl PreparedAck {
@@ -37,6 +43,7 @@ impl PreparedAck {
         match self {
             PreparedAck::Queue(p) => p.checkpoint.as_ref(),
             PreparedAck::Replay(_) => None,
+            PreparedAck::Push(_, mark) => mark.as_ref(),
         }
     }
 }
@@ -48,6 +55,8 @@ pub enum Source {
     Queue(Box<QueueSource>),
     /// A replay file.
     Replay(ReplaySource),
+    /// Zulip's pushes (outgoing webhooks).
+    Push(Box<PushSource>),
 }
 
 impl Source {
@@ -61,6 +70,16 @@ impl Source {
                 }
                 r.next_batch()
             }
+            Source::Push(p) => loop {
+                match p.wake(cancel).await {
+                    push::Wake::Cancelled => return Ok(None),
+                    wake => {
+                        if let Some(b) = p.take(wake).await? {
+                            return Ok(Some(b));
+                        }
+                    }
+                }
+            },
         }
     }
 
@@ -70,6 +89,7 @@ impl Source {
         match self {
             Source::Queue(q) => PreparedAck::Queue(q.prepare_ack(ack)),
             Source::Replay(_) => PreparedAck::Replay(ack),
+            Source::Push(p) => PreparedAck::Push(ack, p.prepare_ack(ack)),
         }
     }
 
@@ -78,6 +98,7 @@ impl Source {
         match (self, prepared) {
             (Source::Queue(q), PreparedAck::Queue(p)) => q.complete_ack(p),
             (Source::Replay(r), PreparedAck::Replay(ack)) => r.ack(ack),
+            (Source::Push(p), PreparedAck::Push(ack, _)) => p.complete_ack(ack),
             _ => {}
         }
     }
@@ -87,7 +108,7 @@ impl Source {
     pub fn will_poll(&self) -> bool {
         match self {
             Source::Queue(q) => q.will_poll(),
-            Source::Replay(_) => false,
+            Source::Replay(_) | Source::Push(_) => false,
         }
     }
 
@@ -95,6 +116,7 @@ impl Source {
     pub fn connection(&self) -> Option<&str> {
         match self {
             Source::Queue(q) => Some(q.connection()),
+            Source::Push(p) => Some(p.connection()),
             Source::Replay(_) => None,
         }
     }
@@ -107,6 +129,10 @@ impl Source {
                 r.ack(ack);
                 Ok(())
             }
+            Source::Push(p) => {
+                p.complete_ack(ack);
+                Ok(())
+            }
         }
     }
 
@@ -115,6 +141,7 @@ impl Source {
         match self {
             Source::Queue(q) => q.stats(),
             Source::Replay(r) => r.stats(),
+            Source::Push(p) => p.stats(),
         }
     }
 }

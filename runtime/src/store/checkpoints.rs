@@ -22,6 +22,36 @@ pub struct Checkpoint {
     pub registered_for: Option<String>,
 }
 
+impl Checkpoint {
+    /// Where a push realm stands: every message up to `message_id` that Zulip pushed
+    /// (or would have) is handled. Only ever raised, by any process of a fleet.
+    pub fn push_mark(message_id: i64) -> Self {
+        Checkpoint {
+            queue_id: None,
+            last_event_id: -1,
+            last_message_id: Some(message_id),
+            registered_for: Some(PUSH_MARK.to_owned()),
+        }
+    }
+
+    /// Whether it is a push realm's mark.
+    pub fn is_push_mark(&self) -> bool {
+        self.registered_for.as_deref() == Some(PUSH_MARK)
+    }
+}
+
+/// What a push realm's checkpoint says it was registered for.
+const PUSH_MARK: &str = "push";
+
+/// Raises a push realm's mark: `$1` connection, `$2` message id, `$3` now. Processes
+/// of a fleet write it in any order; it never goes down.
+pub(super) const SAVE_PUSH_MARK: &str = "INSERT INTO zlc_checkpoints (connection, queue_id, last_event_id, last_message_id, updated_at, registered_for, registered_queue) \
+     VALUES ($1, NULL, -1, $2, $3, 'push', NULL) \
+     ON CONFLICT (connection) DO UPDATE SET updated_at = excluded.updated_at, \
+     last_message_id = CASE WHEN zlc_checkpoints.last_message_id IS NULL \
+     OR zlc_checkpoints.last_message_id < excluded.last_message_id \
+     THEN excluded.last_message_id ELSE zlc_checkpoints.last_message_id END";
+
 /// A stretch of events lost when a queue expired (only messages can be backfilled).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Gap {
@@ -132,6 +162,19 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Raises push realm `connection`'s mark to `message_id` (never lowers it).
+    pub async fn save_push_mark(&self, connection: &str, message_id: i64) -> Result<()> {
+        on_pool!(self, |pool| {
+            sqlx::query(SAVE_PUSH_MARK)
+                .bind(connection)
+                .bind(message_id)
+                .bind(now_secs())
+                .execute(pool)
+                .await?;
         });
         Ok(())
     }

@@ -34,6 +34,7 @@ pub mod stats;
 
 pub use checkpoints::{Checkpoint, ConnectionState, Gap, GapReason};
 pub use db::{DEFAULT_URL, Store, redact_url, resolve_url, sqlite_file};
+pub use effects::Claim;
 pub use listeners::ListenerRow;
 pub use log::{DeadLetter, LogEntry};
 pub use stats::{CountRow, HourRow, ListenerTotals, NamedCount};

@@ -121,7 +121,12 @@ impl Store {
                     r.event_id, r.message_id, &r.status, r.error.as_deref(), &r.payload,
                     r.payload_bytes as i64, r.truncated, r.at, r.event_key.as_deref());
             }
-            if let (Some(connection), Some(cp)) = (connection, checkpoint) {
+            if let (Some(connection), Some(cp)) =
+                (connection, checkpoint.filter(|c| c.is_push_mark()))
+            {
+                execute!(tx, super::checkpoints::SAVE_PUSH_MARK; connection, cp.last_message_id,
+                    crate::clock::now_secs());
+            } else if let (Some(connection), Some(cp)) = (connection, checkpoint) {
                 execute!(tx, super::checkpoints::SAVE_CHECKPOINT; connection, cp.queue_id.as_deref(),
                     cp.last_event_id, cp.last_message_id, crate::clock::now_secs(),
                     cp.registered_for.as_deref());

@@ -56,7 +56,7 @@ pub(super) fn store_message(
     for q in queues.values_mut() {
         if q.wants("message")
             && visible(&msg, q.user_id)
-            && matches_narrow(&msg, &q.narrow, users, channels)
+            && matches_narrow(&msg, &q.narrow, q.user_id, users, channels)
         {
             let event = json!({
                 "type": "message",
@@ -95,6 +95,7 @@ pub(super) fn flags(m: &StoredMessage, user_id: i64, users: &[FakeUser]) -> Vec<
 fn matches_narrow(
     m: &StoredMessage,
     narrow: &[(String, String)],
+    user_id: i64,
     users: &[FakeUser],
     channels: &[(i64, String)],
 ) -> bool {
@@ -113,6 +114,9 @@ fn matches_narrow(
             "topic" | "subject" => m.channel_id.is_some() && m.topic.eq_ignore_ascii_case(operand),
             "is" => match operand.as_str() {
                 "dm" | "private" => m.channel_id.is_none(),
+                "mentioned" => flags(m, user_id, users)
+                    .iter()
+                    .any(|f| f.ends_with("mentioned")),
                 _ => true,
             },
             "sender" => users.iter().any(|u| {
@@ -293,7 +297,9 @@ pub(super) fn get_messages(shared: &Shared, user: &FakeUser, p: &HashMap<String,
     let matching: Vec<&StoredMessage> = st
         .messages
         .iter()
-        .filter(|m| visible(m, user.id) && matches_narrow(m, &narrow, &st.users, &st.channels))
+        .filter(|m| {
+            visible(m, user.id) && matches_narrow(m, &narrow, user.id, &st.users, &st.channels)
+        })
         .collect();
     let anchor = match p.get("anchor").map(String::as_str) {
         Some("newest") | None => i64::MAX,

@@ -102,8 +102,10 @@ async fn push(shared: Arc<Shared>, client: reqwest::Client, p: Pending) {
     let message_id = p.body["message"]["id"].as_i64().unwrap_or(-1);
     let trigger = p.body["trigger"].as_str().unwrap_or_default().to_owned();
     let mut attempts = 0;
+    let mut started;
     let (status, answer) = loop {
         attempts += 1;
+        started = std::time::Instant::now();
         match client.post(&p.url).json(&p.body).send().await {
             Ok(resp) => {
                 let status = resp.status().as_u16();
@@ -128,6 +130,8 @@ async fn push(shared: Arc<Shared>, client: reqwest::Client, p: Pending) {
         trigger,
         attempts,
         status,
+        answer,
+        took: started.elapsed(),
     });
     shared.notify.notify_waiters();
 }

@@ -204,6 +204,10 @@ pub struct PushRecord {
     pub attempts: u32,
     /// The last answer's status (`None`: no answer).
     pub status: Option<u16>,
+    /// The last answer's body (`null`: none, or not JSON).
+    pub answer: serde_json::Value,
+    /// How long the last request took to be answered.
+    pub took: std::time::Duration,
 }
 
 /// A reaction the server holds.

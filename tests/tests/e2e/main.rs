@@ -14,6 +14,7 @@ mod jobs;
 mod live;
 mod metrics;
 mod project;
+mod push;
 mod receiver;
 mod replay;
 mod scaffold;
