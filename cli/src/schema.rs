@@ -163,6 +163,8 @@ fn key_schema(t: Table, k: &str) -> Option<Value> {
         (Realm, "id") => count(u64::from(u32::MAX)),
         (Realm, "all_public_streams") => boolean(),
         (Realm, "narrow") => one_or_many(string()),
+        (Realm, "source") => json!({ "enum": ["poll", "push"] }),
+        (Realm, "token_env") => json!({ "type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$" }),
         (Policy | Listener, "timeout" | "backoff" | "backoff_max" | "breaker_cooldown") => {
             duration()
         }

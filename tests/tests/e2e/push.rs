@@ -173,6 +173,18 @@ async fn wrong_tokens_methods_paths_huge_bodies_and_slow_clients_are_refused() {
     s.zulip.add_channel("general");
     let bin = build_pipeline(&pipeline("push_bot"));
     let port = free_port();
+    // Without --listen, or without a token, it does not start.
+    let base = ["run", "--config-file", &s.rc, "--store", &s.store_url];
+    let (code, _, err) = run_cmd(&bin, &base);
+    assert_eq!(code, 1);
+    assert!(err.contains("give --listen ADDR"), "{err}");
+    let listen = port.to_string();
+    let (code, _, err) = run_cmd(&bin, &[&base[..], &["--listen", &listen]].concat());
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("set $ZULIP_WEBHOOK_TOKEN, or `token=`"),
+        "{err}"
+    );
     let p = run_push(&s, &bin, port, &[]);
     serving(&p).await;
 
