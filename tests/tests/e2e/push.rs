@@ -422,3 +422,58 @@ async fn three_processes_behind_one_address_answer_each_pushed_message_once() {
     }
     db.drop_it().await;
 }
+
+/// Requests per second one process takes, each answered in its response, and the
+/// memory it used: `cargo test -p zlc-e2e --test e2e push_throughput -- --ignored
+/// --nocapture`. A measurement, not a test (a shared machine's timing says nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run it by name"]
+async fn push_throughput() {
+    let s = setup().await;
+    let bin = build_pipeline(&pipeline("push_bot"));
+    let port = free_port();
+    let p = run_push(&s, &bin, port, &[]);
+    serving(&p).await;
+    zlc_runtime::client::install_crypto_provider();
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/");
+    let (n, concurrency) = (4000i64, 32i64);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..concurrency {
+        let (client, url) = (client.clone(), url.clone());
+        tasks.spawn(async move {
+            let mut answered = 0;
+            let mut id = 1_000_000 + w;
+            while id < 1_000_000 + n {
+                let mut body = payload(id, TOKEN);
+                // Each from a sender and in a topic of its own: the flood limits are not measured.
+                body["message"]["sender_id"] = serde_json::json!(10_000 + id);
+                body["message"]["subject"] = serde_json::json!(format!("topic {id}"));
+                let r = client.post(&url).json(&body).send().await.unwrap();
+                let v: serde_json::Value = r.json().await.unwrap();
+                if v["content"].is_string() {
+                    answered += 1;
+                }
+                id += concurrency;
+            }
+            answered
+        });
+    }
+    let mut answered = 0;
+    while let Some(a) = tasks.join_next().await {
+        answered += a.unwrap();
+    }
+    let took = started.elapsed();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", p.pid())).unwrap();
+    let mem: Vec<&str> = status
+        .lines()
+        .filter(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS"))
+        .collect();
+    eprintln!(
+        "{n} pushes, {concurrency} at once: {:.0} requests/s, {answered} answered in the response; {mem:?}",
+        n as f64 / took.as_secs_f64()
+    );
+    let (status, log) = p.stop();
+    assert!(status.success(), "{log}");
+}
