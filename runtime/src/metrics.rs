@@ -24,7 +24,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::pipeline::PipelineDesc;
 use crate::source::{QueueState, SourceStats};
 use crate::stats::StatsBuf;
@@ -336,12 +336,7 @@ pub async fn serve(
     store: Store,
     cancel: CancellationToken,
 ) -> Result<(SocketAddr, Arc<Metrics>)> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| Error::Config(format!("--metrics {addr}: cannot listen: {e}")))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| Error::Config(format!("--metrics {addr}: {e}")))?;
+    let (listener, local) = crate::net::bind("--metrics", addr).await?;
     let metrics = Arc::new(Metrics::new(p));
     let served = metrics.clone();
     if !local.ip().is_loopback() {

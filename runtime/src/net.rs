@@ -1,5 +1,6 @@
-//! Outbound HTTP to URLs a pipeline names (webhooks): the server-side request forgery
-//! guard at connect time.
+//! The network: listening ([`bind`], for `--metrics` and `--listen`), and outbound
+//! HTTP to URLs a pipeline names (webhooks), with the server-side request forgery guard
+//! at connect time.
 //!
 //! `zlc check` refuses URLs whose literal host is internal (see [`zlc_ssrf`]); here the
 //! same rule is applied to every address a host *name* resolves to, when the connection
@@ -121,6 +122,21 @@ pub fn is_refused(e: &(dyn std::error::Error + 'static)) -> bool {
         cur = err.source();
     }
     false
+}
+
+/// Listens on `addr` for the server `flag` names (`--metrics`, `--listen`): the
+/// listener and the address bound (port 0 picks one).
+pub(crate) async fn bind(
+    flag: &str,
+    addr: std::net::SocketAddr,
+) -> crate::error::Result<(tokio::net::TcpListener, std::net::SocketAddr)> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| crate::error::Error::Config(format!("{flag} {addr}: cannot listen: {e}")))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| crate::error::Error::Config(format!("{flag} {addr}: {e}")))?;
+    Ok((listener, local))
 }
 
 #[cfg(test)]

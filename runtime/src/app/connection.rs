@@ -262,15 +262,16 @@ impl Connection {
                         self.settle(&engine, &mut ledger, f);
                         continue;
                     }
-                    wake = push.wake(&self.cancel) => push.take(wake).await?,
+                    wake = push.wake(&self.cancel) => match push.take(wake).await? {
+                        // A message handled already, or a sweep that found nothing.
+                        None if !self.cancel.is_cancelled() => continue,
+                        batch => batch,
+                    },
                     _ = tokio::time::sleep(self.settings.write_every), if ledger.oldest().is_some() => continue,
                 },
                 _ => source.next_batch(&self.cancel).await?,
             };
             let Some(batch) = batch else {
-                if matches!(source, Source::Push(_)) && !self.cancel.is_cancelled() {
-                    continue;
-                }
                 break;
             };
             // A change made while waiting for events applies to them.

@@ -447,14 +447,16 @@ impl RealmTask {
             lost,
             shutdown: self.cancel.clone(),
             metrics: self.metrics.clone(),
-            answers: None,
+            answers: self
+                .push
+                .as_ref()
+                .filter(|_| self.realm.push && self.settings.replay.is_none())
+                .map(|hub| hub.answers.clone()),
         };
-        let mut conn = conn;
         let connected = match (self.settings.replay.as_deref(), hello, &self.push) {
             (Some(path), ..) => connection::replay(self.realm, path)?,
             (None, Some(h), Some(hub)) if self.realm.push => {
                 self.readiness.polling(self.index, true);
-                conn.answers = Some(hub.answers.clone());
                 let sweep = self.settings.push_sweep;
                 super::push::connected(self.p, self.realm, key, (&self.store, hub), h, sweep)?
             }

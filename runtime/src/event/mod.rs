@@ -298,5 +298,25 @@ pub(crate) fn excerpt(text: &str) -> String {
     s
 }
 
+/// Wraps a message object (`GET /messages`' shape, or a push's) as a `message` event
+/// without an event id, onto `text`: with the message's own `flags`, else `flags` (a
+/// JSON array).
+pub(crate) fn push_message_event(text: &mut String, message: &str, flags: &str) {
+    #[derive(serde::Deserialize)]
+    struct Flags<'a> {
+        #[serde(default, borrow)]
+        flags: Option<&'a serde_json::value::RawValue>,
+    }
+    let own = serde_json::from_str::<Flags<'_>>(message)
+        .ok()
+        .and_then(|f| f.flags)
+        .map(|f| f.get());
+    text.push_str(r#"{"type":"message","message":"#);
+    text.push_str(message);
+    text.push_str(r#","flags":"#);
+    text.push_str(own.unwrap_or(flags));
+    text.push('}');
+}
+
 #[cfg(test)]
 mod tests;

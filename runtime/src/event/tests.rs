@@ -228,3 +228,17 @@ fn unknown_types_ops_and_message_kinds_are_kept_not_failed() {
     assert_eq!(m.message.kind, MessageType::Other);
     assert!(!m.message.is_channel() && !m.message.is_direct());
 }
+
+#[test]
+fn a_message_reads_as_a_message_event_with_its_own_flags_or_the_ones_given() {
+    let mut pushed = String::new();
+    super::push_message_event(&mut pushed, r#"{"id":5}"#, r#"["mentioned"]"#);
+    let v: serde_json::Value = serde_json::from_str(&pushed).unwrap();
+    assert_eq!(v["type"], "message");
+    assert_eq!(v["message"]["id"], 5);
+    assert_eq!(v["flags"][0], "mentioned");
+    let mut fetched = String::new();
+    super::push_message_event(&mut fetched, r#"{"id":6,"flags":["read"]}"#, "[]");
+    let v: serde_json::Value = serde_json::from_str(&fetched).unwrap();
+    assert_eq!(v["flags"], serde_json::json!(["read"]));
+}

@@ -70,9 +70,7 @@ impl Conversation {
                 to.sort_unstable();
                 to.dedup();
                 ids.retain(|id| !to.contains(id));
-                // A direct message to oneself has the bot alone.
-                (ids.len() == 1 && to.iter().all(|id| user_ids.contains(id)))
-                    || (to.is_empty() && user_ids.len() == 1)
+                ids.len() == 1 && to.iter().all(|id| user_ids.contains(id))
             }
             _ => false,
         }
@@ -112,14 +110,9 @@ impl Answers {
         lock(&self.waiting).remove(&(realm, id));
     }
 
-    /// How many requests wait.
-    pub fn len(&self) -> usize {
-        lock(&self.waiting).len()
-    }
-
-    /// Whether none waits.
+    /// Whether no request waits.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        lock(&self.waiting).is_empty()
     }
 }
 

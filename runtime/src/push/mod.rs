@@ -74,51 +74,32 @@ impl Route {
     pub fn new(realm: u32, token: &Secret, inbox: mpsc::Sender<Pushed>) -> Self {
         Route {
             realm,
-            token_digest: digest(token.expose()),
+            token_digest: digest(token.expose().as_bytes()),
             inbox,
         }
     }
 
     /// Whether `token` is this realm's (constant time).
     fn accepts(&self, token: &[u8]) -> bool {
-        use subtle::ConstantTimeEq;
-        let given = digest_bytes(token);
-        bool::from(given.ct_eq(&self.token_digest))
+        self.has_digest(&digest(token))
     }
 
     /// Whether two routes share a token.
     pub fn same_token(&self, other: &Route) -> bool {
-        self.accepts_digest(&other.token_digest)
+        self.has_digest(&other.token_digest)
     }
 
-    fn accepts_digest(&self, d: &[u8; 32]) -> bool {
+    fn has_digest(&self, d: &[u8; 32]) -> bool {
         use subtle::ConstantTimeEq;
         bool::from(d.ct_eq(&self.token_digest))
     }
 }
 
-fn digest(s: &str) -> [u8; 32] {
-    digest_bytes(s.as_bytes())
-}
-
-fn digest_bytes(b: &[u8]) -> [u8; 32] {
+fn digest(b: &[u8]) -> [u8; 32] {
     let d = ring::digest::digest(&ring::digest::SHA256, b);
     let mut out = [0u8; 32];
     out.copy_from_slice(d.as_ref());
     out
-}
-
-/// The push event of a message object: a `message` event with the flags Zulip would
-/// have given it (`mentioned` when the push was for a mention).
-pub fn message_event(message: &str, mentioned: bool) -> String {
-    let flags = if mentioned { r#"["mentioned"]"# } else { "[]" };
-    let mut text = String::with_capacity(message.len() + 48);
-    text.push_str(r#"{"type":"message","message":"#);
-    text.push_str(message);
-    text.push_str(r#","flags":"#);
-    text.push_str(flags);
-    text.push('}');
-    text
 }
 
 #[cfg(test)]
@@ -135,14 +116,5 @@ mod tests {
         assert!(!r.accepts(b""));
         let other = Route::new(2, &Secret::new("s3cret-token"), tx);
         assert!(r.same_token(&other));
-    }
-
-    #[test]
-    fn a_pushed_message_reads_as_a_message_event() {
-        let e = message_event(r#"{"id":5}"#, true);
-        let v: serde_json::Value = serde_json::from_str(&e).unwrap();
-        assert_eq!(v["type"], "message");
-        assert_eq!(v["message"]["id"], 5);
-        assert_eq!(v["flags"][0], "mentioned");
     }
 }

@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::{Answers, Conversation, PushSettings, Pushed, Route};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// What the server needs for every request.
 struct Served {
@@ -35,13 +35,7 @@ pub async fn serve(
     answers: Arc<Answers>,
     cancel: CancellationToken,
 ) -> Result<SocketAddr> {
-    let addr = settings.listen;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| Error::Config(format!("--listen {addr}: cannot listen: {e}")))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| Error::Config(format!("--listen {addr}: {e}")))?;
+    let (listener, local) = crate::net::bind("--listen", settings.listen).await?;
     let realms: Vec<u32> = routes.iter().map(|r| r.realm).collect();
     tracing::info!(address = %local, path = %settings.path, ?realms, "serving Zulip's outgoing webhooks");
     let permits = Arc::new(Semaphore::new(settings.max_connections));
@@ -206,9 +200,15 @@ async fn dispatch(route: &Route, payload: Payload<'_>, s: &Served) -> Answer {
         // The same message is being handled: this is Zulip trying again.
         return not_required();
     };
-    let mentioned = payload.trigger.as_deref() == Some("mention");
+    // A push's message carries no flags: a mention's are the ones Zulip would give it.
+    let flags = match payload.trigger.as_deref() {
+        Some("mention") => r#"["mentioned"]"#,
+        _ => "[]",
+    };
+    let mut event = String::with_capacity(raw.get().len() + 48);
+    crate::event::push_message_event(&mut event, raw.get(), flags);
     let pushed = Pushed {
-        event: super::message_event(raw.get(), mentioned),
+        event,
         message_id: id,
     };
     if route.inbox.try_send(pushed).is_err() {

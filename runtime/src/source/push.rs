@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -68,8 +69,6 @@ pub enum Wake {
     Pushed(Pushed),
     /// Time for a sweep.
     Sweep,
-    /// A batch is ready.
-    Ready,
     /// The connection stops.
     Cancelled,
 }
@@ -84,12 +83,11 @@ pub struct PushSource {
     opts: PushOptions,
     /// The highest message id known handled (`None` until read or set).
     mark: Option<i64>,
-    /// Whether the first sweep ran.
+    /// Whether a sweep read the store's mark (the first one does, and sweeps back to
+    /// it without waiting for pushes in flight).
     swept: bool,
     next_sweep: tokio::time::Instant,
     seq: u64,
-    /// Sweeps' batches not handed out yet.
-    ready: VecDeque<Batch>,
     /// The messages of each batch handed out, until it is acknowledged.
     handed: VecDeque<(u64, Vec<i64>)>,
     /// Claims to mark done (their batches are acknowledged).
@@ -118,7 +116,6 @@ impl PushSource {
             swept: false,
             next_sweep: tokio::time::Instant::now(),
             seq: 0,
-            ready: VecDeque::new(),
             handed: VecDeque::new(),
             done: Vec::new(),
             recent: Recent::default(),
@@ -139,9 +136,6 @@ impl PushSource {
     /// Waits for something to do; safe to drop at any point (nothing is taken before
     /// it returns).
     pub async fn wake(&mut self, cancel: &CancellationToken) -> Wake {
-        if !self.ready.is_empty() {
-            return Wake::Ready;
-        }
         tokio::select! {
             biased;
             _ = cancel.cancelled() => Wake::Cancelled,
@@ -155,11 +149,7 @@ impl PushSource {
         self.mark_done().await;
         match wake {
             Wake::Pushed(p) => Ok(self.pushed(p).await),
-            Wake::Sweep => {
-                self.sweep().await;
-                Ok(self.ready.pop_front())
-            }
-            Wake::Ready => Ok(self.ready.pop_front()),
+            Wake::Sweep => Ok(self.sweep().await),
             Wake::Cancelled => Ok(None),
         }
     }
@@ -236,49 +226,52 @@ impl PushSource {
         Batch::new(text, spans, ack, origin)
     }
 
-    /// Marks the claims of acknowledged batches done.
+    /// Marks the claims of acknowledged batches done (one transaction for all of them).
     async fn mark_done(&mut self) {
-        for id in std::mem::take(&mut self.done) {
-            let key = claim_key(&self.opts.connection, id);
-            let o = &self.opts;
-            if let Err(e) = self
-                .store
-                .effect_done(o.pipeline, CLAIMS, &key, &o.owner)
-                .await
-            {
-                tracing::debug!(error = %e, message_id = id, "cannot mark a pushed message handled (its claim is taken over if this process dies)");
-            }
+        if self.done.is_empty() {
+            return;
+        }
+        let keys: Vec<String> = std::mem::take(&mut self.done)
+            .into_iter()
+            .map(|id| claim_key(&self.opts.connection, id))
+            .collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let o = &self.opts;
+        if let Err(e) = self
+            .store
+            .effects_done(o.pipeline, CLAIMS, &keys, &o.owner)
+            .await
+        {
+            tracing::debug!(error = %e, messages = keys.len(), "cannot mark pushed messages handled (their claims are taken over if this process dies)");
         }
     }
 
     /// Fetches the messages that would have been pushed since the mark (a little
-    /// before it too) and queues the ones nobody handled.
-    async fn sweep(&mut self) {
+    /// before it too): the batch of the ones nobody handled, if any.
+    async fn sweep(&mut self) -> Option<Batch> {
         self.next_sweep = tokio::time::Instant::now() + self.opts.sweep_every;
-        let first = !std::mem::replace(&mut self.swept, true);
-        let Some(mark) = self.read_mark(first).await else {
-            return;
-        };
+        let first = !self.swept;
+        let mark = self.read_mark().await?;
         let found = match self.missed(mark, first).await {
             Ok(found) => found,
             Err(e) => {
                 tracing::warn!(realm = self.opts.realm, error = %e, "cannot look for messages that were not pushed; trying again at the next sweep");
-                return;
+                return None;
             }
         };
         let (mut text, mut spans, mut ids) = (String::new(), Vec::new(), Vec::new());
-        for (id, event) in found {
+        for (id, message) in found {
             if !self.claim(id).await {
                 continue;
             }
             let start = text.len() as u32;
-            text.push_str(&event);
+            crate::event::push_message_event(&mut text, message.get(), "[]");
             spans.push((start, text.len() as u32));
             text.push('\n');
             ids.push(id);
         }
         if ids.is_empty() {
-            return;
+            return None;
         }
         tracing::info!(
             realm = self.opts.realm,
@@ -286,28 +279,28 @@ impl PushSource {
             "handling messages that were not pushed (the listener was down, or Zulip could not reach it)"
         );
         self.stats.backfilled += ids.len() as u64;
-        let b = self.batch(text, spans, ids, Origin::Backfill);
-        self.ready.push_back(b);
+        Some(self.batch(text, spans, ids, Origin::Backfill))
     }
 
-    /// The mark: from the store at the first sweep; on the very first start of the
-    /// realm, the newest message that would be pushed now (history before the
-    /// listener existed is not handled), written at once.
-    async fn read_mark(&mut self, first: bool) -> Option<i64> {
-        if !first {
+    /// The mark: read from the store by the first sweep; on the very first start of
+    /// the realm, the newest message that would be pushed now (history before the
+    /// listener existed is not handled), written at once, and nothing to sweep yet.
+    /// `None` also when the store or Zulip cannot say (the next sweep tries again).
+    async fn read_mark(&mut self) -> Option<i64> {
+        if self.swept {
             return self.mark;
         }
-        match self.store.load_checkpoint(&self.opts.connection).await {
-            Ok(Some(cp)) if cp.last_message_id.is_some() => {
-                self.mark = self.mark.max(cp.last_message_id);
-                return self.mark;
-            }
-            Ok(_) => {}
+        let stored = match self.store.load_checkpoint(&self.opts.connection).await {
+            Ok(cp) => cp.and_then(|cp| cp.last_message_id),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the push realm's mark; sweeping at the next sweep");
-                self.swept = false;
                 return None;
             }
+        };
+        if stored.is_some() {
+            self.swept = true;
+            self.mark = self.mark.max(stored);
+            return self.mark;
         }
         let mut newest = 0;
         for narrow in narrows() {
@@ -315,7 +308,6 @@ impl PushSource {
                 Ok(id) => newest = newest.max(id.unwrap_or(0)),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read the newest message; sweeping at the next sweep");
-                    self.swept = false;
                     return None;
                 }
             }
@@ -327,20 +319,21 @@ impl PushSource {
         {
             tracing::warn!(error = %e, "cannot write the push realm's first mark");
         }
+        self.swept = true;
         self.mark = Some(newest);
         None
     }
 
     /// The messages after `mark` (and the last few before it) that Zulip pushes: the
-    /// bot mentioned by name (not a wildcard), or a direct message to it, not its own.
-    /// As `(id, message event)`, oldest first.
-    async fn missed(&mut self, mark: i64, first: bool) -> Result<Vec<(i64, String)>> {
+    /// bot mentioned by name (not a wildcard), or a direct message to it, not its own;
+    /// oldest first. The `first` sweep takes the youngest too.
+    async fn missed(&mut self, mark: i64, first: bool) -> Result<Vec<(i64, Box<RawValue>)>> {
         let young = if first {
             i64::MAX
         } else {
             crate::clock::now_secs() - GRACE_SECS
         };
-        let mut found: Vec<(i64, String)> = Vec::new();
+        let mut found = Vec::new();
         for (i, narrow) in narrows().iter().enumerate() {
             let (mut anchor, mut before) = (mark, LOOK_BACK);
             loop {
@@ -348,20 +341,20 @@ impl PushSource {
                     .client
                     .get_messages_around(anchor, (before, PAGE), narrow)
                     .await?;
-                for (raw, &id) in page.messages.iter().zip(&page.ids) {
+                let last = page.ids.iter().copied().max().unwrap_or(anchor);
+                let found_newest = page.found_newest;
+                for (raw, id) in page.messages.into_iter().zip(page.ids) {
                     let m: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
-                    let mention = i == 0;
                     if m["sender_id"].as_i64() == Some(self.opts.own_user_id)
                         || m["timestamp"].as_i64().unwrap_or(0) > young
-                        || (mention && !has_flag(&m, "mentioned"))
+                        || (i == 0 && !has_flag(&m, "mentioned"))
                         || self.recent.contains(id)
                     {
                         continue;
                     }
-                    found.push((id, crate::push::message_event(raw.get(), mention)));
+                    found.push((id, raw));
                 }
-                let last = page.ids.iter().copied().max().unwrap_or(anchor);
-                if page.found_newest || last <= anchor {
+                if found_newest || last <= anchor {
                     break;
                 }
                 (anchor, before) = (last, 0);

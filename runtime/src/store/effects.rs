@@ -78,6 +78,10 @@ pub enum Claim {
     Busy,
 }
 
+/// Marks a claim done: `$1` pipeline, `$2` listener, `$3` effect, `$4` owner, `$5` now.
+const EFFECT_DONE: &str = "UPDATE zlc_effects SET state = 'done', done_at = $5 \
+     WHERE pipeline = $1 AND listener = $2 AND effect = $3 AND owner = $4";
+
 impl Store {
     /// Claims `effect` for `owner`.
     pub async fn claim_effect(
@@ -159,10 +163,8 @@ impl Store {
         effect: &str,
         owner: &str,
     ) -> Result<()> {
-        const SQL: &str = "UPDATE zlc_effects SET state = 'done', done_at = $5 \
-             WHERE pipeline = $1 AND listener = $2 AND effect = $3 AND owner = $4";
         on_pool!(self, |pool| {
-            sqlx::query(SQL)
+            sqlx::query(EFFECT_DONE)
                 .bind(pipeline)
                 .bind(listener)
                 .bind(effect)
@@ -170,6 +172,32 @@ impl Store {
                 .bind(now_secs())
                 .execute(pool)
                 .await?;
+        });
+        Ok(())
+    }
+
+    /// Marks `owner`'s claimed `effects` done, in one transaction.
+    pub async fn effects_done(
+        &self,
+        pipeline: &str,
+        listener: &str,
+        effects: &[&str],
+        owner: &str,
+    ) -> Result<()> {
+        let now = now_secs();
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for effect in effects {
+                sqlx::query(EFFECT_DONE)
+                    .bind(pipeline)
+                    .bind(listener)
+                    .bind(*effect)
+                    .bind(owner)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
         });
         Ok(())
     }

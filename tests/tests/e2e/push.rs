@@ -34,6 +34,34 @@ async fn serving(p: &Proc) {
         .await;
 }
 
+/// `push_bot` built and serving, the fake server's bot pushing to it, Iago in `#general`.
+struct PushBot {
+    s: Setup,
+    iago: zlc_runtime::testkit::FakeUser,
+    bin: PathBuf,
+    port: u16,
+    p: Proc,
+}
+
+async fn push_bot() -> PushBot {
+    let s = setup().await;
+    s.zulip.add_channel("general");
+    let iago = s.zulip.add_user("iago@zulip.example.com", "Iago");
+    let bin = build_pipeline(&pipeline("push_bot"));
+    let port = free_port();
+    let p = run_push(&s, &bin, port, &[]);
+    serving(&p).await;
+    s.zulip
+        .push_to(s.zulip.bot(), &format!("http://127.0.0.1:{port}/"), TOKEN);
+    PushBot {
+        s,
+        iago,
+        bin,
+        port,
+        p,
+    }
+}
+
 fn hello_from(s: &Setup, who: &zlc_runtime::testkit::FakeUser, topic: &str) -> i64 {
     s.zulip
         .message()
@@ -68,15 +96,9 @@ fn payload(id: i64, token: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pushed_mention_is_answered_in_the_http_response_and_a_slow_one_through_the_api() {
-    let s = setup().await;
-    s.zulip.add_channel("general");
-    let iago = s.zulip.add_user("iago@zulip.example.com", "Iago");
-    let bin = build_pipeline(&pipeline("push_bot"));
-    let port = free_port();
-    let p = run_push(&s, &bin, port, &[]);
-    serving(&p).await;
-    s.zulip
-        .push_to(s.zulip.bot(), &format!("http://127.0.0.1:{port}/"), TOKEN);
+    let PushBot {
+        s, iago, port, p, ..
+    } = push_bot().await;
     let id = hello_from(&s, &iago, "fast");
     wait_until(20, "the answer", || !answers_in(&s, "fast").is_empty()).await;
     assert_eq!(answers_in(&s, "fast"), ["Hello, Iago!"]);
@@ -289,15 +311,13 @@ async fn wrong_tokens_methods_paths_huge_bodies_and_slow_clients_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_sent_while_it_was_down_are_answered_once_and_a_push_twice_once() {
-    let s = setup().await;
-    s.zulip.add_channel("general");
-    let iago = s.zulip.add_user("iago@zulip.example.com", "Iago");
-    let bin = build_pipeline(&pipeline("push_bot"));
-    let port = free_port();
-    let p = run_push(&s, &bin, port, &[]);
-    serving(&p).await;
-    s.zulip
-        .push_to(s.zulip.bot(), &format!("http://127.0.0.1:{port}/"), TOKEN);
+    let PushBot {
+        s,
+        iago,
+        bin,
+        port,
+        p,
+    } = push_bot().await;
     hello_from(&s, &iago, "before");
     wait_until(20, "the first answer", || {
         answers_in(&s, "before").len() == 1
@@ -381,8 +401,7 @@ async fn three_processes_behind_one_address_answer_each_pushed_message_once() {
     let ports = [free_port(), free_port(), free_port()];
     let mut procs = Vec::new();
     for port in ports {
-        // Each sweeps every second, over the messages the others handle.
-        let p = run_push(&s, &bin, port, &["--push-sweep", "1s"]);
+        let p = run_push(&s, &bin, port, &[]);
         serving(&p).await;
         procs.push(p);
     }
@@ -396,9 +415,11 @@ async fn three_processes_behind_one_address_answer_each_pushed_message_once() {
         s.zulip.add_user("desdemona@zulip.example.com", "Desdemona"),
     ];
     let topics: Vec<String> = (0..9).map(|i| format!("fleet {i}")).collect();
-    for (i, t) in topics.iter().enumerate() {
-        hello_from(&s, &people[i % 3], t);
-    }
+    let ids: Vec<i64> = topics
+        .iter()
+        .enumerate()
+        .map(|(i, t)| hello_from(&s, &people[i % 3], t))
+        .collect();
     let deadline = Instant::now() + Duration::from_secs(40);
     while !topics.iter().all(|t| !answers_in(&s, t).is_empty()) {
         if Instant::now() > deadline {
@@ -416,10 +437,39 @@ async fn three_processes_behind_one_address_answer_each_pushed_message_once() {
         let hello = format!("Hello, {}!", people[i % 3].full_name);
         assert_eq!(answers_in(&s, t), [hello], "topic {t}");
     }
+    // Every message pushed again to every process (as Zulip's retries may land on any
+    // of them): each one knows it handled, from the store, and answers nothing.
+    for id in &ids {
+        for port in ports {
+            let (status, answer) = post(port, "/", &payload(*id, TOKEN)).await;
+            assert_eq!(
+                (status, answer),
+                (200, serde_json::json!({"response_not_required": true})),
+                "message {id} pushed again to port {port}"
+            );
+        }
+    }
     for p in procs {
         let (status, log) = p.stop();
         assert!(status.success(), "{log}");
     }
+    // Dispatched once each over the fleet, the pushes again included: 9 seen (27 if each
+    // process kept its own claims).
+    let (code, out, err) = run_cmd(&bin, &["stats", "--json", "--store", &db.url]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let hello = v["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "hello")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (&hello["seen"], &hello["matched"]),
+        (&serde_json::json!(9), &serde_json::json!(9)),
+        "{hello}"
+    );
     db.drop_it().await;
 }
 

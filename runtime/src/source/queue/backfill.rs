@@ -2,11 +2,9 @@
 //! delivered, fetched with `GET /messages` page by page (each narrow of the
 //! registration), handed out as batches, the gap of other events recorded.
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
-
 use super::source::{Backfill, QueueSource, Replacing};
 use crate::error::Result;
+use crate::event::push_message_event;
 use crate::source::batch::{Batch, Origin};
 use crate::store::{Gap, GapReason};
 
@@ -74,7 +72,7 @@ impl QueueSource {
                 continue;
             }
             let start = text.len();
-            push_message_event(&mut text, raw);
+            push_message_event(&mut text, raw.get(), "[]");
             spans.push((start as u32, text.len() as u32));
             text.push('\n');
             max_id = max_id.max(Some(id));
@@ -115,24 +113,6 @@ impl QueueSource {
         }
         Ok(Some(self.hand_out(text, spans, ack, Origin::Backfill)))
     }
-}
-
-/// Wraps a `GET /messages` message as a `message` event (without an event id).
-fn push_message_event(text: &mut String, raw: &RawValue) {
-    #[derive(Deserialize)]
-    struct Flags<'a> {
-        #[serde(default, borrow)]
-        flags: Option<&'a RawValue>,
-    }
-    let flags = serde_json::from_str::<Flags<'_>>(raw.get())
-        .ok()
-        .and_then(|f| f.flags)
-        .map_or("[]", |f| f.get());
-    text.push_str(r#"{"type":"message","message":"#);
-    text.push_str(raw.get());
-    text.push_str(r#","flags":"#);
-    text.push_str(flags);
-    text.push('}');
 }
 
 /// Messages per `GET /messages` page during a backfill (the server allows 5000).
